@@ -1,0 +1,91 @@
+"""The 30 UVA/Padova virtual patients of simglucose, shipped as package data.
+
+Loading is a function (no I/O happens in model constructors):
+
+>>> from medtwin.data import load_virtual_patient
+>>> params = load_virtual_patient("adult#001")   # parameter vector of UVAPadova
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+from dataclasses import dataclass
+from importlib import resources
+
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from ..errors import UnknownPatientError
+from ..models.glucose.uva_padova import UVAPadova
+
+__all__ = [
+    "VIRTUAL_PATIENTS",
+    "TherapySettings",
+    "load_virtual_patient",
+    "load_virtual_patients",
+    "therapy_settings",
+    "age_group",
+]
+
+_AGE_GROUPS = ("adolescent", "adult", "child")
+VIRTUAL_PATIENTS: tuple[str, ...] = tuple(
+    f"{group}#{i:03d}" for group in _AGE_GROUPS for i in range(1, 11)
+)
+
+
+@dataclass(frozen=True)
+class TherapySettings:
+    """A patient's own therapy settings (simglucose Quest.csv)."""
+
+    name: str
+    carb_ratio: float  # g of carbohydrate covered by 1 U
+    correction_factor: float  # mg/dL lowered by 1 U
+    age: float  # years
+    total_daily_insulin: float  # U/day
+
+
+@functools.cache
+def _rows(filename: str) -> dict[str, dict[str, str]]:
+    text = resources.files("medtwin.data").joinpath("params", filename).read_text()
+    return {row["Name"]: row for row in csv.DictReader(text.splitlines())}
+
+
+def _row(filename: str, name: str) -> dict[str, str]:
+    rows = _rows(filename)
+    if name not in rows:
+        raise UnknownPatientError(
+            f"Unknown virtual patient {name!r}. Expected one of adolescent#001..010, "
+            f"adult#001..010, child#001..010 (e.g. 'adult#001')."
+        )
+    return rows[name]
+
+
+def age_group(name: str) -> str:
+    """'adolescent', 'adult' or 'child' for a virtual patient name."""
+    _row("simglucose_vpatient_params.csv", name)
+    return name.split("#")[0]
+
+
+def load_virtual_patient(name: str) -> Float[Array, " n_params"]:
+    """The :class:`~medtwin.models.UVAPadova` parameter vector of virtual patient ``name``."""
+    row = _row("simglucose_vpatient_params.csv", name)
+    return jnp.asarray([float(row[p.name]) for p in UVAPadova.parameters], dtype=jnp.float64)
+
+
+def load_virtual_patients(names: tuple[str, ...] | list[str] = VIRTUAL_PATIENTS) -> Array:
+    """Stacked parameter vectors, shape ``(len(names), n_params)``."""
+    return jnp.asarray(np.stack([np.asarray(load_virtual_patient(n)) for n in names]))
+
+
+def therapy_settings(name: str) -> TherapySettings:
+    """Carb ratio, correction factor, age and total daily insulin of virtual patient ``name``."""
+    row = _row("simglucose_quest.csv", name)
+    return TherapySettings(
+        name=name,
+        carb_ratio=float(row["CR"]),
+        correction_factor=float(row["CF"]),
+        age=float(row["Age"]),
+        total_daily_insulin=float(row["TDI"]),
+    )

@@ -1,0 +1,41 @@
+"""What a patient is: the model interface, priors, noise models and the published models."""
+
+from . import glucose as glucose
+from ._base import AbstractModel as AbstractModel
+from ._base import AbstractODEModel as AbstractODEModel
+from ._base import AbstractSteppedModel as AbstractSteppedModel
+from ._base import InputSpec as InputSpec
+from ._base import ObservableSpec as ObservableSpec
+from ._base import ParameterSpec as ParameterSpec
+from ._base import StateSpec as StateSpec
+from ._noise import GaussianNoise as GaussianNoise
+from ._noise import NoiseModel as NoiseModel
+from ._priors import LogNormal as LogNormal
+from ._priors import Normal as Normal
+from ._priors import Prior as Prior
+from ._priors import Uniform as Uniform
+from ._registry import get_model as get_model
+from ._registry import list_models as list_models
+from ._registry import register_model as register_model
+from .glucose import UVAPadova as UVAPadova
+
+__all__ = [
+    "AbstractModel",
+    "AbstractODEModel",
+    "AbstractSteppedModel",
+    "GaussianNoise",
+    "InputSpec",
+    "LogNormal",
+    "NoiseModel",
+    "Normal",
+    "ObservableSpec",
+    "ParameterSpec",
+    "Prior",
+    "StateSpec",
+    "Uniform",
+    "UVAPadova",
+    "get_model",
+    "glucose",
+    "list_models",
+    "register_model",
+]

@@ -1,0 +1,247 @@
+"""What a patient is: the model interface every twin plugs into.
+
+A model declares
+
+* its **states** (:class:`StateSpec`: name, unit),
+* its **parameters** (:class:`ParameterSpec`: name, unit, default, bounds, prior, reference),
+* its **inputs** (:class:`InputSpec`: rates such as carbohydrate g/min or insulin U/min, held
+  constant over each input step of length ``input_dt``),
+* its **observables** (:class:`ObservableSpec`: name, unit, LOINC code, measurement-noise model),
+
+and how the state moves. Parameters travel as one flat float64 vector ordered like
+``parameters`` (a leading batch axis for cohorts and ensembles); states likewise.
+
+Two ways to move the state, chosen by the base class:
+
+* :class:`AbstractODEModel` gives a ``vector_field``; ``simulate`` integrates it with the solver it
+  is handed (fixed-step RK4 by default, diffrax adaptive for references).
+* :class:`AbstractSteppedModel` gives ``step(t, y, u, params, dt, key)`` that advances one input
+  step itself -- for PDEs with their own scheme and for stochastic or agent-based models (which
+  receive a key). Hybrids compose either with ``on_step``, a discrete update applied at the start
+  of every input step (meal-memory, dosing logic, cell division bookkeeping).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
+
+from ..errors import ModelError
+from ._noise import NoiseModel
+from ._priors import Prior
+
+__all__ = [
+    "StateSpec",
+    "ParameterSpec",
+    "InputSpec",
+    "ObservableSpec",
+    "AbstractModel",
+    "AbstractODEModel",
+    "AbstractSteppedModel",
+]
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    """One state variable. ``kind="memory"`` marks a discrete state that only ``on_step`` changes."""
+
+    name: str
+    unit: str
+    description: str = ""
+    kind: str = "continuous"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("continuous", "memory"):
+            raise ModelError(
+                f"StateSpec.kind must be 'continuous' or 'memory'. Got {self.kind!r} for "
+                f"state {self.name!r}."
+            )
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One model parameter with its unit, default, plausible bounds, prior and source."""
+
+    name: str
+    unit: str
+    default: float
+    bounds: tuple[float, float] = (-math.inf, math.inf)
+    prior: Prior | None = None
+    description: str = ""
+    reference: str = ""
+
+    def __post_init__(self) -> None:
+        lo, hi = self.bounds
+        if not math.isfinite(self.default):
+            raise ModelError(
+                f"ParameterSpec {self.name!r} needs a finite default. Got {self.default!r}."
+            )
+        if not lo < hi:
+            raise ModelError(
+                f"ParameterSpec {self.name!r} needs bounds (low, high) with low < high. "
+                f"Got {self.bounds!r}."
+            )
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input channel: a rate, piecewise constant over each input step."""
+
+    name: str
+    unit: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ObservableSpec:
+    """A quantity that can be measured, with its unit, LOINC code and measurement noise."""
+
+    name: str
+    unit: str
+    loinc: str | None = None
+    description: str = ""
+    noise: NoiseModel | None = field(default=None, compare=False)
+
+
+def _index(specs: tuple, name: str, what: str, model: str) -> int:
+    for i, s in enumerate(specs):
+        if s.name == name:
+            return i
+    known = ", ".join(s.name for s in specs)
+    raise ModelError(f"Model {model!r} has no {what} named {name!r}. Expected one of: {known}.")
+
+
+class AbstractModel(eqx.Module):
+    """Interface of every model. Subclass :class:`AbstractODEModel` or
+    :class:`AbstractSteppedModel`, not this class.
+
+    Class attributes (the published model's declaration):
+    ``name``, ``title``, ``reference``, ``time_unit``, ``states``, ``parameters``, ``inputs``,
+    ``observables``. Instance fields hold configuration only (grid size, eating rate, ...).
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    reference: ClassVar[str]
+    time_unit: ClassVar[str]
+    states: ClassVar[tuple[StateSpec, ...]]
+    parameters: ClassVar[tuple[ParameterSpec, ...]]
+    inputs: ClassVar[tuple[InputSpec, ...]]
+    observables: ClassVar[tuple[ObservableSpec, ...]]
+    stochastic: ClassVar[bool] = False
+
+    # Inputs are piecewise constant over steps of this length (model time unit).
+    input_dt: eqx.AbstractVar[float]
+
+    # ---- declaration helpers -------------------------------------------------------------
+    @property
+    def n_states(self) -> int:
+        return len(self.states)
+
+    @property
+    def n_params(self) -> int:
+        return len(self.parameters)
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.states)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.inputs)
+
+    @property
+    def observable_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.observables)
+
+    def param_index(self, name: str) -> int:
+        return _index(self.parameters, name, "parameter", self.name)
+
+    def state_index(self, name: str) -> int:
+        return _index(self.states, name, "state", self.name)
+
+    def input_index(self, name: str) -> int:
+        return _index(self.inputs, name, "input", self.name)
+
+    def observable_index(self, name: str) -> int:
+        return _index(self.observables, name, "observable", self.name)
+
+    def default_params(self) -> Float[Array, " n_params"]:
+        """The default parameter vector (ordered like ``parameters``)."""
+        return jnp.asarray([p.default for p in self.parameters], dtype=jnp.float64)
+
+    def make_params(self, base: ArrayLike | None = None, **values: float) -> Float[Array, " p"]:
+        """A parameter vector from ``base`` (default: the defaults) with named values replaced."""
+        vec = np.array(self.default_params() if base is None else base, dtype=np.float64)
+        if vec.shape != (self.n_params,):
+            raise ModelError(
+                f"make_params() needs a base vector of shape ({self.n_params},) for model "
+                f"{self.name!r}. Got shape {vec.shape}."
+            )
+        for k, v in values.items():
+            vec[self.param_index(k)] = float(v)
+        return jnp.asarray(vec)
+
+    # ---- dynamics ------------------------------------------------------------------------
+    def initial_state(self, params: Float[Array, " n_params"]) -> Float[Array, " n_states"]:
+        """The state at t0 when none is given (usually the model's steady state)."""
+        raise NotImplementedError
+
+    def baseline_inputs(self, params: Float[Array, " n_params"]) -> Float[Array, " n_inputs"]:
+        """Input rates applied where the regimen sets none (e.g. a patient's own basal insulin)."""
+        return jnp.zeros(len(self.inputs), dtype=jnp.float64)
+
+    def on_step(
+        self,
+        t: Float[ArrayLike, ""],
+        y: Float[Array, " n_states"],
+        u: Float[Array, " n_inputs"],
+        params: Float[Array, " n_params"],
+    ) -> Float[Array, " n_states"]:
+        """Discrete update at the start of each input step (hybrid models). Default: none."""
+        return y
+
+    def observe(
+        self, t: Float[ArrayLike, ""], y: Float[Array, " n_states"], params: Float[Array, " p"]
+    ) -> Float[Array, " n_observables"]:
+        """Noise-free observables of state ``y``, ordered like ``observables``."""
+        raise NotImplementedError
+
+
+class AbstractODEModel(AbstractModel):
+    """A model given by an ODE vector field ``dy/dt = f(t, y, u, params)``."""
+
+    def vector_field(
+        self,
+        t: Float[ArrayLike, ""],
+        y: Float[Array, " n_states"],
+        u: Float[Array, " n_inputs"],
+        params: Float[Array, " n_params"],
+    ) -> Float[Array, " n_states"]:
+        raise NotImplementedError
+
+
+class AbstractSteppedModel(AbstractModel):
+    """A model that advances itself over one input step: PDE schemes, stochastic and agent-based
+    models. ``key`` is a JAX PRNG key (``None`` for deterministic models)."""
+
+    def step(
+        self,
+        t: Float[ArrayLike, ""],
+        y: Float[Array, " n_states"],
+        u: Float[Array, " n_inputs"],
+        params: Float[Array, " n_params"],
+        dt: float,
+        key: PRNGKeyArray | None,
+    ) -> Float[Array, " n_states"]:
+        raise NotImplementedError

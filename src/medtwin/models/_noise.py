@@ -1,0 +1,60 @@
+"""Measurement-noise models: how an observable is seen by an instrument."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
+
+__all__ = ["NoiseModel", "GaussianNoise"]
+
+
+class NoiseModel:
+    """Base class: ``sample(key, y)`` draws a measurement of the true value ``y``;
+    ``log_likelihood(observed, y)`` scores one."""
+
+    def sample(self, key: PRNGKeyArray, y: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+        raise NotImplementedError
+
+    def log_likelihood(
+        self, observed: Float[ArrayLike, "..."], y: Float[ArrayLike, "..."]
+    ) -> Float[Array, "..."]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class GaussianNoise(NoiseModel):
+    """Additive Gaussian noise whose sd combines an absolute and a relative part:
+    ``sd = sqrt(absolute**2 + (relative * y)**2)`` (the usual "constant plus proportional"
+    error model of laboratory assays and CGM sensors).
+
+    ``absolute`` is in the observable's unit, ``relative`` is a fraction.
+    """
+
+    absolute: float
+    relative: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.absolute < 0 or self.relative < 0 or (self.absolute == 0 and self.relative == 0):
+            raise ValueError(
+                "GaussianNoise needs absolute >= 0, relative >= 0 and one of them > 0. "
+                f"Got absolute={self.absolute!r}, relative={self.relative!r}."
+            )
+
+    def sd(self, y: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+        y = jnp.asarray(y)
+        return jnp.sqrt(self.absolute**2 + (self.relative * y) ** 2)
+
+    def sample(self, key: PRNGKeyArray, y: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+        y = jnp.asarray(y, dtype=jnp.float64)
+        return y + self.sd(y) * jax.random.normal(key, y.shape, dtype=jnp.float64)
+
+    def log_likelihood(
+        self, observed: Float[ArrayLike, "..."], y: Float[ArrayLike, "..."]
+    ) -> Float[Array, "..."]:
+        sd = self.sd(y)
+        z = (jnp.asarray(observed) - jnp.asarray(y)) / sd
+        return -0.5 * z**2 - jnp.log(sd) - 0.5 * math.log(2 * math.pi)

@@ -1,0 +1,32 @@
+"""The registry of published models, by name and alias."""
+
+from __future__ import annotations
+
+from ..errors import UnknownModelError
+
+__all__ = ["register_model", "get_model", "list_models"]
+
+_MODELS: dict[str, type] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register_model(cls: type) -> type:
+    """Register a model class under its ``name`` and ``aliases``. Usable as a decorator."""
+    _MODELS[cls.name] = cls
+    for alias in getattr(cls, "aliases", ()):
+        _ALIASES[alias] = cls.name
+    return cls
+
+
+def get_model(name: str, **config: object):
+    """An instance of the model registered as ``name`` (or one of its aliases)."""
+    key = _ALIASES.get(name, name)
+    if key not in _MODELS:
+        known = ", ".join(sorted([*_MODELS, *_ALIASES]))
+        raise UnknownModelError(f"Unknown model {name!r}. Expected one of: {known}.")
+    return _MODELS[key](**config)
+
+
+def list_models() -> list[type]:
+    """The registered model classes, sorted by name."""
+    return [_MODELS[k] for k in sorted(_MODELS)]

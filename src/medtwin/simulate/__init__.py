@@ -1,0 +1,39 @@
+"""Simulation: regimens, solvers, ``simulate`` and the streaming ``advance``."""
+
+from ._regimen import CompiledRegimen as CompiledRegimen
+from ._regimen import Dose as Dose
+from ._regimen import Event as Event
+from ._regimen import Infusion as Infusion
+from ._regimen import Regimen as Regimen
+from ._regimen import SetRate as SetRate
+from ._regimen import basal as basal
+from ._regimen import bolus as bolus
+from ._regimen import meal as meal
+from ._simulate import Advanced as Advanced
+from ._simulate import Status as Status
+from ._simulate import Trajectory as Trajectory
+from ._simulate import advance as advance
+from ._simulate import simulate as simulate
+from ._solvers import RK4 as RK4
+from ._solvers import Adaptive as Adaptive
+from ._solvers import Solver as Solver
+
+__all__ = [
+    "Adaptive",
+    "Advanced",
+    "CompiledRegimen",
+    "Dose",
+    "Event",
+    "Infusion",
+    "RK4",
+    "Regimen",
+    "SetRate",
+    "Solver",
+    "Status",
+    "Trajectory",
+    "advance",
+    "basal",
+    "bolus",
+    "meal",
+    "simulate",
+]

@@ -1,0 +1,214 @@
+"""Regimens: what is given to the patient and when.
+
+A :class:`Regimen` is a validated, time-sorted tuple of events on a model's input channels:
+
+* :class:`Dose` -- an amount given at a time, either within one input step (a bolus, an
+  injection) or at a finite rate until it is all delivered (a meal eaten at 5 g/min). Doses with a
+  rate on the same channel queue behind each other, as a patient finishes one plate before the
+  next.
+* :class:`Infusion` -- a rate added for a duration.
+* :class:`SetRate` -- a new background rate from a time on (a basal rate); before the first one,
+  the model's own baseline applies (e.g. the patient's steady-state basal).
+
+Times are in the model's time unit, amounts in the channel's rate unit times that time unit.
+``meal``, ``bolus`` and ``basal`` build the events of the glucose models (time in minutes).
+
+:meth:`Regimen.compile` turns the events into two arrays on the input grid, done once on the
+host: additive rates ``dose_rate`` and background ``override`` (NaN = the model's baseline).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+
+from ..errors import RegimenError
+
+__all__ = [
+    "Dose",
+    "Infusion",
+    "SetRate",
+    "Event",
+    "Regimen",
+    "CompiledRegimen",
+    "meal",
+    "bolus",
+    "basal",
+]
+
+
+def _number(value: object, what: str, *, minimum: float | None = 0.0, strict: bool = False) -> float:
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise RegimenError(f"The {what} must be a number. Got {value!r} instead.") from None
+    if not math.isfinite(x):
+        raise RegimenError(f"The {what} must be a finite number. Got {value!r} instead.")
+    if minimum is not None and (x <= minimum if strict else x < minimum):
+        rel = ">" if strict else ">="
+        raise RegimenError(
+            f"The {what} must be {rel} {minimum:g}. Got {x:g} instead; remove the event or fix "
+            "its value."
+        )
+    return x
+
+
+@dataclass(frozen=True)
+class Dose:
+    """``amount`` into ``input`` at ``time``; within one input step if ``rate`` is None, else at
+    ``rate`` (queued behind earlier rated doses on the same input)."""
+
+    time: float
+    input: str
+    amount: float
+    rate: float | None = None
+    label: str = "dose"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "time", _number(self.time, f"time of the {self.label}", minimum=None))
+        object.__setattr__(self, "amount", _number(self.amount, f"amount of the {self.label}"))
+        if self.rate is not None:
+            rate = _number(self.rate, f"rate of the {self.label}", strict=True)
+            object.__setattr__(self, "rate", rate)
+
+
+@dataclass(frozen=True)
+class Infusion:
+    """``rate`` added to ``input`` from ``time`` for ``duration``."""
+
+    time: float
+    input: str
+    rate: float
+    duration: float
+    label: str = "infusion"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "time", _number(self.time, f"time of the {self.label}", minimum=None))
+        object.__setattr__(self, "rate", _number(self.rate, f"rate of the {self.label}"))
+        d = _number(self.duration, f"duration of the {self.label}", strict=True)
+        object.__setattr__(self, "duration", d)
+
+
+@dataclass(frozen=True)
+class SetRate:
+    """Background rate of ``input`` from ``time`` on (replaces the model's baseline)."""
+
+    time: float
+    input: str
+    rate: float
+    label: str = "rate"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "time", _number(self.time, f"time of the {self.label}", minimum=None))
+        object.__setattr__(self, "rate", _number(self.rate, f"rate of the {self.label}"))
+
+
+Event = Union[Dose, Infusion, SetRate]
+
+
+def meal(time: float, grams: float, *, rate: float = 5.0) -> Dose:
+    """A meal of ``grams`` carbohydrate starting at ``time`` (min), eaten at ``rate`` g/min
+    (5 g/min as simglucose's patients eat)."""
+    return Dose(time, "carbs", grams, rate=rate, label="meal")
+
+
+def bolus(time: float, units: float) -> Dose:
+    """An insulin bolus of ``units`` U delivered within the input step containing ``time`` (min)."""
+    return Dose(time, "insulin", units, label="bolus")
+
+
+def basal(time: float, units_per_hour: float) -> SetRate:
+    """A basal insulin rate of ``units_per_hour`` U/h from ``time`` (min) on."""
+    return SetRate(time, "insulin", _number(units_per_hour, "basal rate (U/h)") / 60.0, "basal")
+
+
+@dataclass(frozen=True)
+class CompiledRegimen:
+    """A regimen on an input grid: ``dose_rate[k, i]`` is added to the background of input ``i``
+    over step ``k``; ``override[k, i]`` is that background (NaN: the model's baseline)."""
+
+    t0: float
+    dt: float
+    dose_rate: np.ndarray
+    override: np.ndarray
+
+
+@dataclass(frozen=True)
+class Regimen:
+    """A validated, time-sorted tuple of events."""
+
+    events: tuple[Event, ...] = ()
+
+    def __post_init__(self) -> None:
+        events = tuple(self.events)
+        for e in events:
+            if not isinstance(e, (Dose, Infusion, SetRate)):
+                raise RegimenError(
+                    f"A Regimen holds Dose, Infusion and SetRate events. Got {type(e).__name__}: "
+                    f"{e!r}."
+                )
+        object.__setattr__(self, "events", tuple(sorted(events, key=lambda e: e.time)))
+
+    def __add__(self, other: Regimen) -> Regimen:
+        return Regimen(self.events + other.events)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def shifted(self, offset: float) -> Regimen:
+        """The same events, ``offset`` later."""
+        return Regimen(tuple(_replace_time(e, e.time + offset) for e in self.events))
+
+    def repeated(self, period: float, times: int) -> Regimen:
+        """The events repeated ``times`` times, one ``period`` apart (e.g. daily meals)."""
+        return Regimen(tuple(e for k in range(times) for e in self.shifted(k * period).events))
+
+    def check_horizon(self, t0: float, t1: float) -> None:
+        """Raise :class:`RegimenError` if an event starts outside ``[t0, t1)``."""
+        for e in self.events:
+            if not t0 <= e.time < t1:
+                raise RegimenError(
+                    f"A {e.label} at t={e.time:g} lies outside the simulated horizon "
+                    f"[{t0:g}, {t1:g}). Move the event into the horizon or extend t1."
+                )
+
+    def compile(self, input_names: tuple[str, ...], t0: float, dt: float, n: int) -> CompiledRegimen:
+        """Rates on the grid ``t0 + k*dt``, k = 0..n-1. Events before ``t0`` count for what they
+        still deliver after it; events after the grid are ignored."""
+        index = {name: i for i, name in enumerate(input_names)}
+        for e in self.events:
+            if e.input not in index:
+                raise RegimenError(
+                    f"The {e.label} at t={e.time:g} targets input {e.input!r}, which this model "
+                    f"does not have. Expected one of: {', '.join(input_names)}."
+                )
+        edges = t0 + dt * np.arange(n + 1, dtype=np.float64)
+        dose = np.zeros((n, len(input_names)))
+        override = np.full((n, len(input_names)), np.nan)
+        queue_end: dict[str, float] = {}
+        for e in self.events:
+            i = index[e.input]
+            if isinstance(e, Dose) and e.rate is None:
+                k = int(math.floor((e.time - t0) / dt + 1e-9))
+                if 0 <= k < n:
+                    dose[k, i] += e.amount / dt
+            elif isinstance(e, Dose):
+                start = max(e.time, queue_end.get(e.input, -math.inf))
+                stop = start + e.amount / e.rate
+                queue_end[e.input] = stop
+                dose[:, i] += np.diff(np.clip(edges - start, 0.0, stop - start)) * e.rate / dt
+            elif isinstance(e, Infusion):
+                dose[:, i] += np.diff(np.clip(edges - e.time, 0.0, e.duration)) * e.rate / dt
+            else:  # SetRate: from the first step starting at or after its time
+                k = max(int(math.ceil((e.time - t0) / dt - 1e-9)), 0)
+                override[k:, i] = e.rate
+        return CompiledRegimen(t0=t0, dt=dt, dose_rate=dose, override=override)
+
+
+def _replace_time(e: Event, time: float) -> Event:
+    from dataclasses import replace
+
+    return replace(e, time=time)

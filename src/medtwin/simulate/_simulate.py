@@ -1,0 +1,387 @@
+"""simulate() and advance(): one compiled, vmapped kernel for every model.
+
+The time axis is the model's input grid ``t0 + k * model.input_dt``: inputs are constant over each
+step, ``model.on_step`` applies discrete updates at its start, and the state moves over it by the
+ODE solver (:class:`~medtwin.simulate.RK4` by default) or by the model's own ``step``. The batch
+axis is a ``jax.vmap`` over members, so a cohort of 10,000 is one call; a member whose
+integration fails gets a status instead of raising, and its later outputs are NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from enum import IntEnum
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
+
+from ..errors import ModelError, SimulationError
+from ..models._base import AbstractModel, AbstractODEModel, AbstractSteppedModel
+from ._regimen import Regimen
+from ._solvers import RK4, Solver
+
+__all__ = ["Status", "Trajectory", "Advanced", "simulate", "advance"]
+
+
+class Status(IntEnum):
+    """Outcome of one batch member."""
+
+    SUCCESS = 0
+    NONFINITE = 1  # the state became NaN or infinite
+    SOLVER_FAILED = 2  # the adaptive solver gave up (too many steps)
+
+
+class Trajectory(eqx.Module):
+    """Saved observables (and optionally states) of a simulation, per member."""
+
+    ts: Float[Array, " time"]
+    observables: Float[Array, "*batch time n_observables"]
+    states: Float[Array, "*batch time n_states"] | None
+    status: Int[Array, "*batch"]
+    observable_names: tuple[str, ...] = eqx.field(static=True)
+    state_names: tuple[str, ...] = eqx.field(static=True)
+
+    def observable(self, name: str) -> Float[Array, "*batch time"]:
+        """One observable by name, e.g. ``traj.observable("bg")``."""
+        return self.observables[..., _find(self.observable_names, name, "observable")]
+
+    def state(self, name: str) -> Float[Array, "*batch time"]:
+        """One state by name (requires ``save_states=True``)."""
+        if self.states is None:
+            raise SimulationError(
+                "This trajectory holds no states. Call simulate(..., save_states=True) to keep them."
+            )
+        return self.states[..., _find(self.state_names, name, "state")]
+
+    @property
+    def ok(self) -> Array:
+        """True for members that completed successfully."""
+        return self.status == Status.SUCCESS
+
+
+class Advanced(eqx.Module):
+    """Result of :func:`advance`: the state at ``t_next`` and each member's status."""
+
+    state: Float[Array, "*batch n_states"]
+    status: Int[Array, "*batch"]
+
+
+def _find(names: tuple[str, ...], name: str, what: str) -> int:
+    if name not in names:
+        raise SimulationError(f"No {what} named {name!r}. Expected one of: {', '.join(names)}.")
+    return names.index(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# argument checking (host side, before anything is compiled)
+
+
+def _time(value: object, name: str) -> float:
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SimulationError(
+            f"The {name!r} argument of simulate() must be a number. Got {value!r} instead."
+        ) from None
+    if not math.isfinite(x):
+        raise SimulationError(
+            f"The {name!r} argument of simulate() must be finite. Got {value!r} instead."
+        )
+    return x
+
+
+def _grid(model: AbstractModel, t0: object, t1: object) -> tuple[float, float, int]:
+    a, b = _time(t0, "t0"), _time(t1, "t1")
+    if not b > a:
+        raise SimulationError(
+            f"The 't1' argument of simulate() must be > t0 = {a:g}. Got t1 = {b:g} instead."
+        )
+    dt = float(model.input_dt)
+    n = round((b - a) / dt)
+    if abs(n * dt - (b - a)) > 1e-9 * max(1.0, abs(b - a)):
+        raise SimulationError(
+            f"simulate() runs on the input grid of {model.name!r} (steps of {dt:g} "
+            f"{model.time_unit}); t1 - t0 must be a multiple of it. Got t1 - t0 = {b - a:g}."
+        )
+    return a, dt, n
+
+
+def _batched(x: ArrayLike, width: int, what: str, model: AbstractModel) -> tuple[np.ndarray, bool]:
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim not in (1, 2) or arr.shape[-1] != width:
+        raise ModelError(
+            f"{what} for model {model.name!r} must have shape ({width},) or (batch, {width}). "
+            f"Got shape {arr.shape}."
+        )
+    return (arr, True) if arr.ndim == 2 else (arr[None], False)
+
+
+def _check_params(params: np.ndarray, model: AbstractModel) -> None:
+    bad = ~np.isfinite(params)
+    if bad.any():
+        member, j = (int(v) for v in np.argwhere(bad)[0])
+        raise ModelError(
+            f"Parameter {model.parameter_names[j]!r} of batch member {member} is "
+            f"{params[member, j]!r}; every parameter must be a finite number "
+            f"({int(bad.any(axis=1).sum())} member(s) affected). Fix or drop those members."
+        )
+
+
+def _save_indices(saveat: ArrayLike | None, t0: float, dt: float, n: int) -> np.ndarray:
+    if saveat is None:
+        return np.arange(n + 1)
+    ts = np.atleast_1d(np.asarray(saveat, dtype=np.float64))
+    k = np.round((ts - t0) / dt)
+    if ts.ndim != 1 or ts.size == 0 or not np.all(np.isfinite(ts)):
+        raise SimulationError(
+            f"The 'saveat' argument of simulate() must be a non-empty 1-D array of finite times. "
+            f"Got {saveat!r}."
+        )
+    if np.any(np.abs(k * dt + t0 - ts) > 1e-9 * max(1.0, abs(t0) + n * dt)):
+        raise SimulationError(
+            f"The 'saveat' times must lie on the input grid t0 + k*{dt:g}. Got {ts.tolist()[:5]}..."
+        )
+    if np.any(k < 0) or np.any(k > n) or np.any(np.diff(k) <= 0):
+        raise SimulationError(
+            f"The 'saveat' times must be strictly increasing within [t0, t1] = "
+            f"[{t0:g}, {t0 + n * dt:g}]. Got {ts.tolist()[:5]}..."
+        )
+    return k.astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# the kernel
+
+
+def _advance_one(model, solver, t, y, u, params, dt, key):
+    y = model.on_step(t, y, u, params)
+    if isinstance(model, AbstractSteppedModel):
+        y = model.step(t, y, u, params, dt, key)
+        return y, jnp.all(jnp.isfinite(y)), jnp.bool_(True)
+    y, ok = solver.interval(model.vector_field, t, y, u, params, dt)
+    return y, ok, jnp.all(jnp.isfinite(y))
+
+
+@eqx.filter_jit
+def _kernel(
+    model: AbstractModel,
+    solver: Solver,
+    params: Array,
+    y0: Array,
+    keys: Array,
+    dose: Array,
+    override: Array,
+    t0: Array,
+    dt: float,
+    segments: tuple[int, ...],
+    save_states: bool,
+):
+    """Batched run: ``segments[j]`` steps then a save, for each j."""
+    uniform = len(set(segments[1:])) <= 1 and segments[0] in (0, segments[-1])
+    per_member_inputs = dose.ndim == 3
+
+    def member(p, y, key, dose_m, override_m):
+        base = model.baseline_inputs(p)
+
+        def inputs_at(k):
+            ovr = override_m[k]
+            return jnp.where(jnp.isnan(ovr), base, ovr) + dose_m[k]
+
+        def step(carry, k):
+            y, ok, finite = carry
+            t = t0 + k * dt
+            # Keys depend on the absolute step, so chained advance() calls match simulate().
+            sub = None if key is None else jax.random.fold_in(key, k + jnp.round(t0 / dt))
+            y_new, ok_k, fin_k = _advance_one(model, solver, t, y, inputs_at(k), p, dt, sub)
+            return (y_new, ok & ok_k, finite & fin_k), None
+
+        def save(carry):
+            y, ok, finite = carry
+            obs = jnp.where(ok, model.observe(t0, y, p), jnp.nan)
+            return (obs, jnp.where(ok, y, jnp.nan)) if save_states else (obs,)
+
+        carry0 = (y, jnp.bool_(True), jnp.bool_(True))
+        if uniform:
+            stride = segments[-1]
+            first = segments[0]
+            out0 = save(carry0) if first == 0 else None
+
+            def segment(carry, ks):
+                carry, _ = jax.lax.scan(step, carry, ks)
+                return carry, save(carry)
+
+            n_seg = len(segments) - (1 if first == 0 else 0)
+            ks = jnp.arange(n_seg * stride).reshape(n_seg, stride)
+            carry, outs = jax.lax.scan(segment, carry0, ks)
+            if out0 is not None:
+                outs = tuple(jnp.concatenate([a[None], b]) for a, b in zip(out0, outs))
+        else:
+            starts = jnp.asarray(np.cumsum((0,) + segments[:-1]))
+            stops = jnp.asarray(np.cumsum(segments))
+
+            def segment(carry, bounds):
+                a, b = bounds
+                carry = jax.lax.fori_loop(a, b, lambda k, c: step(c, k)[0], carry)
+                return carry, save(carry)
+
+            carry, outs = jax.lax.scan(segment, carry0, (starts, stops))
+        ok, finite = carry[1], carry[2]
+        status = jnp.where(
+            ok, Status.SUCCESS, jnp.where(finite, Status.SOLVER_FAILED, Status.NONFINITE)
+        )
+        return outs, status
+
+    key_axis = 0 if keys is not None else None
+    input_axis = 0 if per_member_inputs else None
+    in_axes = (0, 0, key_axis, input_axis, input_axis)
+    return jax.vmap(member, in_axes=in_axes)(params, y0, keys, dose, override)
+
+
+def _run(
+    model: AbstractModel,
+    params: ArrayLike,
+    regimen: Regimen | Sequence[Regimen] | None,
+    *,
+    t0: float,
+    dt: float,
+    n: int,
+    save_idx: np.ndarray,
+    solver: Solver | None,
+    y0: ArrayLike | None,
+    key: PRNGKeyArray | None,
+    save_states: bool,
+) -> tuple[Any, Array, bool]:
+    if not isinstance(model, AbstractModel):
+        raise ModelError(
+            f"simulate() needs a medtwin model instance as 'model'. Got {type(model).__name__}."
+        )
+    p, batched = _batched(params, model.n_params, "params", model)
+    _check_params(p, model)
+    b = p.shape[0]
+    if y0 is None:
+        y = jax.vmap(model.initial_state)(jnp.asarray(p))
+    else:
+        y_arr, y_batched = _batched(y0, model.n_states, "y0 (the initial state)", model)
+        y = jnp.broadcast_to(jnp.asarray(y_arr), (b, model.n_states))
+        batched = batched or y_batched
+    if model.stochastic and key is None:
+        raise SimulationError(
+            f"Model {model.name!r} is stochastic: pass key=jax.random.key(seed) to simulate()."
+        )
+    keys = None if key is None else jax.random.split(key, b)
+
+    regimens = regimen if isinstance(regimen, Sequence) else None
+    if regimens is not None:
+        if len(regimens) != b:
+            raise SimulationError(
+                f"simulate() got {len(regimens)} regimens for {b} parameter sets; pass one regimen "
+                "for all or exactly one per member."
+            )
+        compiled = [r.compile(model.input_names, t0, dt, n) for r in regimens]
+        dose = np.stack([c.dose_rate for c in compiled])
+        override = np.stack([c.override for c in compiled])
+        batched = True
+    else:
+        c = (regimen or Regimen()).compile(model.input_names, t0, dt, n)
+        dose, override = c.dose_rate, c.override
+
+    if isinstance(model, AbstractODEModel):
+        solver = solver or RK4()
+    segments = tuple(int(s) for s in np.diff(np.concatenate([[0], save_idx])))
+    outs, status = _kernel(
+        model,
+        solver,
+        jnp.asarray(p),
+        y,
+        keys,
+        jnp.asarray(dose),
+        jnp.asarray(override),
+        jnp.float64(t0),
+        dt,
+        segments,
+        save_states,
+    )
+    return outs, status, batched
+
+
+def simulate(
+    model: AbstractModel,
+    params: Float[ArrayLike, "*batch n_params"],
+    regimen: Regimen | Sequence[Regimen] | None = None,
+    *,
+    t0: float = 0.0,
+    t1: float,
+    saveat: Float[ArrayLike, " time"] | None = None,
+    solver: Solver | None = None,
+    y0: Float[ArrayLike, "*batch n_states"] | None = None,
+    key: PRNGKeyArray | None = None,
+    save_states: bool = True,
+) -> Trajectory:
+    """Simulate ``model`` from ``t0`` to ``t1`` under ``regimen``.
+
+    ``params`` is one parameter vector or a batch ``(B, n_params)``; ``regimen`` one regimen for
+    all members or a sequence of ``B``. ``saveat`` defaults to every input step (t0 and t1
+    included) and must lie on that grid. Events must start within ``[t0, t1)``.
+    Returns a :class:`Trajectory`; a member that fails has a non-zero ``status`` and NaN outputs
+    from the failure on, the others are unaffected.
+    """
+    t0_, dt, n = _grid(model, t0, t1)
+    regs = regimen if isinstance(regimen, Sequence) else [regimen or Regimen()]
+    for r in regs:
+        if not isinstance(r, Regimen):
+            raise SimulationError(
+                f"The 'regimen' argument of simulate() must be a Regimen (or one per member). "
+                f"Got {type(r).__name__}."
+            )
+        r.check_horizon(t0_, t0_ + n * dt)
+    idx = _save_indices(saveat, t0_, dt, n)
+    outs, status, batched = _run(
+        model, params, regimen, t0=t0_, dt=dt, n=n, save_idx=idx, solver=solver, y0=y0,
+        key=key, save_states=save_states,
+    )
+    obs = outs[0]
+    states = outs[1] if save_states else None
+    if not batched:
+        obs, status = obs[0], status[0]
+        states = None if states is None else states[0]
+    return Trajectory(
+        ts=jnp.asarray(t0_ + dt * idx),
+        observables=obs,
+        states=states,
+        status=status,
+        observable_names=model.observable_names,
+        state_names=model.state_names,
+    )
+
+
+def advance(
+    model: AbstractModel,
+    state: Float[ArrayLike, "*batch n_states"],
+    params: Float[ArrayLike, "*batch n_params"],
+    regimen: Regimen | Sequence[Regimen] | None,
+    t: float,
+    t_next: float,
+    *,
+    solver: Solver | None = None,
+    key: PRNGKeyArray | None = None,
+) -> Advanced:
+    """Move ``state`` from ``t`` to ``t_next`` (the streaming step of the twin loop).
+
+    Unlike :func:`simulate`, ``regimen`` may hold the patient's whole history and plan: events
+    before ``t`` count for what they still deliver after it (a meal being eaten), events after
+    ``t_next`` are ignored. Chained calls give the same result as one :func:`simulate`.
+    """
+    t0_, dt, n = _grid(model, t, t_next)
+    outs, status, batched = _run(
+        model, params, regimen, t0=t0_, dt=dt, n=n, save_idx=np.array([n]), solver=solver,
+        y0=state, key=key, save_states=True,
+    )
+    y = outs[1][:, -1]
+    if not batched:
+        y, status = y[0], status[0]
+    return Advanced(state=y, status=status)
