@@ -12,4 +12,4 @@ from .errors import MedtwinError as MedtwinError  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["MedtwinError", "errors", "models", "simulate", "__version__"]
+__all__ = ["MedtwinError", "__version__", "errors", "models", "simulate"]

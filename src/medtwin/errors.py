@@ -7,9 +7,9 @@ expected, what was received and how to fix it.
 from __future__ import annotations
 
 __all__ = [
+    "DataError",
     "MedtwinError",
     "ModelError",
-    "DataError",
     "RegimenError",
     "SimulationError",
     "UnknownModelError",

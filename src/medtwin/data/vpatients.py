@@ -23,10 +23,10 @@ from ..models.glucose.uva_padova import UVAPadova
 __all__ = [
     "VIRTUAL_PATIENTS",
     "TherapySettings",
+    "age_group",
     "load_virtual_patient",
     "load_virtual_patients",
     "therapy_settings",
-    "age_group",
 ]
 
 _AGE_GROUPS = ("adolescent", "adult", "child")

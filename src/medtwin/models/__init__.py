@@ -7,7 +7,9 @@ from ._base import AbstractSteppedModel as AbstractSteppedModel
 from ._base import InputSpec as InputSpec
 from ._base import ObservableSpec as ObservableSpec
 from ._base import ParameterSpec as ParameterSpec
+from ._base import ParamView as ParamView
 from ._base import StateSpec as StateSpec
+from ._check import check_model as check_model
 from ._noise import GaussianNoise as GaussianNoise
 from ._noise import NoiseModel as NoiseModel
 from ._priors import LogNormal as LogNormal
@@ -17,23 +19,27 @@ from ._priors import Uniform as Uniform
 from ._registry import get_model as get_model
 from ._registry import list_models as list_models
 from ._registry import register_model as register_model
+from .glucose import BergmanMinimal as BergmanMinimal
 from .glucose import UVAPadova as UVAPadova
 
 __all__ = [
     "AbstractModel",
     "AbstractODEModel",
     "AbstractSteppedModel",
+    "BergmanMinimal",
     "GaussianNoise",
     "InputSpec",
     "LogNormal",
     "NoiseModel",
     "Normal",
     "ObservableSpec",
+    "ParamView",
     "ParameterSpec",
     "Prior",
     "StateSpec",
-    "Uniform",
     "UVAPadova",
+    "Uniform",
+    "check_model",
     "get_model",
     "glucose",
     "list_models",

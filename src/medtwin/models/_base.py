@@ -23,6 +23,7 @@ Two ways to move the state, chosen by the base class:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -37,19 +38,20 @@ from ._noise import NoiseModel
 from ._priors import Prior
 
 __all__ = [
-    "StateSpec",
-    "ParameterSpec",
-    "InputSpec",
-    "ObservableSpec",
     "AbstractModel",
     "AbstractODEModel",
     "AbstractSteppedModel",
+    "InputSpec",
+    "ObservableSpec",
+    "ParamView",
+    "ParameterSpec",
+    "StateSpec",
 ]
 
 
 @dataclass(frozen=True)
 class StateSpec:
-    """One state variable. ``kind="memory"`` marks a discrete state that only ``on_step`` changes."""
+    """One state variable. ``kind="memory"`` marks a discrete state changed only by ``on_step``."""
 
     name: str
     unit: str
@@ -78,6 +80,11 @@ class ParameterSpec:
 
     def __post_init__(self) -> None:
         lo, hi = self.bounds
+        if self.prior is not None and not isinstance(self.prior, Prior):
+            raise ModelError(
+                f"ParameterSpec {self.name!r} needs a Prior (Normal, LogNormal, Uniform) or None "
+                f"as prior. Got {self.prior!r}."
+            )
         if not math.isfinite(self.default):
             raise ModelError(
                 f"ParameterSpec {self.name!r} needs a finite default. Got {self.default!r}."
@@ -109,12 +116,31 @@ class ObservableSpec:
     noise: NoiseModel | None = field(default=None, compare=False)
 
 
+class ParamView:
+    """Named view of a parameter vector: ``p.kp1`` is ``vec[index of 'kp1']`` (static indexing
+    under jit, so the model equations read like the paper)."""
+
+    __slots__ = ("_index", "_vec")
+
+    def __init__(self, vec: Array, index: dict[str, int]) -> None:
+        self._vec = vec
+        self._index = index
+
+    def __getattr__(self, name: str) -> Array:
+        return self._vec[self._index[name]]
+
+
 def _index(specs: tuple, name: str, what: str, model: str) -> int:
     for i, s in enumerate(specs):
         if s.name == name:
             return i
     known = ", ".join(s.name for s in specs)
     raise ModelError(f"Model {model!r} has no {what} named {name!r}. Expected one of: {known}.")
+
+
+@functools.cache
+def _name_index(specs: tuple[ParameterSpec, ...]) -> dict[str, int]:
+    return {s.name: i for i, s in enumerate(specs)}
 
 
 class AbstractModel(eqx.Module):
@@ -163,6 +189,10 @@ class AbstractModel(eqx.Module):
     @property
     def observable_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.observables)
+
+    def named(self, params: Float[Array, " n_params"]) -> ParamView:
+        """Attribute access to ``params`` by parameter name (``self.named(params).kp1``)."""
+        return ParamView(params, _name_index(type(self).parameters))
 
     def param_index(self, name: str) -> int:
         return _index(self.parameters, name, "parameter", self.name)

@@ -9,19 +9,19 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-__all__ = ["NoiseModel", "GaussianNoise"]
+__all__ = ["GaussianNoise", "NoiseModel"]
 
 
 class NoiseModel:
     """Base class: ``sample(key, y)`` draws a measurement of the true value ``y``;
     ``log_likelihood(observed, y)`` scores one."""
 
-    def sample(self, key: PRNGKeyArray, y: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+    def sample(self, key: PRNGKeyArray, y: Float[ArrayLike, ...]) -> Float[Array, ...]:
         raise NotImplementedError
 
     def log_likelihood(
-        self, observed: Float[ArrayLike, "..."], y: Float[ArrayLike, "..."]
-    ) -> Float[Array, "..."]:
+        self, observed: Float[ArrayLike, ...], y: Float[ArrayLike, ...]
+    ) -> Float[Array, ...]:
         raise NotImplementedError
 
 
@@ -44,17 +44,17 @@ class GaussianNoise(NoiseModel):
                 f"Got absolute={self.absolute!r}, relative={self.relative!r}."
             )
 
-    def sd(self, y: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+    def sd(self, y: Float[ArrayLike, ...]) -> Float[Array, ...]:
         y = jnp.asarray(y)
         return jnp.sqrt(self.absolute**2 + (self.relative * y) ** 2)
 
-    def sample(self, key: PRNGKeyArray, y: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+    def sample(self, key: PRNGKeyArray, y: Float[ArrayLike, ...]) -> Float[Array, ...]:
         y = jnp.asarray(y, dtype=jnp.float64)
         return y + self.sd(y) * jax.random.normal(key, y.shape, dtype=jnp.float64)
 
     def log_likelihood(
-        self, observed: Float[ArrayLike, "..."], y: Float[ArrayLike, "..."]
-    ) -> Float[Array, "..."]:
+        self, observed: Float[ArrayLike, ...], y: Float[ArrayLike, ...]
+    ) -> Float[Array, ...]:
         sd = self.sd(y)
         z = (jnp.asarray(observed) - jnp.asarray(y)) / sd
         return -0.5 * z**2 - jnp.log(sd) - 0.5 * math.log(2 * math.pi)

@@ -14,16 +14,16 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-__all__ = ["Prior", "Normal", "LogNormal", "Uniform"]
+__all__ = ["LogNormal", "Normal", "Prior", "Uniform"]
 
 
 class Prior:
     """Base class: ``sample(key, shape)`` and ``log_prob(x)``."""
 
-    def sample(self, key: PRNGKeyArray, shape: tuple[int, ...] = ()) -> Float[Array, "..."]:
+    def sample(self, key: PRNGKeyArray, shape: tuple[int, ...] = ()) -> Float[Array, ...]:
         raise NotImplementedError
 
-    def log_prob(self, x: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+    def log_prob(self, x: Float[ArrayLike, ...]) -> Float[Array, ...]:
         raise NotImplementedError
 
 
@@ -38,10 +38,10 @@ class Normal(Prior):
         if not self.sd > 0:
             raise ValueError(f"Normal prior needs sd > 0. Got sd={self.sd!r}.")
 
-    def sample(self, key: PRNGKeyArray, shape: tuple[int, ...] = ()) -> Float[Array, "..."]:
+    def sample(self, key: PRNGKeyArray, shape: tuple[int, ...] = ()) -> Float[Array, ...]:
         return self.mean + self.sd * jax.random.normal(key, shape, dtype=jnp.float64)
 
-    def log_prob(self, x: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+    def log_prob(self, x: Float[ArrayLike, ...]) -> Float[Array, ...]:
         z = (jnp.asarray(x) - self.mean) / self.sd
         return -0.5 * z**2 - math.log(self.sd) - 0.5 * math.log(2 * math.pi)
 
@@ -60,11 +60,11 @@ class LogNormal(Prior):
                 f"Got median={self.median!r}, sigma={self.sigma!r}."
             )
 
-    def sample(self, key: PRNGKeyArray, shape: tuple[int, ...] = ()) -> Float[Array, "..."]:
+    def sample(self, key: PRNGKeyArray, shape: tuple[int, ...] = ()) -> Float[Array, ...]:
         z = jax.random.normal(key, shape, dtype=jnp.float64)
         return self.median * jnp.exp(self.sigma * z)
 
-    def log_prob(self, x: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+    def log_prob(self, x: Float[ArrayLike, ...]) -> Float[Array, ...]:
         x = jnp.asarray(x)
         z = (jnp.log(x) - math.log(self.median)) / self.sigma
         out = -0.5 * z**2 - jnp.log(x * self.sigma) - 0.5 * math.log(2 * math.pi)
@@ -84,12 +84,10 @@ class Uniform(Prior):
                 f"Uniform prior needs high > low. Got low={self.low!r}, high={self.high!r}."
             )
 
-    def sample(self, key: PRNGKeyArray, shape: tuple[int, ...] = ()) -> Float[Array, "..."]:
-        return jax.random.uniform(
-            key, shape, dtype=jnp.float64, minval=self.low, maxval=self.high
-        )
+    def sample(self, key: PRNGKeyArray, shape: tuple[int, ...] = ()) -> Float[Array, ...]:
+        return jax.random.uniform(key, shape, dtype=jnp.float64, minval=self.low, maxval=self.high)
 
-    def log_prob(self, x: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
+    def log_prob(self, x: Float[ArrayLike, ...]) -> Float[Array, ...]:
         x = jnp.asarray(x)
         inside = (x >= self.low) & (x <= self.high)
         return jnp.where(inside, -math.log(self.high - self.low), -jnp.inf)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import UnknownModelError
 
-__all__ = ["register_model", "get_model", "list_models"]
+__all__ = ["get_model", "list_models", "register_model"]
 
 _MODELS: dict[str, type] = {}
 _ALIASES: dict[str, str] = {}

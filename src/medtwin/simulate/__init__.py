@@ -6,6 +6,7 @@ from ._regimen import Event as Event
 from ._regimen import Infusion as Infusion
 from ._regimen import Regimen as Regimen
 from ._regimen import SetRate as SetRate
+from ._regimen import applied_inputs as applied_inputs
 from ._regimen import basal as basal
 from ._regimen import bolus as bolus
 from ._regimen import meal as meal
@@ -19,19 +20,20 @@ from ._solvers import Adaptive as Adaptive
 from ._solvers import Solver as Solver
 
 __all__ = [
+    "RK4",
     "Adaptive",
     "Advanced",
     "CompiledRegimen",
     "Dose",
     "Event",
     "Infusion",
-    "RK4",
     "Regimen",
     "SetRate",
     "Solver",
     "Status",
     "Trajectory",
     "advance",
+    "applied_inputs",
     "basal",
     "bolus",
     "meal",

@@ -23,24 +23,29 @@ import math
 from dataclasses import dataclass
 from typing import Union
 
+import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, ArrayLike
 
 from ..errors import RegimenError
 
 __all__ = [
-    "Dose",
-    "Infusion",
-    "SetRate",
-    "Event",
-    "Regimen",
     "CompiledRegimen",
-    "meal",
-    "bolus",
+    "Dose",
+    "Event",
+    "Infusion",
+    "Regimen",
+    "SetRate",
+    "applied_inputs",
     "basal",
+    "bolus",
+    "meal",
 ]
 
 
-def _number(value: object, what: str, *, minimum: float | None = 0.0, strict: bool = False) -> float:
+def _number(
+    value: object, what: str, *, minimum: float | None = 0.0, strict: bool = False
+) -> float:
     try:
         x = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -68,7 +73,9 @@ class Dose:
     label: str = "dose"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "time", _number(self.time, f"time of the {self.label}", minimum=None))
+        object.__setattr__(
+            self, "time", _number(self.time, f"time of the {self.label}", minimum=None)
+        )
         object.__setattr__(self, "amount", _number(self.amount, f"amount of the {self.label}"))
         if self.rate is not None:
             rate = _number(self.rate, f"rate of the {self.label}", strict=True)
@@ -86,7 +93,9 @@ class Infusion:
     label: str = "infusion"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "time", _number(self.time, f"time of the {self.label}", minimum=None))
+        object.__setattr__(
+            self, "time", _number(self.time, f"time of the {self.label}", minimum=None)
+        )
         object.__setattr__(self, "rate", _number(self.rate, f"rate of the {self.label}"))
         d = _number(self.duration, f"duration of the {self.label}", strict=True)
         object.__setattr__(self, "duration", d)
@@ -102,7 +111,9 @@ class SetRate:
     label: str = "rate"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "time", _number(self.time, f"time of the {self.label}", minimum=None))
+        object.__setattr__(
+            self, "time", _number(self.time, f"time of the {self.label}", minimum=None)
+        )
         object.__setattr__(self, "rate", _number(self.rate, f"rate of the {self.label}"))
 
 
@@ -134,6 +145,13 @@ class CompiledRegimen:
     dt: float
     dose_rate: np.ndarray
     override: np.ndarray
+
+
+def applied_inputs(override: ArrayLike, dose_rate: ArrayLike, baseline: ArrayLike) -> Array:
+    """The input rates a model receives: the background (``override``, or the model's
+    ``baseline`` where it is NaN) plus the doses. Works on one step or on a whole grid."""
+    override = jnp.asarray(override)
+    return jnp.where(jnp.isnan(override), baseline, override) + dose_rate
 
 
 @dataclass(frozen=True)
@@ -175,7 +193,9 @@ class Regimen:
                     f"[{t0:g}, {t1:g}). Move the event into the horizon or extend t1."
                 )
 
-    def compile(self, input_names: tuple[str, ...], t0: float, dt: float, n: int) -> CompiledRegimen:
+    def compile(
+        self, input_names: tuple[str, ...], t0: float, dt: float, n: int
+    ) -> CompiledRegimen:
         """Rates on the grid ``t0 + k*dt``, k = 0..n-1. Events before ``t0`` count for what they
         still deliver after it; events after the grid are ignored."""
         index = {name: i for i, name in enumerate(input_names)}
@@ -192,7 +212,7 @@ class Regimen:
         for e in self.events:
             i = index[e.input]
             if isinstance(e, Dose) and e.rate is None:
-                k = int(math.floor((e.time - t0) / dt + 1e-9))
+                k = math.floor((e.time - t0) / dt + 1e-9)
                 if 0 <= k < n:
                     dose[k, i] += e.amount / dt
             elif isinstance(e, Dose):
@@ -203,7 +223,7 @@ class Regimen:
             elif isinstance(e, Infusion):
                 dose[:, i] += np.diff(np.clip(edges - e.time, 0.0, e.duration)) * e.rate / dt
             else:  # SetRate: from the first step starting at or after its time
-                k = max(int(math.ceil((e.time - t0) / dt - 1e-9)), 0)
+                k = max(math.ceil((e.time - t0) / dt - 1e-9), 0)
                 override[k:, i] = e.rate
         return CompiledRegimen(t0=t0, dt=dt, dose_rate=dose, override=override)
 

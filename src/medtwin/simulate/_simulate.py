@@ -22,10 +22,10 @@ from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from ..errors import ModelError, SimulationError
 from ..models._base import AbstractModel, AbstractODEModel, AbstractSteppedModel
-from ._regimen import Regimen
+from ._regimen import Regimen, applied_inputs
 from ._solvers import RK4, Solver
 
-__all__ = ["Status", "Trajectory", "Advanced", "simulate", "advance"]
+__all__ = ["Advanced", "Status", "Trajectory", "advance", "simulate"]
 
 
 class Status(IntEnum):
@@ -54,7 +54,8 @@ class Trajectory(eqx.Module):
         """One state by name (requires ``save_states=True``)."""
         if self.states is None:
             raise SimulationError(
-                "This trajectory holds no states. Call simulate(..., save_states=True) to keep them."
+                "This trajectory holds no states. Call simulate(..., save_states=True) to keep "
+                "them."
             )
         return self.states[..., _find(self.state_names, name, "state")]
 
@@ -96,6 +97,11 @@ def _time(value: object, name: str) -> float:
 
 
 def _grid(model: AbstractModel, t0: object, t1: object) -> tuple[float, float, int]:
+    if not isinstance(model, AbstractModel):
+        raise ModelError(
+            f"simulate() needs a medtwin model instance as 'model' (e.g. "
+            f"medtwin.models.get_model('t1d')). Got {type(model).__name__}: {model!r}."
+        )
     a, b = _time(t0, "t0"), _time(t1, "t1")
     if not b > a:
         raise SimulationError(
@@ -127,7 +133,7 @@ def _check_params(params: np.ndarray, model: AbstractModel) -> None:
         member, j = (int(v) for v in np.argwhere(bad)[0])
         raise ModelError(
             f"Parameter {model.parameter_names[j]!r} of batch member {member} is "
-            f"{params[member, j]!r}; every parameter must be a finite number "
+            f"{float(params[member, j])}; every parameter must be a finite number "
             f"({int(bad.any(axis=1).sum())} member(s) affected). Fix or drop those members."
         )
 
@@ -189,8 +195,7 @@ def _kernel(
         base = model.baseline_inputs(p)
 
         def inputs_at(k):
-            ovr = override_m[k]
-            return jnp.where(jnp.isnan(ovr), base, ovr) + dose_m[k]
+            return applied_inputs(override_m[k], dose_m[k], base)
 
         def step(carry, k):
             y, ok, finite = carry
@@ -201,7 +206,7 @@ def _kernel(
             return (y_new, ok & ok_k, finite & fin_k), None
 
         def save(carry):
-            y, ok, finite = carry
+            y, ok, _ = carry
             obs = jnp.where(ok, model.observe(t0, y, p), jnp.nan)
             return (obs, jnp.where(ok, y, jnp.nan)) if save_states else (obs,)
 
@@ -219,9 +224,9 @@ def _kernel(
             ks = jnp.arange(n_seg * stride).reshape(n_seg, stride)
             carry, outs = jax.lax.scan(segment, carry0, ks)
             if out0 is not None:
-                outs = tuple(jnp.concatenate([a[None], b]) for a, b in zip(out0, outs))
+                outs = tuple(jnp.concatenate([a[None], b]) for a, b in zip(out0, outs, strict=True))
         else:
-            starts = jnp.asarray(np.cumsum((0,) + segments[:-1]))
+            starts = jnp.asarray(np.cumsum((0, *segments[:-1])))
             stops = jnp.asarray(np.cumsum(segments))
 
             def segment(carry, bounds):
@@ -256,10 +261,6 @@ def _run(
     key: PRNGKeyArray | None,
     save_states: bool,
 ) -> tuple[Any, Array, bool]:
-    if not isinstance(model, AbstractModel):
-        raise ModelError(
-            f"simulate() needs a medtwin model instance as 'model'. Got {type(model).__name__}."
-        )
     p, batched = _batched(params, model.n_params, "params", model)
     _check_params(p, model)
     b = p.shape[0]
@@ -273,7 +274,8 @@ def _run(
         raise SimulationError(
             f"Model {model.name!r} is stochastic: pass key=jax.random.key(seed) to simulate()."
         )
-    keys = None if key is None else jax.random.split(key, b)
+    # Member i draws from fold_in(key, i): a member's numbers do not depend on the batch size.
+    keys = None if key is None else jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(b))
 
     regimens = regimen if isinstance(regimen, Sequence) else None
     if regimens is not None:
@@ -341,8 +343,17 @@ def simulate(
         r.check_horizon(t0_, t0_ + n * dt)
     idx = _save_indices(saveat, t0_, dt, n)
     outs, status, batched = _run(
-        model, params, regimen, t0=t0_, dt=dt, n=n, save_idx=idx, solver=solver, y0=y0,
-        key=key, save_states=save_states,
+        model,
+        params,
+        regimen,
+        t0=t0_,
+        dt=dt,
+        n=n,
+        save_idx=idx,
+        solver=solver,
+        y0=y0,
+        key=key,
+        save_states=save_states,
     )
     obs = outs[0]
     states = outs[1] if save_states else None
@@ -378,8 +389,17 @@ def advance(
     """
     t0_, dt, n = _grid(model, t, t_next)
     outs, status, batched = _run(
-        model, params, regimen, t0=t0_, dt=dt, n=n, save_idx=np.array([n]), solver=solver,
-        y0=state, key=key, save_states=True,
+        model,
+        params,
+        regimen,
+        t0=t0_,
+        dt=dt,
+        n=n,
+        save_idx=np.array([n]),
+        solver=solver,
+        y0=state,
+        key=key,
+        save_states=True,
     )
     y = outs[1][:, -1]
     if not batched:

@@ -11,14 +11,15 @@ Both return ``(y_next, ok)``; ``ok`` is False where the step failed (the member'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import diffrax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
-__all__ = ["Solver", "RK4", "Adaptive"]
+__all__ = ["RK4", "Adaptive", "Solver"]
 
 VectorField = Callable[[Any, Array, Array, Array], Array]
 

@@ -48,7 +48,7 @@ from .._base import AbstractODEModel, InputSpec, ObservableSpec, ParameterSpec, 
 from .._noise import GaussianNoise
 from .._registry import register_model
 
-__all__ = ["UVAPadova", "EAT_RATE", "U_TO_PMOL"]
+__all__ = ["EAT_RATE", "U_TO_PMOL", "UVAPadova"]
 
 EAT_RATE = 5.0  # g/min, simglucose T1DPatient.EAT_RATE
 U_TO_PMOL = 6000.0  # pmol of insulin per unit (simglucose's conversion)
@@ -58,7 +58,14 @@ _UVA = "Kovatchev et al. 2009, JDST 3:44; simglucose 0.2.11 vpatient_params.csv"
 
 # name, unit, default (adult#001), bounds, description, reference. Bounds span the 30 virtual
 # patients with a factor of 2 either side: a plausibility box for priors and calibration.
-_P = ParameterSpec
+
+
+def _P(name, unit, default, bounds, description, reference):
+    return ParameterSpec(
+        name, unit, default, bounds=bounds, description=description, reference=reference
+    )
+
+
 _PARAMETERS = (
     _P("BW", "kg", 102.32, (10.0, 250.0), "body weight", _UVA),
     _P("kabs", "1/min", 0.08906, (0.01, 2.5), "rate of intestinal absorption", _DM07),
@@ -99,7 +106,6 @@ _PARAMETERS = (
     _P("isc1ss", "pmol/kg", 72.4341762342, (13.0, 340.0), "steady-state Isc1", _UVA),
     _P("isc2ss", "pmol/kg", 141.153779328, (8.0, 350.0), "steady-state Isc2", _UVA),
 )
-del _P
 
 _STATES = (
     StateSpec("Qsto1", "mg", "solid glucose in the stomach"),
@@ -139,9 +145,7 @@ class UVAPadova(AbstractODEModel):
         InputSpec("insulin", "U/min", "subcutaneous insulin delivery rate"),
     )
     observables: ClassVar = (
-        ObservableSpec(
-            "bg", "mg/dL", "2339-0", "plasma glucose Gp/Vg", GaussianNoise(3.0, 0.05)
-        ),
+        ObservableSpec("bg", "mg/dL", "2339-0", "plasma glucose Gp/Vg", GaussianNoise(3.0, 0.05)),
         ObservableSpec(
             "sc_glucose",
             "mg/dL",
@@ -155,14 +159,14 @@ class UVAPadova(AbstractODEModel):
     input_dt: float = 1.0
 
     def initial_state(self, params: Float[Array, " p"]) -> Float[Array, " n"]:
-        p = _Params(params)
+        p = self.named(params)
         z = jnp.zeros_like(p.Gpb)
         return jnp.stack(
             [z, z, z, p.Gpb, p.Gtb, p.Ipb, z, p.Ib, p.Ib, p.Ilb, p.isc1ss, p.isc2ss, p.Gpb, z, z, z]
         )
 
     def baseline_inputs(self, params: Float[Array, " p"]) -> Float[Array, " 2"]:
-        p = _Params(params)
+        p = self.named(params)
         return jnp.stack([jnp.zeros_like(p.BW), p.u2ss * p.BW / U_TO_PMOL])
 
     def on_step(
@@ -177,7 +181,7 @@ class UVAPadova(AbstractODEModel):
     def vector_field(
         self, t: Float[ArrayLike, ""], y: Float[Array, " n"], u: Float[Array, " 2"], params: Array
     ) -> Float[Array, " n"]:
-        p = _Params(params)
+        p = self.named(params)
         Qsto1, Qsto2, Qgut, Gp, Gt, Ip, X, I1, Id, Il, Isc1, Isc2, Gs = (y[i] for i in range(13))
         carbs_mg = u[0] * 1000.0
         insulin = u[1] * U_TO_PMOL / p.BW  # pmol/kg/min
@@ -243,20 +247,8 @@ class UVAPadova(AbstractODEModel):
     def observe(
         self, t: Float[ArrayLike, ""], y: Float[Array, " n"], params: Array
     ) -> Float[Array, " 3"]:
-        p = _Params(params)
+        p = self.named(params)
         return jnp.stack([y[3] / p.Vg, y[12] / p.Vg, y[5] / p.Vi])
-
-
-class _Params:
-    """Named view of the parameter vector (attribute access compiles to static indexing)."""
-
-    _index: ClassVar[dict[str, int]] = {s.name: i for i, s in enumerate(_PARAMETERS)}
-
-    def __init__(self, vec: Array) -> None:
-        self._vec = vec
-
-    def __getattr__(self, name: str) -> Array:
-        return self._vec[self._index[name]]
 
 
 register_model(UVAPadova)

@@ -1,0 +1,129 @@
+"""Cohort throughput of medtwin's UVA/Padova patient against simglucose, in one invocation.
+
+medtwin simulates a cohort of >= 10,000 patient-days (the 30 virtual patients, each member with
+its own seeded random day of meals and carb-counted boluses) in one vmapped call; simglucose's
+``T1DPatient`` is stepped minute by minute for a few of the same patient-days. The script prints
+patient-days per second for both, their ratio, medtwin's peak memory, and the largest plasma
+glucose difference on the patient-days both ran.
+
+    python benchmarks/t1d_cohort.py [--members 10020] [--days 1] [--peer-days 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "reference"))
+
+import medtwin  # noqa: F401  (enables float64)
+from medtwin.data import VIRTUAL_PATIENTS, load_virtual_patients, therapy_settings
+from medtwin.models import UVAPadova
+from medtwin.simulate import Regimen, bolus, meal, simulate
+
+DAY = 1440
+
+
+def scenario(rng: np.random.Generator, cr: float, days: int) -> tuple[dict, dict]:
+    """One member's meals and boluses: {minute: grams}, {minute: units}."""
+    meals, boluses = {}, {}
+    for d in range(days):
+        for clock, grams in ((7 * 60, 45), (12 * 60 + 30, 70), (19 * 60, 60)):
+            t = d * DAY + clock + int(rng.integers(-30, 31))
+            g = float(np.round(grams * rng.uniform(0.7, 1.3)))
+            meals[t] = g
+            boluses[t] = round(g / cr, 2)
+    return meals, boluses
+
+
+def to_regimen(meals: dict, boluses: dict) -> Regimen:
+    return Regimen(
+        tuple(meal(t, g) for t, g in meals.items()) + tuple(bolus(t, u) for t, u in boluses.items())
+    )
+
+
+def rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--members", type=int, default=10_020)
+    ap.add_argument("--days", type=int, default=1)
+    ap.add_argument("--peer-days", type=int, default=3, help="patient-days run on simglucose")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+
+    rng = np.random.default_rng(args.seed)
+    names = [VIRTUAL_PATIENTS[i % 30] for i in range(args.members)]
+    crs = {n: therapy_settings(n).carb_ratio for n in VIRTUAL_PATIENTS}
+    scen = [scenario(rng, crs[n], args.days) for n in names]
+    params = np.asarray(load_virtual_patients(VIRTUAL_PATIENTS))[np.arange(args.members) % 30]
+    regimens = [to_regimen(*s) for s in scen]
+    model = UVAPadova()
+    t1 = args.days * DAY
+    saveat = np.arange(0.0, t1 + 1, 5.0)  # a CGM's 5-minute grid
+
+    rss_before = rss_mib()
+    t = time.perf_counter()
+    traj = simulate(model, params, regimens, t1=t1, saveat=saveat, save_states=False)
+    traj.observables.block_until_ready()
+    first = time.perf_counter() - t
+    t = time.perf_counter()
+    traj = simulate(model, params, regimens, t1=t1, saveat=saveat, save_states=False)
+    traj.observables.block_until_ready()
+    steady = time.perf_counter() - t
+    rss_after = rss_mib()
+    patient_days = args.members * args.days
+    ok = int(np.sum(np.asarray(traj.status) == 0))
+    mt_rate = patient_days / steady
+
+    # The peer: simglucose's own T1DPatient on the first members (one per patient), 1 day each.
+    from simglucose_oracle import run_simglucose
+
+    peer_members = list(range(args.peer_days))
+    t = time.perf_counter()
+    peer_bg = [
+        run_simglucose(
+            names[i],
+            {k: g for k, g in scen[i][0].items() if k < DAY},
+            {k: u for k, u in scen[i][1].items() if k < DAY},
+            DAY,
+        )[0]
+        for i in peer_members
+    ]
+    peer_time = time.perf_counter() - t
+    sg_rate = len(peer_members) / peer_time
+    mt_bg = np.asarray(traj.observable("bg"))
+    diff = max(
+        float(np.max(np.abs(mt_bg[i, : DAY // 5 + 1] - peer_bg[k][::5])))
+        for k, i in enumerate(peer_members)
+    )
+
+    print(
+        f"medtwin   : {patient_days} patient-days ({args.members} members x {args.days} d, "
+        f"float64, RK4 1 min), {ok} ok"
+    )
+    print(
+        f"            first call (incl. compile) {first:.2f} s, steady {steady:.2f} s "
+        f"-> {mt_rate:,.0f} patient-days/s"
+    )
+    print(f"            peak RSS {rss_after:,.0f} MiB (before the cohort {rss_before:,.0f} MiB)")
+    print(
+        f"simglucose: {len(peer_members)} patient-days in {peer_time:.1f} s "
+        f"-> {sg_rate:.3f} patient-days/s"
+    )
+    print(f"ratio     : medtwin / simglucose = {mt_rate / sg_rate:,.0f} x")
+    print(
+        f"max |BG medtwin - BG simglucose| on the {len(peer_members)} shared patient-days "
+        f"(5-min grid): {diff:.2e} mg/dL"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Edge: the ``medtwin`` command line (typer), a thin layer over the library."""

@@ -1,0 +1,57 @@
+"""Building a type-1 diabetes simulation from command-line options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+from ..errors import DataError
+from ..models import get_model
+from ..models._base import AbstractModel
+from ..simulate import Regimen, applied_inputs, basal, bolus, meal
+from ._parse import parse_timed_amount
+
+DAY = 1440
+
+
+@dataclass(frozen=True)
+class T1DSetup:
+    model: AbstractModel
+    params: jax.Array
+    regimen: Regimen
+    rates: np.ndarray  # (minutes, n_inputs) input rates the model receives
+    label: str
+
+
+def t1d_setup(
+    model_name: str,
+    patient: str,
+    meals: list[str],
+    boluses: list[str],
+    basal_u_per_h: float | None,
+    days: int,
+) -> T1DSetup:
+    """Model, parameters and daily-repeated regimen for ``medtwin simulate``."""
+    if days < 1:
+        raise DataError(f"--days must be a whole number >= 1. Got {days}.")
+    model = get_model(model_name)
+    if model.name == "uva-padova":
+        from ..data import load_virtual_patient
+
+        params = load_virtual_patient(patient)
+        label = f"{model.name} {patient}"
+    else:
+        params = model.default_params()
+        label = model.name
+    events = [meal(t, g) for t, g in (parse_timed_amount(m, "--meal", "g") for m in meals)]
+    events += [bolus(t, u) for t, u in (parse_timed_amount(b, "--bolus", "U") for b in boluses)]
+    daily = Regimen(tuple(events)).repeated(DAY, days)
+    if basal_u_per_h is not None:
+        if not basal_u_per_h >= 0:
+            raise DataError(f"--basal expects a rate in U/h >= 0. Got {basal_u_per_h!r}.")
+        daily = daily + Regimen((basal(0.0, basal_u_per_h),))
+    compiled = daily.compile(model.input_names, 0.0, model.input_dt, days * DAY)
+    rates = applied_inputs(compiled.override, compiled.dose_rate, model.baseline_inputs(params))
+    return T1DSetup(model, params, daily, np.asarray(rates), label)

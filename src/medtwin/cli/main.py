@@ -1,0 +1,166 @@
+"""The ``medtwin`` command line."""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import MedtwinError
+
+app = typer.Typer(
+    name="medtwin",
+    help="Medical digital twins: simulate, calibrate and forecast patient models.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+DAY = 1440  # minutes
+
+
+@app.command("models")
+def models_command() -> None:
+    """List the models, their parameters (unit, default, bounds) and references."""
+    from ..models import list_models
+
+    for cls in list_models():
+        aliases = ", ".join(getattr(cls, "aliases", ()))
+        console.print(f"[bold]{cls.name}[/bold]" + (f" (alias: {aliases})" if aliases else ""))
+        console.print(f"  {cls.title}")
+        console.print(f"  Reference: {cls.reference}")
+        refs = list(dict.fromkeys(p.reference for p in cls.parameters if p.reference))
+        table = Table("parameter", "unit", "default", "bounds", "description", "ref")
+        for p in cls.parameters:
+            ref = str(refs.index(p.reference) + 1) if p.reference else ""
+            bounds = f"[{p.bounds[0]:g}, {p.bounds[1]:g}]"
+            table.add_row(p.name, p.unit, f"{p.default:.6g}", bounds, p.description, ref)
+        console.print(table)
+        for i, ref in enumerate(refs, 1):
+            console.print(f"  [{i}] {ref}")
+        obs = ", ".join(
+            f"{o.name} [{o.unit}]" + (f" LOINC {o.loinc}" if o.loinc else "")
+            for o in cls.observables
+        )
+        console.print(f"  Inputs: {', '.join(f'{i.name} [{i.unit}]' for i in cls.inputs)}")
+        console.print(f"  Observables: {obs}\n")
+
+
+@app.command("simulate")
+def simulate_command(
+    model: Annotated[str, typer.Argument(help="Model: t1d (UVA/Padova) or bergman.")],
+    patient: Annotated[
+        str, typer.Option(help="Virtual patient of the UVA/Padova model, e.g. adult#001.")
+    ] = "adult#001",
+    meal: Annotated[
+        list[str] | None, typer.Option(help="HH:MM=GRAMS carbohydrate, repeated daily.")
+    ] = None,
+    bolus: Annotated[
+        list[str] | None, typer.Option(help="HH:MM=UNITS insulin bolus, repeated daily.")
+    ] = None,
+    basal: Annotated[
+        float | None, typer.Option(help="Basal rate in U/h (default: patient's steady state).")
+    ] = None,
+    days: Annotated[int, typer.Option(help="Number of days to simulate.")] = 1,
+    out: Annotated[Path | None, typer.Option(help="CSV file, one row per minute.")] = None,
+) -> None:
+    """Simulate a type-1 diabetes patient and write one row per minute as CSV."""
+    from ..simulate import simulate
+    from ._t1d import t1d_setup
+
+    setup = t1d_setup(model, patient, meal or [], bolus or [], basal, days)
+    traj = simulate(setup.model, setup.params, setup.regimen, t1=days * DAY, save_states=False)
+    if int(traj.status) != 0:
+        raise MedtwinError(f"The simulation failed for {patient!r} (status {int(traj.status)}).")
+    n = days * DAY
+    columns = {
+        "time_min": np.arange(n, dtype=float),
+        "bg_mg_dl": np.asarray(traj.observable("bg"))[:n],
+        "sc_glucose_mg_dl": _maybe(traj, "sc_glucose", n),
+        "insulin_u_per_min": setup.rates[:, setup.model.input_index("insulin")],
+        "cho_g_per_min": setup.rates[:, setup.model.input_index("carbs")],
+    }
+    columns = {k: v for k, v in columns.items() if v is not None}
+    if out is None:
+        _print_summary(np.asarray(traj.observable("bg")), f"{setup.label}, {days} day(s)")
+        return
+    _write_csv(out, columns)
+    console.print(f"Wrote {n} rows to {out}")
+
+
+def _maybe(traj, name: str, n: int) -> np.ndarray | None:
+    return np.asarray(traj.observable(name))[:n] if name in traj.observable_names else None
+
+
+def _write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
+    """Write atomically: a failure leaves no half-written file behind."""
+    path = path.expanduser()
+    if not path.parent.exists():
+        raise MedtwinError(
+            f"--out must name a file in an existing folder. Got {str(path)!r}; create "
+            f"{str(path.parent)!r} first."
+        )
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(list(columns))
+            rows = np.column_stack(list(columns.values()))
+            writer.writerows([f"{v:.10g}" for v in row] for row in rows)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _print_summary(bg: np.ndarray, title: str) -> None:
+    from ..analysis import glucose_metrics
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    for label, unit, value in glucose_metrics(bg).as_rows():
+        table.add_row(label, f"{value:.2f}", unit)
+    console.print(table)
+
+
+@app.command("demo")
+def demo_command(
+    patient: Annotated[str, typer.Option(help="Virtual patient, e.g. adult#001.")] = "adult#001",
+) -> None:
+    """One simulated day of a virtual patient with meals and carb-counted boluses."""
+    from ..data import therapy_settings
+    from ..simulate import simulate
+    from ._t1d import t1d_setup
+
+    therapy = therapy_settings(patient)
+    meals = {"07:00": 45.0, "12:30": 70.0, "19:00": 60.0}
+    boluses = [f"{t}={g / therapy.carb_ratio:.2f}" for t, g in meals.items()]
+    setup = t1d_setup("t1d", patient, [f"{t}={g}" for t, g in meals.items()], boluses, None, 1)
+    traj = simulate(setup.model, setup.params, setup.regimen, t1=DAY, save_states=False)
+    console.print(
+        f"[bold]medtwin demo[/bold]: UVA/Padova virtual patient {patient}, one day.\n"
+        f"Meals {', '.join(f'{t} {g:g} g' for t, g in meals.items())}; boluses by the patient's "
+        f"carb ratio of {therapy.carb_ratio:g} g/U ({', '.join(boluses)} U); basal at steady state."
+    )
+    _print_summary(np.asarray(traj.observable("bg")), f"Plasma glucose, {patient}, 24 h")
+
+
+def main() -> None:
+    """Entry point. A MedtwinError prints one line and exits with status 2 (as do usage errors,
+    which click reports itself)."""
+    try:
+        app()
+    except MedtwinError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

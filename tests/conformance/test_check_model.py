@@ -1,0 +1,31 @@
+"""Every registered model passes check_model() (the scikit-learn check_estimator idea)."""
+
+import dataclasses
+
+import pytest
+
+from medtwin.errors import ModelError
+from medtwin.models import UVAPadova, check_model, get_model, list_models
+
+
+@pytest.mark.parametrize("cls", list_models(), ids=lambda c: c.name)
+def test_registered_model_conforms(cls):
+    check_model(get_model(cls.name))
+
+
+def test_check_model_catches_a_broken_declaration():
+    class Broken(UVAPadova):
+        name = "broken"
+        parameters = (
+            dataclasses.replace(UVAPadova.parameters[0], default=1000.0),
+            *UVAPadova.parameters[1:],
+        )
+
+    with pytest.raises(ModelError, match=r"default of 'BW' \(1000\) lies outside"):
+        check_model(Broken())
+
+
+def test_registry_lookup():
+    assert get_model("t1d").name == "uva-padova"
+    with pytest.raises(ModelError, match=r"Unknown model 'sepsis'. Expected one of: .*t1d"):
+        get_model("sepsis")
