@@ -194,10 +194,17 @@ class Regimen:
                 )
 
     def compile(
-        self, input_names: tuple[str, ...], t0: float, dt: float, n: int
+        self,
+        input_names: tuple[str, ...],
+        t0: float,
+        dt: float,
+        n: int,
+        *,
+        out: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> CompiledRegimen:
         """Rates on the grid ``t0 + k*dt``, k = 0..n-1. Events before ``t0`` count for what they
-        still deliver after it; events after the grid are ignored."""
+        still deliver after it; events after the grid are ignored. ``out`` = (dose_rate,
+        override) arrays of shape (n, n_inputs) to fill in place (zeros and NaN)."""
         index = {name: i for i, name in enumerate(input_names)}
         for e in self.events:
             if e.input not in index:
@@ -205,9 +212,20 @@ class Regimen:
                     f"The {e.label} at t={e.time:g} targets input {e.input!r}, which this model "
                     f"does not have. Expected one of: {', '.join(input_names)}."
                 )
-        edges = t0 + dt * np.arange(n + 1, dtype=np.float64)
-        dose = np.zeros((n, len(input_names)))
-        override = np.full((n, len(input_names)), np.nan)
+        if out is None:
+            dose = np.zeros((n, len(input_names)))
+            override = np.full((n, len(input_names)), np.nan)
+        else:
+            dose, override = out
+
+        def spread(i: int, start: float, duration: float, rate: float) -> None:
+            # rate over [start, start + duration), as averages over the steps it touches
+            k0 = max(math.floor((start - t0) / dt), 0)
+            k1 = min(math.ceil((start + duration - t0) / dt), n)
+            if k1 > k0:
+                edges = t0 + dt * np.arange(k0, k1 + 1, dtype=np.float64)
+                dose[k0:k1, i] += np.diff(np.clip(edges - start, 0.0, duration)) * rate / dt
+
         queue_end: dict[str, float] = {}
         for e in self.events:
             i = index[e.input]
@@ -217,11 +235,10 @@ class Regimen:
                     dose[k, i] += e.amount / dt
             elif isinstance(e, Dose):
                 start = max(e.time, queue_end.get(e.input, -math.inf))
-                stop = start + e.amount / e.rate
-                queue_end[e.input] = stop
-                dose[:, i] += np.diff(np.clip(edges - start, 0.0, stop - start)) * e.rate / dt
+                queue_end[e.input] = start + e.amount / e.rate
+                spread(i, start, e.amount / e.rate, e.rate)
             elif isinstance(e, Infusion):
-                dose[:, i] += np.diff(np.clip(edges - e.time, 0.0, e.duration)) * e.rate / dt
+                spread(i, e.time, e.duration, e.rate)
             else:  # SetRate: from the first step starting at or after its time
                 k = max(math.ceil((e.time - t0) / dt - 1e-9), 0)
                 override[k:, i] = e.rate

@@ -10,7 +10,9 @@ integration fails gets a status instead of raising, and its later outputs are Na
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from enum import IntEnum
 from typing import Any
 
@@ -164,12 +166,12 @@ def _save_indices(saveat: ArrayLike | None, t0: float, dt: float, n: int) -> np.
 # the kernel
 
 
-def _advance_one(model, solver, t, y, u, params, dt, key):
+def _advance_one(model, solver, t, y, u, params, dt, key, refine, refine_any):
     y = model.on_step(t, y, u, params)
     if isinstance(model, AbstractSteppedModel):
         y = model.step(t, y, u, params, dt, key)
         return y, jnp.all(jnp.isfinite(y)), jnp.bool_(True)
-    y, ok = solver.interval(model.vector_field, t, y, u, params, dt)
+    y, ok = solver.interval(model.vector_field, t, y, u, params, dt, refine, refine_any)
     return y, ok, jnp.all(jnp.isfinite(y))
 
 
@@ -182,6 +184,8 @@ def _kernel(
     keys: Array,
     dose: Array,
     override: Array,
+    refine: Array | None,
+    refine_any: Array | None,
     t0: Array,
     dt: float,
     segments: tuple[int, ...],
@@ -191,7 +195,7 @@ def _kernel(
     uniform = len(set(segments[1:])) <= 1 and segments[0] in (0, segments[-1])
     per_member_inputs = dose.ndim == 3
 
-    def member(p, y, key, dose_m, override_m):
+    def member(p, y, key, dose_m, override_m, refine_m):
         base = model.baseline_inputs(p)
 
         def inputs_at(k):
@@ -202,7 +206,8 @@ def _kernel(
             t = t0 + k * dt
             # Keys depend on the absolute step, so chained advance() calls match simulate().
             sub = None if key is None else jax.random.fold_in(key, k + jnp.round(t0 / dt))
-            y_new, ok_k, fin_k = _advance_one(model, solver, t, y, inputs_at(k), p, dt, sub)
+            flags = (False, False) if refine is None else (refine_m[k], refine_any[k])
+            y_new, ok_k, fin_k = _advance_one(model, solver, t, y, inputs_at(k), p, dt, sub, *flags)
             return (y_new, ok & ok_k, finite & fin_k), None
 
         def save(carry):
@@ -243,8 +248,37 @@ def _kernel(
 
     key_axis = 0 if keys is not None else None
     input_axis = 0 if per_member_inputs else None
-    in_axes = (0, 0, key_axis, input_axis, input_axis)
-    return jax.vmap(member, in_axes=in_axes)(params, y0, keys, dose, override)
+    refine_axis = 0 if refine is not None and refine.ndim == 2 else None
+    in_axes = (0, 0, key_axis, input_axis, input_axis, refine_axis)
+    return jax.vmap(member, in_axes=in_axes)(params, y0, keys, dose, override, refine)
+
+
+MIN_CHUNK = 256  # members per thread below which one thread runs the batch
+
+
+def _workers(batch: int) -> int:
+    """Threads for one batch: one per CPU core on the CPU backend (XLA runs one batch on one
+    core; members are independent, so chunks on several cores give the same numbers)."""
+    if jax.default_backend() != "cpu":
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), batch // MIN_CHUNK))
+
+
+def _map_chunks(run_chunk, batch_args: tuple, b: int) -> tuple:
+    """Run ``run_chunk`` on equal chunks of the batched arrays, one thread each, and join."""
+    workers = _workers(b)
+    if workers == 1:
+        return run_chunk(batch_args)
+    size = -(-b // workers)
+
+    def chunk(i: int) -> tuple:
+        idx = np.minimum(np.arange(i * size, (i + 1) * size), b - 1)  # pad with the last member
+        return tuple(None if a is None else a[idx] for a in batch_args)
+
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(lambda i: run_chunk(chunk(i)), range(workers)))
+    outs = tuple(jnp.concatenate([p[0][j] for p in parts])[:b] for j in range(len(parts[0][0])))
+    return outs, jnp.concatenate([p[1] for p in parts])[:b]
 
 
 def _run(
@@ -284,9 +318,10 @@ def _run(
                 f"simulate() got {len(regimens)} regimens for {b} parameter sets; pass one regimen "
                 "for all or exactly one per member."
             )
-        compiled = [r.compile(model.input_names, t0, dt, n) for r in regimens]
-        dose = np.stack([c.dose_rate for c in compiled])
-        override = np.stack([c.override for c in compiled])
+        dose = np.zeros((b, n, len(model.inputs)))
+        override = np.full((b, n, len(model.inputs)), np.nan)
+        for i, r in enumerate(regimens):
+            r.compile(model.input_names, t0, dt, n, out=(dose[i], override[i]))
         batched = True
     else:
         c = (regimen or Regimen()).compile(model.input_names, t0, dt, n)
@@ -295,19 +330,34 @@ def _run(
     if isinstance(model, AbstractODEModel):
         solver = solver or RK4()
     segments = tuple(int(s) for s in np.diff(np.concatenate([[0], save_idx])))
-    outs, status = _kernel(
-        model,
-        solver,
-        jnp.asarray(p),
-        y,
-        keys,
-        jnp.asarray(dose),
-        jnp.asarray(override),
-        jnp.float64(t0),
-        dt,
-        segments,
-        save_states,
-    )
+    refine = None if solver is None else solver.refine_mask(np.any(dose != 0, axis=-1))
+    batch_args = (p, np.asarray(y), None if keys is None else keys)
+    batch_args += (dose, override, refine) if dose.ndim == 3 else ()
+    shared = () if dose.ndim == 3 else (dose, override, refine)
+
+    def run_chunk(chunk: tuple) -> tuple:
+        if dose.ndim == 3:
+            c_params, c_y, c_keys, c_dose, c_override, c_refine = chunk
+        else:
+            (c_params, c_y, c_keys), (c_dose, c_override, c_refine) = chunk, shared
+        refine_any = None if c_refine is None else np.any(c_refine.reshape(-1, n), axis=0)
+        return _kernel(
+            model,
+            solver,
+            jnp.asarray(c_params),
+            jnp.asarray(c_y),
+            c_keys,
+            jnp.asarray(c_dose),
+            jnp.asarray(c_override),
+            None if c_refine is None else jnp.asarray(c_refine),
+            None if refine_any is None else jnp.asarray(refine_any),
+            jnp.float64(t0),
+            dt,
+            segments,
+            save_states,
+        )
+
+    outs, status = _map_chunks(run_chunk, batch_args, b)
     return outs, status, batched
 
 
