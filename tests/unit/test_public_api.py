@@ -12,6 +12,8 @@ PACKAGES = [
     "medtwin.simulate",
     "medtwin.analysis",
     "medtwin.data",
+    "medtwin.assimilate",
+    "medtwin.forecast",
 ]
 
 

@@ -1,6 +1,7 @@
 """What a patient is: the model interface, priors, noise models and the published models."""
 
 from . import glucose as glucose
+from . import inflammation as inflammation
 from ._base import AbstractModel as AbstractModel
 from ._base import AbstractODEModel as AbstractODEModel
 from ._base import AbstractSteppedModel as AbstractSteppedModel
@@ -21,6 +22,7 @@ from ._registry import list_models as list_models
 from ._registry import register_model as register_model
 from .glucose import BergmanMinimal as BergmanMinimal
 from .glucose import UVAPadova as UVAPadova
+from .inflammation import Reynolds2006 as Reynolds2006
 
 __all__ = [
     "AbstractModel",
@@ -36,12 +38,14 @@ __all__ = [
     "ParamView",
     "ParameterSpec",
     "Prior",
+    "Reynolds2006",
     "StateSpec",
     "UVAPadova",
     "Uniform",
     "check_model",
     "get_model",
     "glucose",
+    "inflammation",
     "list_models",
     "register_model",
 ]

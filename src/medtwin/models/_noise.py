@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import jax.scipy.stats
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 __all__ = ["GaussianNoise", "NoiseModel"]
@@ -22,6 +23,14 @@ class NoiseModel:
     def log_likelihood(
         self, observed: Float[ArrayLike, ...], y: Float[ArrayLike, ...]
     ) -> Float[Array, ...]:
+        raise NotImplementedError
+
+    def log_prob_below(self, limit: Float[ArrayLike, ...], y: Float[ArrayLike, ...]) -> Array:
+        """log P(measurement < limit | true value y): a left-censored reading ("LO")."""
+        raise NotImplementedError
+
+    def log_prob_above(self, limit: Float[ArrayLike, ...], y: Float[ArrayLike, ...]) -> Array:
+        """log P(measurement > limit | true value y): a right-censored reading ("HI")."""
         raise NotImplementedError
 
 
@@ -58,3 +67,9 @@ class GaussianNoise(NoiseModel):
         sd = self.sd(y)
         z = (jnp.asarray(observed) - jnp.asarray(y)) / sd
         return -0.5 * z**2 - jnp.log(sd) - 0.5 * math.log(2 * math.pi)
+
+    def log_prob_below(self, limit: Float[ArrayLike, ...], y: Float[ArrayLike, ...]) -> Array:
+        return jax.scipy.stats.norm.logcdf((jnp.asarray(limit) - jnp.asarray(y)) / self.sd(y))
+
+    def log_prob_above(self, limit: Float[ArrayLike, ...], y: Float[ArrayLike, ...]) -> Array:
+        return jax.scipy.stats.norm.logcdf((jnp.asarray(y) - jnp.asarray(limit)) / self.sd(y))

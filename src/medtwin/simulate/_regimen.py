@@ -184,10 +184,11 @@ class Regimen:
         """The events repeated ``times`` times, one ``period`` apart (e.g. daily meals)."""
         return Regimen(tuple(e for k in range(times) for e in self.shifted(k * period).events))
 
-    def check_horizon(self, t0: float, t1: float) -> None:
-        """Raise :class:`RegimenError` if an event starts outside ``[t0, t1)``."""
+    def check_horizon(self, t0: float, t1: float, *, history: bool = False) -> None:
+        """Raise :class:`RegimenError` if an event starts outside ``[t0, t1)``; with
+        ``history=True`` events before ``t0`` are allowed (they may still be delivering)."""
         for e in self.events:
-            if not t0 <= e.time < t1:
+            if not (history or t0 <= e.time) or not e.time < t1:
                 raise RegimenError(
                     f"A {e.label} at t={e.time:g} lies outside the simulated horizon "
                     f"[{t0:g}, {t1:g}). Move the event into the horizon or extend t1."

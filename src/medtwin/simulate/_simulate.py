@@ -378,7 +378,9 @@ def simulate(
 
     ``params`` is one parameter vector or a batch ``(B, n_params)``; ``regimen`` one regimen for
     all members or a sequence of ``B``. ``saveat`` defaults to every input step (t0 and t1
-    included) and must lie on that grid. Events must start within ``[t0, t1)``.
+    included) and must lie on that grid. Events must start before ``t1`` and, unless ``y0`` is
+    given (a state with a history), at or after ``t0``; with ``y0``, earlier events count for
+    what they still deliver after ``t0`` (a meal being eaten).
     Returns a :class:`Trajectory`; a member that fails has a non-zero ``status`` and NaN outputs
     from the failure on, the others are unaffected.
     """
@@ -390,7 +392,7 @@ def simulate(
                 f"The 'regimen' argument of simulate() must be a Regimen (or one per member). "
                 f"Got {type(r).__name__}."
             )
-        r.check_horizon(t0_, t0_ + n * dt)
+        r.check_horizon(t0_, t0_ + n * dt, history=y0 is not None)
     idx = _save_indices(saveat, t0_, dt, n)
     outs, status, batched = _run(
         model,

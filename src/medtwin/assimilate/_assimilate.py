@@ -1,0 +1,174 @@
+"""assimilate(): move a twin's ensemble through new observations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import PRNGKeyArray
+
+from ..errors import DataError
+from ..simulate import Regimen, advance
+from ..twin import Twin, Update
+from ._ensemble import Ensemble, free_transform
+from ._filters import (
+    EnsembleKalmanFilter,
+    Method,
+    ParticleFilter,
+    bounds,
+    enkf_update,
+    pf_resample_move,
+    pf_weight,
+)
+from ._observations import DataReport, Observations, prepare
+
+__all__ = ["Assimilation", "AssimilationReport", "assimilate"]
+
+
+@dataclass(frozen=True)
+class AssimilationReport:
+    """What one assimilation did: the data it used and dropped (and why), the effective
+    sample size after each observation time, resampling and degenerate steps, failed particles."""
+
+    data: DataReport
+    ess: tuple[float, ...]
+    resampled: int
+    degenerate: int
+    failed_particles: int
+    log_evidence: float
+
+    def __str__(self) -> str:
+        ess = f"ESS min {min(self.ess):.0f}" if self.ess else "no update"
+        return (
+            f"{self.data}; {ess}, resampled {self.resampled}x, degenerate {self.degenerate}x, "
+            f"failed particles {self.failed_particles}"
+        )
+
+
+@dataclass(frozen=True)
+class Assimilation:
+    """The new twin version and the report of how it was made."""
+
+    twin: Twin
+    report: AssimilationReport
+
+
+def _merge(known: Regimen, new: Regimen | None) -> Regimen:
+    if new is None:
+        return known
+    seen = set(known.events)
+    return Regimen(known.events + tuple(e for e in new.events if e not in seen))
+
+
+def assimilate(
+    twin: Twin,
+    observations: Observations,
+    regimen: Regimen | None = None,
+    *,
+    method: Method | None = None,
+    key: PRNGKeyArray | None = None,
+    until: float | None = None,
+) -> Twin:
+    """The next version of ``twin`` after ``observations`` (with ``regimen``: the events the
+    twin is told about, history included; merged with what it already knows).
+
+    Each observation time moves every particle there with ``advance``, weights (particle filter)
+    or shifts (ensemble Kalman filter) them by the observation likelihood -- censored readings
+    through the probability of lying beyond the limit -- and, for the particle filter, resamples
+    and rejuvenates when the effective sample size falls below the threshold. ``until`` moves the
+    ensemble on to that time after the last observation. ``key`` defaults to one derived from the
+    twin's root key and version. The report is in ``twin.updates[-1].report``.
+    """
+    return assimilate_with_report(
+        twin, observations, regimen, method=method, key=key, until=until
+    ).twin
+
+
+def assimilate_with_report(
+    twin: Twin,
+    observations: Observations,
+    regimen: Regimen | None = None,
+    *,
+    method: Method | None = None,
+    key: PRNGKeyArray | None = None,
+    until: float | None = None,
+) -> Assimilation:
+    """:func:`assimilate`, also returning the :class:`AssimilationReport`."""
+    if not isinstance(observations, Observations):
+        raise DataError(
+            "assimilate() needs Observations (build them with medtwin.assimilate.observations()). "
+            f"Got {type(observations).__name__}."
+        )
+    method = method or ParticleFilter()
+    model, ens = twin.model, twin.ensemble
+    key = jax.random.fold_in(twin.key, twin.version + 1) if key is None else key
+    known = _merge(twin.regimen, regimen)
+    clean, data = prepare(observations, model.observable_names, ens.time, model.input_dt, twin.t0)
+    if isinstance(method, EnsembleKalmanFilter) and np.any(clean.censored):
+        keep = np.flatnonzero(clean.censored == 0)
+        n_cens = len(clean) - len(keep)
+        clean = clean._take(keep)
+        dropped = {**data.dropped, "censored (the EnKF uses values only)": n_cens}
+        data = replace(data, used=len(clean), dropped=dropped, censored=0)
+
+    idx, log = free_transform(model, twin.free)
+    lo, hi = bounds(model, idx)
+    params, states, lw, t = ens.params, ens.states, ens.log_weights, ens.time
+    ess_trace, resampled, degenerate, failed, evidence = [], 0, 0, 0, 0.0
+    times = np.unique(clean.times)
+    for step, t_obs in enumerate(times):
+        states, lw, n_failed = _move(model, states, params, lw, known, t, float(t_obs))
+        failed += n_failed
+        t = float(t_obs)
+        t_arr = jnp.float64(t)  # traced, so each new time does not recompile the update
+        here = np.flatnonzero(clean.times == t_obs)
+        obs_idx = tuple(model.observable_index(clean.observable[i]) for i in here)
+        values = jnp.asarray(clean.values[here])
+        k_step = jax.random.fold_in(key, step)
+        if isinstance(method, EnsembleKalmanFilter):
+            params, states = enkf_update(
+                k_step, model, t_arr, states, params, obs_idx, values, idx, log, lo, hi,
+                method.inflation,
+            )  # fmt: skip
+            ess_trace.append(float(params.shape[0]))
+            continue
+        cens = jnp.asarray(clean.censored[here])
+        lw, degen, lse = pf_weight(model, t_arr, states, params, lw, obs_idx, values, cens)
+        degenerate += int(degen)
+        evidence += float(lse) if not bool(degen) else 0.0
+        ess = float(1.0 / jnp.sum(jnp.exp(2 * lw)))
+        ess_trace.append(ess)
+        if ess < method.resample_threshold * params.shape[0]:
+            params, states, lw, _ = pf_resample_move(
+                k_step, params, states, lw, idx, log, lo, hi, method.shrinkage
+            )
+            resampled += 1
+    if until is not None and until > t:
+        states, lw, n_failed = _move(model, states, params, lw, known, t, float(until))
+        failed += n_failed
+        t = float(until)
+
+    report = AssimilationReport(data, tuple(ess_trace), resampled, degenerate, failed, evidence)
+    new = replace(
+        twin,
+        ensemble=Ensemble(params, states, lw, t),
+        regimen=known,
+        updates=(
+            *twin.updates,
+            Update(observations, regimen or Regimen(), method, key, until, report),
+        ),
+    )
+    return Assimilation(new, report)
+
+
+def _move(model, states, params, lw, regimen, t, t_next):
+    """Advance every particle; failed particles lose their weight."""
+    out = advance(model, states, params, regimen, t, t_next)
+    ok = out.status == 0
+    n_failed = int(jnp.sum(~ok))
+    if n_failed:
+        lw = jnp.where(ok, lw, -jnp.inf)
+        lw = lw - jax.scipy.special.logsumexp(lw)
+    return jnp.where(ok[:, None], out.state, states), lw, n_failed

@@ -1,0 +1,101 @@
+"""Twin: a model connected to one patient -- its posterior ensemble and its history.
+
+A twin is immutable: every update (``assimilate``) and every forecast returns a new version
+that remembers its parent's inputs, so any version can be replayed bit-for-bit from the prior,
+the root key and the recorded inputs (:func:`replay`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import PRNGKeyArray
+
+from .assimilate._ensemble import Ensemble, Prior
+from .assimilate._observations import Observations
+from .errors import ModelError
+from .models._base import AbstractModel
+from .simulate import Regimen
+
+__all__ = ["Twin", "Update", "replay"]
+
+
+@dataclass(frozen=True)
+class Update:
+    """One recorded assimilation: its inputs, its key and what it reported."""
+
+    observations: Observations
+    regimen: Regimen
+    method: Any
+    key: PRNGKeyArray
+    until: float | None
+    report: Any
+
+
+@dataclass(frozen=True)
+class Twin:
+    """A model, its posterior ensemble over the ``free`` parameters and the states, and the
+    history of what it was told and what it said. Create with :meth:`Twin.create`."""
+
+    model: AbstractModel
+    ensemble: Ensemble
+    free: tuple[str, ...]
+    prior: Prior
+    key: PRNGKeyArray
+    t0: float
+    regimen: Regimen = field(default_factory=Regimen)
+    updates: tuple[Update, ...] = ()
+    forecasts: tuple[Any, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def create(
+        cls,
+        model: AbstractModel,
+        prior: Prior,
+        *,
+        key: PRNGKeyArray,
+        n: int = 1000,
+        t0: float = 0.0,
+    ) -> Twin:
+        """A new twin at time ``t0`` with ``n`` particles drawn from ``prior``."""
+        if not (isinstance(n, int) and n >= 2):
+            raise ModelError(f"Twin.create() needs n >= 2 particles. Got n={n!r}.")
+        for name in prior.free:
+            model.param_index(name)  # raises on unknown names
+        params = prior.sample(model, jax.random.fold_in(key, 0), n)
+        states = jax.vmap(model.initial_state)(params)
+        ens = Ensemble(params, states, jnp.full((n,), -jnp.log(n)), float(t0))
+        return cls(model, ens, tuple(prior.free), prior, key, float(t0))
+
+    @property
+    def version(self) -> int:
+        """0 for a new twin, +1 per assimilation."""
+        return len(self.updates)
+
+    @property
+    def time(self) -> float:
+        return self.ensemble.time
+
+    def parameter_quantiles(self, qs: tuple[float, ...] = (0.05, 0.5, 0.95)) -> dict[str, tuple]:
+        """Weighted posterior quantiles of each free parameter."""
+        idx = [self.model.param_index(n) for n in self.free]
+        q = self.ensemble.quantiles(self.ensemble.params[:, jnp.asarray(idx)], qs)
+        return {name: tuple(float(v) for v in q[:, i]) for i, name in enumerate(self.free)}
+
+    def with_forecast(self, fc: Any) -> Twin:
+        """This version with one more issued forecast remembered (for the skill ledger)."""
+        return replace(self, forecasts=(*self.forecasts, fc))
+
+
+def replay(twin: Twin) -> Twin:
+    """Rebuild ``twin`` from its prior, root key and recorded updates."""
+    from .assimilate._assimilate import assimilate
+
+    n = twin.ensemble.size
+    out = Twin.create(twin.model, twin.prior, key=twin.key, n=n, t0=twin.t0)
+    for u in twin.updates:
+        out = assimilate(out, u.observations, u.regimen, method=u.method, key=u.key, until=u.until)
+    return out
