@@ -27,5 +27,5 @@ def test_check_model_catches_a_broken_declaration():
 
 def test_registry_lookup():
     assert get_model("t1d").name == "uva-padova"
-    with pytest.raises(ModelError, match=r"Unknown model 'sepsis'. Expected one of: .*t1d"):
-        get_model("sepsis")
+    with pytest.raises(ModelError, match=r"Unknown model 'no-such-model'. Expected one of: .*t1d"):
+        get_model("no-such-model")

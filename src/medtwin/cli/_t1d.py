@@ -37,6 +37,11 @@ def t1d_setup(
     if days < 1:
         raise DataError(f"--days must be a whole number >= 1. Got {days}.")
     model = get_model(model_name)
+    if set(model.input_names) != {"carbs", "insulin"}:
+        raise DataError(
+            f"medtwin simulate runs the glucose models (t1d, bergman) with meals and boluses. "
+            f"{model.name!r} takes the inputs {', '.join(model.input_names)} instead."
+        )
     if model.name == "uva-padova":
         from ..data import load_virtual_patient
 

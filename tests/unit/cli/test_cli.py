@@ -84,8 +84,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
 
 
 def test_unknown_model_and_usage_errors_exit_2():
-    res = run("simulate", "sepsis")
-    assert res.returncode == 2 and "Unknown model 'sepsis'" in res.stderr
+    res = run("simulate", "no-such-model")
+    assert res.returncode == 2 and "Unknown model 'no-such-model'" in res.stderr
     res = run("simulate", "t1d", "--days", "x")
     assert res.returncode == 2 and "Traceback" not in res.stderr
 
