@@ -156,6 +156,59 @@ def demo_command(
     _print_summary(np.asarray(traj.observable("bg")), f"Plasma glucose, {patient}, 24 h")
 
 
+twin_app = typer.Typer(help="Digital twins: replay a recorded stream through a twin.")
+app.add_typer(twin_app, name="twin")
+
+
+@twin_app.command("replay")
+def twin_replay_command(
+    data: Annotated[Path, typer.Option(help="CGM CSV: time,glucose_mg_dl (minutes; LO/HI).")],
+    model: Annotated[str, typer.Option(help="Twin model (t1d).")] = "t1d",
+    events: Annotated[
+        Path | None, typer.Option(help="Events CSV: time,kind,amount (meal g, bolus U, basal U/h).")
+    ] = None,
+    horizon: Annotated[float, typer.Option(help="Forecast horizon in minutes.")] = 60.0,
+    particles: Annotated[int, typer.Option(help="Particles of the twin's ensemble.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the twin's random numbers.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="CSV of every forecast issued.")] = None,
+) -> None:
+    """Replay a recorded CGM stream as if live: assimilate each reading, forecast, score."""
+    from ..data import read_cgm_csv, read_events_csv
+    from ..errors import DataError
+    from ..models import get_model
+    from ..simulate import Regimen
+    from ._replay import forecast_rows, replay_stream
+
+    if get_model(model).name != "uva-padova":
+        raise DataError(f"twin replay supports --model t1d for now. Got {model!r}.")
+    if not horizon > 0 or horizon % 5:
+        raise DataError(f"--horizon must be a positive multiple of 5 minutes. Got {horizon:g}.")
+    if particles < 2:
+        raise DataError(f"--particles must be >= 2. Got {particles}.")
+    cgm = read_cgm_csv(data)
+    regimen = read_events_csv(events) if events is not None else Regimen()
+    res = replay_stream(cgm, regimen, horizon=horizon, particles=particles, seed=seed)
+    if out is not None:
+        _write_csv(out, forecast_rows(res.forecasts))
+    drops = ", ".join(f"{n} {why}" for why, n in res.dropped.items()) or "none"
+    console.print(f"{len(cgm)} readings: {res.used} assimilated, dropped: {drops}")
+    table = Table(title=f"Forecast skill ({res.skill.scored} scored targets)")
+    for col in ("horizon (min)", "n", "50 % cov", "80 % cov", "95 % cov", "CRPS", "MARD %", "RMSE"):
+        table.add_column(col, justify="right")
+    for row in res.skill.by_horizon:
+        cov = [f"{100 * row.coverage[lv]:.0f}" for lv in (0.5, 0.8, 0.95)]
+        table.add_row(f"{row.horizon:g}", str(row.n), *cov, f"{row.crps:.1f}",
+                      f"{row.mard:.1f}", f"{row.rmse:.1f}")  # fmt: skip
+    console.print(table)
+    if res.skill.drifting:
+        console.print("[bold red]Drift:[/bold red] recent band coverage is out of bounds.")
+    q = res.twin.parameter_quantiles()
+    console.print("Posterior (5 %, 50 %, 95 %): " + "; ".join(
+        f"{k} {v[1]:.3g} [{v[0]:.3g}, {v[2]:.3g}]" for k, v in q.items()))  # fmt: skip
+    if out is not None:
+        console.print(f"Wrote the forecasts to {out}")
+
+
 def main() -> None:
     """Entry point. A MedtwinError prints one line and exits with status 2 (as do usage errors,
     which click reports itself)."""

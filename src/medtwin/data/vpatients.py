@@ -17,19 +17,30 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from ..assimilate import PopulationPrior
 from ..errors import UnknownPatientError
 from ..models.glucose.uva_padova import UVAPadova
 
 __all__ = [
+    "T1D_FREE",
     "VIRTUAL_PATIENTS",
     "TherapySettings",
     "age_group",
     "load_virtual_patient",
     "load_virtual_patients",
+    "t1d_population_prior",
     "therapy_settings",
 ]
 
 _AGE_GROUPS = ("adolescent", "adult", "child")
+
+# The parameters a T1D twin learns online: insulin sensitivity of glucose utilisation (Vmx)
+# and production (kp3), endogenous production (kp1, kp2), meal absorption (kabs, kmax),
+# insulin-independent uptake (Vm0), subcutaneous insulin absorption (ka1, ka2, kd), the
+# plasma-to-interstitium lag the CGM sees (ksc) and the speed of insulin action (p2u): the
+# parameters that differ most between the 30 virtual patients and that CGM, meal and insulin
+# data inform. The rest come whole from the population draw.
+T1D_FREE = ("Vmx", "kp1", "kp2", "kp3", "kabs", "kmax", "Vm0", "ka1", "ka2", "kd", "ksc", "p2u")
 VIRTUAL_PATIENTS: tuple[str, ...] = tuple(
     f"{group}#{i:03d}" for group in _AGE_GROUPS for i in range(1, 11)
 )
@@ -77,6 +88,14 @@ def load_virtual_patient(name: str) -> Float[Array, " n_params"]:
 def load_virtual_patients(names: tuple[str, ...] | list[str] = VIRTUAL_PATIENTS) -> Array:
     """Stacked parameter vectors, shape ``(len(names), n_params)``."""
     return jnp.asarray(np.stack([np.asarray(load_virtual_patient(n)) for n in names]))
+
+
+def t1d_population_prior(
+    free: tuple[str, ...] = T1D_FREE, *, exclude: tuple[str, ...] = ()
+) -> PopulationPrior:
+    """The T1D twin's prior: a kernel density over the virtual patients (minus ``exclude``)."""
+    names = [n for n in VIRTUAL_PATIENTS if n not in exclude]
+    return PopulationPrior(np.asarray(load_virtual_patients(names)), free)
 
 
 def therapy_settings(name: str) -> TherapySettings:
