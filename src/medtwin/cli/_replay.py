@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
-from ..assimilate import Observations, assimilate_with_report
+from ..assimilate import Observations, Prior, assimilate_with_report
 from ..errors import DataError
 from ..forecast import Forecast, SkillSummary, forecast, score_forecasts
 from ..models import UVAPadova
@@ -33,6 +33,7 @@ def replay_stream(
     horizon: float,
     particles: int,
     seed: int,
+    prior: Prior | None = None,
 ) -> ReplayResult:
     """Assimilate each reading in time order and issue a forecast after each."""
     from ..data import t1d_population_prior
@@ -44,7 +45,7 @@ def replay_stream(
         raise DataError("The CGM stream holds no reading with a valid time; nothing to replay.")
     # The twin starts one step before the first reading, so that reading is assimilated too.
     t0 = float(times[0]) - model.input_dt
-    prior = t1d_population_prior()
+    prior = prior or t1d_population_prior()
     twin = Twin.create(model, prior, key=jax.random.key(seed), n=particles, t0=t0)
     forecasts, used, dropped = [], 0, {}
     upper = -np.inf

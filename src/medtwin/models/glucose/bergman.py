@@ -45,9 +45,10 @@ from typing import ClassVar
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from .._base import AbstractODEModel, InputSpec, ObservableSpec, ParameterSpec, StateSpec
+from .._base import AbstractODEModel, ObservableSpec, ParameterSpec, StateSpec
 from .._noise import GaussianNoise
 from .._registry import register_model
+from ._common import T1D_INPUTS
 
 __all__ = ["MICRO_PER_UNIT", "BergmanMinimal"]
 
@@ -179,10 +180,7 @@ class BergmanMinimal(AbstractODEModel):
     time_unit: ClassVar[str] = "min"
     states: ClassVar = _STATES
     parameters: ClassVar = _PARAMETERS
-    inputs: ClassVar = (
-        InputSpec("carbs", "g/min", "carbohydrate ingestion rate"),
-        InputSpec("insulin", "U/min", "subcutaneous insulin delivery rate"),
-    )
+    inputs: ClassVar = T1D_INPUTS
     observables: ClassVar = (
         ObservableSpec("bg", "mg/dL", "2339-0", "plasma glucose G", GaussianNoise(3.0, 0.05)),
         ObservableSpec("insulin", "µU/mL", None, "plasma insulin I", GaussianNoise(2.0, 0.1)),

@@ -44,9 +44,10 @@ from typing import ClassVar
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from .._base import AbstractODEModel, InputSpec, ObservableSpec, ParameterSpec, StateSpec
+from .._base import AbstractODEModel, ObservableSpec, ParameterSpec, StateSpec
 from .._noise import GaussianNoise
 from .._registry import register_model
+from ._common import T1D_INPUTS
 
 __all__ = ["EAT_RATE", "U_TO_PMOL", "UVAPadova"]
 
@@ -140,10 +141,7 @@ class UVAPadova(AbstractODEModel):
     time_unit: ClassVar[str] = "min"
     states: ClassVar = _STATES
     parameters: ClassVar = _PARAMETERS
-    inputs: ClassVar = (
-        InputSpec("carbs", "g/min", "carbohydrate ingestion rate"),
-        InputSpec("insulin", "U/min", "subcutaneous insulin delivery rate"),
-    )
+    inputs: ClassVar = T1D_INPUTS
     observables: ClassVar = (
         ObservableSpec("bg", "mg/dL", "2339-0", "plasma glucose Gp/Vg", GaussianNoise(3.0, 0.05)),
         ObservableSpec(
