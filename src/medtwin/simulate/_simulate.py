@@ -261,7 +261,8 @@ def _workers(batch: int) -> int:
     core; members are independent, so chunks on several cores give the same numbers)."""
     if jax.default_backend() != "cpu":
         return 1
-    return max(1, min(len(os.sched_getaffinity(0)), batch // MIN_CHUNK))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, batch // MIN_CHUNK))
 
 
 def _map_chunks(run_chunk, batch_args: tuple, b: int) -> tuple:
