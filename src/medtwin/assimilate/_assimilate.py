@@ -12,7 +12,7 @@ from jaxtyping import PRNGKeyArray
 from ..errors import DataError
 from ..simulate import Regimen, advance
 from ..twin import Twin, Update
-from ._ensemble import Ensemble, free_transform
+from ._ensemble import Ensemble, effective_sample_size, free_transform
 from ._filters import (
     EnsembleKalmanFilter,
     Method,
@@ -138,7 +138,7 @@ def assimilate_with_report(
         lw, degen, lse = pf_weight(model, t_arr, states, params, lw, obs_idx, values, cens)
         degenerate += int(degen)
         evidence += float(lse) if not bool(degen) else 0.0
-        ess = float(1.0 / jnp.sum(jnp.exp(2 * lw)))
+        ess = effective_sample_size(lw)
         ess_trace.append(ess)
         if ess < method.resample_threshold * params.shape[0]:
             params, states, lw, _ = pf_resample_move(

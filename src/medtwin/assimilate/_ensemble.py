@@ -36,7 +36,7 @@ class Ensemble:
     @property
     def ess(self) -> float:
         """Effective sample size 1 / sum(w^2)."""
-        return float(1.0 / jnp.sum(self.weights**2))
+        return effective_sample_size(self.log_weights)
 
     def quantiles(self, values: Array, qs: tuple[float, ...]) -> np.ndarray:
         """Weighted quantiles of per-particle ``values`` [n, ...] -> [len(qs), ...]."""
@@ -46,6 +46,11 @@ class Ensemble:
         cw = jnp.cumsum(jnp.take_along_axis(jnp.broadcast_to(w, values.shape), order, 0), 0)
         out = [jnp.take_along_axis(v, jnp.argmax(cw >= q, axis=0)[None], 0)[0] for q in qs]
         return np.asarray(jnp.stack(out))
+
+
+def effective_sample_size(log_weights: Float[Array, " n"]) -> float:
+    """1 / sum(w^2) of normalised log-weights."""
+    return float(1.0 / jnp.sum(jnp.exp(log_weights) ** 2))
 
 
 def free_transform(model: AbstractModel, free: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:

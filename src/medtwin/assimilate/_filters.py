@@ -100,14 +100,21 @@ def _from_z(z, log, lo, hi):
     return jnp.clip(jnp.where(log, jnp.exp(z), z), lo, hi)
 
 
+def systematic_resample(key, log_weights):
+    """Ancestor indices by systematic resampling (Kitagawa 1996): one uniform draw, n evenly
+    spaced points through the cumulative weights."""
+    n = log_weights.shape[0]
+    u = (jax.random.uniform(key) + jnp.arange(n)) / n
+    cdf = jnp.cumsum(jnp.exp(log_weights))
+    return jnp.clip(jnp.searchsorted(cdf, u * cdf[-1]), 0, n - 1)
+
+
 @eqx.filter_jit
 def pf_resample_move(key, params, states, log_weights, idx, log, lo, hi, a):
     """Systematic resampling, then the Liu-West kernel move of the free parameters."""
     n = params.shape[0]
     k_res, k_move = jax.random.split(key)
-    u = (jax.random.uniform(k_res) + jnp.arange(n)) / n
-    cdf = jnp.cumsum(jnp.exp(log_weights))
-    anc = jnp.clip(jnp.searchsorted(cdf, u * cdf[-1]), 0, n - 1)
+    anc = systematic_resample(k_res, log_weights)
     params, states = params[anc], states[anc]
     z = _to_z(params[:, idx], log)
     mean = z.mean(axis=0)

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
+from ..assimilate._filters import systematic_resample
 from ..errors import SimulationError
 from ..simulate import Regimen, simulate
 
@@ -85,10 +86,7 @@ def forecast(
         raise SimulationError(f"forecast() levels must lie in (0, 1). Got {levels!r}.")
     key = jax.random.fold_in(twin.key, 2**20 + twin.version) if key is None else key
     k_draw, k_noise = jax.random.split(key)
-    n = ens.size
-    u = (jax.random.uniform(k_draw) + jnp.arange(n)) / n
-    cdf = jnp.cumsum(ens.weights)
-    anc = np.asarray(jnp.clip(jnp.searchsorted(cdf, u * cdf[-1]), 0, n - 1))
+    anc = np.asarray(systematic_resample(k_draw, ens.log_weights))
     t0, t1 = ens.time, ens.time + n_t * every
     times = t0 + every * np.arange(1, n_t + 1)
     events = _future(_merge(twin.regimen, regimen), t1)
