@@ -18,7 +18,7 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 
 # Plus the dev group (pytest, ruff, import-linter, simglucose as the reference oracle).
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[cli]" --group dev
+	$(BIN)/python -m pip install --quiet -e ".[service]" --group dev
 	touch $(RUN_STAMP) $(DEV_STAMP)
 
 run: $(RUN_STAMP)

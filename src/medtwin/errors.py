@@ -7,11 +7,14 @@ expected, what was received and how to fix it.
 from __future__ import annotations
 
 __all__ = [
+    "AccessDenied",
     "DataError",
+    "FhirError",
     "MedtwinError",
     "ModelError",
     "RegimenError",
     "SimulationError",
+    "StoreError",
     "UnknownModelError",
     "UnknownPatientError",
 ]
@@ -49,3 +52,23 @@ class RegimenError(DataError):
 
 class SimulationError(MedtwinError, ValueError):
     """Arguments of simulate()/advance() that cannot describe a simulation (t1 <= t0, bad grid)."""
+
+
+class FhirError(DataError):
+    """A FHIR resource or bundle that cannot be ingested. ``issues`` lists each problem as
+    ``(code, expression, diagnostics)``: the FHIR issue-type code (``invalid``, ``required``,
+    ``code-invalid``, ``not-supported``, ``too-long``, ...), the FHIRPath of the failing element
+    and a message saying what was expected and what came. The service returns them as an
+    OperationOutcome."""
+
+    def __init__(self, issues: list[tuple[str, str, str]]):
+        self.issues = list(issues)
+        super().__init__("; ".join(f"{expr}: {msg}" for _, expr, msg in self.issues))
+
+
+class StoreError(MedtwinError):
+    """The store cannot do what was asked (missing key file, unknown record, schema out of date)."""
+
+
+class AccessDenied(MedtwinError, PermissionError):
+    """The caller's role or grants do not allow this read or write."""

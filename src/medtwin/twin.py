@@ -48,6 +48,7 @@ class Twin:
     t0: float
     regimen: Regimen = field(default_factory=Regimen)
     updates: tuple[Update, ...] = ()
+    base_version: int = 0
     forecasts: tuple[Any, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -73,11 +74,35 @@ class Twin:
     @property
     def version(self) -> int:
         """0 for a new twin, +1 per assimilation."""
-        return len(self.updates)
+        return self.base_version + len(self.updates)
 
     @property
     def time(self) -> float:
         return self.ensemble.time
+
+    @classmethod
+    def restore(
+        cls,
+        model: AbstractModel,
+        ensemble: Ensemble,
+        prior: Prior,
+        *,
+        key: PRNGKeyArray,
+        t0: float,
+        version: int,
+        regimen: Regimen | None = None,
+    ) -> Twin:
+        """A twin continued from a stored version: its ensemble, prior, root key and version
+        number (so the next update draws the same keys as if it had never been stored). Its
+        in-memory history starts empty; the full chain is replayed from the stored inputs."""
+        if not (isinstance(version, int) and version >= 0):
+            raise ModelError(f"Twin.restore() needs a version >= 0. Got {version!r}.")
+        for name in prior.free:
+            model.param_index(name)
+        reg = Regimen() if regimen is None else regimen
+        return cls(
+            model, ensemble, tuple(prior.free), prior, key, float(t0), reg, base_version=version
+        )
 
     def parameter_quantiles(self, qs: tuple[float, ...] = (0.05, 0.5, 0.95)) -> dict[str, tuple]:
         """Weighted posterior quantiles of each free parameter."""
@@ -94,6 +119,11 @@ def replay(twin: Twin) -> Twin:
     """Rebuild ``twin`` from its prior, root key and recorded updates."""
     from .assimilate._assimilate import assimilate
 
+    if twin.base_version:
+        raise ModelError(
+            f"replay() needs the whole history, but this twin was restored at version "
+            f"{twin.base_version}. Replay the stored chain from version 0 instead."
+        )
     n = twin.ensemble.size
     out = Twin.create(twin.model, twin.prior, key=twin.key, n=n, t0=twin.t0)
     for u in twin.updates:

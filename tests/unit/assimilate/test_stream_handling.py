@@ -106,6 +106,19 @@ def test_versions_replay_bit_for_bit(twin):
     assert t.time == 30.0 and len(t.regimen) == 2
 
 
+def test_a_restored_twin_continues_with_the_same_numbers(twin):
+    reg = Regimen((meal(10, 40), bolus(10, 4.0)))
+    t = assimilate(twin, observations([10.0], [150.0], "sc_glucose"), reg)
+    stored = Twin.restore(MODEL, t.ensemble, t.prior, key=t.key, t0=t.t0, version=t.version,
+                          regimen=t.regimen)  # fmt: skip
+    nxt = observations([20.0], [160.0], "sc_glucose")
+    a, b = assimilate(t, nxt), assimilate(stored, nxt)
+    assert b.version == a.version == 2
+    np.testing.assert_array_equal(np.asarray(a.ensemble.params), np.asarray(b.ensemble.params))
+    with pytest.raises(ModelError, match="restored at version 1"):
+        replay(b)
+
+
 def test_forecast_bands_are_nested_and_the_ledger_scores_them(twin):
     t = assimilate(twin, observations([5.0], [140.0], "sc_glucose"))
     fc = forecast(t, 60)
