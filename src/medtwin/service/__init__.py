@@ -1,0 +1,1 @@
+"""Edge: the REST API (FastAPI) and the dashboard."""

@@ -1,0 +1,1 @@
+"""Edge: persistent patients, observations, twin versions, forecasts and the audit log."""
