@@ -49,6 +49,7 @@ class Twin:
     regimen: Regimen = field(default_factory=Regimen)
     updates: tuple[Update, ...] = ()
     base_version: int = 0
+    method: Any = None
     forecasts: tuple[Any, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -60,8 +61,10 @@ class Twin:
         key: PRNGKeyArray,
         n: int = 1000,
         t0: float = 0.0,
+        method: Any = None,
     ) -> Twin:
-        """A new twin at time ``t0`` with ``n`` particles drawn from ``prior``."""
+        """A new twin at time ``t0`` with ``n`` particles drawn from ``prior``. ``method`` is
+        the twin's default assimilation method (``None``: ``ParticleFilter()``)."""
         if not (isinstance(n, int) and n >= 2):
             raise ModelError(f"Twin.create() needs n >= 2 particles. Got n={n!r}.")
         for name in prior.free:
@@ -69,7 +72,7 @@ class Twin:
         params = prior.sample(model, jax.random.fold_in(key, 0), n)
         states = jax.vmap(model.initial_state)(params)
         ens = Ensemble(params, states, jnp.full((n,), -jnp.log(n)), float(t0))
-        return cls(model, ens, tuple(prior.free), prior, key, float(t0))
+        return cls(model, ens, tuple(prior.free), prior, key, float(t0), method=method)
 
     @property
     def version(self) -> int:
@@ -91,6 +94,7 @@ class Twin:
         t0: float,
         version: int,
         regimen: Regimen | None = None,
+        method: Any = None,
     ) -> Twin:
         """A twin continued from a stored version: its ensemble, prior, root key and version
         number (so the next update draws the same keys as if it had never been stored). Its
@@ -101,8 +105,9 @@ class Twin:
             model.param_index(name)
         reg = Regimen() if regimen is None else regimen
         return cls(
-            model, ensemble, tuple(prior.free), prior, key, float(t0), reg, base_version=version
-        )
+            model, ensemble, tuple(prior.free), prior, key, float(t0), reg,
+            base_version=version, method=method,
+        )  # fmt: skip
 
     def parameter_quantiles(self, qs: tuple[float, ...] = (0.05, 0.5, 0.95)) -> dict[str, tuple]:
         """Weighted posterior quantiles of each free parameter."""
@@ -125,7 +130,7 @@ def replay(twin: Twin) -> Twin:
             f"{twin.base_version}. Replay the stored chain from version 0 instead."
         )
     n = twin.ensemble.size
-    out = Twin.create(twin.model, twin.prior, key=twin.key, n=n, t0=twin.t0)
+    out = Twin.create(twin.model, twin.prior, key=twin.key, n=n, t0=twin.t0, method=twin.method)
     for u in twin.updates:
         out = assimilate(out, u.observations, u.regimen, method=u.method, key=u.key, until=u.until)
     return out

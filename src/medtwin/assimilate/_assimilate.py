@@ -14,11 +14,13 @@ from ..simulate import Regimen, advance
 from ..twin import Twin, Update
 from ._ensemble import Ensemble, effective_sample_size, free_transform
 from ._filters import (
+    HOURS_PER_UNIT,
     EnsembleKalmanFilter,
     Method,
     ParticleFilter,
     bounds,
     enkf_update,
+    pf_drift,
     pf_resample_move,
     pf_weight,
 )
@@ -101,7 +103,7 @@ def assimilate_with_report(
             "assimilate() needs Observations (build them with medtwin.assimilate.observations()). "
             f"Got {type(observations).__name__}."
         )
-    method = method or ParticleFilter()
+    method = method or twin.method or ParticleFilter()
     model, ens = twin.model, twin.ensemble
     key = jax.random.fold_in(twin.key, twin.version + 1) if key is None else key
     known = _merge(twin.regimen, regimen)
@@ -118,9 +120,15 @@ def assimilate_with_report(
     params, states, lw, t = ens.params, ens.states, ens.log_weights, ens.time
     ess_trace, resampled, degenerate, failed, evidence = [], 0, 0, 0, 0.0
     times = np.unique(clean.times)
+    drift = getattr(method, "drift", 0.0)
+    per_hour = HOURS_PER_UNIT.get(model.time_unit, 1.0)
     for step, t_obs in enumerate(times):
         states, lw, n_failed = _move(model, states, params, lw, known, t, float(t_obs))
         failed += n_failed
+        if drift > 0 and t_obs > t:
+            sd = jnp.float64(drift * np.sqrt((float(t_obs) - t) * per_hour))
+            k_drift = jax.random.fold_in(key, 2**30 + step)
+            params = pf_drift(k_drift, params, idx, log, lo, hi, sd)
         t = float(t_obs)
         t_arr = jnp.float64(t)  # traced, so each new time does not recompile the update
         here = np.flatnonzero(clean.times == t_obs)

@@ -7,8 +7,10 @@ from ._forecast import WhatIf as WhatIf
 from ._forecast import forecast as forecast
 from ._forecast import what_if as what_if
 from ._ledger import HorizonSkill as HorizonSkill
+from ._ledger import ScoredTargets as ScoredTargets
 from ._ledger import SkillSummary as SkillSummary
 from ._ledger import score_forecasts as score_forecasts
+from ._ledger import scored_targets as scored_targets
 from .scoring import Coverage as Coverage
 from .scoring import central_interval as central_interval
 from .scoring import coverage as coverage
@@ -27,6 +29,7 @@ __all__ = [
     "Coverage",
     "Forecast",
     "HorizonSkill",
+    "ScoredTargets",
     "SkillSummary",
     "WhatIf",
     "central_interval",
@@ -42,5 +45,6 @@ __all__ = [
     "pit",
     "rmse",
     "score_forecasts",
+    "scored_targets",
     "what_if",
 ]

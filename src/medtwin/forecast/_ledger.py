@@ -11,7 +11,63 @@ from ..assimilate._observations import Observations
 from ._forecast import Forecast
 from .scoring import coverage_drift, crps_ensemble
 
-__all__ = ["HorizonSkill", "SkillSummary", "score_forecasts"]
+__all__ = ["HorizonSkill", "ScoredTargets", "SkillSummary", "score_forecasts", "scored_targets"]
+
+
+@dataclass(frozen=True)
+class ScoredTargets:
+    """Every (forecast, target time) that met an observation, in target-time order (ties by
+    lead time). ``lower``/``upper``: (targets, levels); ``draws``: (targets, draws)."""
+
+    issued_at: np.ndarray
+    horizon: np.ndarray
+    observed: np.ndarray
+    median: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    draws: np.ndarray
+
+
+def scored_targets(
+    forecasts: Sequence[Forecast],
+    observations: Observations,
+    observable: str,
+    *,
+    draws: bool = True,
+) -> ScoredTargets | None:
+    """Match ``forecasts`` of ``observable`` with the uncensored ``observations`` at the same
+    times (targets not yet observed are skipped: scoring happens as data arrive). ``None`` when
+    nothing matches; ``draws=False`` leaves ``draws`` empty."""
+    seen = {
+        float(t): float(v)
+        for t, name, v, c in zip(
+            observations.times,
+            observations.observable,
+            observations.values,
+            observations.censored,
+            strict=True,
+        )
+        if name == observable and c == 0 and np.isfinite(v)
+    }
+    rows = []  # (issued_at, horizon, observed, median, lower[L], upper[L], draws[N])
+    for fc in forecasts:
+        j = fc._j(observable)
+        for k, t in enumerate(fc.times):
+            if float(t) in seen:
+                rows.append(
+                    (fc.issued_at, float(t) - fc.issued_at, seen[float(t)], fc.median[j, k],
+                     fc.lower[:, j, k], fc.upper[:, j, k], fc.draws[:, j, k] if draws else None)
+                )  # fmt: skip
+    if not rows:
+        return None
+    rows.sort(key=lambda r: (r[0] + r[1], r[1]))
+    return ScoredTargets(
+        *(np.array([r[i] for r in rows]) for i in range(3)),
+        np.array([r[3] for r in rows]),
+        np.stack([r[4] for r in rows]),
+        np.stack([r[5] for r in rows]),
+        np.stack([r[6] for r in rows]) if draws else np.zeros((len(rows), 0)),
+    )
 
 
 @dataclass(frozen=True)
@@ -54,36 +110,13 @@ def score_forecasts(
 ) -> SkillSummary:
     """Score ``forecasts`` of ``observable`` against uncensored ``observations`` at the same
     times (targets not yet observed are skipped: scoring happens as data arrive)."""
-    seen = {
-        float(t): float(v)
-        for t, name, v, c in zip(
-            observations.times,
-            observations.observable,
-            observations.values,
-            observations.censored,
-            strict=True,
-        )
-        if name == observable and c == 0 and np.isfinite(v)
-    }
-    rows = []  # (issued_at, horizon, observed, median, lower[L], upper[L], draws[N])
-    levels: tuple[float, ...] = ()
-    for fc in forecasts:
-        j = fc._j(observable)
-        levels = fc.levels
-        for k, t in enumerate(fc.times):
-            if float(t) in seen:
-                rows.append(
-                    (fc.issued_at, float(t) - fc.issued_at, seen[float(t)], fc.median[j, k],
-                     fc.lower[:, j, k], fc.upper[:, j, k], fc.draws[:, j, k])
-                )  # fmt: skip
-    if not rows:
+    rows = scored_targets(forecasts, observations, observable)
+    if rows is None:
         return SkillSummary(observable, (), {}, False, 0)
-    rows.sort(key=lambda r: (r[0] + r[1], r[1]))
-    horizon = np.array([r[1] for r in rows])
-    y = np.array([r[2] for r in rows])
-    med = np.array([r[3] for r in rows])
-    inside = np.array([(r[4] <= r[2]) & (r[2] <= r[5]) for r in rows])  # (targets, levels)
-    crps = np.asarray(crps_ensemble(np.stack([r[6] for r in rows]), y))
+    levels = forecasts[0].levels
+    horizon, y, med = rows.horizon, rows.observed, rows.median
+    inside = (rows.lower <= y[:, None]) & (y[:, None] <= rows.upper)  # (targets, levels)
+    crps = np.asarray(crps_ensemble(rows.draws, y))
     out = []
     for h in np.unique(horizon):
         m = horizon == h
@@ -103,4 +136,4 @@ def score_forecasts(
         bool(coverage_drift(int(last[:, i].sum()), len(last), lv, conf))
         for i, lv in enumerate(levels)
     )
-    return SkillSummary(observable, tuple(out), recent_cov, drift, len(rows))
+    return SkillSummary(observable, tuple(out), recent_cov, drift, len(y))
