@@ -19,13 +19,13 @@ import numpy as np
 
 import medtwin  # noqa: F401
 from medtwin.assimilate import PopulationPrior, assimilate, observations
-from medtwin.data import VIRTUAL_PATIENTS, load_virtual_patients
+from medtwin.data import T1D_FILTER, T1D_FREE, VIRTUAL_PATIENTS, load_virtual_patients
 from medtwin.forecast import forecast
 from medtwin.models import UVAPadova
 from medtwin.simulate import Regimen, bolus, meal, simulate
 from medtwin.twin import Twin
 
-FREE = ("Vmx", "kp1", "kp2", "kp3", "kabs", "kmax", "Vm0", "ka1", "ka2", "kd", "ksc", "p2u")
+FREE = T1D_FREE
 
 
 def main() -> None:
@@ -45,7 +45,8 @@ def main() -> None:
             "sc_glucose"
         )
     )
-    twin = Twin.create(model, PopulationPrior(pop, FREE), key=jax.random.key(0), n=args.particles)
+    prior = PopulationPrior(pop, FREE)
+    twin = Twin.create(model, prior, key=jax.random.key(0), n=args.particles, method=T1D_FILTER)
 
     step_ms, fc_ms = [], []
     for k in range(1, args.repeats + 10):

@@ -36,7 +36,7 @@ def replay_stream(
     prior: Prior | None = None,
 ) -> ReplayResult:
     """Assimilate each reading in time order and issue a forecast after each."""
-    from ..data import t1d_population_prior
+    from ..data import T1D_FILTER, t1d_population_prior
 
     model = UVAPadova()
     finite = np.isfinite(cgm.times)
@@ -46,7 +46,9 @@ def replay_stream(
     # The twin starts one step before the first reading, so that reading is assimilated too.
     t0 = float(times[0]) - model.input_dt
     prior = prior or t1d_population_prior()
-    twin = Twin.create(model, prior, key=jax.random.key(seed), n=particles, t0=t0)
+    twin = Twin.create(
+        model, prior, key=jax.random.key(seed), n=particles, t0=t0, method=T1D_FILTER
+    )
     forecasts, used, dropped = [], 0, {}
     upper = -np.inf
     for t in times:  # each reading falls in exactly one window (lower, upper]

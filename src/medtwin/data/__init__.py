@@ -2,6 +2,7 @@
 
 from .csvio import read_cgm_csv as read_cgm_csv
 from .csvio import read_events_csv as read_events_csv
+from .vpatients import T1D_FILTER as T1D_FILTER
 from .vpatients import T1D_FREE as T1D_FREE
 from .vpatients import VIRTUAL_PATIENTS as VIRTUAL_PATIENTS
 from .vpatients import TherapySettings as TherapySettings
@@ -12,6 +13,7 @@ from .vpatients import t1d_population_prior as t1d_population_prior
 from .vpatients import therapy_settings as therapy_settings
 
 __all__ = [
+    "T1D_FILTER",
     "T1D_FREE",
     "VIRTUAL_PATIENTS",
     "TherapySettings",

@@ -135,6 +135,11 @@ def _rate(dosage: dict[str, Any], where: str, issues: Issues) -> float | None:
     return None if amount is None else amount / (float(dv) / _PER_HOUR[per])
 
 
+# http://hl7.org/fhir/R4/valueset-medication-admin-status.html (required binding)
+ADMINISTRATION_STATUS = ("in-progress", "not-done", "on-hold", "completed", "entered-in-error",
+                         "stopped", "unknown")  # fmt: skip
+
+
 def read_administration(
     resource: dict[str, Any],
     root: str,
@@ -146,6 +151,15 @@ def read_administration(
     """The bolus/basal event of one validated MedicationAdministration, a :class:`Skip`, or
     None (issues added)."""
     entries = entries or {}
+    status = resource.get("status")
+    if status not in ADMINISTRATION_STATUS:
+        issues.add(
+            "code-invalid",
+            f"{root}.status",
+            f"Expected a MedicationAdministration status code "
+            f"({', '.join(ADMINISTRATION_STATUS)}). Got {show(status)}.",
+        )
+        return None
     if not is_insulin(_medication(resource, entries)):
         return Skip(
             "not an insulin administration (antibiotic and anti-inflammatory administrations "

@@ -129,6 +129,11 @@ def quantity_value(
     return canonical, ucum
 
 
+# http://hl7.org/fhir/R4/valueset-observation-status.html (required binding)
+OBSERVATION_STATUS = ("registered", "preliminary", "final", "amended", "corrected", "cancelled",
+                      "entered-in-error", "unknown")  # fmt: skip
+
+
 def read_observation(
     resource: dict[str, Any],
     root: str,
@@ -140,6 +145,14 @@ def read_observation(
 ) -> ObservationRecord | EventRecord | Skip | None:
     """The record of one validated Observation, a :class:`Skip`, or None (issues added)."""
     status = resource.get("status")
+    if status not in OBSERVATION_STATUS:
+        issues.add(
+            "code-invalid",
+            f"{root}.status",
+            f"Expected an ObservationStatus code ({', '.join(OBSERVATION_STATUS)}). Got "
+            f"{show(status)}.",
+        )
+        return None
     if status not in _TAKEN:
         return Skip(f"status {status!r}: only final, amended and corrected results are used")
     if _is_forecast(resource):
