@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 import medtwin  # noqa: F401
-from medtwin.assimilate import observations
+from medtwin.assimilate import ParticleFilter, observations
 from medtwin.cli._replay import replay_stream
 from medtwin.data import t1d_population_prior
 from medtwin.simulate import Regimen, bolus, meal
@@ -56,6 +56,12 @@ def main() -> None:
     ap.add_argument("--patient", default="adolescent#005")
     ap.add_argument("--hours", type=int, default=24)
     ap.add_argument("--particles", type=int, default=500)
+    ap.add_argument(
+        "--drift",
+        type=float,
+        default=None,
+        help="parameter drift per sqrt(h) (default: the T1D twin's, 0.05)",
+    )
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
@@ -72,6 +78,7 @@ def main() -> None:
     res = replay_stream(
         observations(times, cgm, "sc_glucose"), events, horizon=60, particles=args.particles,
         seed=args.seed, prior=prior,
+        method=None if args.drift is None else ParticleFilter(drift=args.drift),
     )  # fmt: skip
     t_twin = time.perf_counter() - t
     print(

@@ -14,6 +14,9 @@ PACKAGES = [
     "medtwin.data",
     "medtwin.assimilate",
     "medtwin.forecast",
+    "medtwin.data.fhir",
+    "medtwin.store",
+    "medtwin.service",
 ]
 
 

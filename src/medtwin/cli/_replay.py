@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import numpy as np
@@ -34,8 +35,10 @@ def replay_stream(
     particles: int,
     seed: int,
     prior: Prior | None = None,
+    method: Any = None,
 ) -> ReplayResult:
-    """Assimilate each reading in time order and issue a forecast after each."""
+    """Assimilate each reading in time order and issue a forecast after each (``method``:
+    the T1D twin's filter unless given)."""
     from ..data import T1D_FILTER, t1d_population_prior
 
     model = UVAPadova()
@@ -47,7 +50,7 @@ def replay_stream(
     t0 = float(times[0]) - model.input_dt
     prior = prior or t1d_population_prior()
     twin = Twin.create(
-        model, prior, key=jax.random.key(seed), n=particles, t0=t0, method=T1D_FILTER
+        model, prior, key=jax.random.key(seed), n=particles, t0=t0, method=method or T1D_FILTER
     )
     forecasts, used, dropped = [], 0, {}
     upper = -np.inf

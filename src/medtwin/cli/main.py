@@ -209,6 +209,12 @@ def twin_replay_command(
         console.print(f"Wrote the forecasts to {out}")
 
 
+# The store's commands (users, audit, export, keygen) live in _store_cmds.py.
+from ._store_cmds import register as _register_store_commands  # noqa: E402
+
+_register_store_commands(app)
+
+
 def main() -> None:
     """Entry point. A MedtwinError prints one line and exits with status 2 (as do usage errors,
     which click reports itself)."""

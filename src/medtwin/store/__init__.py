@@ -1,1 +1,74 @@
-"""Edge: persistent patients, observations, twin versions, forecasts and the audit log."""
+"""Edge: the persistent store -- patients, observations, regimen events, twin versions,
+forecasts, recommendations, users and the audit log -- in SQLite (a file, the default) or
+PostgreSQL (by URL), through SQLAlchemy 2 with Alembic migrations run by :func:`open_store`.
+
+Tables
+------
+``patients``
+    pseudonym ``pid`` (``p-`` + 16 random hex digits, never derived from an identifier), keyed
+    hash of the source id, AES-GCM ciphertexts of MRN, name and birth date (record id and
+    field bound as associated data), gender.
+``observations`` / ``events``
+    one row per source record (unique per patient and source id), with ``status`` pending,
+    applied, late, unobserved (or unused) and the ``version_id`` of the twin version that took it.
+``twins`` / ``twin_versions`` / ``forecasts``
+    a patient's twin (configuration, head version; the row updates lock), its immutable
+    versions (parent, model, medtwin version, seed, ensemble blob, assimilation report, ids
+    applied) and the forecast issued with each (median, bands, 99 quantiles).
+``recommendations``, ``users``, ``tokens`` (SHA-256 hashes only), ``grants``
+``audit_log`` / ``audit_head`` / ``audit_checkpoints``
+    the HMAC-keyed hash chain, its head and signed checkpoints (see ``_audit``).
+``store_meta``
+    a key check value (never the key).
+
+Guarantees
+----------
+* Keys never reach the database: the master key comes from ``key=``, ``MEDTWIN_KEY`` or
+  ``MEDTWIN_KEY_FILE``; the field, lookup and audit keys are derived from it (HKDF).
+* Every read or write of patient data appends an audit entry in the same transaction.
+* Writes are all-or-nothing, including :meth:`Store.ingest` of a batch for many patients.
+* Storing the same record again (same source id and content) changes nothing.
+* A twin update is one transaction: a process killed mid-update loses no observation and
+  applies none twice; versions are numbered 0, 1, ... without gaps, each the child of the one
+  before; a restored twin continues with the same numbers as an uninterrupted run.
+"""
+
+from ._audit import AuditEntry as AuditEntry
+from ._audit import AuditReport as AuditReport
+from ._audit import Checkpoint as Checkpoint
+from ._crypto import generate_key_file as generate_key_file
+from ._fhir_audit import to_fhir as audit_event_to_fhir
+from ._store import Store as Store
+from ._store import open_store as open_store
+from ._twins import TwinConfig as TwinConfig
+from ._views import ROLES as ROLES
+from ._views import AddResult as AddResult
+from ._views import IngestResult as IngestResult
+from ._views import PatientView as PatientView
+from ._views import StoredEvent as StoredEvent
+from ._views import StoredForecast as StoredForecast
+from ._views import StoredObservation as StoredObservation
+from ._views import StoredRecommendation as StoredRecommendation
+from ._views import TwinVersionView as TwinVersionView
+from ._views import User as User
+
+__all__ = [
+    "ROLES",
+    "AddResult",
+    "AuditEntry",
+    "AuditReport",
+    "Checkpoint",
+    "IngestResult",
+    "PatientView",
+    "Store",
+    "StoredEvent",
+    "StoredForecast",
+    "StoredObservation",
+    "StoredRecommendation",
+    "TwinConfig",
+    "TwinVersionView",
+    "User",
+    "audit_event_to_fhir",
+    "generate_key_file",
+    "open_store",
+]

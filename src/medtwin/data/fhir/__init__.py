@@ -4,8 +4,6 @@
 Needs the ``fhir`` extra (``fhir.resources``, whose R4B models check the R4 wire format).
 """
 
-from __future__ import annotations
-
 try:
     import fhir.resources.R4B  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised only without the extra

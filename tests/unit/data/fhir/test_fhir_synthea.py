@@ -1,4 +1,5 @@
-"""Synthea-style R4 transaction bundles (/work/shared/reference/fhir/) ingest: every glucose
+"""Synthea-style R4 transaction bundles (tests/fixtures/fhir/, and the shared reference data in
+/work/shared/reference/fhir/ when present) ingest: every glucose
 and white-cell observation is found, with the value, unit and time of the raw JSON, and every
 resource medtwin does not use is reported as skipped."""
 
@@ -13,10 +14,10 @@ import pytest
 
 from medtwin.data.fhir import parse_bundle
 
+FIXTURE = Path(__file__).parents[3] / "fixtures" / "fhir" / "synthea-Lupe_Little.json"
 REFERENCE = Path("/work/shared/reference/fhir")
-FILES = sorted(REFERENCE.glob("*.json"))
-
-pytestmark = pytest.mark.skipif(not FILES, reason="no Synthea bundles in /work/shared/reference")
+OTHERS = sorted(p for p in REFERENCE.glob("*.json") if not p.name.startswith("Lupe_Little"))
+FILES = [FIXTURE, *OTHERS]
 
 
 def _loinc(res: dict) -> str | None:
@@ -25,7 +26,9 @@ def _loinc(res: dict) -> str | None:
     )
 
 
-@pytest.fixture(scope="module", params=FILES, ids=lambda p: p.name.split("_")[0])
+@pytest.fixture(
+    scope="module", params=FILES, ids=lambda p: p.name.removeprefix("synthea-").split("_")[0]
+)
 def pair(request):
     raw = request.param.read_bytes()
     return json.loads(raw), parse_bundle(raw)

@@ -1,0 +1,175 @@
+"""JSON (and FHIR) renderings of what the store holds, for the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..assimilate import Observations
+from ..data.fhir import forecast_observations, provenance, twin_version_ref
+from ..forecast import score_forecasts, what_if
+from ..store import StoredForecast, StoredObservation, TwinVersionView
+from ..store._twins import observable_for, regimen_event, to_model_time
+from ..twin import Twin
+from ._errors import ApiError
+
+__all__ = [
+    "build_what_if",
+    "forecast_json",
+    "forecasts_fhir",
+    "observation_json",
+    "provenance_of",
+    "skill_json",
+    "twin_json",
+    "version_json",
+]
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def observation_json(o: StoredObservation) -> dict[str, Any]:
+    fhir = {
+        "resourceType": "Observation", "id": f"obs-{o.id}", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": o.code}]},
+        "subject": {"reference": f"Patient/{o.pid}"}, "effectiveDateTime": _iso(o.time),
+        "valueQuantity": {"value": o.value, "unit": o.unit, "system": "http://unitsofmeasure.org",
+                          "code": o.unit, **({"comparator": "<" if o.censored < 0 else ">"}
+                                             if o.censored else {})},
+    }  # fmt: skip
+    return {
+        "id": o.id, "code": o.code, "time": _iso(o.time), "value": o.value, "unit": o.unit,
+        "censored": o.censored, "status": o.status, "version": o.version, "fhir": fhir,
+    }  # fmt: skip
+
+
+def version_json(v: TwinVersionView) -> dict[str, Any]:
+    return {"version": v.version, "parent": v.parent_version, "created_at": _iso(v.created_at),
+            "model": v.model, "model_version": v.model_version, "seed": v.seed,
+            "time": _iso(v.time), "model_time": v.model_time, "report": v.report,
+            "observations": list(v.observations), "events": list(v.events)}  # fmt: skip
+
+
+def twin_json(twin: Twin, latest: TwinVersionView) -> dict[str, Any]:
+    return {**version_json(latest), "particles": twin.ensemble.size,
+            "ess": twin.ensemble.ess, "free": list(twin.free),
+            "parameters": {k: {"q05": q[0], "median": q[1], "q95": q[2]}
+                           for k, q in twin.parameter_quantiles().items()}}  # fmt: skip
+
+
+def forecast_json(f: StoredForecast) -> dict[str, Any]:
+    fc, times = f.forecast, [_iso(t) for t in f.target_times()]
+    out: dict[str, Any] = {"version": f.version, "issued_at": _iso(f.issued_at),
+                           "horizon": f.horizon, "times": times, "observables": {}}  # fmt: skip
+    for j, name in enumerate(fc.observable_names):
+        row: dict[str, Any] = {"median": fc.median[j].tolist()}
+        for i, lv in enumerate(fc.levels):
+            row[f"lower{round(100 * lv)}"] = fc.lower[i, j].tolist()
+            row[f"upper{round(100 * lv)}"] = fc.upper[i, j].tolist()
+        out["observables"][name] = row
+    return out
+
+
+def forecasts_fhir(fcs: list[StoredForecast]) -> dict[str, Any]:
+    entries = []
+    for f in fcs:
+        model = _model_of(f)
+        loinc = {o.name: o.loinc for o in model.observables if o.loinc}
+        for res in forecast_observations(
+            f.forecast, patient_id=f.pid, twin_version=f.version, model_name=model.name,
+            model_version=__version__, observable_loinc=loinc, epoch=f.epoch,
+            time_unit=f.time_unit, twin_id=f.pid,
+        ):  # fmt: skip
+            entries.append({"resource": res})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def _model_of(f: StoredForecast):
+    names = set(f.forecast.observable_names)
+    from ..models import list_models
+
+    for cls in list_models():
+        if {o.name for o in cls.observables} == names:
+            return cls()
+    raise ApiError(500, "The forecast's model is not registered.")
+
+
+def provenance_of(v: TwinVersionView) -> dict[str, Any]:
+    parent = twin_version_ref(v.pid, v.parent_version) if v.parent_version is not None else None
+    return provenance(
+        twin_id=v.pid, version=v.version, patient_id=v.pid, recorded=v.created_at,
+        model_name=v.model, model_version=v.model_version,
+        observation_refs=[f"Observation/obs-{i}" for i in v.observations],
+        parent_version_ref=parent,
+    )  # fmt: skip
+
+
+def skill_json(fcs: list[StoredForecast], obs: list[StoredObservation]) -> dict[str, Any]:
+    if not fcs:
+        return {"scored": 0, "by_observable": {}}
+    model = _model_of(fcs[0])
+    f0 = fcs[0]
+    rows = [(to_model_time(o.time, f0.epoch, f0.time_unit), observable_for(model, o.code),
+             o.value, o.censored) for o in obs]  # fmt: skip
+    rows = [r for r in rows if r[1] is not None]
+    stream = Observations(
+        np.array([r[0] for r in rows], dtype=np.float64), tuple(r[1] for r in rows),
+        np.array([r[2] for r in rows], dtype=np.float64),
+        np.array([r[3] for r in rows], dtype=np.int8),
+    )  # fmt: skip
+    out: dict[str, Any] = {"scored": 0, "by_observable": {}}
+    forecasts = [f.forecast for f in reversed(fcs)]
+    for name in sorted(set(stream.observable)):
+        # observation times on the model's input grid, as the twin saw them
+        snapped = Observations(np.round(stream.times / model.input_dt) * model.input_dt,
+                               stream.observable, stream.values, stream.censored)  # fmt: skip
+        s = score_forecasts(forecasts, snapped, name)
+        out["scored"] += s.scored
+        out["by_observable"][name] = {
+            "scored": s.scored, "drifting": s.drifting, "recent_coverage": s.recent_coverage,
+            "by_horizon": [{"horizon": h.horizon, "n": h.n, "coverage": h.coverage,
+                            "crps": h.crps, "mard": h.mard, "rmse": h.rmse}
+                           for h in s.by_horizon],
+        }  # fmt: skip
+    return out
+
+
+def build_what_if(twin: Twin, body: dict[str, Any]) -> dict[str, Any]:
+    from ..simulate import Regimen
+
+    horizon, options = body.get("horizon"), body.get("options")
+    if not isinstance(horizon, int | float) or not 0 < horizon <= 7 * 24 * 60:
+        raise ApiError(422, f"horizon must be a number in (0, 10080] model time units. Got "
+                       f"{horizon!r:.40}.", expression="horizon")  # fmt: skip
+    if not isinstance(options, dict) or not 1 <= len(options) <= 20:
+        raise ApiError(422, "options must map 1-20 option names to lists of events.",
+                       expression="options")  # fmt: skip
+    regimens = {}
+    for name, events in options.items():
+        if not isinstance(events, list) or len(events) > 100:
+            raise ApiError(422, f"options[{name!r:.40}] must be a list of at most 100 events.")
+        evs = []
+        for k, e in enumerate(events):
+            where = f"options.{name}[{k}]"
+            if not (isinstance(e, dict) and isinstance(e.get("after"), int | float)
+                    and isinstance(e.get("amount"), int | float) and e.get("amount") >= 0
+                    and 0 <= e["after"] <= horizon):  # fmt: skip
+                raise ApiError(422, f"{where}: expected {{'after': 0..horizon, 'kind': ..., "
+                               f"'amount': >= 0}}. Got {e!r:.80}.", expression=where)  # fmt: skip
+            ev = regimen_event(twin.model, str(e.get("kind")), twin.time + e["after"], e["amount"])
+            if ev is None:
+                raise ApiError(422, f"{where}: kind {e.get('kind')!r:.30} is not an input of "
+                               f"model {twin.model.name}.", expression=where)  # fmt: skip
+            evs.append(ev)
+        regimens[str(name)[:64]] = Regimen(tuple(evs))
+    every = 5 * twin.model.input_dt
+    horizon = max(every, round(horizon / every) * every)
+    res = what_if(twin, regimens, horizon)
+    return {"horizon": horizon, "options": list(res.options), "metrics": res.metrics,
+            "medians": {n: {o: fc.median[j].tolist() for j, o in
+                            enumerate(fc.observable_names)}
+                        for n, fc in zip(res.options, res.forecasts, strict=True)}}  # fmt: skip
