@@ -1,8 +1,7 @@
-"""The store package: its public API, and its migrations run by the ``alembic`` command too."""
+"""The store's migrations, run by the ``alembic`` command too."""
 
 from __future__ import annotations
 
-import types
 from pathlib import Path
 
 from alembic import command
@@ -13,17 +12,6 @@ import medtwin.store as store_pkg
 from medtwin.store import open_store
 
 INI = Path(store_pkg.__file__).parent / "migrations" / "alembic.ini"
-
-
-def test_all_is_complete_and_importable():
-    for name in store_pkg.__all__:
-        assert hasattr(store_pkg, name), name
-    public = {
-        k
-        for k, v in vars(store_pkg).items()
-        if not k.startswith("_") and not isinstance(v, types.ModuleType)
-    }
-    assert public <= set(store_pkg.__all__), public - set(store_pkg.__all__)
 
 
 def tables(url):
