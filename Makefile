@@ -11,9 +11,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
 
-# The package and its command line: what `make run` needs.
+# The package, its command line and the service: what `make run` needs.
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[cli]"
+	$(BIN)/python -m pip install --quiet -e ".[service]"
 	touch $(RUN_STAMP)
 
 # Plus the dev group (pytest, ruff, import-linter, simglucose as the reference oracle).
@@ -21,8 +21,10 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[service]" --group dev
 	touch $(RUN_STAMP) $(DEV_STAMP)
 
+# The twin service with its dashboard on http://127.0.0.1:8000 and live demo patients
+# (SQLite file medtwin-demo.db, reused by the next run). Ctrl-C stops it.
 run: $(RUN_STAMP)
-	$(BIN)/medtwin demo
+	$(BIN)/medtwin serve --demo
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -281,13 +281,30 @@ def ingest_command(
         typer.echo(f"  {pid}  <- {source}")
 
 
+DEMO_DB = "sqlite:///./medtwin-demo.db"
+DEMO_KEY = Path("medtwin-demo.key")
+
+
 @_one_line_errors
 def serve_command(
     db: Db = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Seed demo patients (two T1D, one sepsis) and stream their data in accelerated "
+            f"time (database {DEMO_DB} and key file {DEMO_KEY} unless given).",
+        ),
+    ] = False,
+    tick: Annotated[
+        float, typer.Option(help="With --demo: seconds of wall time per 5 simulated minutes.")
+    ] = 1.0,
 ) -> None:
-    """Run the REST API (OpenAPI at /docs) over the store."""
+    """Run the REST API (OpenAPI at /docs) over the store; with --demo, live demo patients."""
+    import threading
+
     try:
         import uvicorn
 
@@ -299,9 +316,37 @@ def serve_command(
         ) from None
     if not 0 < port < 65536:
         raise MedtwinError(f"--port must be in 1..65535. Got {port}.")
+    if not tick > 0:
+        raise MedtwinError(f"--tick must be > 0 seconds. Got {tick}.")
+    if demo:
+        db = db or os.environ.get("MEDTWIN_DB") or DEMO_DB
+        if not (os.environ.get("MEDTWIN_KEY") or os.environ.get("MEDTWIN_KEY_FILE")):
+            if not DEMO_KEY.exists():
+                _store_module().generate_key_file(DEMO_KEY)
+            os.environ["MEDTWIN_KEY_FILE"] = str(DEMO_KEY.resolve())
     with _open(db) as store:
-        typer.echo(f"medtwin API on http://{host}:{port} (docs at /docs), {store.dialect} store")
-        uvicorn.run(create_app(store), host=host, port=port, log_level="info")
+        stop, streamer = threading.Event(), None
+        base = f"http://{host}:{port}"
+        if demo:
+            from ..service._demo import seed_demo, stream_demo
+
+            patients, token = seed_demo(store)
+            streamer = threading.Thread(target=stream_demo, args=(store, patients, stop, tick),
+                                        name="demo-stream", daemon=True)  # fmt: skip
+            typer.echo(
+                f"medtwin demo: {len(patients)} patients streaming (1 tick = 5 min every "
+                f"{tick:g} s).\n  Dashboard: {base}/\n  API docs:  {base}/docs\n"
+                f"  Login token (user 'demo', admin): {token}\nCtrl-C stops."
+            )
+            streamer.start()
+        else:
+            typer.echo(f"medtwin API on {base} (docs at /docs), {store.dialect} store")
+        try:
+            uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+        finally:
+            stop.set()
+            if streamer is not None:
+                streamer.join(timeout=60)
 
 
 def register(app: typer.Typer) -> None:

@@ -53,6 +53,7 @@ from jaxtyping import Array, ArrayLike
 
 from .._base import AbstractODEModel, InputSpec, ObservableSpec, ParameterSpec, StateSpec
 from .._noise import GaussianNoise
+from .._priors import LogNormal, Prior
 from .._registry import register_model
 
 __all__ = ["HEALTH_TOL", "OUTCOMES", "SEPTIC_P", "Reynolds2006", "outcome_class"]
@@ -62,14 +63,24 @@ _MT = "medtwin assumption (not in Reynolds et al. 2006)"
 
 
 def _P(name: str, unit: str, default: float, description: str, *, ref: str = _R06,
-       bounds: tuple[float, float] | None = None) -> ParameterSpec:  # fmt: skip
+       bounds: tuple[float, float] | None = None,
+       prior: Prior | None = None) -> ParameterSpec:  # fmt: skip
     # Bounds: a factor of 4 either side of the published value unless given.
     lo, hi = bounds if bounds is not None else (default / 4.0, default * 4.0)
-    return ParameterSpec(name, unit, default, (lo, hi), description=description, reference=ref)
+    return ParameterSpec(name, unit, default, (lo, hi), prior=prior, description=description,
+                         reference=ref)  # fmt: skip
 
 
 _PARAMETERS = (
-    _P("k_pg", "1/h", 0.3, "pathogen growth rate (Fig. 2c uses 0.6 for septic death)"),
+    # Priors of the sepsis twin (medtwin assumption, not in the paper): an infection whose
+    # growth rate and initial load are unknown to within a factor of about 2.
+    _P(
+        "k_pg",
+        "1/h",
+        0.3,
+        "pathogen growth rate (Fig. 2c uses 0.6 for septic death)",
+        prior=LogNormal(0.4, 0.3),
+    ),
     _P("p_inf", "1e6 cells/cc", 20.0, "pathogen carrying capacity"),
     _P("k_pm", "1/(a.u. h)", 0.6, "pathogen kill rate by the non-specific local response"),
     _P("s_m", "a.u./h", 0.005, "source of the non-specific local response"),
@@ -97,6 +108,7 @@ _PARAMETERS = (
         "initial pathogen load P(0), varied in the paper",
         bounds=(0.0, 20.0),
         ref="Reynolds et al. 2006 (P(0) = 1 baseline; 1.5 in Fig. 2b)",
+        prior=LogNormal(1.0, 0.5),
     ),
     _P(
         "wbc0",

@@ -1,0 +1,157 @@
+"""The demo that ``make run`` serves: three patients whose data stream in accelerated time.
+
+Two type-1 diabetes patients (simglucose's virtual patients adult#001 and adolescent#003, whose
+parameters the twins are not told) eat three meals a day with carb-counted boluses and wear a
+CGM read every 5 simulated minutes; an ICU patient follows the Reynolds et al. 2006 acute
+inflammatory response with a growing infection (k_pg 0.6 /h: the paper's septic-death case) and
+has a white-cell count every simulated hour. Each tick (1 s of wall time by default) advances
+the simulated clock 5 minutes: the due meals and boluses are stored, then the reading, and the
+store updates that patient's twin (assimilate + forecast) -- exactly what data arriving through
+the API do. The truth is simulated once, ahead, from fixed seeds, so a second run on the same
+database continues where the first stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from ..data import load_virtual_patient, therapy_settings
+from ..data.records import EventRecord, ObservationRecord, PatientRecord
+from ..models import Reynolds2006, UVAPadova
+from ..simulate import Regimen, bolus, meal, simulate
+from ..store import Store, TwinConfig
+
+__all__ = ["DemoPatient", "demo_patients", "seed_demo", "stream_demo"]
+
+log = logging.getLogger("medtwin.demo")
+DEMO_USER = "demo"
+DAYS = 7
+STEP_MIN = 5.0
+MEALS = {7 * 60: 45.0, 12 * 60 + 30: 70.0, 19 * 60: 60.0}  # minute of day -> g carbohydrate
+
+
+@dataclass
+class DemoPatient:
+    """One demo patient: its source id, twin configuration, and the data it will send
+    (``readings``: (minutes since epoch, value, censored); ``events``: (minute, kind, amount))."""
+
+    source_id: str
+    name: str
+    code: str
+    unit: str
+    config: TwinConfig
+    every: int  # ticks between readings
+    readings: list[tuple[float, float, int]]
+    events: list[tuple[float, str, float]] = field(default_factory=list)
+    pid: str = ""
+    sent: int = 0  # readings already stored
+
+    def due(self, tick: int) -> bool:
+        return tick % self.every == 0 and self.sent < len(self.readings)
+
+
+def _t1d(name: str, epoch: datetime, seed: int) -> DemoPatient:
+    model = UVAPadova()
+    cr = therapy_settings(name).carb_ratio
+    events = [(d * 1440.0 + m, kind, amt) for d in range(DAYS) for m, g in MEALS.items()
+              for kind, amt in (("meal", g), ("bolus", round(g / cr, 2)))]  # fmt: skip
+    reg = Regimen(tuple((meal if k == "meal" else bolus)(t, a) for t, k, a in events))
+    grid = np.arange(STEP_MIN, DAYS * 1440.0, STEP_MIN)
+    sc = np.asarray(simulate(model, load_virtual_patient(name), reg, t1=DAYS * 1440.0,
+                             saveat=grid).observable("sc_glucose"))  # fmt: skip
+    noise = model.observables[model.observable_index("sc_glucose")].noise
+    cgm = sc + np.asarray(noise.sd(sc)) * np.random.default_rng(seed).standard_normal(sc.size)
+    censored = np.where(cgm < 40, -1, np.where(cgm > 400, 1, 0))
+    cgm = np.clip(cgm, 40.0, 400.0)
+    config = TwinConfig("t1d", epoch, n=500, seed=seed)
+    return DemoPatient(f"urn:medtwin:demo|{name}", f"Demo {name}", "99504-3", "mg/dL", config, 1,
+                       list(zip(grid, cgm.round(1), censored, strict=True)), events)  # fmt: skip
+
+
+def _sepsis(epoch: datetime, seed: int) -> DemoPatient:
+    model = Reynolds2006()
+    hours = np.arange(1.0, DAYS * 24.0 + 1)
+    truth = model.make_params(k_pg=0.6, P0=1.0)
+    wbc = np.asarray(simulate(model, truth, t1=hours[-1] + 1, saveat=hours).observable("wbc"))
+    noise = model.observables[model.observable_index("wbc")].noise
+    wbc = wbc + np.asarray(noise.sd(wbc)) * np.random.default_rng(seed).standard_normal(wbc.size)
+    config = TwinConfig("sepsis", epoch, prior="spec", free=("P0", "k_pg"), n=400, seed=seed,
+                        horizon=12.0, every=1.0)  # fmt: skip
+    readings = [(60.0 * h, float(max(v, 0.0)), 0) for h, v in zip(hours, wbc.round(2), strict=True)]
+    return DemoPatient("urn:medtwin:demo|icu-sepsis", "Demo ICU sepsis", "6690-2", "10*3/uL",
+                       config, int(60 / STEP_MIN), readings)  # fmt: skip
+
+
+def demo_patients(epoch: datetime) -> list[DemoPatient]:
+    return [_t1d("adult#001", epoch, 1), _t1d("adolescent#003", epoch, 2), _sepsis(epoch, 3)]
+
+
+def seed_demo(store: Store, now: datetime | None = None) -> tuple[list[DemoPatient], str]:
+    """Create the demo user, patients and twins if missing (else pick up where they are), and
+    return the patients and a fresh login token for the demo user."""
+    if DEMO_USER not in {u.name for u in store.users()}:
+        store.add_user(DEMO_USER, "admin")
+    token = store.issue_token(DEMO_USER, ttl_days=7)
+    now = now or datetime.now(UTC)
+    epoch = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    first = store.resolve_patient("urn:medtwin:demo|adult#001")
+    if first is not None:  # continue the stored demo: same epoch, same truth
+        epoch = store.twin_versions(first, actor=DEMO_USER)[0].time
+    patients = demo_patients(epoch)
+    for p in patients:
+        pid = store.resolve_patient(p.source_id)
+        if pid is None:
+            pid = store.add_patient(PatientRecord(p.source_id, name=p.name), actor=DEMO_USER)
+            store.create_twin(pid, p.config, actor=DEMO_USER)
+        p.pid = pid
+        p.sent = len(store.observations(pid, actor=DEMO_USER))
+    return patients, token
+
+
+def _at(epoch: datetime, minute: float) -> datetime:
+    return epoch + timedelta(minutes=float(minute))
+
+
+def step(store: Store, p: DemoPatient) -> None:
+    """Store ``p``'s next reading, after the events due up to its time."""
+    t, value, cens = p.readings[p.sent]
+    epoch = p.config.epoch
+    lo = p.readings[p.sent - 1][0] if p.sent else -1.0
+    due = [e for e in p.events if lo < e[0] <= t]
+    if due:
+        recs = [EventRecord(f"{p.source_id}:event:{e[0]:g}:{e[1]}", p.pid, e[1], _at(epoch, e[0]),
+                            e[2]) for e in due]  # fmt: skip
+        store.add_events(p.pid, recs, actor="demo-stream", update=False)
+    rec = ObservationRecord(f"{p.source_id}:reading:{p.sent}", p.pid, p.code, _at(epoch, t),
+                            float(value), p.unit, int(cens))  # fmt: skip
+    store.add_observations(p.pid, [rec], actor="demo-stream")
+    p.sent += 1
+
+
+def stream_demo(
+    store: Store, patients: list[DemoPatient], stop: threading.Event, tick_s: float = 1.0
+) -> None:
+    """Send the demo data, one 5-minute tick every ``tick_s`` seconds, until ``stop`` (checked
+    after each tick) or until every reading is sent."""
+    tick = min(p.sent * p.every for p in patients)
+    while True:
+        t0 = datetime.now(UTC)
+        for p in patients:
+            if p.due(tick) and p.sent * p.every <= tick:
+                try:
+                    step(store, p)
+                except Exception:  # keep streaming the others; the error is logged
+                    log.exception("demo stream: %s", p.name)
+                    p.sent += 1
+        tick += 1
+        if all(p.sent >= len(p.readings) for p in patients):
+            log.info("demo stream: all %d days sent", DAYS)
+            return
+        spent = (datetime.now(UTC) - t0).total_seconds()
+        if stop.wait(max(0.0, tick_s - spent)):
+            return
