@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-all lint bench clean
+.PHONY: run test test-all lint bench clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,15 +26,31 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 run: $(RUN_STAMP)
 	$(BIN)/medtwin serve --demo
 
+# System packages the tests use: PostgreSQL 15's binaries (the store tests start their own
+# throwaway server) and Debian's chromium (the dashboard's browser tests). Installed with apt
+# when missing and we are root; otherwise the command to run is printed.
+CHROMIUM := /usr/bin/chromium
+PG_INITDB := /usr/lib/postgresql/15/bin/initdb
+
+system-deps:
+	@missing=""; \
+	[ -x "$(CHROMIUM)" ] || missing="$$missing chromium"; \
+	[ -x "$(PG_INITDB)" ] || missing="$$missing postgresql-15"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "The tests need:$$missing. Install with: sudo apt-get install -y$$missing"; exit 1; fi; \
+	fi
+
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports
 
-test: lint
+test: lint system-deps
 	$(BIN)/python -m pytest -m "not slow" -q -n 2
 
-test-all: lint
+test-all: lint system-deps
 	$(BIN)/python -m pytest -q -n 2
 
 bench: $(DEV_STAMP)
