@@ -14,6 +14,7 @@ PACKAGES = [
     "medtwin.data",
     "medtwin.assimilate",
     "medtwin.forecast",
+    "medtwin.control",
     "medtwin.data.fhir",
     "medtwin.store",
     "medtwin.service",

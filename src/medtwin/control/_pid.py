@@ -1,0 +1,83 @@
+"""PID control of the basal rate on the CGM error from a target, with anti-windup.
+
+``basal = basal0 + Kp e + Ki integral(e) + Kd de/dt`` with ``e = CGM - target`` (mg/dL), as
+simglucose's ``PIDController`` (Xie 2018) whose example gains ``k_P = 0.001`` U/min per mg/dL,
+``k_I = 0.00001`` U/min per mg/dL/min and ``k_D = 0.001`` U/min per mg/dL/min at target 140 mg/dL
+are the defaults here (in U/h: x 60), added to the patient's basal rate as in the external
+physiologic insulin delivery of Steil et al. (2006).
+
+The policy is stateless (a frozen dataclass): the integral is the trapezoidal integral of the
+error over the CGM history of the last ``window`` minutes, and the derivative the least-squares
+slope of the last ``slope_window`` minutes. Anti-windup: the integral term is clamped to
+``[-basal0, max_basal - basal0]`` of the pump (it can never ask beyond what the pump can
+deliver), and the window bounds the memory. Meal boluses for announced meals are optional
+(``carb_ratio``; the PID alone reacts to meals only through the CGM).
+
+Units: min, mg/dL, U/h, U.
+
+References
+----------
+Steil GM, Rebrin K, Darwin C, Hariri F, Saad MF. Feasibility of automating insulin delivery for
+the treatment of type 1 diabetes. Diabetes 55(12):3344-3350, 2006.
+Xie J. simglucose v0.2.1, 2018 (MIT): ``controller/pid_ctrller.py`` and its example.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ModelError
+from ._policy import Decision, PolicyInput, clip_to_pump
+
+__all__ = ["PID"]
+
+
+@dataclass(frozen=True)
+class PID:
+    """PID on CGM error. ``basal`` (U/h) the patient's basal rate; gains ``kp`` (U/h per mg/dL),
+    ``ki`` (U/h per mg/dL min), ``kd`` (U/h per mg/dL/min); ``target`` (mg/dL); ``window`` and
+    ``slope_window`` (min); ``carb_ratio`` (g/U) for optional meal boluses; ``every`` (min)."""
+
+    basal: float
+    kp: float = 0.06
+    ki: float = 0.0006
+    kd: float = 0.06
+    target: float = 140.0
+    window: float = 120.0
+    slope_window: float = 15.0
+    carb_ratio: float | None = None
+    every: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.basal >= 0:
+            raise ModelError(f"PID needs a basal rate >= 0 U/h. Got {self.basal!r}.")
+        if not (self.window > 0 and self.slope_window > 0):
+            raise ModelError(
+                f"PID needs window > 0 and slope_window > 0 (min). Got {self.window!r}, "
+                f"{self.slope_window!r}."
+            )
+
+    def terms(self, obs: PolicyInput) -> tuple[float, float, float]:
+        """The P, I (clamped) and D terms in U/h."""
+        t = np.asarray((*obs.cgm_times, obs.time), dtype=np.float64)
+        g = np.asarray((*obs.cgm_values, obs.cgm), dtype=np.float64)
+        if len(obs.cgm_times) and obs.cgm_times[-1] == obs.time:
+            t, g = t[:-1], g[:-1]
+        e = g - self.target
+        recent = t >= obs.time - self.window
+        te, ee = t[recent], e[recent]
+        integral = float(np.sum(np.diff(te) * (ee[1:] + ee[:-1]) / 2)) if te.size > 1 else 0.0
+        i_term = float(np.clip(self.ki * integral, -self.basal, obs.pump.max_basal - self.basal))
+        last = t >= obs.time - self.slope_window
+        slope = float(np.polyfit(t[last], g[last], 1)[0]) if last.sum() >= 2 else 0.0
+        return self.kp * float(e[-1]), i_term, self.kd * slope
+
+    def decide(self, obs: PolicyInput) -> Decision:
+        p, i, d = self.terms(obs)
+        bolus = 0.0
+        if self.carb_ratio is not None:
+            bolus = obs.meals_between(obs.time, obs.time + self.every) / self.carb_ratio
+        reason = f"PID: P {p:+.2f}, I {i:+.2f}, D {d:+.2f} U/h on basal {self.basal:g} U/h"
+        return clip_to_pump(Decision(self.basal + p + i + d, bolus, reason), obs.pump)

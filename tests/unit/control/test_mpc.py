@@ -1,0 +1,120 @@
+"""Model-predictive control on a T1D twin: the chance constraint on hypoglycaemia and the
+fallback to basal-bolus when the twin cannot be trusted."""
+
+from dataclasses import replace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from medtwin.control import MPC, BasalBolus, PolicyInput, SafetyLimits, kovatchev_risk
+from medtwin.data import load_virtual_patient, t1d_population_prior, therapy_settings
+from medtwin.models import UVAPadova
+from medtwin.twin import Twin
+
+MODEL = UVAPadova()
+SETTINGS = therapy_settings("adult#001")
+P = np.asarray(load_virtual_patient("adult#001"))
+BASAL = float(P[MODEL.param_index("u2ss")] * P[MODEL.param_index("BW")] / 6000 * 60)  # U/h
+BB = BasalBolus(BASAL, SETTINGS.carb_ratio, SETTINGS.correction_factor)
+MPC_ = MPC(BB, bolus_levels=(0.0, 0.5, 1.0, 2.0), particles=200)
+
+
+@pytest.fixture(scope="module")
+def twin():
+    return Twin.create(MODEL, t1d_population_prior(), key=jax.random.key(0), n=400)
+
+
+def median_cgm(twin):
+    ens = twin.ensemble
+    g = jax.vmap(lambda y, p: MODEL.observe(0.0, y, p))(ens.states, ens.params)
+    return float(np.median(np.asarray(g)[:, MODEL.observable_index("sc_glucose")]))
+
+
+def test_kovatchev_risk():
+    # zero near 112.5 mg/dL; 100 at the ends of the 20-600 mg/dL scale; a low reading weighs
+    # more than an equally distant high one (the scale is symmetric in log-glucose)
+    r = np.asarray(kovatchev_risk(np.array([112.5, 50.0, 175.0, 20.0, 600.0])))
+    assert r[0] < 1e-3 and r[1] > 2 * r[2] > 0
+    assert 80 < r[3] < 110 and 80 < r[4] < 110
+
+
+def test_candidates_with_and_without_meal_announcement():
+    obs = PolicyInput(0.0, 140.0, meals=((0.0, 60.0),))
+    with_meal = MPC_.candidates(obs)
+    assert with_meal.shape == (3 * 3 * 4, 3)
+    assert with_meal[:, -1].max() == pytest.approx(2 * 60 / SETTINGS.carb_ratio)
+    blind = replace(MPC_, announce=False).candidates(obs)
+    assert blind.shape == with_meal.shape and blind[:, -1].max() == 0.0
+
+
+def test_mpc_respects_the_chance_constraint_where_a_large_bolus_causes_hypoglycaemia(twin):
+    """A 50 g meal with twice the carb-ratio bolus: the lowest-risk plans overdose part of the
+    posterior. MPC must pick a plan with P(BG < 70) <= 5 % although lower-risk plans exist."""
+    obs = PolicyInput(0.0, median_cgm(twin), meals=((0.0, 50.0),), twin=twin)
+    plan = MPC_.plan(obs)
+    d = MPC_.decide(obs)
+    assert d.fallback == "" and d.reason.startswith("MPC")
+    assert plan.feasible and plan.p_hypo[plan.chosen] <= 0.05
+    big = plan.plans[:, -1] == plan.plans[:, -1].max()
+    assert plan.p_hypo[big].min() > 0.05  # the large bolus risks hypoglycaemia
+    assert np.any((plan.risk < plan.risk[plan.chosen]) & (plan.p_hypo > 0.05))  # binding
+    assert d.bolus == pytest.approx(plan.plans[plan.chosen, -1]) and d.bolus < 10.0
+    assert d.basal == pytest.approx(plan.plans[plan.chosen, 0])
+    # all-zero insulin is a candidate and its risk is finite
+    assert np.isfinite(plan.risk).all() and (plan.plans == 0).all(axis=1).any()
+
+
+def _collapse(twin):
+    lw = jnp.full(twin.ensemble.size, -1e9).at[7].set(0.0)
+    return replace(twin, ensemble=replace(twin.ensemble, log_weights=lw))
+
+
+def _at_bounds(twin):
+    params = twin.ensemble.params
+    for name in twin.free:
+        i = MODEL.param_index(name)
+        params = params.at[:, i].set(MODEL.parameters[i].bounds[1])
+    return replace(twin, ensemble=replace(twin.ensemble, params=params))
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("ess", "effective sample size collapsed"),
+        ("drifting", "forecast coverage drifting"),
+        ("cgm_out_of_range", "outside the ensemble's predicted range"),
+        ("cgm_invalid", "outside the validated range"),
+        ("bounds", "parameters at their bounds"),
+        ("stale", "twin is stale"),
+        ("no_twin", "no twin"),
+    ],
+)
+def test_mpc_falls_back_to_basal_bolus_and_says_why(twin, case, expected):
+    cgm = median_cgm(twin)
+    obs = PolicyInput(30.0, cgm, meals=((31.0, 40.0),), twin=twin, iob=0.5)
+    obs = replace(obs, time=0.0)
+    obs = {
+        "ess": replace(obs, twin=_collapse(twin)),
+        "drifting": replace(obs, drifting=True),
+        "cgm_out_of_range": replace(obs, cgm=cgm + 150.0),
+        "cgm_invalid": replace(obs, cgm=30.0),
+        "bounds": replace(obs, twin=_at_bounds(twin)),
+        "stale": replace(obs, time=60.0, meals=((61.0, 40.0),)),
+        "no_twin": replace(obs, twin=None),
+    }[case]
+    d = MPC_.decide(obs)
+    ref = BB.decide(obs)
+    assert expected in d.fallback, d.fallback
+    assert (d.basal, d.bolus) == (ref.basal, ref.bolus)
+    assert d.reason.startswith("basal-bolus")
+
+
+def test_safety_thresholds_are_configurable(twin):
+    obs = PolicyInput(0.0, median_cgm(twin) + 150.0, twin=twin)
+    loose = replace(MPC_, limits=SafetyLimits(margin=400.0))
+    from medtwin.control import safety_check
+
+    assert safety_check(twin, obs.cgm, 0.0, limits=loose.limits) == ""
+    assert "predicted range" in safety_check(twin, obs.cgm, 0.0, limits=MPC_.limits)
