@@ -15,6 +15,7 @@ PACKAGES = [
     "medtwin.assimilate",
     "medtwin.forecast",
     "medtwin.control",
+    "medtwin.cohorts",
     "medtwin.data.fhir",
     "medtwin.store",
     "medtwin.service",

@@ -11,9 +11,18 @@ from .metrics import mean_glucose as mean_glucose
 from .metrics import time_above as time_above
 from .metrics import time_below as time_below
 from .metrics import time_in_range as time_in_range
+from .sensitivity import MorrisResult as MorrisResult
+from .sensitivity import Problem as Problem
+from .sensitivity import SobolResult as SobolResult
+from .sensitivity import morris as morris
+from .sensitivity import problem_from_model as problem_from_model
+from .sensitivity import sobol as sobol
 
 __all__ = [
     "GlucoseMetrics",
+    "MorrisResult",
+    "Problem",
+    "SobolResult",
     "coefficient_of_variation",
     "glucose_metrics",
     "glucose_sd",
@@ -21,6 +30,9 @@ __all__ = [
     "hbgi",
     "lbgi",
     "mean_glucose",
+    "morris",
+    "problem_from_model",
+    "sobol",
     "time_above",
     "time_below",
     "time_in_range",
