@@ -335,7 +335,7 @@ def serve_command(
                                         name="demo-stream", daemon=True)  # fmt: skip
             typer.echo(
                 f"medtwin demo: {len(patients)} patients streaming (1 tick = 5 min every "
-                f"{tick:g} s).\n  Dashboard: {base}/ui\n  API docs:  {base}/docs\n"
+                f"{tick:g} s).\n  Dashboard: {base}/\n  API docs:  {base}/docs\n"
                 f"  Login token (user 'demo', admin): {token}\nCtrl-C stops."
             )
             streamer.start()

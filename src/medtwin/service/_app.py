@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
@@ -24,6 +24,7 @@ from ..data.fhir import parse_bundle, parse_resource, search_param
 from ..errors import StoreError
 from ..store import Store, TwinConfig
 from ._auth import Caller, RateLimiter, authenticate
+from ._dashboard import dashboard_router
 from ._errors import FHIR_JSON, ApiError, install_error_handlers
 from ._limits import BodyLimit
 from ._views import (
@@ -98,6 +99,10 @@ def create_app(
     install_error_handlers(app)
     app.state.store = store
     app.state.limiter = RateLimiter(login_limit, login_window_s)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/ui")
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:
@@ -343,6 +348,7 @@ def create_app(
         who.require("researcher", "admin", action="export.deidentified")
         return store.export_deidentified(actor=who.name)
 
+    app.include_router(dashboard_router())
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     return app
 

@@ -1,0 +1,157 @@
+// medtwin dashboard: the forecast cone and small time-series charts as plain SVG.
+"use strict";
+(function () {
+  const MT = (window.MT = window.MT || {});
+  const NS = "http://www.w3.org/2000/svg";
+
+  function svgEl(tag, attrs = {}, text) {
+    const e = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function niceStep(span, target) {
+    const raw = span / Math.max(1, target);
+    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    const f = raw / mag;
+    return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
+  }
+
+  const TIME_STEPS = [5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080].map((m) => m * 60000);
+
+  // A frame: scales, grid and axes for x in ms since epoch and y in data units.
+  function frame(svg, { xmin, xmax, ymin, ymax, unit, yTicks = 6, xTicks = 8, compact = false }) {
+    const vb = svg.viewBox.baseVal;
+    const W = vb && vb.width ? vb.width : 960, H = vb && vb.height ? vb.height : 360;
+    const m = compact ? { l: 44, r: 8, t: 16, b: 22 } : { l: 56, r: 18, t: 22, b: 30 };
+    if (!(ymax > ymin)) { ymin -= 1; ymax += 1; }
+    if (!(xmax > xmin)) { xmin -= 3600000; xmax += 3600000; }
+    const pad = 0.06 * (ymax - ymin);
+    ymin -= pad; ymax += pad;
+    const x = (t) => m.l + ((t - xmin) / (xmax - xmin)) * (W - m.l - m.r);
+    const y = (v) => H - m.b - ((v - ymin) / (ymax - ymin)) * (H - m.t - m.b);
+    const axes = svgEl("g", { class: "axes" });
+    const ys = niceStep(ymax - ymin, yTicks);
+    for (let v = Math.ceil(ymin / ys) * ys; v <= ymax; v += ys) {
+      axes.append(svgEl("line", { class: "grid", x1: m.l, x2: W - m.r, y1: y(v), y2: y(v) }));
+      axes.append(svgEl("text", { class: "tick y", x: m.l - 6, y: y(v) + 4 }, MT.num(v, 4)));
+    }
+    const span = xmax - xmin;
+    const xs = TIME_STEPS.find((s) => span / s <= xTicks) || TIME_STEPS[TIME_STEPS.length - 1];
+    const long = span > 2 * 86400000;
+    for (let t = Math.ceil(xmin / xs) * xs; t <= xmax; t += xs) {
+      axes.append(svgEl("line", { class: "grid", x1: x(t), x2: x(t), y1: m.t, y2: H - m.b }));
+      axes.append(svgEl("text", { class: "tick x", x: x(t), y: H - m.b + 16 },
+        long ? MT.dayTime(t).slice(5) : MT.hhmm(t)));
+    }
+    axes.append(svgEl("text", { class: "unit", x: 4, y: m.t - 8 }, unit || ""));
+    axes.append(svgEl("rect", { class: "plot", x: m.l, y: m.t, width: W - m.l - m.r, height: H - m.t - m.b }));
+    svg.append(axes);
+    return { x, y, W, H, m, xmin, xmax, ymin, ymax };
+  }
+
+  function linePath(xs, ys, f) {
+    let d = "";
+    for (let i = 0; i < xs.length; i++) {
+      if (!Number.isFinite(ys[i])) continue;
+      d += `${d ? "L" : "M"}${f.x(xs[i]).toFixed(1)},${f.y(ys[i]).toFixed(1)}`;
+    }
+    return d;
+  }
+
+  function bandPath(xs, lo, hi, f) {
+    const up = xs.map((t, i) => `${f.x(t).toFixed(1)},${f.y(hi[i]).toFixed(1)}`);
+    const down = xs.map((t, i) => `${f.x(t).toFixed(1)},${f.y(lo[i]).toFixed(1)}`).reverse();
+    return `M${up.join("L")}L${down.join("L")}Z`;
+  }
+
+  // the y range a cone needs: observations, bands and thresholds near them
+  MT.coneRange = function (parts) {
+    let lo = Infinity, hi = -Infinity;
+    for (const p of parts) {
+      for (const v of (p.obs && p.obs.v) || []) { if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); } }
+      for (const b of (p.fc && p.fc.bands) || []) {
+        for (const v of b.lower) if (Number.isFinite(v)) lo = Math.min(lo, v);
+        for (const v of b.upper) if (Number.isFinite(v)) hi = Math.max(hi, v);
+      }
+    }
+    return [lo, hi];
+  };
+
+  // The cone: nested bands (widest first), median line, observations as points, "now", events
+  // along the bottom and dashed thresholds. d = {now, obs: {t, v, c}, fc: {t, median, bands},
+  // events: [{t, kind, amount, unit}], thresholds, unit, xmin?, xmax?, ymin?, ymax?}
+  MT.drawCone = function (svg, d) {
+    svg.replaceChildren();
+    const obsT = d.obs ? d.obs.t : [], obsV = d.obs ? d.obs.v : [];
+    const fcT = d.fc ? d.fc.t : [];
+    let [ymin, ymax] = MT.coneRange([d]);
+    for (const th of d.thresholds || []) {
+      const near = 0.35 * Math.max(ymax - ymin, Math.abs(th) * 0.2);
+      if (th > ymin - near && th < ymax + near) { ymin = Math.min(ymin, th); ymax = Math.max(ymax, th); }
+    }
+    if (d.ymin !== undefined) { ymin = d.ymin; ymax = d.ymax; }
+    if (!Number.isFinite(ymin)) { ymin = 0; ymax = 1; }
+    const xmin = d.xmin !== undefined ? d.xmin : Math.min(d.now, ...(obsT.length ? [obsT[0]] : []));
+    const xmax = d.xmax !== undefined ? d.xmax : Math.max(d.now, ...(fcT.length ? [fcT[fcT.length - 1]] : []));
+    const f = frame(svg, { xmin, xmax, ymin, ymax, unit: d.unit, compact: !!d.compact, xTicks: d.compact ? 5 : 8 });
+
+    for (const th of d.thresholds || []) {
+      if (th < f.ymin || th > f.ymax) continue;
+      svg.append(svgEl("line", { class: "threshold", x1: f.m.l, x2: f.W - f.m.r, y1: f.y(th), y2: f.y(th), "data-value": th }));
+      svg.append(svgEl("text", { class: "threshold-label", x: f.W - f.m.r - 4, y: f.y(th) - 4 }, `${MT.num(th)} ${d.unit || ""}`));
+    }
+    const bands = svgEl("g", { class: "bands" });
+    for (const b of (d.fc && d.fc.bands) || []) {
+      const lv = Math.round(100 * b.level);
+      bands.append(svgEl("path", { class: `band b${lv}`, "data-level": b.level, d: bandPath(fcT, b.lower, b.upper, f) }));
+    }
+    svg.append(bands);
+    if (d.fc) {
+      svg.append(svgEl("path", { class: "median", "data-n": fcT.length, d: linePath(fcT, d.fc.median, f) }));
+    }
+    const nowX = f.x(d.now);
+    svg.append(svgEl("line", { class: "now", x1: nowX, x2: nowX, y1: f.m.t, y2: f.H - f.m.b, "data-time": new Date(d.now).toISOString() }));
+    svg.append(svgEl("text", { class: "now-label", x: nowX + 4, y: f.m.t + 12 }, `now ${MT.hhmm(d.now)}`));
+
+    const pts = svgEl("g", { class: "observations" });
+    for (let i = 0; i < obsT.length; i++) {
+      if (obsT[i] < f.xmin || obsT[i] > f.xmax) continue;
+      const c = svgEl("circle", { class: d.obs.c && d.obs.c[i] ? "obs censored" : "obs", cx: f.x(obsT[i]).toFixed(1), cy: f.y(obsV[i]).toFixed(1), r: d.compact ? 2 : 2.6 });
+      c.append(svgEl("title", {}, `${MT.hhmm(obsT[i])}  ${MT.num(obsV[i], 4)} ${d.unit || ""}`));
+      pts.append(c);
+    }
+    svg.append(pts);
+
+    const evs = svgEl("g", { class: "events" });
+    for (const e of d.events || []) {
+      if (e.t < f.xmin || e.t > f.xmax) continue;
+      const ex = f.x(e.t), ey = f.H - f.m.b - 2;
+      const shape = e.kind === "meal" ? `M${ex},${ey - 10}L${ex - 5},${ey}L${ex + 5},${ey}Z`
+        : `M${ex},${ey - 10}L${ex + 5},${ey - 5}L${ex},${ey}L${ex - 5},${ey - 5}Z`;
+      const p = svgEl("path", { class: `event ${e.kind}`, d: shape, "data-kind": e.kind });
+      p.append(svgEl("title", {}, `${MT.hhmm(e.t)} ${e.kind} ${MT.num(e.amount)} ${e.unit || ""}`));
+      evs.append(p);
+    }
+    svg.append(evs);
+
+    const shown = pts.childElementCount;
+    Object.assign(svg.dataset, {
+      points: String(shown), bands: String(bands.childElementCount), forecastPoints: String(fcT.length),
+      now: new Date(d.now).toISOString(), last: obsT.length ? new Date(obsT[obsT.length - 1]).toISOString() : "",
+    });
+    if (d.version !== undefined) svg.dataset.version = String(d.version);
+    return f;
+  };
+
+  // A parameter's posterior over versions: 5-95 % band and median against version time.
+  MT.drawSeries = function (svg, { t, lo, mid, hi, unit }) {
+    svg.replaceChildren();
+    const vals = [...lo, ...hi].filter(Number.isFinite);
+    const f = frame(svg, { xmin: t[0], xmax: t[t.length - 1], ymin: Math.min(...vals), ymax: Math.max(...vals), unit, yTicks: 3, xTicks: 4, compact: true });
+    svg.append(svgEl("path", { class: "band b90", d: bandPath(t, lo, hi, f) }));
+    svg.append(svgEl("path", { class: "median", "data-n": t.length, d: linePath(t, mid, f) }));
+    return f;
+  };
+})();
