@@ -114,7 +114,7 @@ def main() -> None:
     from medtwin.service import create_app
     from medtwin.store import open_store
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         db = args.db or Path(tmp) / "dashboard.db"
         if db.exists():
             store = open_store(f"sqlite:///{db}", key=KEY)
