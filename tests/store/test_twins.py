@@ -184,8 +184,9 @@ def test_twin_configuration_is_checked(store, pid):
     other = store.add_patient(PatientRecord("Patient/sepsis"), actor="a")
     with pytest.raises(StoreError, match="population"):
         store.create_twin(other, TwinConfig("sepsis", T0, n=8), actor="a")
-    with pytest.raises(StoreError, match="k_pg of 'reynolds2006' declare none"):
-        store.create_twin(other, TwinConfig("sepsis", T0, prior="spec", free=("k_pg",)), actor="a")
+    with pytest.raises(StoreError, match="k_pm of 'reynolds2006' declare none"):
+        store.create_twin(other, TwinConfig("sepsis", T0, prior="spec", free=("k_pg", "k_pm")),
+                          actor="a")  # fmt: skip
     with pytest.raises(StoreError, match="Unknown model"):
         store.create_twin(other, TwinConfig("nope", T0), actor="a")
     with pytest.raises(StoreError, match="has no twin"):
