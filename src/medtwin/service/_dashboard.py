@@ -49,12 +49,11 @@ from ..data.records import EVENT_KINDS
 from ..errors import StoreError
 from ..forecast import what_if
 from ..models import get_model
-from ..simulate import Regimen
 from ..store import Store, StoredForecast
-from ..store._twins import QUANTILES, observable_for, regimen_event
+from ..store._twins import QUANTILES, observable_for
 from ._auth import Caller, authenticate
 from ._errors import ApiError
-from ._views import _iso, _model_of, skill_json
+from ._views import _iso, _model_of, event_kinds, skill_json, what_if_regimens
 
 try:
     import jinja2
@@ -270,41 +269,6 @@ def _grid(n: int, points: int) -> list[int]:
     return sorted({*range(0, n, step), n - 1})
 
 
-def _kinds(model: Any) -> list[str]:
-    return [k for k in EVENT_KINDS if regimen_event(model, k, 0.0, 1.0) is not None]
-
-
-def _regimens(twin: Any, options: Any, horizon: float) -> dict[str, Regimen]:
-    if not isinstance(options, dict) or not 1 <= len(options) <= 3:
-        msg = f"options must map 1-3 option names to lists of events. Got {options!r:.80}."
-        raise ApiError(422, msg, expression="options")
-    out = {}
-    for name, events in options.items():
-        if not isinstance(events, list) or len(events) > 20:
-            raise ApiError(422, f"options[{name!r:.40}] must be a list of at most 20 events.")
-        evs = []
-        for k, e in enumerate(events):
-            where = f"options.{name:.40}[{k}]"
-            ok = (
-                isinstance(e, dict)
-                and isinstance(e.get("after"), int | float)
-                and isinstance(e.get("amount"), int | float)
-                and 0 <= e["amount"] < 1e4
-                and 0 <= e["after"] <= horizon
-            )
-            at = twin.time + e["after"] if ok else 0.0
-            ev = regimen_event(twin.model, str(e.get("kind")), at, e["amount"]) if ok else None
-            if ev is None:
-                msg = (
-                    f"{where}: expected {{'after': 0..{horizon:g}, 'kind': one of "
-                    f"{_kinds(twin.model)}, 'amount': >= 0}}. Got {e!r:.80}."
-                )
-                raise ApiError(422, msg, expression=where)
-            evs.append(ev)
-        out[str(name)[:40]] = Regimen(tuple(evs))
-    return out
-
-
 def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter:
     """The dashboard's pages, static files and JSON endpoints. Pages poll every ``poll_ms``
     milliseconds (a page URL's ``?poll=`` overrides it, >= 250); ``memo_size`` bounds the
@@ -441,7 +405,7 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
             "patient": pid, "model": model.name, "time_unit": f.time_unit, "now": _iso(now),
             "observable": spec.name, "unit": spec.unit, "version": f.version,
             "horizon": f.horizon, "observables": list(model.observable_names),
-            "event_kinds": [{"kind": k, "unit": EVENT_KINDS[k]} for k in _kinds(model)],
+            "event_kinds": [{"kind": k, "unit": EVENT_KINDS[k]} for k in event_kinds(model)],
             "observations": {"times": [_iso(o.time) for o in mine],
                              "values": [o.value for o in mine],
                              "censored": [o.censored for o in mine]},
@@ -509,7 +473,9 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
             msg = f"horizon must be a number in [{every:g}, 10080] model time units. Got {h!r:.40}."
             raise ApiError(422, msg, expression="horizon")
         h = round(h / every) * every
-        regimens = _regimens(twin, body.get("options"), h)
+        regimens = what_if_regimens(
+            twin, body.get("options"), h, max_options=3, max_events=20, max_amount=1e4, name_len=40
+        )
         now = _at(f, twin.time)
         asked = body.get("observable")
         codes = [] if asked is not None else [

@@ -10,7 +10,9 @@ import numpy as np
 from .. import __version__
 from ..assimilate import Observations
 from ..data.fhir import forecast_observations, provenance, twin_version_ref
+from ..data.records import EVENT_KINDS
 from ..forecast import score_forecasts, what_if
+from ..simulate import Regimen
 from ..store import StoredForecast, StoredObservation, TwinVersionView
 from ..store._twins import observable_for, regimen_event, to_model_time
 from ..twin import Twin
@@ -18,6 +20,7 @@ from ._errors import ApiError
 
 __all__ = [
     "build_what_if",
+    "event_kinds",
     "forecast_json",
     "forecasts_fhir",
     "observation_json",
@@ -25,6 +28,7 @@ __all__ = [
     "skill_json",
     "twin_json",
     "version_json",
+    "what_if_regimens",
 ]
 
 
@@ -138,34 +142,63 @@ def skill_json(fcs: list[StoredForecast], obs: list[StoredObservation]) -> dict[
     return out
 
 
-def build_what_if(twin: Twin, body: dict[str, Any]) -> dict[str, Any]:
-    from ..simulate import Regimen
+def event_kinds(model: Any) -> list[str]:
+    """The regimen event kinds ``model`` has an input for."""
+    return [k for k in EVENT_KINDS if regimen_event(model, k, 0.0, 1.0) is not None]
 
+
+def what_if_regimens(
+    twin: Any,
+    options: Any,
+    horizon: float,
+    *,
+    max_options: int,
+    max_events: int,
+    max_amount: float = float("inf"),
+    name_len: int = 64,
+) -> dict[str, Regimen]:
+    """Checked what-if options ``{name: [{"after", "kind", "amount"}, ...]}`` as regimens at
+    the twin's time (``after`` in the model's time unit, 0..``horizon``)."""
+    if not isinstance(options, dict) or not 1 <= len(options) <= max_options:
+        msg = (
+            f"options must map 1-{max_options} option names to lists of events. "
+            f"Got {options!r:.80}."
+        )
+        raise ApiError(422, msg, expression="options")
+    out = {}
+    for name, events in options.items():
+        if not isinstance(events, list) or len(events) > max_events:
+            msg = f"options[{name!r:.40}] must be a list of at most {max_events} events."
+            raise ApiError(422, msg)
+        evs = []
+        for k, e in enumerate(events):
+            where = f"options.{name:.40}[{k}]"
+            ok = (
+                isinstance(e, dict)
+                and isinstance(e.get("after"), int | float)
+                and isinstance(e.get("amount"), int | float)
+                and 0 <= e["amount"] < max_amount
+                and 0 <= e["after"] <= horizon
+            )
+            at = twin.time + e["after"] if ok else 0.0
+            ev = regimen_event(twin.model, str(e.get("kind")), at, e["amount"]) if ok else None
+            if ev is None:
+                msg = (
+                    f"{where}: expected {{'after': 0..{horizon:g}, 'kind': one of "
+                    f"{event_kinds(twin.model)}, 'amount': >= 0}}. Got {e!r:.80}."
+                )
+                raise ApiError(422, msg, expression=where)
+            evs.append(ev)
+        out[str(name)[:name_len]] = Regimen(tuple(evs))
+    return out
+
+
+def build_what_if(twin: Twin, body: dict[str, Any]) -> dict[str, Any]:
     horizon, options = body.get("horizon"), body.get("options")
     if not isinstance(horizon, int | float) or not 0 < horizon <= 7 * 24 * 60:
         raise ApiError(422, f"horizon must be a number in (0, 10080] model time units. Got "
                        f"{horizon!r:.40}.", expression="horizon")  # fmt: skip
-    if not isinstance(options, dict) or not 1 <= len(options) <= 20:
-        raise ApiError(422, "options must map 1-20 option names to lists of events.",
-                       expression="options")  # fmt: skip
-    regimens = {}
-    for name, events in options.items():
-        if not isinstance(events, list) or len(events) > 100:
-            raise ApiError(422, f"options[{name!r:.40}] must be a list of at most 100 events.")
-        evs = []
-        for k, e in enumerate(events):
-            where = f"options.{name}[{k}]"
-            if not (isinstance(e, dict) and isinstance(e.get("after"), int | float)
-                    and isinstance(e.get("amount"), int | float) and e.get("amount") >= 0
-                    and 0 <= e["after"] <= horizon):  # fmt: skip
-                raise ApiError(422, f"{where}: expected {{'after': 0..horizon, 'kind': ..., "
-                               f"'amount': >= 0}}. Got {e!r:.80}.", expression=where)  # fmt: skip
-            ev = regimen_event(twin.model, str(e.get("kind")), twin.time + e["after"], e["amount"])
-            if ev is None:
-                raise ApiError(422, f"{where}: kind {e.get('kind')!r:.30} is not an input of "
-                               f"model {twin.model.name}.", expression=where)  # fmt: skip
-            evs.append(ev)
-        regimens[str(name)[:64]] = Regimen(tuple(evs))
+    regimens = what_if_regimens(twin, options, horizon, max_options=20, max_events=100)
     every = 5 * twin.model.input_dt
     horizon = max(every, round(horizon / every) * every)
     res = what_if(twin, regimens, horizon)
