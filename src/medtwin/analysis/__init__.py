@@ -1,5 +1,14 @@
-"""Analysis: clinical metrics (and later sensitivity, identifiability, credibility)."""
+"""Analysis: clinical metrics, global sensitivity, identifiability (later: credibility)."""
 
+from .identifiability import Combination as Combination
+from .identifiability import FisherInformation as FisherInformation
+from .identifiability import IdentifiabilityReport as IdentifiabilityReport
+from .identifiability import Profile as Profile
+from .identifiability import ProfileLikelihood as ProfileLikelihood
+from .identifiability import fisher_information as fisher_information
+from .identifiability import identifiability as identifiability
+from .identifiability import profile_likelihood as profile_likelihood
+from .identifiability import twin_identifiability as twin_identifiability
 from .metrics import GlucoseMetrics as GlucoseMetrics
 from .metrics import coefficient_of_variation as coefficient_of_variation
 from .metrics import glucose_metrics as glucose_metrics
@@ -19,21 +28,30 @@ from .sensitivity import problem_from_model as problem_from_model
 from .sensitivity import sobol as sobol
 
 __all__ = [
+    "Combination",
+    "FisherInformation",
     "GlucoseMetrics",
+    "IdentifiabilityReport",
     "MorrisResult",
     "Problem",
+    "Profile",
+    "ProfileLikelihood",
     "SobolResult",
     "coefficient_of_variation",
+    "fisher_information",
     "glucose_metrics",
     "glucose_sd",
     "gmi",
     "hbgi",
+    "identifiability",
     "lbgi",
     "mean_glucose",
     "morris",
     "problem_from_model",
+    "profile_likelihood",
     "sobol",
     "time_above",
     "time_below",
     "time_in_range",
+    "twin_identifiability",
 ]

@@ -143,7 +143,9 @@ def assimilate_with_report(
             ess_trace.append(float(params.shape[0]))
             continue
         cens = jnp.asarray(clean.censored[here])
-        lw, degen, lse = pf_weight(model, t_arr, states, params, lw, obs_idx, values, cens)
+        lw, degen, lse = pf_weight(
+            model, t_arr, states, params, lw, obs_idx, values, cens, method.temper
+        )
         degenerate += int(degen)
         evidence += float(lse) if not bool(degen) else 0.0
         ess = effective_sample_size(lw)

@@ -72,8 +72,17 @@ def simulate_command(
     ] = None,
     days: Annotated[int, typer.Option(help="Number of days to simulate.")] = 1,
     out: Annotated[Path | None, typer.Option(help="CSV file, one row per minute.")] = None,
+    D: Annotated[float, typer.Option("--D", help="glioma: diffusion, mm^2/day.")] = 0.1,
+    rho: Annotated[float, typer.Option("--rho", help="glioma: proliferation, 1/day.")] = 0.05,
+    dim: Annotated[int, typer.Option(help="glioma: 1 (radial), 2 or 3.")] = 1,
 ) -> None:
-    """Simulate a type-1 diabetes patient and write one row per minute as CSV."""
+    """Simulate a type-1 diabetes patient and write one row per minute as CSV; or, with
+    MODEL glioma, a glioma (--out is then a folder: radii CSV, density NIfTI, slices PNG)."""
+    if model == "glioma":
+        from ._glioma import simulate_glioma
+
+        simulate_glioma(D, rho, dim, days, out)
+        return
     from ..simulate import simulate
     from ._t1d import t1d_setup
 
@@ -209,10 +218,30 @@ def twin_replay_command(
         console.print(f"Wrote the forecasts to {out}")
 
 
+# In-silico trials (`medtwin trial ...`) live in _trial.py.
+from ._trial import trial_app  # noqa: E402
+
+app.add_typer(trial_app, name="trial")
+
+# `medtwin trial t1d-control` and `medtwin recommend` live in _control.py.
+from ._control import register as _register_control  # noqa: E402
+
+_register_control(app, trial_app)
+
+# `medtwin twin glioma` lives in _glioma.py.
+from ._glioma import register as _register_glioma  # noqa: E402
+
+_register_glioma(twin_app)
+
 # The store's commands (users, audit, export, keygen) live in _store_cmds.py.
 from ._store_cmds import register as _register_store_commands  # noqa: E402
 
 _register_store_commands(app)
+
+# sensitivity and identifiability live in _analysis.py.
+from ._analysis import register as _register_analysis_commands  # noqa: E402
+
+_register_analysis_commands(app)
 
 
 def main() -> None:

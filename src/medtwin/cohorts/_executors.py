@@ -19,6 +19,10 @@ Failures: a chunk whose task fails (its worker died, or ``fn`` raised) is run ag
 ``retries`` more times (default 2; Dask's own ``retries=2``); a chunk is never run twice once it
 succeeded, so no subject is lost or duplicated. When the retries are spent the last error is
 raised.
+
+Progress: every ``map_chunks`` (and :func:`run_batched`) takes an optional
+``progress(done, total)`` callback, called in the calling process after each chunk finishes (in
+completion order); the core stays free of any display library (the CLI draws a rich bar with it).
 """
 
 from __future__ import annotations
@@ -45,13 +49,21 @@ __all__ = [
 
 T = TypeVar("T")
 ChunkFn = Callable[[Any, np.random.SeedSequence], T]
+Progress = Callable[[int, int], None]  # (chunks done, chunks in all)
 _DASK_HINT = "pip install 'medtwin[cohorts]'"
 
 
 class Executor(Protocol):
     """Anything with ``map_chunks(fn, chunks, *, seed) -> list`` (results in chunk order)."""
 
-    def map_chunks(self, fn: ChunkFn[T], chunks: Sequence[Any], *, seed: int) -> list[T]: ...
+    def map_chunks(
+        self,
+        fn: ChunkFn[T],
+        chunks: Sequence[Any],
+        *,
+        seed: int,
+        progress: Progress | None = None,
+    ) -> list[T]: ...
 
 
 def chunk_seeds(seed: int | np.random.SeedSequence, n: int) -> list[np.random.SeedSequence]:
@@ -88,7 +100,14 @@ class SerialExecutor:
     def __repr__(self) -> str:
         return f"SerialExecutor(retries={self.retries})"
 
-    def map_chunks(self, fn: ChunkFn[T], chunks: Sequence[Any], *, seed: int) -> list[T]:
+    def map_chunks(
+        self,
+        fn: ChunkFn[T],
+        chunks: Sequence[Any],
+        *,
+        seed: int,
+        progress: Progress | None = None,
+    ) -> list[T]:
         """``[fn(chunk_i, seed_i) for i]`` with seeds from :func:`chunk_seeds`."""
         out: list[T] = []
         for chunk, s in zip(chunks, chunk_seeds(seed, len(chunks)), strict=True):
@@ -99,6 +118,8 @@ class SerialExecutor:
                 except Exception:
                     if attempt == self.retries:
                         raise
+            if progress is not None:
+                progress(len(out), len(chunks))
         return out
 
 
@@ -116,7 +137,14 @@ class ProcessExecutor:
     def __repr__(self) -> str:
         return f"ProcessExecutor(workers={self.workers}, retries={self.retries})"
 
-    def map_chunks(self, fn: ChunkFn[T], chunks: Sequence[Any], *, seed: int) -> list[T]:
+    def map_chunks(
+        self,
+        fn: ChunkFn[T],
+        chunks: Sequence[Any],
+        *,
+        seed: int,
+        progress: Progress | None = None,
+    ) -> list[T]:
         """Like :meth:`SerialExecutor.map_chunks`, in parallel; results in chunk order."""
         seeds = chunk_seeds(seed, len(chunks))
         results: dict[int, T] = {}
@@ -131,6 +159,8 @@ class ProcessExecutor:
                 for fut in cf.as_completed(futures):
                     try:
                         results[futures[fut]] = fut.result()
+                        if progress is not None:
+                            progress(len(results), len(chunks))
                     except Exception as exc:  # retried below; re-raised when retries are spent
                         errors.append(exc)
             if errors and attempt == self.retries:
@@ -203,7 +233,14 @@ class DaskExecutor:
         """The ``distributed.Client`` (None outside a ``with`` block)."""
         return self._client
 
-    def map_chunks(self, fn: ChunkFn[T], chunks: Sequence[Any], *, seed: int) -> list[T]:
+    def map_chunks(
+        self,
+        fn: ChunkFn[T],
+        chunks: Sequence[Any],
+        *,
+        seed: int,
+        progress: Progress | None = None,
+    ) -> list[T]:
         """One task per chunk (``pure=False``, ``retries``); results gathered in chunk order."""
         owned = self._client is None
         self._start()
@@ -213,6 +250,11 @@ class DaskExecutor:
                 self._client.submit(fn, c, s, retries=self.retries, pure=False)
                 for c, s in zip(chunks, seeds, strict=True)
             ]
+            if progress is not None:
+                from distributed import as_completed
+
+                for done, _ in enumerate(as_completed(futures), 1):
+                    progress(done, len(futures))
             return list(self._client.gather(futures))
         finally:
             if owned:
@@ -226,12 +268,14 @@ def run_batched(
     chunk: int,
     executor: Executor | None = None,
     seed: int = 0,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """Evaluate ``fn`` over the rows of ``params`` ``[N, P]`` in vmapped batches of ``chunk`` rows.
 
     ``fn(rows, seed)`` gets a ``[n, P]`` float64 block and its chunk's ``SeedSequence`` and
     returns an array whose leading axis is ``n``; the blocks are mapped by ``executor`` (serial by
-    default) and concatenated in row order.
+    default) and concatenated in row order. ``progress(done, total)`` is called per finished
+    chunk (see the module docstring).
     """
     x = np.asarray(params, dtype=np.float64)
     if x.ndim != 2:
@@ -240,7 +284,11 @@ def run_batched(
         )
     slices = chunked(x.shape[0], chunk)
     ex = executor if executor is not None else SerialExecutor()
-    outs = ex.map_chunks(fn, [x[s] for s in slices], seed=seed)
+    blocks = [x[s] for s in slices]
+    if progress is None:
+        outs = ex.map_chunks(fn, blocks, seed=seed)
+    else:
+        outs = ex.map_chunks(fn, blocks, seed=seed, progress=progress)
     arrays = [np.asarray(o) for o in outs]
     for s, a in zip(slices, arrays, strict=True):
         if a.ndim == 0 or a.shape[0] != s.stop - s.start:

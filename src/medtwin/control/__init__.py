@@ -2,18 +2,27 @@
 posterior ensemble with a safe fallback) and schedule ranking for the sepsis twin."""
 
 from ._basal_bolus import BasalBolus as BasalBolus
+from ._basal_bolus import basal_bolus_dose as basal_bolus_dose
+from ._closed_loop import ClosedLoop as ClosedLoop
+from ._closed_loop import ClosedLoopResult as ClosedLoopResult
+from ._closed_loop import MealScenario as MealScenario
+from ._closed_loop import random_meals as random_meals
 from ._mpc import MPC as MPC
 from ._mpc import MPCPlan as MPCPlan
 from ._mpc import kovatchev_risk as kovatchev_risk
+from ._mpc import mpc_scores as mpc_scores
 from ._pid import PID as PID
+from ._pid import pid_terms as pid_terms
 from ._policy import Decision as Decision
 from ._policy import Policy as Policy
 from ._policy import PolicyInput as PolicyInput
 from ._policy import clip_to_pump as clip_to_pump
 from ._policy import insulin_on_board as insulin_on_board
 from ._policy import insulin_remaining as insulin_remaining
+from ._safety import FALLBACK_REASONS as FALLBACK_REASONS
 from ._safety import SafetyLimits as SafetyLimits
 from ._safety import safety_check as safety_check
+from ._safety import safety_flags as safety_flags
 from ._sepsis import DoseLimits as DoseLimits
 from ._sepsis import Schedule as Schedule
 from ._sepsis import ScheduleRanking as ScheduleRanking
@@ -21,22 +30,31 @@ from ._sepsis import rank_schedules as rank_schedules
 from ._sepsis import search_schedule as search_schedule
 
 __all__ = [
+    "FALLBACK_REASONS",
     "MPC",
     "PID",
     "BasalBolus",
+    "ClosedLoop",
+    "ClosedLoopResult",
     "Decision",
     "DoseLimits",
     "MPCPlan",
+    "MealScenario",
     "Policy",
     "PolicyInput",
     "SafetyLimits",
     "Schedule",
     "ScheduleRanking",
+    "basal_bolus_dose",
     "clip_to_pump",
     "insulin_on_board",
     "insulin_remaining",
     "kovatchev_risk",
+    "mpc_scores",
+    "pid_terms",
+    "random_meals",
     "rank_schedules",
     "safety_check",
+    "safety_flags",
     "search_schedule",
 ]

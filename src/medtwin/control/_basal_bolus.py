@@ -19,10 +19,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float
+
 from ..errors import ModelError
 from ._policy import Decision, PolicyInput, clip_to_pump
 
-__all__ = ["BasalBolus"]
+__all__ = ["BasalBolus", "basal_bolus_dose"]
+
+Value = Float[ArrayLike, "*batch"]
+
+
+def basal_bolus_dose(
+    carbs: Value,
+    cgm: Value,
+    iob: Value,
+    carb_ratio: Value,
+    correction_factor: Value,
+    target: Value,
+    threshold: Value,
+    correct_between_meals: bool = True,
+) -> tuple[Float[Array, "*batch"], Float[Array, "*batch"]]:
+    """The basal-bolus arithmetic (traceable, broadcasts over patients): ``(meal bolus,
+    correction bolus)`` in U for ``carbs`` g announced now, the reading ``cgm`` and insulin on
+    board ``iob`` (U). The correction ``(cgm - target) / CF - IOB`` (not below 0) is given only
+    above ``threshold``, and without a meal only if ``correct_between_meals``."""
+    carbs, cgm = jnp.asarray(carbs, jnp.float64), jnp.asarray(cgm, jnp.float64)
+    meal = carbs / carb_ratio
+    corr = jnp.maximum((cgm - target) / correction_factor - iob, 0.0)
+    corr = jnp.where(cgm > threshold, corr, 0.0)
+    if not correct_between_meals:
+        corr = jnp.where(carbs > 0, corr, 0.0)
+    return meal, corr
 
 
 @dataclass(frozen=True)
@@ -50,16 +78,21 @@ class BasalBolus:
         if not self.basal >= 0:
             raise ModelError(f"BasalBolus needs a basal rate >= 0 U/h. Got {self.basal!r}.")
 
+    def doses(self, carbs: float, obs: PolicyInput) -> tuple[float, float]:
+        """``(meal bolus, correction bolus)`` in U (see :func:`basal_bolus_dose`)."""
+        meal, corr = basal_bolus_dose(
+            carbs, obs.cgm, obs.iob, self.carb_ratio, self.correction_factor, self.target,
+            self.threshold, self.correct_between_meals,
+        )  # fmt: skip
+        return float(meal), float(corr)
+
     def correction(self, obs: PolicyInput) -> float:
         """Correction bolus (U) net of insulin on board; 0 below the threshold."""
-        if obs.cgm <= self.threshold:
-            return 0.0
-        return max((obs.cgm - self.target) / self.correction_factor - obs.iob, 0.0)
+        return self.doses(1.0, obs)[1]
 
     def decide(self, obs: PolicyInput) -> Decision:
         carbs = obs.meals_between(obs.time, obs.time + self.every)
-        meal = carbs / self.carb_ratio
-        corr = self.correction(obs) if (carbs > 0 or self.correct_between_meals) else 0.0
+        meal, corr = self.doses(carbs, obs)
         parts = []
         if meal > 0:
             parts.append(f"meal bolus {carbs:g} g / CR {self.carb_ratio:g}")

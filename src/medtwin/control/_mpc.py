@@ -7,9 +7,11 @@ At each decision (every ``every`` = 5 min) the controller
    basal-bolus decision with the reason in ``Decision.fallback``;
 2. builds a grid of candidate insulin plans over the receding ``horizon`` (120 min):
    piecewise-constant basal over ``blocks`` (default 30 + 90 min; each block's rate a multiple
-   ``basal_levels`` of the patient's basal) and a bolus now (a multiple ``bolus_levels`` of the
-   basal-bolus reference: announced carbs / carb ratio + (CGM - target) / correction factor),
-   every plan quantised to the pump's increments and limits first;
+   ``basal_levels`` of the patient's basal) and a bolus now (a multiple ``bolus_levels`` of a
+   reference: with ``bolus_reference="carbs"`` announced carbs / carb ratio + (CGM - target) /
+   correction factor; with ``"basal-bolus"`` the fallback's own bolus, whose correction rules
+   and insulin on board apply, so that MPC adjusts the basal around the patient's boluses as a
+   hybrid closed loop does), every plan quantised to the pump's increments and limits first;
 3. simulates every (resampled) particle under every plan in ONE vmapped
    :func:`~medtwin.simulate.simulate` call (particles x plans members; the announced meals
    enter each plan's regimen when ``announce``);
@@ -41,6 +43,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -48,12 +51,12 @@ from jaxtyping import Array, ArrayLike, Float
 
 from ..assimilate._filters import systematic_resample
 from ..errors import ModelError
-from ..simulate import Regimen, basal, bolus, meal, simulate
-from ._basal_bolus import BasalBolus
-from ._policy import Decision, PolicyInput, clip_to_pump
+from ..simulate import RK4, Regimen, Solver, integrate_rates, meal
+from ._basal_bolus import BasalBolus, basal_bolus_dose
+from ._policy import Decision, PolicyInput, clip_to_pump, insulin_remaining
 from ._safety import SafetyLimits, safety_check
 
-__all__ = ["MPC", "MPCPlan", "kovatchev_risk"]
+__all__ = ["MPC", "MPCPlan", "kovatchev_risk", "mpc_scores"]
 
 Glucose = Float[ArrayLike, " *shape"]  # mg/dL
 Risk = Float[Array, " *shape"]
@@ -65,6 +68,83 @@ def kovatchev_risk(bg: Glucose) -> Risk:
     g = jnp.maximum(jnp.asarray(bg, dtype=jnp.float64), 1.0)
     f = 1.509 * (jnp.log(g) ** 1.084 - 5.381)
     return 10.0 * f**2
+
+
+def mpc_scores(
+    model,
+    solver: Solver,
+    params: Float[Array, "m n_params"],
+    states: Float[Array, "m n_states"],
+    weights: Float[Array, " m"],
+    t0: Float[ArrayLike, ""],
+    carbs: Float[Array, " steps"],
+    plans: Float[Array, "c blocks_plus_1"],
+    refine: Array | None,
+    refine_any: Array | None,
+    *,
+    block_steps: tuple[int, ...],
+    dt: float,
+    every: int,
+    observable: int,
+    hypo: float,
+    terminal: Float[Array, " c"] | None = None,
+) -> tuple[Float[Array, " c"], Float[Array, " c"]]:
+    """Posterior mean Kovatchev risk and P(BG < ``hypo``) of every plan (traceable; the one
+    numerical core of :meth:`MPC.plan` and of the closed loop).
+
+    Every particle (``params``, ``states``, ``weights`` summing to 1) is simulated under every
+    plan for ``sum(block_steps)`` input steps of ``dt``: insulin at the plan's basal of each
+    block (U/h) plus its bolus (U) in the first step, carbohydrate at the announced rate
+    ``carbs`` (g/min per step); glucose ``observable`` is scored every ``every`` steps. A
+    failed member counts as hypoglycaemic with risk 100. ``terminal`` (C,) the further glucose
+    drop (mg/dL) each plan's insulin still on board at the horizon's end will cause: the
+    *eventual* glucose ``BG(end) - terminal`` is scored as one more point and counts for the
+    chance constraint (the horizon is shorter than insulin action, 6 h)."""
+    ic, ii = model.input_names.index("carbs"), model.input_names.index("insulin")
+    block_of = np.repeat(np.arange(len(block_steps)), block_steps)
+    first = (np.arange(block_of.size) == 0).astype(np.float64)
+    insulin = plans[:, block_of] / 60.0 + plans[:, -1:] * first / dt  # (c, steps) U/min
+    n_in = len(model.input_names)
+    rates = jnp.zeros((plans.shape[0], block_of.size, n_in))
+    rates = rates.at[:, :, ii].set(insulin).at[:, :, ic].set(carbs)
+
+    def member(p, y, r):
+        obs, _, _ = integrate_rates(
+            model, solver, p, y, t0, r, refine, refine_any, dt=dt, save_every=every
+        )
+        return obs[:, observable]
+
+    bg = jax.vmap(jax.vmap(member, (None, None, 0)), (0, 0, None))(params, states, rates)
+    if terminal is not None:
+        bg = jnp.concatenate([bg, bg[..., -1:] - terminal[None, :, None]], axis=-1)
+    bad = ~jnp.all(jnp.isfinite(bg), axis=-1)  # (m, c)
+    risk = jnp.where(bad, 100.0, kovatchev_risk(jnp.nan_to_num(bg)).mean(-1))
+    hypo_pc = bad | jnp.any(jnp.nan_to_num(bg, nan=0.0) < hypo, axis=-1)
+    return weights @ risk, weights @ hypo_pc.astype(jnp.float64)
+
+
+def choose_plan(
+    risk: Array, p_hypo: Array, p_max: float, anchor: int | None = None, margin: float = 0.0
+) -> tuple[Array, Array]:
+    """Index of the lowest-risk plan with ``p_hypo <= p_max``, else of the least hypoglycaemic
+    (ties by risk); and whether the constraint was met (traceable). With an ``anchor`` plan
+    (the patient's usual therapy) the constraint is relative -- no plan may be likelier to
+    cause hypoglycaemia than both ``p_max`` and the usual therapy -- and another plan is taken
+    only if it lowers the risk by more than ``margin``: the twin must be sure enough to
+    deviate from what the patient would do anyway."""
+    if anchor is not None:
+        p_max = jnp.maximum(p_max, p_hypo[anchor])
+    ok = p_hypo <= p_max
+    feasible = jnp.any(ok)
+    best_ok = jnp.argmin(jnp.where(ok, risk, jnp.inf))
+    if anchor is not None:
+        best_ok = jnp.where(risk[best_ok] > risk[anchor] - margin, anchor, best_ok)
+    # least hypoglycaemic, ties broken by risk
+    best_hypo = jnp.argmin(p_hypo + 1e-9 * risk / (1.0 + jnp.max(jnp.abs(risk))))
+    return jnp.where(feasible, best_ok, best_hypo), feasible
+
+
+_scores_jit = eqx.filter_jit(mpc_scores)
 
 
 @dataclass(frozen=True)
@@ -111,8 +191,17 @@ class MPC:
     every: float = 5.0
     observable: str = "bg"
     limits: SafetyLimits = field(default_factory=SafetyLimits)
+    solver: Solver = field(default_factory=RK4)
+    terminal: bool = True
+    bolus_reference: str = "carbs"
+    switch_margin: float | None = None
 
     def __post_init__(self) -> None:
+        if self.bolus_reference not in ("carbs", "basal-bolus"):
+            raise ModelError(
+                "MPC bolus_reference must be 'carbs' or 'basal-bolus'. Got "
+                f"{self.bolus_reference!r}."
+            )
         if abs(sum(self.blocks) - self.horizon) > 1e-9 or min(self.blocks) <= 0:
             raise ModelError(
                 f"MPC blocks must be > 0 and sum to the horizon {self.horizon:g} min. Got "
@@ -123,72 +212,130 @@ class MPC:
         if self.particles is not None and self.particles < 2:
             raise ModelError(f"MPC needs particles >= 2 or None. Got {self.particles!r}.")
 
-    def candidates(self, obs: PolicyInput) -> np.ndarray:
-        """The candidate plans (C, n_blocks + 1), quantised by the pump. C is the same at every
-        decision (duplicates are kept), so the batched simulation compiles once."""
-        bb = self.fallback
-        carbs = obs.meals_between(obs.time, obs.time + self.every) if self.announce else 0.0
-        ref = carbs / bb.carb_ratio + max((obs.cgm - bb.target) / bb.correction_factor, 0.0)
+    def levels(self) -> tuple[np.ndarray, np.ndarray]:
+        """The candidate grid as multipliers: basal per block (C, n_blocks) and bolus (C,)."""
         rows = [
-            [*(lv * bb.basal for lv in levels), b * ref]
+            (levels, b)
             for levels in itertools.product(self.basal_levels, repeat=len(self.blocks))
             for b in self.bolus_levels
         ]
-        plans = np.asarray(rows, dtype=np.float64)
-        plans[:, :-1] = np.asarray(obs.pump.deliver_basal(plans[:, :-1]))
-        plans[:, -1] = np.asarray(obs.pump.deliver_bolus(plans[:, -1]))
-        return plans
+        return np.array([r[0] for r in rows], np.float64), np.array([r[1] for r in rows])
 
-    def _regimens(self, obs: PolicyInput, plans: np.ndarray, t0: float) -> list[Regimen]:
-        meals = ()
-        if self.announce:
-            meals = tuple(
-                meal(t, g) for t, g in obs.meals if t0 - self.horizon <= t < t0 + self.horizon
+    def anchor(self) -> int | None:
+        """Index of the usual-therapy plan (basal x1 in every block, bolus x1) when
+        ``switch_margin`` is set: MPC leaves it only for a risk lower by more than the margin."""
+        if self.switch_margin is None:
+            return None
+        lv, bl = self.levels()
+        hit = np.flatnonzero(np.all(lv == 1.0, axis=1) & (bl == 1.0))
+        if hit.size == 0:
+            raise ModelError(
+                "MPC switch_margin needs the usual plan in the grid: 1.0 in basal_levels and "
+                f"bolus_levels. Got {self.basal_levels!r} and {self.bolus_levels!r}."
             )
-        starts = t0 + np.concatenate([[0.0], np.cumsum(self.blocks)[:-1]])
-        out = []
-        for row in plans:
-            events = [basal(float(s), float(r)) for s, r in zip(starts, row[:-1], strict=True)]
-            if row[-1] > 0:
-                events.append(bolus(t0, float(row[-1])))
-            out.append(Regimen((*meals, *events)))
-        return out
+        return int(hit[0])
+
+    def reference(self, carbs, cgm, iob, carb_ratio, correction_factor) -> Array:
+        """The bolus the ``bolus_levels`` multiply (U; traceable, patient settings given)."""
+        bb = self.fallback
+        if self.bolus_reference == "basal-bolus":
+            meal_b, corr_b = basal_bolus_dose(
+                carbs, cgm, iob, carb_ratio, correction_factor, bb.target, bb.threshold,
+                bb.correct_between_meals,
+            )  # fmt: skip
+            return meal_b + corr_b
+        return carbs / carb_ratio + jnp.maximum((cgm - bb.target) / correction_factor, 0.0)
+
+    def grid_for(self, basal_rate, ref, pump) -> Array:
+        """Candidate plans (C, n_blocks + 1) for a patient's ``basal_rate`` (U/h) and reference
+        bolus ``ref`` (U) (traceable): basal levels x the basal rate, bolus levels x the
+        reference, quantised by the pump."""
+        lv, bl = self.levels()
+        return jnp.concatenate(
+            [pump.deliver_basal(lv * basal_rate), pump.deliver_bolus(bl * ref)[:, None]], axis=1
+        )
+
+    def candidates(self, obs: PolicyInput) -> np.ndarray:
+        """The candidate plans (C, n_blocks + 1), quantised by the pump. C is the same at every
+        decision (duplicates are kept), so the batched simulation compiles once."""
+        carbs = obs.meals_between(obs.time, obs.time + self.every) if self.announce else 0.0
+        bb = self.fallback
+        ref = self.reference(carbs, obs.cgm, obs.iob, bb.carb_ratio, bb.correction_factor)
+        return np.asarray(self.grid_for(bb.basal, ref, obs.pump))
+
+    def terminal_drop(self, plans, basal_rate, correction_factor, past_iob, dt: float) -> Array:
+        """Glucose drop (mg/dL) beyond the horizon from each plan's net insulin (above the
+        patient's ``basal_rate``) still on board at its end, plus ``past_iob`` (U still on
+        board then from earlier net insulin), times the correction factor: the "eventual BG"
+        of OpenAPS oref0 with the exponential action curve of :func:`insulin_remaining`
+        (traceable)."""
+        block_steps, _ = self.steps(dt)
+        h = sum(block_steps)
+        block_of = np.repeat(np.arange(len(block_steps)), block_steps)
+        remaining = insulin_remaining(dt * (h - np.arange(h)))  # (h,) at the horizon's end
+        extra = (plans[:, block_of] - basal_rate) / 60.0 * dt  # (c, h) U per step
+        iob = extra @ remaining + plans[:, -1] * remaining[0]
+        return correction_factor * (iob + past_iob)
+
+    def steps(self, dt: float) -> tuple[tuple[int, ...], int]:
+        """Input steps per block and per scored point for a model step ``dt`` (min)."""
+        block_steps = tuple(round(b / dt) for b in self.blocks)
+        every = round(self.every / dt)
+        if sum(block_steps) % every or any(abs(n * dt - b) > 1e-9 for n, b in
+                                           zip(block_steps, self.blocks, strict=True)):  # fmt: skip
+            raise ModelError(
+                f"MPC blocks {self.blocks!r} and every={self.every:g} min must be multiples of "
+                f"the model's input step {dt:g} min."
+            )
+        return block_steps, every
 
     def plan(self, obs: PolicyInput) -> MPCPlan:
         """Evaluate every candidate plan on the twin's ensemble (no safety check)."""
         twin = obs.twin
         ens, model = twin.ensemble, twin.model
-        t0 = float(ens.time)
+        t0, dt = float(ens.time), float(model.input_dt)
         if self.particles is None:
-            params, states, w = ens.params, ens.states, np.asarray(ens.weights)
+            params, states, w = ens.params, ens.states, ens.weights
         else:
             key = jax.random.fold_in(twin.key, 2**21 + round(t0 / self.every))
-            anc = np.asarray(systematic_resample(key, ens.log_weights))[: self.particles]
-            if anc.size < self.particles:
-                anc = np.resize(anc, self.particles)
-            params, states = np.asarray(ens.params)[anc], np.asarray(ens.states)[anc]
-            w = np.full(self.particles, 1.0 / self.particles)
+            anc = systematic_resample(key, ens.log_weights, self.particles)
+            params, states = ens.params[anc], ens.states[anc]
+            w = jnp.full(self.particles, 1.0 / self.particles)
         plans = self.candidates(obs)
-        n_p, n_c = len(w), len(plans)
-        regs = self._regimens(obs, plans, t0)
-        times = t0 + np.arange(self.every, self.horizon + self.every / 2, self.every)
-        traj = simulate(
-            model, np.repeat(np.asarray(params), n_c, axis=0), regs * n_p, t0=t0,
-            t1=t0 + self.horizon, saveat=times, y0=np.repeat(np.asarray(states), n_c, axis=0),
-            save_states=False,
+        block_steps, every = self.steps(dt)
+        n = sum(block_steps)
+        carbs = np.zeros(n)
+        if self.announce:
+            meals = tuple(
+                meal(t, g) for t, g in obs.meals if t0 - self.horizon <= t < t0 + self.horizon
+            )
+            carbs = (
+                Regimen(meals)
+                .compile(model.input_names, t0, dt, n)
+                .dose_rate[:, model.input_names.index("carbs")]
+            )
+        dosing = (carbs > 0) | (np.arange(n) == 0)
+        refine = self.solver.refine_mask(dosing)
+        refine = None if refine is None else jnp.asarray(refine)
+        terminal = None
+        if self.terminal:  # earlier insulin on board: as if given now (conservative)
+            past = obs.iob * float(insulin_remaining(self.horizon))
+            terminal = self.terminal_drop(
+                jnp.asarray(plans), self.fallback.basal, self.fallback.correction_factor, past, dt
+            )
+        risk, p_hypo = _scores_jit(
+            model, self.solver, params, states, w, jnp.float64(t0), jnp.asarray(carbs),
+            jnp.asarray(plans), refine, refine, block_steps=block_steps, dt=dt, every=every,
+            observable=model.observable_index(self.observable), hypo=self.hypo,
+            terminal=terminal,
         )  # fmt: skip
-        bg = np.asarray(traj.observable(self.observable)).reshape(n_p, n_c, -1)
-        bad = ~np.isfinite(bg).all(axis=-1)  # failed members count as hypoglycaemic
-        risk_pc = np.where(bad, 100.0, np.asarray(kovatchev_risk(np.nan_to_num(bg))).mean(-1))
-        hypo_pc = bad | (np.nan_to_num(bg, nan=0.0) < self.hypo).any(-1)
-        risk = w @ risk_pc
-        p_hypo = w @ hypo_pc.astype(np.float64)
-        ok = p_hypo <= self.p_hypo_max
-        if ok.any():
-            chosen = int(np.flatnonzero(ok)[np.argmin(risk[ok])])
-        else:
-            chosen = int(np.lexsort((risk, p_hypo))[0])
-        return MPCPlan(plans, risk, p_hypo, chosen, bool(ok.any()), n_p)
+        chosen, feasible = choose_plan(
+            risk, p_hypo, self.p_hypo_max, self.anchor(), self.switch_margin or 0.0
+        )
+        return MPCPlan(
+            plans, np.asarray(risk), np.asarray(p_hypo), int(chosen), bool(feasible),
+            int(params.shape[0]),
+        )  # fmt: skip
 
     def decide(self, obs: PolicyInput) -> Decision:
         why = safety_check(obs.twin, obs.cgm, obs.time, drifting=obs.drifting, limits=self.limits)

@@ -26,12 +26,57 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, ArrayLike, Bool, Float
 
 from ..errors import ModelError
 from ._policy import Decision, PolicyInput, clip_to_pump
 
-__all__ = ["PID"]
+__all__ = ["PID", "pid_terms"]
+
+History = Float[ArrayLike, "*batch n"]
+
+
+def pid_terms(
+    t: History,
+    g: History,
+    valid: Bool[ArrayLike, "*batch n"],
+    now: Float[ArrayLike, "*batch"],
+    *,
+    basal: Float[ArrayLike, "*batch"],
+    kp: float,
+    ki: float,
+    kd: float,
+    target: float,
+    window: float,
+    slope_window: float,
+    max_basal: float,
+) -> tuple[Float[Array, "*batch"], Float[Array, "*batch"], Float[Array, "*batch"]]:
+    """The P, I (clamped) and D terms in U/h (traceable, batched over leading axes).
+
+    ``t``/``g`` the CGM history (min, mg/dL), oldest first, ending with the reading at ``now``;
+    ``valid`` which entries are readings (a padded history has False in front). The integral is
+    the trapezoidal integral of ``g - target`` over consecutive valid readings of the last
+    ``window`` min; the derivative the least-squares slope of the valid readings of the last
+    ``slope_window`` min (0 with fewer than two)."""
+    t, g = jnp.asarray(t, jnp.float64), jnp.asarray(g, jnp.float64)
+    now = jnp.asarray(now, jnp.float64)[..., None]
+    valid = jnp.asarray(valid, bool)
+    e = g - target
+    inw = valid & (t >= now - window)
+    pair = inw[..., 1:] & inw[..., :-1]
+    integral = jnp.sum(jnp.where(pair, jnp.diff(t) * (e[..., 1:] + e[..., :-1]) / 2, 0.0), -1)
+    basal = jnp.asarray(basal, jnp.float64)
+    i_term = jnp.clip(ki * integral, -basal, max_basal - basal)
+    last = valid & (t >= now - slope_window)
+    n = jnp.sum(last, -1, keepdims=True)
+    tbar = jnp.sum(jnp.where(last, t, 0.0), -1, keepdims=True) / jnp.maximum(n, 1)
+    gbar = jnp.sum(jnp.where(last, g, 0.0), -1, keepdims=True) / jnp.maximum(n, 1)
+    sxx = jnp.sum(jnp.where(last, (t - tbar) ** 2, 0.0), -1)
+    sxy = jnp.sum(jnp.where(last, (t - tbar) * (g - gbar), 0.0), -1)
+    slope = jnp.where((n[..., 0] >= 2) & (sxx > 0), sxy / jnp.where(sxx > 0, sxx, 1.0), 0.0)
+    return kp * e[..., -1], i_term, kd * slope
 
 
 @dataclass(frozen=True)
@@ -60,19 +105,17 @@ class PID:
             )
 
     def terms(self, obs: PolicyInput) -> tuple[float, float, float]:
-        """The P, I (clamped) and D terms in U/h."""
+        """The P, I (clamped) and D terms in U/h (see :func:`pid_terms`)."""
         t = np.asarray((*obs.cgm_times, obs.time), dtype=np.float64)
         g = np.asarray((*obs.cgm_values, obs.cgm), dtype=np.float64)
         if len(obs.cgm_times) and obs.cgm_times[-1] == obs.time:
             t, g = t[:-1], g[:-1]
-        e = g - self.target
-        recent = t >= obs.time - self.window
-        te, ee = t[recent], e[recent]
-        integral = float(np.sum(np.diff(te) * (ee[1:] + ee[:-1]) / 2)) if te.size > 1 else 0.0
-        i_term = float(np.clip(self.ki * integral, -self.basal, obs.pump.max_basal - self.basal))
-        last = t >= obs.time - self.slope_window
-        slope = float(np.polyfit(t[last], g[last], 1)[0]) if last.sum() >= 2 else 0.0
-        return self.kp * float(e[-1]), i_term, self.kd * slope
+        p, i, d = pid_terms(
+            t, g, np.ones(t.shape, bool), obs.time, basal=self.basal, kp=self.kp, ki=self.ki,
+            kd=self.kd, target=self.target, window=self.window, slope_window=self.slope_window,
+            max_basal=obs.pump.max_basal,
+        )  # fmt: skip
+        return float(p), float(i), float(d)
 
     def decide(self, obs: PolicyInput) -> Decision:
         p, i, d = self.terms(obs)

@@ -27,9 +27,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, ArrayLike, Bool, Float
 
-__all__ = ["SafetyLimits", "safety_check"]
+__all__ = ["FALLBACK_REASONS", "SafetyLimits", "safety_check", "safety_flags"]
+
+# What a fallback code of the closed loop means (code i = the check at index i - 1 failed first).
+FALLBACK_REASONS = (
+    "",
+    "effective sample size collapsed",
+    "forecast coverage drifting",
+    "CGM outside the validated range",
+    "CGM outside the ensemble's predicted range",
+    "parameters at their bounds",
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,43 @@ class SafetyLimits:
     observable: str = "sc_glucose"
 
 
+def safety_flags(
+    ess_fraction: Float[ArrayLike, "*batch"],
+    drifting: Bool[ArrayLike, "*batch"],
+    cgm: Float[ArrayLike, "*batch"],
+    pred_lo: Float[ArrayLike, "*batch"],
+    pred_hi: Float[ArrayLike, "*batch"],
+    bound_share: Float[ArrayLike, "*batch"],
+    limits: SafetyLimits,
+) -> Bool[Array, "*batch 5"]:
+    """Checks 2-5 of the module docstring as flags (True = failed), in the order of
+    ``FALLBACK_REASONS[1:]`` (traceable, batched). ``pred_lo``/``pred_hi`` the ensemble's
+    predicted range of the CGM's quantity now (mg/dL), ``bound_share`` the posterior weight on
+    particles at a prior bound."""
+    cgm = jnp.asarray(cgm, jnp.float64)
+    lo, hi = limits.cgm_range
+    return jnp.stack(
+        [
+            jnp.asarray(ess_fraction) < limits.min_ess_fraction,
+            jnp.asarray(drifting, bool),
+            (cgm < lo) | (cgm > hi),
+            (cgm < jnp.asarray(pred_lo) - limits.margin)
+            | (cgm > jnp.asarray(pred_hi) + limits.margin),
+            jnp.asarray(bound_share) > limits.bound_fraction,
+        ],
+        axis=-1,
+    )
+
+
+def bound_share(params: Array, weights: Array, idx: np.ndarray, b: np.ndarray, rtol: float):
+    """Posterior weight on particles with a free parameter (columns ``idx``, bounds ``b``
+    [k, 2]) within ``rtol`` of the bounds' width of a bound (traceable)."""
+    tol = rtol * (b[:, 1] - b[:, 0])
+    v = params[..., idx]
+    at = jnp.any((v <= b[:, 0] + tol) | (v >= b[:, 1] - tol), axis=-1)
+    return jnp.sum(jnp.where(at, weights, 0.0), axis=-1)
+
+
 def safety_check(
     twin: Any, cgm: float, time: float, *, drifting: bool = False, limits: SafetyLimits
 ) -> str:
@@ -58,36 +107,28 @@ def safety_check(
     ens = twin.ensemble
     n = ens.size
     ess = ens.ess
-    if ess < limits.min_ess_fraction * n:
-        return (
-            f"effective sample size collapsed: ESS {ess:.1f} of {n} particles "
-            f"< {limits.min_ess_fraction:.0%}"
-        )
-    if drifting:
-        return "forecast coverage drifting (skill ledger)"
-    lo, hi = limits.cgm_range
-    if not lo <= cgm <= hi:
-        return f"CGM {cgm:.0f} mg/dL outside the validated range [{lo:g}, {hi:g}] mg/dL"
     model = twin.model
     j = model.observable_index(limits.observable)
     pred = np.asarray(jax.vmap(lambda y, p: model.observe(ens.time, y, p))(ens.states, ens.params))
     pred = pred[:, j]
-    p_lo, p_hi = float(np.nanmin(pred)) - limits.margin, float(np.nanmax(pred)) + limits.margin
-    if not p_lo <= cgm <= p_hi:
-        return (
-            f"CGM {cgm:.0f} mg/dL outside the ensemble's predicted range "
-            f"[{p_lo:.0f}, {p_hi:.0f}] mg/dL (prediction +- {limits.margin:g})"
-        )
+    p_lo, p_hi = float(np.nanmin(pred)), float(np.nanmax(pred))
     idx = np.array([model.param_index(name) for name in twin.free], dtype=np.int64)
-    if idx.size:
-        b = np.array([model.parameters[i].bounds for i in idx])
-        tol = limits.bound_rtol * (b[:, 1] - b[:, 0])
-        v = np.asarray(ens.params)[:, idx]
-        at = np.any((v <= b[:, 0] + tol) | (v >= b[:, 1] - tol), axis=1)
-        share = float(np.sum(np.asarray(ens.weights)[at]))
-        if share > limits.bound_fraction:
-            return (
-                f"parameters at their bounds: {share:.0%} of the posterior weight "
-                f"> {limits.bound_fraction:.0%}"
-            )
-    return ""
+    b = np.array([model.parameters[i].bounds for i in idx]).reshape(-1, 2)
+    share = (
+        float(bound_share(ens.params, ens.weights, idx, b, limits.bound_rtol)) if idx.size else 0.0
+    )
+    flags = np.asarray(safety_flags(ess / n, drifting, cgm, p_lo, p_hi, share, limits))
+    if not flags.any():
+        return ""
+    lo, hi = limits.cgm_range
+    return (
+        f"effective sample size collapsed: ESS {ess:.1f} of {n} particles "
+        f"< {limits.min_ess_fraction:.0%}",
+        "forecast coverage drifting (skill ledger)",
+        f"CGM {cgm:.0f} mg/dL outside the validated range [{lo:g}, {hi:g}] mg/dL",
+        f"CGM {cgm:.0f} mg/dL outside the ensemble's predicted range "
+        f"[{p_lo - limits.margin:.0f}, {p_hi + limits.margin:.0f}] mg/dL "
+        f"(prediction +- {limits.margin:g})",
+        f"parameters at their bounds: {share:.0%} of the posterior weight "
+        f"> {limits.bound_fraction:.0%}",
+    )[int(np.argmax(flags))]

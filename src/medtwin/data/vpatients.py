@@ -18,10 +18,12 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ..assimilate import ParticleFilter, PopulationPrior
+from ..cohorts import Population
 from ..errors import UnknownPatientError
 from ..models.glucose.uva_padova import UVAPadova
 
 __all__ = [
+    "T1D_CGM_FILTER",
     "T1D_FILTER",
     "T1D_FREE",
     "VIRTUAL_PATIENTS",
@@ -31,6 +33,7 @@ __all__ = [
     "load_virtual_patients",
     "t1d_population_prior",
     "therapy_settings",
+    "virtual_population",
 ]
 
 _AGE_GROUPS = ("adolescent", "adult", "child")
@@ -51,6 +54,13 @@ T1D_FREE = ("Vmx", "kp1", "kp2", "kp3", "kabs", "kmax", "Vm0", "ka1", "ka2", "kd
 # 60-minute MARD rose from 11.3 % (no drift) to 15.6 %; with 0.02 it is 12.3 %
 # (benchmarks/twin_simglucose.py).
 T1D_FILTER = ParticleFilter(drift=0.02)
+# The closed loop's filter for a live sensor stream (medtwin trial t1d-control): the same drift,
+# and each reading's likelihood tempered to the power 0.2, since the sensor's error is
+# autocorrelated (about 0.9 from one 5-min reading to the next). Untempered, the twin followed
+# runs of sensor error, its one-step 95 % band covered as little as 5 % of readings over 2 h and
+# MPC fell back to basal-bolus in about half its decisions (adult#007, one day); tempered, in
+# 1-15 % (four patients, one day each).
+T1D_CGM_FILTER = ParticleFilter(drift=0.02, temper=0.2)
 VIRTUAL_PATIENTS: tuple[str, ...] = tuple(
     f"{group}#{i:03d}" for group in _AGE_GROUPS for i in range(1, 11)
 )
@@ -117,4 +127,25 @@ def therapy_settings(name: str) -> TherapySettings:
         correction_factor=float(row["CF"]),
         age=float(row["Age"]),
         total_daily_insulin=float(row["TDI"]),
+    )
+
+
+def virtual_population(names: tuple[str, ...] | list[str] = VIRTUAL_PATIENTS) -> Population:
+    """The virtual patients as a :class:`~medtwin.cohorts.Population` of
+    :class:`~medtwin.models.UVAPadova`, with covariates ``age_group``, ``age`` (years),
+    ``carb_ratio`` (g/U), ``correction_factor`` (mg/dL per U) and ``total_daily_insulin`` (U/day)
+    from simglucose's Quest.csv (body weight is the parameter ``BW``, kg)."""
+    names = list(names)
+    settings = [therapy_settings(n) for n in names]
+    return Population(
+        np.asarray(load_virtual_patients(names)),
+        UVAPadova().parameter_names,
+        {
+            "age_group": [age_group(n) for n in names],
+            "age": [s.age for s in settings],
+            "carb_ratio": [s.carb_ratio for s in settings],
+            "correction_factor": [s.correction_factor for s in settings],
+            "total_daily_insulin": [s.total_daily_insulin for s in settings],
+        },
+        names,
     )

@@ -2,6 +2,7 @@
 
 from . import glucose as glucose
 from . import inflammation as inflammation
+from . import oncology as oncology
 from ._base import AbstractModel as AbstractModel
 from ._base import AbstractODEModel as AbstractODEModel
 from ._base import AbstractSteppedModel as AbstractSteppedModel
@@ -23,6 +24,7 @@ from ._registry import register_model as register_model
 from .glucose import BergmanMinimal as BergmanMinimal
 from .glucose import UVAPadova as UVAPadova
 from .inflammation import Reynolds2006 as Reynolds2006
+from .oncology import Glioma as Glioma
 
 __all__ = [
     "AbstractModel",
@@ -30,6 +32,7 @@ __all__ = [
     "AbstractSteppedModel",
     "BergmanMinimal",
     "GaussianNoise",
+    "Glioma",
     "InputSpec",
     "LogNormal",
     "NoiseModel",
@@ -47,5 +50,6 @@ __all__ = [
     "glucose",
     "inflammation",
     "list_models",
+    "oncology",
     "register_model",
 ]

@@ -14,6 +14,7 @@ from ._simulate import Advanced as Advanced
 from ._simulate import Status as Status
 from ._simulate import Trajectory as Trajectory
 from ._simulate import advance as advance
+from ._simulate import integrate_rates as integrate_rates
 from ._simulate import simulate as simulate
 from ._solvers import RK4 as RK4
 from ._solvers import Adaptive as Adaptive
@@ -36,6 +37,7 @@ __all__ = [
     "applied_inputs",
     "basal",
     "bolus",
+    "integrate_rates",
     "meal",
     "simulate",
 ]

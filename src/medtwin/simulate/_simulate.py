@@ -253,6 +253,54 @@ def _kernel(
     return jax.vmap(member, in_axes=in_axes)(params, y0, keys, dose, override, refine)
 
 
+def integrate_rates(
+    model: AbstractModel,
+    solver: Solver,
+    params: Float[Array, " n_params"],
+    y: Float[Array, " n_states"],
+    t0: Float[ArrayLike, ""],
+    rates: Float[Array, "steps n_inputs"],
+    refine: Array | None,
+    refine_any: Array | None,
+    *,
+    dt: float,
+    save_every: int,
+) -> tuple[Float[Array, "saves n_obs"], Float[Array, " n_states"], Array]:
+    """Advance ONE member of a deterministic model over ``len(rates)`` input steps inside a
+    traced computation (vmap it; the closed loop and model-predictive control call it under
+    ``jit``): ``rates[k]`` are the input rates the model receives in step k (background and
+    doses already added, see :func:`~medtwin.simulate.applied_inputs`). Saves the observables
+    after every ``save_every`` steps. ``refine`` (per member, [steps]) and ``refine_any`` (one
+    for the whole batch: keep it out of ``vmap``) are the solver's dose refinement flags, as
+    :meth:`~medtwin.simulate.Solver.refine_mask` gives them; None: no refinement.
+    The same per-step code as :func:`simulate` (same numbers for the same inputs).
+    Returns ``(observables [steps // save_every, n_obs], final state, ok)``; a failed member
+    has NaN observables from the failure on and ``ok`` False."""
+    n = rates.shape[0]
+    if n % save_every:
+        raise SimulationError(
+            f"integrate_rates() needs a number of steps divisible by save_every. Got {n} steps "
+            f"and save_every={save_every}."
+        )
+
+    def step(carry, k):
+        y, ok = carry
+        flags = (False, False) if refine is None else (refine[k], refine_any[k])
+        y_new, ok_k, _ = _advance_one(model, solver, t0 + k * dt, y, rates[k], params, dt, None,
+                                      *flags)  # fmt: skip
+        return (y_new, ok & ok_k), None
+
+    def segment(carry, ks):
+        carry, _ = jax.lax.scan(step, carry, ks)
+        y, ok = carry
+        t = t0 + (ks[-1] + 1) * dt
+        return carry, jnp.where(ok, model.observe(t, y, params), jnp.nan)
+
+    ks = jnp.arange(n).reshape(n // save_every, save_every)
+    (y_end, ok), obs = jax.lax.scan(segment, (y, jnp.bool_(True)), ks)
+    return obs, y_end, ok
+
+
 MIN_CHUNK = 256  # members per thread below which one thread runs the batch
 
 

@@ -55,6 +55,11 @@ class Solver:
         or shared); None: none."""
         return None
 
+    def refine_mask_traced(self, dosing: Array) -> Array | None:
+        """:meth:`refine_mask` inside a traced computation (``dosing`` a JAX array [..., n]);
+        None when this solver never refines."""
+        return None
+
 
 @dataclass(frozen=True)
 class RK4(Solver):
@@ -85,6 +90,15 @@ class RK4(Solver):
         count = np.cumsum(dosing, axis=-1)
         lagged = np.zeros_like(count)
         lagged[..., self.dose_window + 1 :] = count[..., : -self.dose_window - 1]
+        return (count - lagged) > 0
+
+    def refine_mask_traced(self, dosing: Array) -> Array | None:
+        if self.dose_substeps == self.substeps:
+            return None
+        count = jnp.cumsum(dosing.astype(jnp.int32), axis=-1)
+        w = self.dose_window + 1
+        pad = jnp.zeros((*count.shape[:-1], w), count.dtype)
+        lagged = jnp.concatenate([pad, count[..., :-w]], axis=-1)[..., : count.shape[-1]]
         return (count - lagged) > 0
 
     def interval(self, f, t, y, u, params, dt, refine=False, refine_any=False):

@@ -149,6 +149,14 @@ class CGMSensor(eqx.Module):
         n_samples = math.floor(span / self.sample_time + 1e-9) + 1
         return _readings(self, key if self.noise else None, t, g, n_samples)
 
+    def noise_sequence(self, key: PRNGKeyArray, batch: tuple[int, ...], n_samples: int) -> Readings:
+        """The additive sensor noise (mg/dL) of ``n_samples`` consecutive readings for each of
+        ``batch`` sensors (zeros when ``noise`` is False): what :meth:`measure` adds, for a
+        loop that reads the sensor one sample at a time."""
+        if not self.noise:
+            return jnp.zeros((*batch, n_samples))
+        return self._noise(key, batch, n_samples)
+
     def _noise(self, key: PRNGKeyArray, batch: tuple[int, ...], n_samples: int) -> Readings:
         n_members = math.prod(batch)
         keys = jax.random.split(key, n_members)

@@ -1,0 +1,282 @@
+"""Interventions from the command line: ``medtwin trial t1d-control`` (closed-loop insulin
+policies on the virtual patients) and ``medtwin recommend PATIENT`` (ranked options for a
+stored twin)."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Annotated
+
+import jax
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import DataError, MedtwinError
+
+__all__ = ["register", "run_t1d_control"]
+
+POLICIES = ("bb", "pid", "mpc")
+METRICS = (
+    ("tir", "TIR 70-180 %"),
+    ("below70", "<70 %"),
+    ("below54", "<54 %"),
+    ("above180", ">180 %"),
+    ("mean", "mean mg/dL"),
+    ("cv", "CV %"),
+    ("lbgi", "LBGI"),
+    ("fallbacks", "fallbacks"),
+)
+console = Console(width=150)
+
+
+def _patients(spec: str) -> list[str]:
+    from ..data import VIRTUAL_PATIENTS
+
+    if spec == "all":
+        return list(VIRTUAL_PATIENTS)
+    groups = ("adolescent", "adult", "child")
+    out: list[str] = []
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        if part in groups:
+            out += [n for n in VIRTUAL_PATIENTS if n.startswith(part + "#")]
+        elif part in VIRTUAL_PATIENTS:
+            out.append(part)
+        else:
+            raise DataError(
+                f"--patients expects 'all', an age group (adolescent, adult, child) or virtual "
+                f"patient names such as adult#001, comma-separated. Got {part!r}."
+            )
+    return list(dict.fromkeys(out))
+
+
+def run_t1d_control(
+    policies: list[str],
+    names: list[str],
+    *,
+    days: float,
+    seed: int,
+    particles: int = 200,
+    mpc_particles: int = 32,
+    announce: bool = True,
+    progress: bool = True,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Run each policy on the virtual patients ``names`` with the same seeded meals,
+    announcements and sensor noise; returns per-policy per-patient metrics."""
+    from ..control import MPC, PID, BasalBolus, ClosedLoop, random_meals
+    from ..data import (
+        T1D_CGM_FILTER,
+        load_virtual_patients,
+        t1d_population_prior,
+        therapy_settings,
+    )
+    from ..models import UVAPadova
+
+    bad = [p for p in policies if p not in POLICIES]
+    if bad or not policies:
+        raise DataError(f"--policies expects a comma-separated subset of bb,pid,mpc. Got {bad}.")
+    model = UVAPadova()
+    truth = np.asarray(load_virtual_patients(names))
+    basal = truth[:, model.param_index("u2ss")] * truth[:, model.param_index("BW")] / 6000 * 60
+    ther = [therapy_settings(n) for n in names]
+    # simglucose's basal-bolus: the patient's own CR and CF, a correction only with a meal
+    bbs = [
+        BasalBolus(float(b), t.carb_ratio, t.correction_factor, correct_between_meals=False)
+        for b, t in zip(basal, ther, strict=True)
+    ]
+    make = {
+        "bb": lambda: bbs,
+        "pid": lambda: [PID(b.basal) for b in bbs],  # simglucose's PID: no meal boluses
+        # hybrid closed loop: the patient's own boluses, MPC sets the basal (0, 1 or 2 x the
+        # usual rate per block) and leaves the usual plan only for a clearly lower risk
+        "mpc": lambda: [
+            MPC(
+                b,
+                particles=mpc_particles,
+                announce=announce,
+                bolus_reference="basal-bolus",
+                bolus_levels=(1.0,),
+                basal_levels=(0.0, 1.0, 2.0),
+                switch_margin=3.0,
+            )
+            for b in bbs
+        ],
+    }
+    scenario = random_meals(len(names), max(1, int(np.ceil(days))), seed=seed, announce=announce)
+    # each twin starts from the population of the OTHER virtual patients (leave-one-out)
+    priors = [t1d_population_prior(exclude=(n,)) for n in names]
+    loop = ClosedLoop(model, priors, method=T1D_CGM_FILTER, particles=particles)
+    out = {}
+    for pol in policies:
+        t = time.perf_counter()
+
+        def show(day: int, n: int, pol: str = pol, t: float = t) -> None:
+            if progress:
+                console.print(f"  {pol}: day {day}/{n} ({time.perf_counter() - t:.0f} s)")
+
+        res = loop.run(make[pol](), truth, scenario, days=days, key=jax.random.key(seed),
+                       progress=show)  # fmt: skip
+        out[pol] = res.metrics()
+    return out
+
+
+def _group(name: str) -> str:
+    return name.split("#")[0]
+
+
+def _t1d_control(
+    policies: Annotated[str, typer.Option(help="Comma-separated: bb, pid, mpc.")] = "bb,pid,mpc",
+    patients: Annotated[
+        str, typer.Option(help="'all', an age group, or names such as adult#001,child#002.")
+    ] = "all",
+    days: Annotated[float, typer.Option(help="Days per patient.")] = 7.0,
+    seed: Annotated[int, typer.Option(help="Seed of meals, announcements, noise, twins.")] = 1,
+    out: Annotated[Path | None, typer.Option(help="CSV: one row per policy and patient.")] = None,
+    particles: Annotated[int, typer.Option(help="Particles of each patient's twin.")] = 200,
+    mpc_particles: Annotated[int, typer.Option(help="Particles per MPC decision.")] = 32,
+    announce: Annotated[bool, typer.Option(help="Announce meals (carb counts with error).")] = True,
+) -> None:
+    """Closed-loop insulin trial on the virtual patients: every policy sees the same meals,
+    announcements and CGM noise; MPC's twin starts from the population prior and learns from
+    the CGM alone. Prints a table per policy and age group."""
+    try:
+        names = _patients(patients)
+        pols = [p.strip() for p in policies.split(",") if p.strip()]
+        if not days > 0:
+            raise DataError(f"--days must be > 0. Got {days!r}.")
+        res = run_t1d_control(pols, names, days=days, seed=seed, particles=particles,
+                              mpc_particles=mpc_particles, announce=announce)  # fmt: skip
+    except MedtwinError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    groups = list(dict.fromkeys(_group(n) for n in names))
+    table = Table("policy", "group", "n", *(label for _, label in METRICS))
+    for pol, m in res.items():
+        for g in [*groups, "all"]:
+            sel = np.array([g in ("all", _group(n)) for n in names])
+            cells = [f"{np.mean(m[k][sel]):.2f}" for k, _ in METRICS]
+            table.add_row(pol, g, str(int(sel.sum())), *cells)
+    console.print(table)
+    if out is not None:
+        with open(out, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["policy", "patient", "group", *(k for k, _ in METRICS)])
+            for pol, m in res.items():
+                for i, n in enumerate(names):
+                    w.writerow([pol, n, _group(n), *(f"{float(m[k][i]):.4f}" for k, _ in METRICS)])
+        console.print(f"Wrote {out}")
+
+
+def _recommend(
+    patient: Annotated[str, typer.Argument(help="Patient id (or source id) in the store.")],
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="Database URL (default $MEDTWIN_DB, else sqlite:///./medtwin.db)."
+        ),
+    ] = None,
+    carb_ratio: Annotated[float, typer.Option(help="T1D: carb ratio, g/U.")] = 10.0,
+    correction_factor: Annotated[
+        float, typer.Option(help="T1D: correction factor, mg/dL/U.")
+    ] = 40.0,
+    carbs: Annotated[float, typer.Option(help="T1D: carbs announced now, g.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the schedule search (sepsis).")] = 0,
+) -> None:
+    """Ranked options for a stored twin: insulin plans by predicted risk and P(BG<70) for a
+    T1D twin, treatment schedules by P(return to health) for a sepsis twin."""
+    from ._store_cmds import _actor, _open
+
+    try:
+        store = _open(db)
+        pid = store.resolve_patient(patient) or patient
+        twin = store.twin(pid, actor=_actor())
+        table = _recommend_table(twin, carb_ratio, correction_factor, carbs, seed)
+    except MedtwinError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    console.print(f"Twin of {patient}, version {twin.version}, at t = {twin.time:g} "
+                  f"{twin.model.time_unit} (model {twin.model.name})")  # fmt: skip
+    console.print(table)
+
+
+def _recommend_table(twin, carb_ratio, correction_factor, carbs, seed) -> Table:
+    from ..control import (
+        MPC,
+        BasalBolus,
+        DoseLimits,
+        PolicyInput,
+        Schedule,
+        rank_schedules,
+        search_schedule,
+    )
+
+    model = twin.model
+    if "insulin" in model.input_names and "sc_glucose" in model.observable_names:
+        basal = _last_basal(twin)
+        j = model.observable_index("sc_glucose")
+        ens = twin.ensemble
+        pred = jax.vmap(model.observe, (None, 0, 0))(ens.time, ens.states, ens.params)[:, j]
+        cgm = float(np.asarray(ens.weights) @ np.asarray(pred))
+        mpc = MPC(BasalBolus(basal, carb_ratio, correction_factor), particles=200)
+        meals = ((twin.time, carbs),) if carbs > 0 else ()
+        plan = mpc.plan(PolicyInput(twin.time, cgm, meals=meals, twin=twin))
+        order = np.lexsort((plan.risk, plan.p_hypo > mpc.p_hypo_max))
+        table = Table("rank", "basal 0-30 min U/h", "basal 30-120 min U/h", "bolus U",
+                      "risk", "P(BG<70)", "meets P<=5%")  # fmt: skip
+        for r, i in enumerate(order[:10], 1):
+            row = plan.plans[i]
+            table.add_row(str(r), f"{row[0]:.2f}", f"{row[1]:.2f}", f"{row[-1]:.2f}",
+                          f"{plan.risk[i]:.2f}", f"{plan.p_hypo[i]:.1%}",
+                          "yes" if plan.p_hypo[i] <= mpc.p_hypo_max else "no")  # fmt: skip
+        return table
+    if model.name.startswith("reynolds"):
+        best, _ = search_schedule(twin, key=jax.random.key(seed), limits=DoseLimits())
+        options = {
+            "no treatment": Schedule(),
+            "antibiotic now": Schedule(antibiotic_rate=1.0),
+            "antibiotic in 6 h": Schedule(antibiotic_start=6.0, antibiotic_rate=1.0),
+            "searched": best,
+        }
+        ranking = rank_schedules(twin, options)
+        table = Table("rank", "schedule", "P(health)", "+- se", "details")
+        for r, (name, s, p, se) in enumerate(
+            zip(ranking.names, ranking.schedules, ranking.p_health, ranking.se_health, strict=True),
+            1,
+        ):
+            table.add_row(str(r), name, f"{p:.1%}", f"{se:.1%}", _describe(s))
+        return table
+    raise DataError(
+        f"medtwin recommend knows insulin plans (T1D twins) and sepsis schedules (Reynolds). "
+        f"The twin's model is {model.name!r}."
+    )
+
+
+def _describe(s) -> str:
+    parts = []
+    if s.antibiotic_rate > 0:
+        parts.append(f"antibiotic {s.antibiotic_rate:g}/h from +{s.antibiotic_start:g} h "
+                     f"for {s.antibiotic_duration:g} h")  # fmt: skip
+    if s.anti_inflammatory_dose > 0:
+        parts.append(f"anti-inflammatory {s.anti_inflammatory_dose:g} at +"
+                     f"{s.anti_inflammatory_time:g} h")  # fmt: skip
+    return "; ".join(parts) or "none"
+
+
+def _last_basal(twin) -> float:
+    """The latest basal rate (U/h) the twin was told, else the median particle's own basal."""
+    from ..simulate import SetRate
+
+    rates = [e for e in twin.regimen.events if isinstance(e, SetRate) and e.input == "insulin"]
+    if rates:
+        return float(max(rates, key=lambda e: e.time).rate * 60.0)
+    p = np.median(np.asarray(twin.ensemble.params), axis=0)
+    m = twin.model
+    return float(p[m.param_index("u2ss")] * p[m.param_index("BW")] / 6000 * 60)
+
+
+def register(app: typer.Typer, trial_app: typer.Typer) -> None:
+    trial_app.command("t1d-control")(_t1d_control)
+    app.command("recommend")(_recommend)

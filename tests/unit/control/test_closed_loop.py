@@ -1,0 +1,160 @@
+"""The closed loop: its twin is the particle filter of ``assimilate`` (same numbers), the pump's
+limits hold over random scenarios, and an MPC that may not trust its twin is basal-bolus."""
+
+from dataclasses import replace
+
+import jax
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from medtwin.assimilate import assimilate, observations
+from medtwin.control import (
+    FALLBACK_REASONS,
+    MPC,
+    BasalBolus,
+    ClosedLoop,
+    MealScenario,
+    SafetyLimits,
+    random_meals,
+)
+from medtwin.data import T1D_FILTER, load_virtual_patients, t1d_population_prior, therapy_settings
+from medtwin.errors import ModelError
+from medtwin.models import UVAPadova
+from medtwin.models.glucose.pump import InsulinPump
+from medtwin.simulate import Regimen, basal, bolus, meal
+from medtwin.twin import Twin
+
+MODEL = UVAPadova()
+NAMES = ["adult#002", "child#003", "adolescent#004"]
+TRUTH = np.asarray(load_virtual_patients(NAMES))
+BASAL = TRUTH[:, MODEL.param_index("u2ss")] * TRUTH[:, MODEL.param_index("BW")] / 6000 * 60
+BBS = [
+    BasalBolus(float(b), therapy_settings(n).carb_ratio, therapy_settings(n).correction_factor)
+    for b, n in zip(BASAL, NAMES, strict=True)
+]
+PRIORS = [t1d_population_prior(exclude=(n,)) for n in NAMES]
+KEY = jax.random.key(7)
+PUMP = InsulinPump(max_basal=1.5, basal_increment=0.1, max_bolus=4.0, bolus_increment=0.5)
+
+
+def scenario(times, grams, told):
+    return MealScenario(np.array(times, float), np.array(grams, float), np.array(told, float))
+
+
+@pytest.fixture(scope="module")
+def mpc_run():
+    # a meal at 10 min (announced 10 % low) and one at 40 min (not announced)
+    sc = scenario([[10, 40]] * 3, [[50, 20]] * 3, [[45, 0]] * 3)
+    loop = ClosedLoop(MODEL, PRIORS, method=T1D_FILTER, particles=16, pump=PUMP)
+    pols = [MPC(b, particles=4) for b in BBS]
+    return loop, sc, loop.run(pols, TRUTH, sc, days=60 / 1440, key=KEY)
+
+
+def test_the_loops_twin_is_assimilate_reading_by_reading(mpc_run):
+    _, sc, res = mpc_run
+    i = 1  # the child: any patient of the batch gives its own twin's numbers
+    _, k_twin = jax.random.split(KEY)
+    twin = Twin.create(MODEL, PRIORS[i], key=jax.random.fold_in(k_twin, i), n=16,
+                       method=T1D_FILTER)  # fmt: skip
+    n = res.times.size
+    for k, t in enumerate(res.times):
+        events = [basal(t, res.basal[i, k])]
+        if res.bolus[i, k] > 0:
+            events.append(bolus(t, res.bolus[i, k]))
+        events += [meal(m, g) for m, g in zip(sc.times[i], sc.announced[i], strict=True)
+                   if g > 0 and t <= m < t + 5]  # fmt: skip
+        obs = observations([t], [res.cgm[i, k]], "sc_glucose")
+        twin = assimilate(twin, obs, Regimen(tuple(events)), until=5.0 * n if k == n - 1 else None)
+    ens = twin.ensemble
+    np.testing.assert_allclose(res.twin["params"][i], np.asarray(ens.params), rtol=1e-9)
+    np.testing.assert_allclose(res.twin["lw"][i], np.asarray(ens.log_weights), atol=1e-9)
+    np.testing.assert_allclose(res.twin["states"][i], np.asarray(ens.states), rtol=1e-7, atol=1e-9)
+
+
+def test_the_loop_records_what_the_pump_delivered(mpc_run):
+    _, _, res = mpc_run
+    assert res.bg.shape == res.cgm.shape == res.basal.shape == (3, 12)
+    assert np.all((res.cgm >= 39) & (res.cgm <= 400))
+    assert np.all(res.bolus[:, 2] > 0)  # the announced meal is bolused in its interval
+    assert set(np.unique(res.fallback)) <= set(range(len(FALLBACK_REASONS)))
+    assert np.all(np.isfinite(res.ess)) and np.all(res.ess <= 1.0 + 1e-12)
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    error=st.floats(0.0, 0.5),
+    scale=st.floats(0.5, 4.0),
+)
+def test_pump_limits_are_never_exceeded(seed, error, scale):
+    """Random meals (up to 4x simglucose's amounts, carb errors up to 50 %) under a pump that
+    cannot deliver what MPC asks: every command is within its limits and on its grid (PID and
+    basal-bolus: tests/unit/control/test_policies.py)."""
+    sc = random_meals(3, 1, seed=seed, carb_error=error)
+    sc = replace(sc, grams=sc.grams * scale, announced=np.round(sc.announced * scale))
+    # the whole day's meals within the simulated hour, so boluses are large (the run has the
+    # shape of the fixture's, so it reuses its compilation)
+    sc = replace(sc, times=np.where(np.isnan(sc.times), np.nan, (sc.times % 1440) / 24))
+    loop = ClosedLoop(MODEL, PRIORS, method=T1D_FILTER, particles=16, pump=PUMP)
+    for pols in ([MPC(b, particles=4) for b in BBS],):
+        res = loop.run(pols, TRUTH, sc, days=60 / 1440, key=jax.random.key(seed))
+        assert np.all((res.basal >= 0) & (res.basal <= PUMP.max_basal + 1e-12))
+        assert np.all((res.bolus >= 0) & (res.bolus <= PUMP.max_bolus + 1e-12))
+        for x, inc in ((res.basal, PUMP.basal_increment), (res.bolus, PUMP.bolus_increment)):
+            np.testing.assert_allclose(x / inc, np.round(x / inc), atol=1e-6)
+        assert np.all(np.isfinite(res.bg))
+
+
+def test_an_mpc_that_may_not_trust_its_twin_is_basal_bolus():
+    """With a validated CGM range no reading falls in, every decision falls back (code 3) and
+    the run is the basal-bolus run, number for number."""
+    sc = random_meals(3, 1, seed=3)
+    sc = replace(sc, times=sc.times / 24)  # the day's meals within the simulated hour
+    loop = ClosedLoop(MODEL, PRIORS, method=T1D_FILTER, particles=16, pump=PUMP)
+    never = SafetyLimits(cgm_range=(0.0, 1.0))
+    mpc = loop.run(
+        [MPC(b, particles=4, limits=never) for b in BBS], TRUTH, sc, days=1 / 24, key=KEY
+    )
+    bb = loop.run(BBS, TRUTH, sc, days=1 / 24, key=KEY)
+    assert np.any(bb.bolus > 0)
+    assert np.all(mpc.fallback > 0)  # the first failing check's code (drift may come first)
+    assert FALLBACK_REASONS.index("CGM outside the validated range") in mpc.fallback
+    np.testing.assert_array_equal(mpc.basal, bb.basal)
+    np.testing.assert_array_equal(mpc.bolus, bb.bolus)
+    np.testing.assert_array_equal(mpc.bg, bb.bg)
+    assert np.all(bb.fallback == 0) and np.all(np.isnan(bb.ess))
+
+
+def test_bad_input_is_refused():
+    loop = ClosedLoop(MODEL, PRIORS, method=T1D_FILTER, particles=16)
+    sc = random_meals(3, 1, seed=0)
+    with pytest.raises(ModelError, match="one policy per patient"):
+        loop.run(BBS[:2], TRUTH, sc, days=0.1, key=KEY)
+    with pytest.raises(ModelError, match="one kind of policy"):
+        loop.run([BBS[0], MPC(BBS[1]), BBS[2]], TRUTH, sc, days=0.1, key=KEY)
+    with pytest.raises(ModelError, match="one policy configuration"):
+        pols = [MPC(BBS[0], particles=4), MPC(BBS[1], particles=8), MPC(BBS[2], particles=4)]
+        loop.run(pols, TRUTH, sc, days=0.1, key=KEY)
+    with pytest.raises(ModelError, match="meal scenario has 2 patients"):
+        loop.run(BBS, TRUTH, random_meals(2, 1, seed=0), days=0.1, key=KEY)
+    with pytest.raises(ModelError, match="one shape"):
+        MealScenario(np.zeros((2, 3)), np.zeros((2, 2)), np.zeros((2, 3)))
+
+
+def test_random_meals_follow_the_scenario():
+    sc = random_meals(200, 3, seed=1, carb_error=0.1)
+    minutes = sc.times % 1440
+    ok = ~np.isnan(sc.times)
+    assert 0.5 < ok.mean() < 0.7  # 3 x 0.95 + 3 x 0.3 slots of 6
+    assert np.all((minutes[ok] >= 300) & (minutes[ok] <= 23 * 60))
+    main = sc.grams.reshape(200, 3, 6)[:, :, [0, 2, 4]]
+    happened = ~np.isnan(sc.times.reshape(200, 3, 6)[:, :, [0, 2, 4]])
+    assert abs(main[happened].mean() - 65.0) < 2.0  # (45 + 70 + 80) / 3
+    rel = sc.announced[ok] / sc.grams[ok] - 1
+    assert abs(np.std(rel) - 0.1) < 0.02
+    again = random_meals(200, 3, seed=1, carb_error=0.1)
+    np.testing.assert_array_equal(sc.announced, again.announced)
+    silent = random_meals(5, 1, seed=1, announce=False)
+    assert np.all(silent.announced == 0)
