@@ -16,37 +16,24 @@ free parameter's profile-likelihood verdict and confidence interval.
 from __future__ import annotations
 
 import csv
-import functools
 import math
 import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import DataError, MedtwinError
+from ..errors import DataError
+from ._store_cmds import _one_line_errors
 
 __all__ = ["ModelOutput", "register"]
 
 console = Console(width=150)
 STATS = ("mean", "min", "max", "final", "tir", "tbr", "tar")
-
-
-def _one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except MedtwinError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-
-    return run
 
 
 class ModelOutput:

@@ -5,7 +5,7 @@ from ._basal_bolus import BasalBolus as BasalBolus
 from ._basal_bolus import basal_bolus_dose as basal_bolus_dose
 from ._closed_loop import ClosedLoop as ClosedLoop
 from ._closed_loop import ClosedLoopResult as ClosedLoopResult
-from ._closed_loop import MealScenario as MealScenario
+from ._closed_loop import MealSchedule as MealSchedule
 from ._closed_loop import random_meals as random_meals
 from ._mpc import MPC as MPC
 from ._mpc import MPCPlan as MPCPlan
@@ -39,7 +39,7 @@ __all__ = [
     "Decision",
     "DoseLimits",
     "MPCPlan",
-    "MealScenario",
+    "MealSchedule",
     "Policy",
     "PolicyInput",
     "SafetyLimits",

@@ -67,7 +67,7 @@ from ._pid import PID, pid_terms
 from ._policy import insulin_remaining
 from ._safety import FALLBACK_REASONS, SafetyLimits, bound_share, safety_flags
 
-__all__ = ["ClosedLoop", "ClosedLoopResult", "MealScenario", "random_meals"]
+__all__ = ["ClosedLoop", "ClosedLoopResult", "MealSchedule", "random_meals"]
 
 # simglucose's random scenario (Xie 2018): slot bounds and means (h), sd (min), amounts (g)
 _SLOT_LB = (5.0, 9.0, 10.0, 14.0, 16.0, 20.0)
@@ -81,9 +81,11 @@ _IOB_HOURS = 6  # bolus history kept for insulin on board (the action curve's du
 
 
 @dataclass(frozen=True)
-class MealScenario:
-    """Meals of ``P`` patients: ``times`` (P, K) min from the start (NaN: no meal), ``grams``
-    (P, K) eaten, ``announced`` (P, K) announced at the meal's start (0: not announced)."""
+class MealSchedule:
+    """The meals ``P`` patients eat and announce (realised; ``cohorts.MealScenario`` is a
+    recipe for drawing meals in open-loop trials): ``times`` (P, K) min from the start (NaN: no
+    meal), ``grams`` (P, K) eaten, ``announced`` (P, K) announced at the meal's start (0: not
+    announced)."""
 
     times: np.ndarray
     grams: np.ndarray
@@ -93,12 +95,12 @@ class MealScenario:
         shapes = {np.shape(self.times), np.shape(self.grams), np.shape(self.announced)}
         if len(shapes) != 1 or np.ndim(self.times) != 2:
             raise ModelError(
-                "MealScenario needs times, grams and announced of one shape (patients, meals). "
+                "MealSchedule needs times, grams and announced of one shape (patients, meals). "
                 f"Got {sorted(shapes)}."
             )
         ok = np.isnan(self.times) | (np.nan_to_num(self.grams) >= 0)
         if not ok.all() or np.any(np.nan_to_num(self.announced) < 0):
-            raise ModelError("MealScenario amounts must be >= 0 g.")
+            raise ModelError("MealSchedule amounts must be >= 0 g.")
 
     @property
     def n_patients(self) -> int:
@@ -136,7 +138,7 @@ def random_meals(
     seed: int,
     carb_error: float = 0.1,
     announce: bool = True,
-) -> MealScenario:
+) -> MealSchedule:
     """Seeded random meals for ``n_patients`` over ``days`` (simglucose's random scenario, module
     docstring): each slot happens with its probability at a truncated-normal time and a normal
     amount (at least 5 g); announced amounts are the eaten ones times ``1 + carb_error * N(0,1)``
@@ -163,7 +165,7 @@ def random_meals(
     times = np.where(happens, times, np.nan).reshape(n_patients, -1)
     grams = np.where(happens, grams, 0.0).reshape(n_patients, -1)
     told = np.where(happens, told, 0.0).reshape(n_patients, -1)
-    return MealScenario(times, grams, told)
+    return MealSchedule(times, grams, told)
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,7 @@ class ClosedLoop:
         self,
         policies: Sequence[BasalBolus | PID | MPC],
         truth: Float[ArrayLike, "p n_params"],
-        scenario: MealScenario,
+        scenario: MealSchedule,
         *,
         days: float,
         key: PRNGKeyArray,
@@ -380,7 +382,7 @@ class _Settings:
         return _Settings(kind, basal, cr, cf, first, insulin_remaining(lags), history, horizon)
 
 
-def _announce_times(scenario: MealScenario, n_min: int, every: float) -> np.ndarray:
+def _announce_times(scenario: MealSchedule, n_min: int, every: float) -> np.ndarray:
     """For each minute, the latest start time of an announced meal being eaten then (the
     controller knows a meal's carbs from the decision interval in which it starts)."""
     out = np.full((scenario.n_patients, n_min), np.inf)

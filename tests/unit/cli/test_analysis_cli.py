@@ -45,6 +45,7 @@ def files(tmp_path_factory):
     return folder, data, events, cgm
 
 
+@pytest.mark.slow  # profile likelihood through the CLI (~40 s); the library is tested by default
 def test_identifiability_prints_rank_and_verdicts(files):
     _, data, events, cgm = files
     res = invoke("identifiability", "bergman", "--data", data, "--events", events,

@@ -15,7 +15,7 @@ from medtwin.control import (
     MPC,
     BasalBolus,
     ClosedLoop,
-    MealScenario,
+    MealSchedule,
     SafetyLimits,
     random_meals,
 )
@@ -40,7 +40,7 @@ PUMP = InsulinPump(max_basal=1.5, basal_increment=0.1, max_bolus=4.0, bolus_incr
 
 
 def scenario(times, grams, told):
-    return MealScenario(np.array(times, float), np.array(grams, float), np.array(told, float))
+    return MealSchedule(np.array(times, float), np.array(grams, float), np.array(told, float))
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def test_bad_input_is_refused():
     with pytest.raises(ModelError, match="meal scenario has 2 patients"):
         loop.run(BBS, TRUTH, random_meals(2, 1, seed=0), days=0.1, key=KEY)
     with pytest.raises(ModelError, match="one shape"):
-        MealScenario(np.zeros((2, 3)), np.zeros((2, 2)), np.zeros((2, 3)))
+        MealSchedule(np.zeros((2, 3)), np.zeros((2, 2)), np.zeros((2, 3)))
 
 
 def test_random_meals_follow_the_scenario():
