@@ -60,14 +60,14 @@ from ..errors import ModelError
 from ..models._base import AbstractModel
 from ..models.glucose.cgm import CGMSensor
 from ..models.glucose.pump import InsulinPump
-from ..simulate import RK4, Regimen, Solver, integrate_rates, meal
+from ..simulate import RK4, Regimen, Solver, Trajectory, integrate_rates, meal
 from ._basal_bolus import BasalBolus, basal_bolus_dose
 from ._mpc import MPC, choose_plan, mpc_scores
 from ._pid import PID, pid_terms
 from ._policy import insulin_remaining
 from ._safety import FALLBACK_REASONS, SafetyLimits, bound_share, safety_flags
 
-__all__ = ["ClosedLoop", "ClosedLoopResult", "MealSchedule", "random_meals"]
+__all__ = ["ClosedLoop", "ClosedLoopResult", "MealSchedule", "PolicyArm", "random_meals"]
 
 # simglucose's random scenario (Xie 2018): slot bounds and means (h), sd (min), amounts (g)
 _SLOT_LB = (5.0, 9.0, 10.0, 14.0, 16.0, 20.0)
@@ -186,6 +186,16 @@ class ClosedLoopResult:
     coverage: np.ndarray
     reasons: tuple[str, ...] = FALLBACK_REASONS
     twin: dict[str, np.ndarray] | None = None
+
+    def trajectory(self) -> Trajectory:
+        """The run as a :class:`~medtwin.simulate.Trajectory` (observables ``bg``, ``cgm``,
+        ``basal``, ``bolus``), so trial endpoints compute on it as on a simulation."""
+        obs = np.stack([self.bg, self.cgm, self.basal, self.bolus], axis=-1)
+        return Trajectory(
+            ts=jnp.asarray(self.times), observables=jnp.asarray(obs), states=None,
+            status=jnp.zeros(self.bg.shape[0], jnp.int32),
+            observable_names=("bg", "cgm", "basal", "bolus"), state_names=(),
+        )  # fmt: skip
 
     def metrics(self) -> dict[str, np.ndarray]:
         """Per patient: time in range 70-180, below 70, below 54, above 180 (%), mean (mg/dL),
@@ -637,3 +647,41 @@ def _mpc_decide(loop, pol: _Settings, twin: dict, cgm, carbs_now, told, told_sta
         jnp.asarray(pol.basal), jnp.asarray(pol.carb_ratio), jnp.asarray(pol.correction_factor),
         twin["net_hist"], iob,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PolicyArm:
+    """A closed-loop policy as an arm of :func:`medtwin.cohorts.run_trial`: each chunk's
+    patients (UVA/Padova parameters; covariates ``carb_ratio`` and ``correction_factor``) run
+    ``days`` in ``loop`` under ``policy(basal U/h, carb ratio, correction factor)``, with
+    random meals (:func:`random_meals`, ``carb_error``) and sensor noise from the chunk's seed,
+    so every arm of the trial sees the same meals and noise (paired). Returns the runs as a
+    trajectory (``bg`` every ``loop.every`` min) for the trial's endpoints."""
+
+    name: str
+    loop: ClosedLoop
+    policy: Callable[[float, float, float], BasalBolus | PID | MPC]
+    days: int = 1
+    carb_error: float = 0.1
+
+    def run(self, population, seed: np.random.SeedSequence) -> Trajectory:
+        model = self.loop.model
+        truth = np.asarray(population.params, np.float64)
+        try:
+            cr = np.asarray(population.covariate("carb_ratio"), np.float64)
+            cf = np.asarray(population.covariate("correction_factor"), np.float64)
+            basal = truth[:, model.param_index("u2ss")] * truth[:, model.param_index("BW")]
+        except (KeyError, ModelError) as exc:
+            raise ModelError(
+                f"PolicyArm {self.name!r} needs UVA/Padova patients with the covariates "
+                f"carb_ratio and correction_factor (e.g. data.virtual_population()): {exc}"
+            ) from None
+        basal = basal / 6000.0 * 60.0  # pmol/kg/min x kg -> U/h
+        state = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, 2**20))
+        s_meals, s_key = state.generate_state(2)
+        meals = random_meals(len(truth), self.days, seed=int(s_meals), carb_error=self.carb_error)
+        policies = [
+            self.policy(float(b), float(c), float(f)) for b, c, f in zip(basal, cr, cf, strict=True)
+        ]
+        res = self.loop.run(policies, truth, meals, days=self.days, key=jax.random.key(int(s_key)))
+        return res.trajectory()

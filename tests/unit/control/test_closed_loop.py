@@ -158,3 +158,31 @@ def test_random_meals_follow_the_scenario():
     np.testing.assert_array_equal(sc.announced, again.announced)
     silent = random_meals(5, 1, seed=1, announce=False)
     assert np.all(silent.announced == 0)
+
+
+def _bb(basal, cr, cf):
+    return BasalBolus(basal, cr, cf, correct_between_meals=False)
+
+
+def _bb_low_target(basal, cr, cf):
+    return BasalBolus(basal, cr, cf, target=110.0, threshold=120.0, correct_between_meals=False)
+
+
+def test_a_policy_is_a_trial_arm():
+    """Closed-loop policies as arms of run_trial: same meals and noise per patient in every arm
+    (paired), endpoints from the loop's glucose, the same numbers on a second run."""
+    from medtwin.cohorts import GlucoseEndpoint, run_trial
+    from medtwin.control import PolicyArm
+    from medtwin.data import virtual_population
+
+    pop = virtual_population(NAMES)
+    loop = ClosedLoop(MODEL, PRIORS, method=T1D_FILTER, particles=16)
+    arms = [PolicyArm("usual", loop, _bb), PolicyArm("tight", loop, _bb_low_target)]
+    ends = [GlucoseEndpoint("tir"), GlucoseEndpoint("mean")]
+    res = run_trial(pop, arms, ends, chunk=3, seed=5)
+    assert res.values.shape == (2, 2, 3) and np.all(res.status == 0)
+    tir, mean = res.values[:, 0], res.values[:, 1]
+    assert np.all((tir >= 0) & (tir <= 100))
+    assert np.all(mean[1] <= mean[0] + 1e-9)  # a lower correction target never raises glucose
+    again = run_trial(pop, arms, ends, chunk=3, seed=5)
+    np.testing.assert_array_equal(res.values, again.values)
