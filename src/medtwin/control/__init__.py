@@ -5,9 +5,9 @@ from ._basal_bolus import BasalBolus as BasalBolus
 from ._basal_bolus import basal_bolus_dose as basal_bolus_dose
 from ._closed_loop import ClosedLoop as ClosedLoop
 from ._closed_loop import ClosedLoopResult as ClosedLoopResult
-from ._closed_loop import MealSchedule as MealSchedule
 from ._closed_loop import PolicyArm as PolicyArm
-from ._closed_loop import random_meals as random_meals
+from ._meals import MealSchedule as MealSchedule
+from ._meals import random_meals as random_meals
 from ._mpc import MPC as MPC
 from ._mpc import MPCPlan as MPCPlan
 from ._mpc import kovatchev_risk as kovatchev_risk
