@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import DataError
+from ._parse import write_csv
 from ._store_cmds import _one_line_errors
 
 __all__ = ["ModelOutput", "register"]
@@ -218,23 +217,8 @@ def sensitivity_command(
 
 
 def _write_rows(path: Path, header: tuple[str, ...], rows: list[tuple]) -> None:
-    """Write a CSV atomically: a failure leaves no half-written file behind."""
-    path = path.expanduser()
-    if not path.parent.is_dir():
-        raise DataError(
-            f"--out must name a file in an existing folder. Got {str(path)!r}; create "
-            f"{str(path.parent)!r} first."
-        )
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            writer.writerows([r[0], *(f"{float(v):.10g}" for v in r[1:])] for r in rows)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a CSV atomically (see :func:`write_csv`)."""
+    write_csv(path, header, [(r[0], *(float(v) for v in r[1:])) for r in rows])
 
 
 def identifiability_command(

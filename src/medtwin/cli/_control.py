@@ -4,7 +4,6 @@ stored twin)."""
 
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import DataError, MedtwinError
+from ._parse import write_csv
 
 __all__ = ["register", "run_t1d_control"]
 
@@ -147,6 +147,11 @@ def _t1d_control(
         pols = [p.strip() for p in policies.split(",") if p.strip()]
         if not days > 0:
             raise DataError(f"--days must be > 0. Got {days!r}.")
+        if out is not None and not out.expanduser().parent.is_dir():
+            raise DataError(
+                f"--out must name a file in an existing folder. Got {str(out)!r}; create "
+                f"{str(out.parent)!r} first."
+            )
         res = run_t1d_control(pols, names, days=days, seed=seed, particles=particles,
                               mpc_particles=mpc_particles, announce=announce)  # fmt: skip
     except MedtwinError as exc:
@@ -161,12 +166,16 @@ def _t1d_control(
             table.add_row(pol, g, str(int(sel.sum())), *cells)
     console.print(table)
     if out is not None:
-        with open(out, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["policy", "patient", "group", *(k for k, _ in METRICS)])
-            for pol, m in res.items():
-                for i, n in enumerate(names):
-                    w.writerow([pol, n, _group(n), *(f"{float(m[k][i]):.4f}" for k, _ in METRICS)])
+        rows = [
+            [pol, n, _group(n), *(float(m[k][i]) for k, _ in METRICS)]
+            for pol, m in res.items()
+            for i, n in enumerate(names)
+        ]
+        try:
+            write_csv(out, ["policy", "patient", "group", *(k for k, _ in METRICS)], rows)
+        except MedtwinError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
         console.print(f"Wrote {out}")
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import MedtwinError
+from ._parse import write_csv
 
 app = typer.Typer(
     name="medtwin",
@@ -111,24 +109,9 @@ def _maybe(traj, name: str, n: int) -> np.ndarray | None:
 
 
 def _write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
-    """Write atomically: a failure leaves no half-written file behind."""
-    path = path.expanduser()
-    if not path.parent.exists():
-        raise MedtwinError(
-            f"--out must name a file in an existing folder. Got {str(path)!r}; create "
-            f"{str(path.parent)!r} first."
-        )
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(list(columns))
-            rows = np.column_stack(list(columns.values()))
-            writer.writerows([f"{v:.10g}" for v in row] for row in rows)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the columns atomically (see :func:`write_csv`)."""
+    rows = np.column_stack(list(columns.values())).astype(float).tolist()
+    write_csv(path, list(columns), rows)
 
 
 def _print_summary(bg: np.ndarray, title: str) -> None:

@@ -57,3 +57,18 @@ def test_recommend_refuses_an_unknown_patient(tmp_path, monkeypatch):
     res = CliRunner().invoke(app, ["recommend", "Patient/nobody", "--db", db])
     assert res.exit_code == 2
     assert "error:" in res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--policies", "bb,magic"], "subset of bb,pid,mpc"),
+        (["--patients", "adult#099"], "virtual"),
+        (["--days", "0"], "--days must be > 0"),
+        (["--out", "/nonexistent/folder/r.csv"], "existing folder"),
+    ],
+)
+def test_t1d_control_refuses_bad_options_before_running(args, message):
+    res = CliRunner().invoke(app, ["trial", "t1d-control", "--days", "1", *args])
+    assert res.exit_code == 2
+    assert message in res.output
