@@ -41,6 +41,8 @@ Manuf Technol 117:1327-1349, 2021 (chance constraints in stochastic MPC).
 from __future__ import annotations
 
 import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import equinox as eqx
@@ -323,12 +325,24 @@ class MPC:
             terminal = self.terminal_drop(
                 jnp.asarray(plans), self.fallback.basal, self.fallback.correction_factor, past, dt
             )
-        risk, p_hypo = _scores_jit(
-            model, self.solver, params, states, w, jnp.float64(t0), jnp.asarray(carbs),
-            jnp.asarray(plans), refine, refine, block_steps=block_steps, dt=dt, every=every,
-            observable=model.observable_index(self.observable), hypo=self.hypo,
-            terminal=terminal,
-        )  # fmt: skip
+
+        def score(part: slice) -> tuple[Array, Array]:
+            return _scores_jit(
+                model, self.solver, params[part], states[part], w[part], jnp.float64(t0),
+                jnp.asarray(carbs), jnp.asarray(plans), refine, refine, block_steps=block_steps,
+                dt=dt, every=every, observable=model.observable_index(self.observable),
+                hypo=self.hypo, terminal=terminal,
+            )  # fmt: skip
+
+        # weighted sums over particles: halves on two CPU cores add up to the whole
+        n_p = int(params.shape[0])
+        parts = [slice(0, n_p)]
+        if jax.default_backend() == "cpu" and n_p >= 512 and len(os.sched_getaffinity(0)) > 1:
+            parts = [slice(0, n_p // 2), slice(n_p // 2, n_p)]
+        with ThreadPoolExecutor(len(parts)) as pool:
+            scored = list(pool.map(score, parts))
+        risk = sum(r for r, _ in scored)
+        p_hypo = sum(p for _, p in scored)
         chosen, feasible = choose_plan(
             risk, p_hypo, self.p_hypo_max, self.anchor(), self.switch_margin or 0.0
         )
