@@ -178,8 +178,8 @@ class ClosedLoop:
         n_min = n_steps * sub + horizon_steps + sub
         eaten = jnp.asarray(scenario.rates(n_min, announced=False, model=model))
         told = scenario.rates(n_min, announced=True, model=model)
-        now_carbs, _ = scenario.announced_at(n_steps + steps_per_day, self.every)
-        told_start = announce_times(scenario, n_min, self.every)
+        now_carbs = scenario.announced_at(n_steps + steps_per_day, self.every)
+        told_start = announce_times(scenario, n_min)
         k_noise, k_twin = jax.random.split(key)
         noise = self.sensor.noise_sequence(k_noise, (n_p,), n_steps + 1)
         carry = self._initial(truth, pol, k_twin)

@@ -74,16 +74,15 @@ class MealSchedule:
             out[p] = reg.compile(model.input_names, 0.0, model.input_dt, n_minutes).dose_rate[:, ic]
         return out
 
-    def announced_at(self, n_steps: int, every: float) -> tuple[np.ndarray, np.ndarray]:
-        """Carbohydrate announced in each decision interval (P, n_steps) g, and the time the
-        meal eaten in each minute was announced (P, n_steps * every) min (inf: none)."""
+    def announced_at(self, n_steps: int, every: float) -> np.ndarray:
+        """Carbohydrate announced in each decision interval of ``every`` min (P, n_steps) g."""
         now = np.zeros((self.n_patients, n_steps))
         ok = ~np.isnan(self.times) & (np.nan_to_num(self.announced) > 0)
         p_idx, m_idx = np.nonzero(ok)
         k = np.floor(self.times[p_idx, m_idx] / every).astype(int)
         inside = k < n_steps
         np.add.at(now, (p_idx[inside], k[inside]), self.announced[p_idx, m_idx][inside])
-        return now, k
+        return now
 
 
 def random_meals(
@@ -121,13 +120,14 @@ def random_meals(
     return MealSchedule(times, grams, told)
 
 
-def announce_times(scenario: MealSchedule, n_min: int, every: float) -> np.ndarray:
+def announce_times(scenario: MealSchedule, n_min: int) -> np.ndarray:
     """For each minute, the latest start time of an announced meal being eaten then (the
     controller knows a meal's carbs from the decision interval in which it starts)."""
     out = np.full((scenario.n_patients, n_min), np.inf)
     for p in range(scenario.n_patients):  # host set-up, once per run
         ok = ~np.isnan(scenario.times[p]) & (scenario.announced[p] > 0)
         for t, g in zip(scenario.times[p][ok], scenario.announced[p][ok], strict=True):
-            a, b = int(t), min(math.ceil(t + g / 5.0) + 1, n_min)
+            eaten = meal(float(t), float(g))  # eaten at the meal's own rate
+            a, b = int(t), min(math.ceil(t + eaten.amount / eaten.rate) + 1, n_min)
             out[p, a:b] = np.where(np.isinf(out[p, a:b]), t, np.maximum(out[p, a:b], t))
     return out
