@@ -190,8 +190,10 @@ def _kernel(
     dt: float,
     segments: tuple[int, ...],
     save_states: bool,
+    save_obs: bool = True,
 ):
-    """Batched run: ``segments[j]`` steps then a save, for each j."""
+    """Batched run: ``segments[j]`` steps then a save, for each j. A save holds the
+    observables (``save_obs``) and then the states (``save_states``), in that order."""
     uniform = len(set(segments[1:])) <= 1 and segments[0] in (0, segments[-1])
     per_member_inputs = dose.ndim == 3
 
@@ -212,8 +214,8 @@ def _kernel(
 
         def save(carry):
             y, ok, _ = carry
-            obs = jnp.where(ok, model.observe(t0, y, p), jnp.nan)
-            return (obs, jnp.where(ok, y, jnp.nan)) if save_states else (obs,)
+            out = (jnp.where(ok, model.observe(t0, y, p), jnp.nan),) if save_obs else ()
+            return out + (jnp.where(ok, y, jnp.nan),) if save_states else out
 
         carry0 = (y, jnp.bool_(True), jnp.bool_(True))
         if uniform:
@@ -343,6 +345,7 @@ def _run(
     y0: ArrayLike | None,
     key: PRNGKeyArray | None,
     save_states: bool,
+    save_obs: bool = True,
 ) -> tuple[Any, Array, bool]:
     p, batched = _batched(params, model.n_params, "params", model)
     _check_params(p, model)
@@ -351,7 +354,7 @@ def _run(
         y = jax.vmap(model.initial_state)(jnp.asarray(p))
     else:
         y_arr, y_batched = _batched(y0, model.n_states, "y0 (the initial state)", model)
-        y = jnp.broadcast_to(jnp.asarray(y_arr), (b, model.n_states))
+        y = np.broadcast_to(y_arr, (b, model.n_states))  # a view: large states copy once
         batched = batched or y_batched
     if model.stochastic and key is None:
         raise SimulationError(
@@ -404,6 +407,7 @@ def _run(
             dt,
             segments,
             save_states,
+            save_obs,
         )
 
     outs, status = _map_chunks(run_chunk, batch_args, b)
@@ -501,8 +505,8 @@ def advance(
         y0=state,
         key=key,
         save_states=True,
+        save_obs=False,  # the twin loop observes the states itself; a grid's observation is dear
     )
-    y = outs[1][:, -1]
     if not batched:
-        y, status = y[0], status[0]
-    return Advanced(state=y, status=status)
+        return Advanced(state=outs[0][0, -1], status=status[0])
+    return Advanced(state=outs[0][:, -1], status=status)
