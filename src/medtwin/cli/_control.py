@@ -91,7 +91,9 @@ def run_t1d_control(
         "bb": lambda: bbs,
         "pid": lambda: [PID(b.basal) for b in bbs],  # simglucose's PID: no meal boluses
         # hybrid closed loop: the patient's own boluses, MPC sets the basal (0, 1 or 2 x the
-        # usual rate per block) and leaves the usual plan only for a clearly lower risk
+        # usual rate per block), may add 60 % of an IOB-net correction between meals (as
+        # Control-IQ's automatic correction boluses) and leaves the usual plan only for a
+        # clearly lower risk
         "mpc": lambda: [
             MPC(
                 b,
@@ -100,6 +102,7 @@ def run_t1d_control(
                 bolus_reference="basal-bolus",
                 bolus_levels=(1.0,),
                 basal_levels=(0.0, 1.0, 2.0),
+                correction_levels=(0.0, 0.6),
                 switch_margin=3.0,
             )
             for b in bbs

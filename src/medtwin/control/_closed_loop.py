@@ -522,8 +522,8 @@ def _mpc_decide(loop, pol: _Settings, twin: dict, cgm, carbs_now, told, told_sta
         ref_p = None if refine is None else ref_p
         kd = jax.random.fold_in(key, 2**21 + k)
         anc = systematic_resample(kd, lw, m)
-        ref = mpc.reference(c_now if mpc.announce else 0.0, g, iob, cr, cf)
-        plans = mpc.grid_for(basal, ref, loop.pump)
+        ref, corr = mpc.reference(c_now if mpc.announce else 0.0, g, iob, cr, cf)
+        plans = mpc.grid_for(basal, ref, loop.pump, corr)
         risk, p_hypo = mpc_scores(
             model, mpc.solver, params[anc], states[anc], jnp.full((m,), 1.0 / m), t, carbs_p,
             plans, ref_p, refine_any, block_steps=block_steps, dt=dt, every=every,

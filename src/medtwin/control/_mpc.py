@@ -11,7 +11,10 @@ At each decision (every ``every`` = 5 min) the controller
    reference: with ``bolus_reference="carbs"`` announced carbs / carb ratio + (CGM - target) /
    correction factor; with ``"basal-bolus"`` the fallback's own bolus, whose correction rules
    and insulin on board apply, so that MPC adjusts the basal around the patient's boluses as a
-   hybrid closed loop does), every plan quantised to the pump's increments and limits first;
+   hybrid closed loop does), optionally plus a multiple ``correction_levels`` of an automatic
+   correction bolus (with ``"basal-bolus"``: the correction net of insulin on board that the
+   patient's rules would not give now, i.e. between meals; Control-IQ offers 60 % of it,
+   Brown et al. 2019), every plan quantised to the pump's increments and limits first;
 3. simulates every (resampled) particle under every plan in ONE vmapped
    :func:`~medtwin.simulate.simulate` call (particles x plans members; the announced meals
    enter each plan's regimen when ``announce``);
@@ -34,6 +37,8 @@ Kovatchev BP, Cox DJ, Gonder-Frederick LA, Clarke W. Symmetrization of the blood
 measurement scale and its applications. Diabetes Care 20(11):1655-1658, 1997.
 Hovorka R et al. Nonlinear model predictive control of glucose concentration in subjects with
 type 1 diabetes. Physiol Meas 25(4):905-920, 2004.
+Brown SA et al. Six-month randomized, multicenter trial of closed-loop control in type 1
+diabetes. N Engl J Med 381:1707-1717, 2019 (Control-IQ: automatic correction boluses of 60 %).
 Schwenzer M et al. Review on model predictive control: an engineering perspective. Int J Adv
 Manuf Technol 117:1327-1349, 2021 (chance constraints in stochastic MPC).
 """
@@ -177,7 +182,8 @@ class MPC:
     ``fallback`` the patient's basal-bolus therapy (also gives the basal rate, carb ratio,
     correction factor and target); ``horizon`` and ``blocks`` (min, blocks sum to the horizon);
     ``basal_levels`` multiples of the basal rate per block; ``bolus_levels`` multiples of the
-    reference bolus; ``announce`` use announced meals; ``p_hypo_max`` the chance constraint;
+    reference bolus; ``correction_levels`` multiples of the automatic correction added to each
+    (``(0.0,)``: none; needs ``bolus_reference="basal-bolus"``); ``announce`` use announced meals; ``p_hypo_max`` the chance constraint;
     ``hypo`` (mg/dL); ``particles`` particles resampled (by weight) for the prediction, None for
     every particle with its weight; ``every`` the decision interval (min)."""
 
@@ -197,6 +203,7 @@ class MPC:
     terminal: bool = True
     bolus_reference: str = "carbs"
     switch_margin: float | None = None
+    correction_levels: tuple[float, ...] = (0.0,)
 
     def __post_init__(self) -> None:
         if self.bolus_reference not in ("carbs", "basal-bolus"):
@@ -209,61 +216,86 @@ class MPC:
                 f"MPC blocks must be > 0 and sum to the horizon {self.horizon:g} min. Got "
                 f"{self.blocks!r}."
             )
+        if any(c != 0 for c in self.correction_levels) and self.bolus_reference != "basal-bolus":
+            raise ModelError(
+                "MPC correction_levels other than (0.0,) need bolus_reference='basal-bolus' (the "
+                "'carbs' reference already corrects at every decision). Got correction_levels="
+                f"{self.correction_levels!r} with bolus_reference={self.bolus_reference!r}."
+            )
+        if not self.correction_levels or min(self.correction_levels) < 0:
+            raise ModelError(
+                f"MPC correction_levels must be multiples >= 0. Got {self.correction_levels!r}."
+            )
         if not 0 <= self.p_hypo_max < 1:
             raise ModelError(f"MPC needs 0 <= p_hypo_max < 1. Got {self.p_hypo_max!r}.")
         if self.particles is not None and self.particles < 2:
             raise ModelError(f"MPC needs particles >= 2 or None. Got {self.particles!r}.")
 
-    def levels(self) -> tuple[np.ndarray, np.ndarray]:
-        """The candidate grid as multipliers: basal per block (C, n_blocks) and bolus (C,)."""
+    def levels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidate grid as multipliers: basal per block (C, n_blocks), bolus (C,) and
+        automatic correction (C,)."""
         rows = [
-            (levels, b)
+            (levels, b, c)
             for levels in itertools.product(self.basal_levels, repeat=len(self.blocks))
             for b in self.bolus_levels
+            for c in self.correction_levels
         ]
-        return np.array([r[0] for r in rows], np.float64), np.array([r[1] for r in rows])
+        return (
+            np.array([r[0] for r in rows], np.float64),
+            np.array([r[1] for r in rows], np.float64),
+            np.array([r[2] for r in rows], np.float64),
+        )
 
     def anchor(self) -> int | None:
-        """Index of the usual-therapy plan (basal x1 in every block, bolus x1) when
-        ``switch_margin`` is set: MPC leaves it only for a risk lower by more than the margin."""
+        """Index of the usual-therapy plan (basal x1 in every block, bolus x1, no automatic
+        correction) when ``switch_margin`` is set: MPC leaves it only for a risk lower by more
+        than the margin."""
         if self.switch_margin is None:
             return None
-        lv, bl = self.levels()
-        hit = np.flatnonzero(np.all(lv == 1.0, axis=1) & (bl == 1.0))
+        lv, bl, cl = self.levels()
+        hit = np.flatnonzero(np.all(lv == 1.0, axis=1) & (bl == 1.0) & (cl == 0.0))
         if hit.size == 0:
             raise ModelError(
                 "MPC switch_margin needs the usual plan in the grid: 1.0 in basal_levels and "
-                f"bolus_levels. Got {self.basal_levels!r} and {self.bolus_levels!r}."
+                f"bolus_levels, 0.0 in correction_levels. Got {self.basal_levels!r}, "
+                f"{self.bolus_levels!r} and {self.correction_levels!r}."
             )
         return int(hit[0])
 
-    def reference(self, carbs, cgm, iob, carb_ratio, correction_factor) -> Array:
-        """The bolus the ``bolus_levels`` multiply (U; traceable, patient settings given)."""
+    def reference(self, carbs, cgm, iob, carb_ratio, correction_factor) -> tuple[Array, Array]:
+        """The bolus the ``bolus_levels`` multiply and the automatic correction the
+        ``correction_levels`` multiply (U; traceable, patient settings given). The automatic
+        correction is the IOB-net correction above the threshold that the patient's own rules
+        do not give now (between meals, unless they correct between meals anyway)."""
         bb = self.fallback
         if self.bolus_reference == "basal-bolus":
             meal_b, corr_b = basal_bolus_dose(
                 carbs, cgm, iob, carb_ratio, correction_factor, bb.target, bb.threshold,
                 bb.correct_between_meals,
             )  # fmt: skip
-            return meal_b + corr_b
-        return carbs / carb_ratio + jnp.maximum((cgm - bb.target) / correction_factor, 0.0)
+            _, corr_any = basal_bolus_dose(
+                carbs, cgm, iob, carb_ratio, correction_factor, bb.target, bb.threshold, True
+            )
+            return meal_b + corr_b, corr_any - corr_b
+        ref = carbs / carb_ratio + jnp.maximum((cgm - bb.target) / correction_factor, 0.0)
+        return ref, jnp.zeros_like(ref)
 
-    def grid_for(self, basal_rate, ref, pump) -> Array:
-        """Candidate plans (C, n_blocks + 1) for a patient's ``basal_rate`` (U/h) and reference
-        bolus ``ref`` (U) (traceable): basal levels x the basal rate, bolus levels x the
-        reference, quantised by the pump."""
-        lv, bl = self.levels()
-        return jnp.concatenate(
-            [pump.deliver_basal(lv * basal_rate), pump.deliver_bolus(bl * ref)[:, None]], axis=1
-        )
+    def grid_for(self, basal_rate, ref, pump, correction=0.0) -> Array:
+        """Candidate plans (C, n_blocks + 1) for a patient's ``basal_rate`` (U/h), reference
+        bolus ``ref`` and automatic ``correction`` (U) (traceable): basal levels x the basal
+        rate, bolus levels x the reference + correction levels x the correction, quantised by
+        the pump."""
+        lv, bl, cl = self.levels()
+        bolus = pump.deliver_bolus(bl * ref + cl * correction)
+        return jnp.concatenate([pump.deliver_basal(lv * basal_rate), bolus[:, None]], axis=1)
 
     def candidates(self, obs: PolicyInput) -> np.ndarray:
         """The candidate plans (C, n_blocks + 1), quantised by the pump. C is the same at every
         decision (duplicates are kept), so the batched simulation compiles once."""
         carbs = obs.meals_between(obs.time, obs.time + self.every) if self.announce else 0.0
         bb = self.fallback
-        ref = self.reference(carbs, obs.cgm, obs.iob, bb.carb_ratio, bb.correction_factor)
-        return np.asarray(self.grid_for(bb.basal, ref, obs.pump))
+        ref, corr = self.reference(carbs, obs.cgm, obs.iob, bb.carb_ratio, bb.correction_factor)
+        return np.asarray(self.grid_for(bb.basal, ref, obs.pump, corr))
 
     def terminal_drop(self, plans, basal_rate, correction_factor, past_iob, dt: float) -> Array:
         """Glucose drop (mg/dL) beyond the horizon from each plan's net insulin (above the

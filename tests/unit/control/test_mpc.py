@@ -49,6 +49,31 @@ def test_candidates_with_and_without_meal_announcement():
     assert blind.shape == with_meal.shape and blind[:, -1].max() == 0.0
 
 
+def test_automatic_correction_candidates():
+    """With correction_levels the hybrid MPC also offers the IOB-net correction the patient's
+    own rules would not give now (between meals); never on top of a meal's own correction, and
+    the usual plan (the anchor) carries none."""
+    bb = replace(BB, correct_between_meals=False)
+    mpc = MPC(bb, bolus_reference="basal-bolus", bolus_levels=(1.0,), basal_levels=(0.0, 1.0),
+              correction_levels=(0.0, 0.6), switch_margin=1.0)  # fmt: skip
+    lv, bl, cl = mpc.levels()
+    assert lv.shape == (8, 2) and sorted(set(cl)) == [0.0, 0.6]
+    assert cl[mpc.anchor()] == 0.0 and np.all(lv[mpc.anchor()] == 1.0)
+    cf = SETTINGS.correction_factor
+    high = 250.0
+    # between meals: the rules give nothing, the correction is 0.6 x (250 - 140) / CF - IOB
+    between = mpc.candidates(PolicyInput(0.0, high, iob=0.5))
+    want = 0.6 * ((high - bb.target) / cf - 0.5)
+    assert sorted(set(np.round(between[:, -1], 1))) == pytest.approx([0.0, round(want, 1)])
+    # with a meal the rules already correct: the automatic correction adds nothing
+    with_meal = mpc.candidates(PolicyInput(0.0, high, iob=0.5, meals=((0.0, 50.0),)))
+    assert len(set(with_meal[:, -1])) == 1
+    # below the threshold: nothing to correct
+    assert np.all(mpc.candidates(PolicyInput(0.0, 120.0))[:, -1] == 0.0)
+    with pytest.raises(Exception, match="correction_levels"):
+        MPC(bb, correction_levels=(0.0, 0.6))  # the 'carbs' reference corrects already
+
+
 def test_mpc_respects_the_chance_constraint_where_a_large_bolus_causes_hypoglycaemia(twin):
     """A 50 g meal with twice the carb-ratio bolus: the lowest-risk plans overdose part of the
     posterior. MPC must pick a plan with P(BG < 70) <= 5 % although lower-risk plans exist."""
