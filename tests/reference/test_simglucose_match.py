@@ -24,14 +24,9 @@ BOLUSES = {420: 4.5, 750: 7.0, 1140: 5.0, 1320: 1.0}
 REGIMEN = Regimen(
     tuple(meal(t, g) for t, g in MEALS.items()) + tuple(bolus(t, u) for t, u in BOLUSES.items())
 )
-DEFAULT_PATIENTS = [
-    "adolescent#001",
-    "adolescent#007",
-    "adult#001",
-    "adult#005",
-    "child#002",
-    "child#009",
-]
+# One per age group in the default run (the oracle integrates each minute in scipy, about 20 s a
+# patient); all 30 in the slow run.
+DEFAULT_PATIENTS = ["adolescent#007", "adult#005", "child#002"]
 
 
 def _check(names):
@@ -49,7 +44,7 @@ def _check(names):
     return worst
 
 
-def test_six_patients_across_age_groups_match_simglucose_every_minute():
+def test_one_patient_of_each_age_group_matches_simglucose_every_minute():
     worst = _check(DEFAULT_PATIENTS)
     assert {n.split("#")[0] for n in worst} == {"adolescent", "adult", "child"}
 

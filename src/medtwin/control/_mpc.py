@@ -183,9 +183,10 @@ class MPC:
     correction factor and target); ``horizon`` and ``blocks`` (min, blocks sum to the horizon);
     ``basal_levels`` multiples of the basal rate per block; ``bolus_levels`` multiples of the
     reference bolus; ``correction_levels`` multiples of the automatic correction added to each
-    (``(0.0,)``: none; needs ``bolus_reference="basal-bolus"``); ``announce`` use announced meals; ``p_hypo_max`` the chance constraint;
-    ``hypo`` (mg/dL); ``particles`` particles resampled (by weight) for the prediction, None for
-    every particle with its weight; ``every`` the decision interval (min)."""
+    (``(0.0,)``: none; needs ``bolus_reference="basal-bolus"``); ``announce`` use announced
+    meals; ``p_hypo_max`` the chance constraint; ``hypo`` (mg/dL); ``particles`` particles
+    resampled (by weight) for the prediction, None for every particle with its weight;
+    ``every`` the decision interval (min)."""
 
     fallback: BasalBolus
     horizon: float = 120.0

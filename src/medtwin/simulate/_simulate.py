@@ -215,7 +215,7 @@ def _kernel(
         def save(carry):
             y, ok, _ = carry
             out = (jnp.where(ok, model.observe(t0, y, p), jnp.nan),) if save_obs else ()
-            return out + (jnp.where(ok, y, jnp.nan),) if save_states else out
+            return (*out, jnp.where(ok, y, jnp.nan)) if save_states else out
 
         carry0 = (y, jnp.bool_(True), jnp.bool_(True))
         if uniform:

@@ -56,7 +56,7 @@ def test_automatic_correction_candidates():
     bb = replace(BB, correct_between_meals=False)
     mpc = MPC(bb, bolus_reference="basal-bolus", bolus_levels=(1.0,), basal_levels=(0.0, 1.0),
               correction_levels=(0.0, 0.6), switch_margin=1.0)  # fmt: skip
-    lv, bl, cl = mpc.levels()
+    lv, _, cl = mpc.levels()
     assert lv.shape == (8, 2) and sorted(set(cl)) == [0.0, 0.6]
     assert cl[mpc.anchor()] == 0.0 and np.all(lv[mpc.anchor()] == 1.0)
     cf = SETTINGS.correction_factor
