@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -32,6 +33,7 @@ __all__ = [
     "AuditHeadRow",
     "AuditRow",
     "Base",
+    "DeidShiftRow",
     "EventRow",
     "ForecastRow",
     "GrantRow",
@@ -94,6 +96,7 @@ class PatientRow(Base):
     birth_date: Mapped[bytes | None] = mapped_column(LargeBinary)
     gender: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(128))  # the actor who created it
 
 
 class ObservationRow(Base):
@@ -195,6 +198,7 @@ class UserRow(Base):
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class TokenRow(Base):
@@ -206,6 +210,7 @@ class TokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked: Mapped[bool] = mapped_column(Boolean)
+    label: Mapped[str | None] = mapped_column(String(64))
 
 
 class GrantRow(Base):
@@ -228,6 +233,7 @@ class AuditRow(Base):
     detail: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(SHA)
     hash: Mapped[str] = mapped_column(SHA)
+    key_id: Mapped[str] = mapped_column(String(32), server_default="")  # "" = master-derived
 
 
 class AuditHeadRow(Base):
@@ -247,3 +253,15 @@ class AuditCheckpointRow(Base):
     hash: Mapped[str] = mapped_column(SHA)
     time: Mapped[datetime] = mapped_column(UTCDateTime)
     signature: Mapped[str] = mapped_column(SHA)
+    key_id: Mapped[str] = mapped_column(String(32), server_default="")
+
+
+class DeidShiftRow(Base):
+    """The date shift (days) a researcher's de-identified exports apply to one patient: drawn
+    once and kept, so repeated exports cannot be averaged to recover the true dates."""
+
+    __tablename__ = "deid_shifts"
+    researcher: Mapped[str] = mapped_column(String(128), primary_key=True)
+    pid: Mapped[str] = mapped_column(PID, ForeignKey("patients.pid"), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
