@@ -10,6 +10,7 @@ __all__ = [
     "AccessDenied",
     "DataError",
     "FhirError",
+    "LimitError",
     "MedtwinError",
     "ModelError",
     "RegimenError",
@@ -64,6 +65,15 @@ class FhirError(DataError):
     def __init__(self, issues: list[tuple[str, str, str]]):
         self.issues = list(issues)
         super().__init__("; ".join(f"{expr}: {msg}" for _, expr, msg in self.issues))
+
+
+class LimitError(DataError):
+    """A request parameter outside its declared bound (``medtwin.limits``): too much work asked
+    for (particles, horizon, options), or not a finite number. ``name`` is the parameter."""
+
+    def __init__(self, message: str, name: str = "") -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class StoreError(MedtwinError):

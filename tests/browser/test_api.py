@@ -123,7 +123,7 @@ def test_ledger_and_posterior_agree_with_the_api(site):
 def test_what_if_requests_are_checked(site):
     url = f"/ui/api/patients/{site.sepsis}/what-if"
     r = site.post("alice", url, {"options": {k: [] for k in "abcd"}})
-    assert r.status_code == 422 and "1-3 option names" in r.text
+    assert r.status_code == 422 and "must hold 1..3 options" in r.text
     r = site.post("alice", url, {"options": {"a": [{"kind": "meal", "amount": 40, "after": 0}]}})
     assert r.status_code == 422 and "['antibiotic', 'anti_inflammatory']" in r.text
     r = site.post("alice", url, {"options": {"a": []}, "horizon": -1})

@@ -10,6 +10,8 @@ that the defence holds; ``test_count.py`` counts them."""
 from __future__ import annotations
 
 import json
+import shutil
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,8 +95,52 @@ class World:
         return r.json()["id"]
 
 
+@pytest.fixture(scope="session")
+def _templates(tmp_path_factory):
+    """A migrated store with the four users and their tokens, built once per test process and
+    copied for every test (a SQLite file copy, a PostgreSQL ``CREATE DATABASE ... TEMPLATE``):
+    each attack still gets a store of its own, without paying for the migration each time."""
+    built: dict[str, Any] = {}
+
+    def build(url: str) -> dict[str, str]:
+        from medtwin.store import open_store
+
+        store = open_store(url, key=KEY)
+        tokens = {}
+        for name, role in USERS:
+            store.add_user(name, role)
+            tokens[name] = store.issue_token(name)
+        store.close()
+        return tokens
+
+    def get(kind: str, request: Any) -> tuple[Any, dict[str, str]]:
+        if kind not in built:
+            if kind == "sqlite":
+                path = tmp_path_factory.mktemp("template") / "medtwin.db"
+                built[kind] = (path, build(f"sqlite:///{path}"))
+            else:
+                server = request.getfixturevalue("postgres_server")
+                name = server.create_database()
+                built[kind] = ((server, name), build(server.url(name)))
+        return built[kind]
+
+    return get
+
+
+def _copy(kind: str, request: Any, templates: Any, dest: Any) -> tuple[str, dict[str, str], Any]:
+    source, tokens = templates(kind, request)
+    if kind == "sqlite":
+        shutil.copyfile(source, dest)
+        return f"sqlite:///{dest}", dict(tokens), None
+    server, template = source
+    name = "w" + uuid.uuid4().hex[:16]
+    server._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return server.url(name), dict(tokens), (server, name)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
+    """A fresh, empty database URL on each backend."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'medtwin.db'}"
         return
@@ -109,46 +155,55 @@ def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'medtwin.db'}"
 
 
-def _world(url: str, **app_kw: Any):
+def _world(url: str, tokens: dict[str, str] | None = None, **app_kw: Any):
     from medtwin.service import create_app
     from medtwin.store import open_store
 
     store = open_store(url, key=KEY)
     w = World(None, store, url)  # type: ignore[arg-type]
-    for name, role in USERS:
-        store.add_user(name, role)
-        w.tokens[name] = store.issue_token(name)
+    if tokens is None:
+        for name, role in USERS:
+            store.add_user(name, role)
+            w.tokens[name] = store.issue_token(name)
+    else:
+        w.tokens.update(tokens)
     app = create_app(store, **{"login_limit": 1000, **app_kw})
     return store, app, w
 
 
 @pytest.fixture
-def world(sqlite_url):
+def world(request, tmp_path, _templates):
     """The attacker's world on SQLite (most attacks: the store's backend does not matter)."""
-    store, app, w = _world(sqlite_url)
+    url, tokens, _ = _copy("sqlite", request, _templates, tmp_path / "medtwin.db")
+    store, app, w = _world(url, tokens)
     with TestClient(app, raise_server_exceptions=False) as client:
         w.client = client
         yield w
     store.close()
 
 
-@pytest.fixture
-def world_any(db_url):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world_any(request, tmp_path, _templates):
     """The same world on SQLite and on PostgreSQL."""
-    store, app, w = _world(db_url)
+    url, tokens, pg = _copy(request.param, request, _templates, tmp_path / "medtwin.db")
+    store, app, w = _world(url, tokens)
     with TestClient(app, raise_server_exceptions=False) as client:
         w.client = client
         yield w
     store.close()
+    if pg is not None:
+        pg[0].drop_database(pg[1])
 
 
 @pytest.fixture
-def make_world(sqlite_url):
+def make_world(request, tmp_path, _templates):
     """A factory for a world with other app settings: ``make_world(max_body_bytes=...)``."""
     made = []
 
     def make(**app_kw: Any) -> World:
-        store, app, w = _world(sqlite_url if not made else sqlite_url + f".{len(made)}", **app_kw)
+        dest = tmp_path / f"medtwin-{len(made)}.db"
+        url, tokens, _ = _copy("sqlite", request, _templates, dest)
+        store, app, w = _world(url, tokens, **app_kw)
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         w.client = client

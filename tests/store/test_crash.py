@@ -139,7 +139,8 @@ def check_chain(store, pid, n):
     """Every reading stored once, applied by exactly one version; versions 0..k unbroken."""
     obs = store.observations(pid, actor="test")
     versions = store.twin_versions(pid, actor="test")
-    assert sorted(o.source_id for o in obs) == sorted(f"cgm-{i}" for i in range(n))
+    keyed = [store._cipher.source_key("observations", f"cgm-{i}") for i in range(n)]
+    assert sorted(o.source_id for o in obs) == sorted(keyed)  # source ids kept as keyed hashes
     assert all(o.status == "applied" for o in obs), [(o.source_id, o.status) for o in obs]
     assert [v.version for v in versions] == list(range(len(versions)))
     assert [v.parent_id for v in versions[1:]] == [v.id for v in versions[:-1]]

@@ -90,7 +90,10 @@ def test_observations_are_idempotent_and_all_or_nothing(store):
             pid, [ObservationRecord("n", "p", "1", datetime(2025, 1, 1), 1.0, "x")], actor="a"
         )
     stored = store.observations(pid, actor="a")
-    assert [o.source_id for o in stored] == ["obs-1", "obs-2", "obs-3"]
+    # The store keeps the keyed hash of each source id (it can embed an MRN), not the text.
+    keyed = [store._cipher.source_key("observations", f"obs-{i}") for i in (1, 2, 3)]
+    assert [o.source_id for o in stored] == keyed
+    assert all(k.startswith("h1:") and len(k) == 67 for k in keyed)
     assert [o.value for o in stored] == [100.0, 110.0, 120.0]
     assert all(o.status == "pending" and o.version is None for o in stored)
     assert stored[0].time == T0 + timedelta(minutes=5) and stored[0].time.tzinfo is not None

@@ -199,11 +199,11 @@ def _recommend(
 ) -> None:
     """Ranked options for a stored twin: insulin plans by predicted risk and P(BG<70) for a
     T1D twin, treatment schedules by P(return to health) for a sepsis twin."""
-    from ._store_cmds import _actor, _open
+    from ._store_cmds import _actor, _open, _patient
 
     try:
         store = _open(db)
-        pid = store.resolve_patient(patient) or patient
+        pid = _patient(store, patient)
         twin = store.twin(pid, actor=_actor())
         table = _recommend_table(twin, carb_ratio, correction_factor, carbs, seed)
     except MedtwinError as exc:

@@ -31,7 +31,9 @@ Db = Annotated[
 ]
 
 users_app = typer.Typer(
-    help="Users of the service: add them, issue tokens, grant patients.", no_args_is_help=True
+    help="Users of the service: add, list, disable them; issue, list, revoke tokens; grant "
+    "patients.",
+    no_args_is_help=True,
 )
 audit_app = typer.Typer(
     help="The audit log: verify it, sign checkpoints, export AuditEvents.", no_args_is_help=True
@@ -61,8 +63,10 @@ def _store_module():
     return store
 
 
-def _open(db: str | None):
-    return _store_module().open_store(db)
+def _open(db: str | None, *, create: bool = True):
+    """The store at ``db``; ``create=False`` (commands that only read or check a store) refuses
+    a missing one instead of creating an empty store there."""
+    return _store_module().open_store(db, create=create)
 
 
 def _actor() -> str:
@@ -97,11 +101,14 @@ def _write_json(path: Path, doc: Any) -> None:
 
 
 def _patient(store, ref: str) -> str:
-    if store.resolve_patient(ref) is not None:
-        return store.resolve_patient(ref)
-    if ref in store.patient_ids():
-        return ref
-    raise MedtwinError(f"No patient {ref!r}: give a pseudonym (p-...) or a stored source id.")
+    """The stored patient ``ref`` names (see Store.lookup_patient), or a one-line error."""
+    pid = store.lookup_patient(ref)
+    if pid is None:
+        raise MedtwinError(
+            f"No patient {ref!r:.80}: give a stored pseudonym (p- and 16 hex digits) or a stored "
+            "source id (system|value, or Patient/<id> when the Patient had no identifier)."
+        )
+    return pid
 
 
 @users_app.command("add")
@@ -121,12 +128,18 @@ def users_add(
 @_one_line_errors
 def users_token(
     name: Annotated[str, typer.Argument(help="User name.")],
-    ttl_days: Annotated[float, typer.Option(help="Days until the token expires.")] = 30.0,
+    ttl_days: Annotated[
+        float, typer.Option(help="Days until the token expires (over the maximum: refused).")
+    ] = 30.0,
+    label: Annotated[
+        str | None, typer.Option(help="What the token is for (listed by `users tokens`).")
+    ] = None,
     db: Db = None,
 ) -> None:
-    """Issue an API token (printed once; the store keeps only its hash)."""
+    """Issue an API token (printed once; the store keeps only its hash). List tokens with
+    `users tokens NAME`, revoke one with `users revoke-token NAME ID`."""
     with _open(db) as store:
-        typer.echo(store.issue_token(name, ttl_days=ttl_days, actor=_actor()))
+        typer.echo(store.issue_token(name, ttl_days=ttl_days, label=label, actor=_actor()))
 
 
 @users_app.command("grant")
@@ -163,19 +176,20 @@ def audit_verify(
     db: Db = None,
     checkpoint: Annotated[
         list[Path] | None,
-        typer.Option(help="A checkpoint JSON kept outside the database (repeatable)."),
+        typer.Option(
+            help="A checkpoint file kept outside the database: one JSON checkpoint "
+            "or JSON lines of them, as serve --checkpoint-file writes (repeatable)."
+        ),
     ] = None,
 ) -> None:
-    """Verify the audit log's chain, head and checkpoints; exit 1 at the first bad entry."""
-    Checkpoint = _store_module().Checkpoint
+    """Verify the audit log's chain, head and checkpoints; exit 1 at the first bad entry.
+    Without a checkpoint kept outside the database, a cut of the log's tail that also rewrote
+    the head row and deleted the stored checkpoints is not visible."""
+    _store_module()
+    from ..store._checkpoint_file import read_checkpoints
 
-    extra = []
-    for path in checkpoint or []:
-        try:
-            extra.append(Checkpoint.from_dict(json.loads(Path(path).read_text())))
-        except (OSError, ValueError) as exc:
-            raise MedtwinError(f"Cannot read the checkpoint file {str(path)!r}: {exc}") from None
-    with _open(db) as store:
+    extra = [cp for path in checkpoint or [] for cp in read_checkpoints(path)]
+    with _open(db, create=False) as store:
         report = store.verify_audit(extra)
     typer.echo(str(report))
     if not report.ok:
@@ -189,7 +203,7 @@ def audit_checkpoint(
     out: Annotated[Path | None, typer.Option(help="Also write it to this JSON file.")] = None,
 ) -> None:
     """Sign the audit log's head; keep the JSON outside the database to detect truncation."""
-    with _open(db) as store:
+    with _open(db, create=False) as store:
         cp = store.checkpoint()
     if out is not None:
         _write_json(out, cp.to_dict())
@@ -203,43 +217,59 @@ def audit_export(
     db: Db = None,
     patient: Annotated[str | None, typer.Option(help="Only this patient's entries.")] = None,
 ) -> None:
-    """Export the audit log as FHIR R4 AuditEvent resources."""
-    _check_out(out)
-    with _open(db) as store:
+    """Export the audit log as FHIR R4 AuditEvent resources (read a page at a time)."""
+    from ._audit_export import export_audit
+
+    out = _check_out(out)
+    with _open(db, create=False) as store:
         pid = _patient(store, patient) if patient else None
-        events = store.audit_events(patient=pid)
-        store.audit(_actor(), "audit.export", patient=pid, detail={"entries": len(events)})
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [{"resource": e} for e in events],
-    }
-    _write_json(out, bundle)
-    typer.echo(f"Wrote {len(events)} AuditEvents to {out}")
+        n = export_audit(store, out, patient=pid, actor=_actor())
+    typer.echo(f"Wrote {n} AuditEvents to {out}")
 
 
 @_one_line_errors
 def export_command(
     out: Annotated[Path, typer.Option(help="JSON file to write.")],
     deidentified: Annotated[
-        bool, typer.Option("--deidentified", help="De-identify (HIPAA Safe Harbor). Required.")
+        bool, typer.Option("--deidentified", help="De-identify. Required.")
     ] = False,
     dates: Annotated[
-        str, typer.Option(help="shift (random per-patient shift) or year (year only).")
-    ] = "shift",
+        str,
+        typer.Option(
+            help="year (default): HIPAA Safe Harbor, years only, times as hours since each "
+            "patient's first record. shift: full dates shifted per patient by a shift kept "
+            "per --recipient (not Safe Harbor; under a data use agreement)."
+        ),
+    ] = "year",
+    recipient: Annotated[
+        str | None,
+        typer.Option(
+            help="Who receives the file (needed for --dates shift): their shifts and study ids "
+            "are drawn once and reused, so repeated exports reveal nothing new."
+        ),
+    ] = None,
     db: Db = None,
 ) -> None:
-    """Export every patient's data for research, de-identified (HIPAA Safe Harbor)."""
+    """Export every patient's data for research, de-identified: HIPAA Safe Harbor by default
+    (--dates year); --dates shift --recipient NAME keeps full dates, shifted per patient and
+    recipient (not Safe Harbor)."""
     if not deidentified:
         raise MedtwinError(
             "medtwin export writes de-identified data only: add --deidentified. Identified "
             "data leave through the service, per patient and audited."
         )
+    if dates not in ("year", "shift"):
+        raise MedtwinError(f"--dates must be year or shift. Got {dates!r}.")
+    if dates == "shift" and not recipient:
+        raise MedtwinError(
+            "--dates shift keeps one date shift per patient per recipient, so it needs "
+            "--recipient NAME (the researcher or study receiving the file); or use --dates year."
+        )
     _check_out(out)
-    with _open(db) as store:
-        doc = store.export_deidentified(actor=_actor(), dates=dates)
+    with _open(db, create=False) as store:
+        doc = store.export_deidentified(actor=_actor(), recipient=recipient, dates=dates)
     _write_json(out, doc)
-    typer.echo(f"Wrote {len(doc['patients'])} de-identified patients to {out}")
+    typer.echo(f"Wrote {len(doc['patients'])} de-identified patients to {out} ({doc['method']})")
 
 
 @_one_line_errors
@@ -255,9 +285,19 @@ def keygen_command(
 def ingest_command(
     bundle: Annotated[Path, typer.Argument(help="A FHIR R4 Bundle (JSON) file.")],
     db: Db = None,
+    confirm_existing: Annotated[
+        bool,
+        typer.Option(
+            "--confirm-existing",
+            help="Match Patients to stored records a clinician registered under the same "
+            "identifier (check first that they are the same person).",
+        ),
+    ] = False,
 ) -> None:
     """Store a FHIR R4 Bundle (transaction: all or nothing) of Patients, Observations and
-    MedicationAdministrations; the twins of patients with new data update."""
+    MedicationAdministrations; the twins of patients with new data update. A Patient under a
+    stored identifier with other identifying fields, or registered by a clinician (unless
+    --confirm-existing), is refused and nothing is stored."""
     from ..data.fhir import operation_outcome, parse_bundle
     from ..errors import FhirError
 
@@ -269,16 +309,18 @@ def ingest_command(
         typer.echo(json.dumps(operation_outcome(exc), indent=1), err=True)
         raise MedtwinError(f"{bundle.name} was not stored: {len(exc.issues)} issue(s).") from None
     with _open(db) as store:
+        stored = {r.source_id for r in parsed.patients if store.lookup_patient(r.source_id)}
         res = store.ingest(parsed.patients, parsed.observations, parsed.events, actor=_actor(),
-                           refs=dict(parsed.patient_refs))  # fmt: skip
+                           refs=dict(parsed.patient_refs), confirm=confirm_existing)  # fmt: skip
     typer.echo(
-        f"Stored {res.created} new patient(s), {res.observations.added} observation(s) "
+        f"Stored {res.created} new patient(s) ({len(res.patients) - res.created} matched a "
+        f"stored patient), {res.observations.added} observation(s) "
         f"({res.observations.duplicates} already stored), {res.events.added} event(s); "
         f"skipped {len(parsed.skipped)} resource(s) medtwin does not use; twins updated: "
         f"{len(res.updated)}."
     )
     for source, pid in res.patients.items():
-        typer.echo(f"  {pid}  <- {source}")
+        typer.echo(f"  {pid}  <- {source}{'  (already stored)' if source in stored else ''}")
 
 
 DEMO_DB = "sqlite:///./medtwin-demo.db"
@@ -301,6 +343,29 @@ def serve_command(
     tick: Annotated[
         float, typer.Option(help="With --demo: seconds of wall time per 5 simulated minutes.")
     ] = 1.0,
+    ssl_certfile: Annotated[
+        str | None, typer.Option(help="PEM certificate (chain): serve HTTPS, with HSTS.")
+    ] = None,
+    ssl_keyfile: Annotated[
+        str | None, typer.Option(help="The unencrypted PEM private key of --ssl-certfile.")
+    ] = None,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Address (or network) of a reverse proxy whose X-Forwarded-For/-Proto are "
+            "believed; repeatable. Default: none, the TCP peer is the client."
+        ),
+    ] = None,
+    checkpoint_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Append a signed audit checkpoint (JSON line) to this file, kept "
+            "outside the database; check with `audit verify --checkpoint`."
+        ),
+    ] = None,
+    checkpoint_every_s: Annotated[
+        float, typer.Option(help="With --checkpoint-file: seconds between checkpoints.")
+    ] = 60.0,
 ) -> None:
     """Run the REST API (OpenAPI at /docs) over the store; with --demo, live demo patients."""
     import threading
@@ -309,6 +374,7 @@ def serve_command(
         import uvicorn
 
         from ..service import create_app
+        from ..service._transport import plain_http_warning, uvicorn_options
     except ImportError as exc:
         raise MedtwinError(
             f"medtwin serve needs the service extra ({exc.name} is missing): "
@@ -318,6 +384,10 @@ def serve_command(
         raise MedtwinError(f"--port must be in 1..65535. Got {port}.")
     if not tick > 0:
         raise MedtwinError(f"--tick must be > 0 seconds. Got {tick}.")
+    transport = uvicorn_options(ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+                                trusted_proxies=trusted_proxy or ())  # fmt: skip
+    if (warning := plain_http_warning(host, transport)) is not None:
+        typer.echo(warning, err=True)
     if demo:
         db = db or os.environ.get("MEDTWIN_DB") or DEMO_DB
         if not (os.environ.get("MEDTWIN_KEY") or os.environ.get("MEDTWIN_KEY_FILE")):
@@ -326,7 +396,7 @@ def serve_command(
             os.environ["MEDTWIN_KEY_FILE"] = str(DEMO_KEY.resolve())
     with _open(db) as store:
         stop, streamer = threading.Event(), None
-        base = f"http://{host}:{port}"
+        base = f"{'https' if ssl_certfile else 'http'}://{host}:{port}"
         if demo:
             from ..service._demo import seed_demo, stream_demo
 
@@ -341,12 +411,20 @@ def serve_command(
             streamer.start()
         else:
             typer.echo(f"medtwin API on {base} (docs at /docs), {store.dialect} store")
+        checkpoints = None
+        if checkpoint_file is not None:
+            from ..service._checkpoints import CheckpointWriter
+
+            checkpoints = CheckpointWriter(store, checkpoint_file, checkpoint_every_s).start()
         try:
-            uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+            uvicorn.run(create_app(store), host=host, port=port, log_level="warning",
+                        **transport)  # fmt: skip
         finally:
             stop.set()
             if streamer is not None:
                 streamer.join(timeout=60)
+            if checkpoints is not None:
+                checkpoints.stop()
 
 
 def register(app: typer.Typer) -> None:
@@ -357,3 +435,9 @@ def register(app: typer.Typer) -> None:
     app.command("keygen")(keygen_command)
     app.command("ingest")(ingest_command)
     app.command("serve")(serve_command)
+    from ._keys_cmds import rekey_command  # rekey (imports this module: registered here)
+
+    app.command("rekey")(rekey_command)
+    from ._backup_cmds import register as register_backup  # backup, restore
+
+    register_backup(app)

@@ -173,10 +173,17 @@ def twin_replay_command(
 
     if get_model(model).name != "uva-padova":
         raise DataError(f"twin replay supports --model t1d for now. Got {model!r}.")
-    if not horizon > 0 or horizon % 5:
+    from ..errors import LimitError
+    from ..limits import FORECAST_HORIZON, PARTICLES
+
+    try:  # the bounds the service enforces (medtwin.limits)
+        PARTICLES.check(particles, name="--particles")
+        FORECAST_HORIZON.check(horizon, name="--horizon")
+    except LimitError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if horizon % 5:
         raise DataError(f"--horizon must be a positive multiple of 5 minutes. Got {horizon:g}.")
-    if particles < 2:
-        raise DataError(f"--particles must be >= 2. Got {particles}.")
     cgm = read_cgm_csv(data)
     regimen = read_events_csv(events) if events is not None else Regimen()
     res = replay_stream(cgm, regimen, horizon=horizon, particles=particles, seed=seed)
@@ -220,6 +227,9 @@ _register_glioma(twin_app)
 from ._store_cmds import register as _register_store_commands  # noqa: E402
 
 _register_store_commands(app)
+from ._users_cmds import register as _register_user_commands  # noqa: E402
+
+_register_user_commands()  # users list, tokens, revoke-token, disable, enable
 
 # sensitivity and identifiability live in _analysis.py.
 from ._analysis import register as _register_analysis_commands  # noqa: E402

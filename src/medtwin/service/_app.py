@@ -21,12 +21,26 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..data.fhir import parse_bundle, parse_resource, search_param
-from ..errors import StoreError
-from ..store import Store, TwinConfig
+from ..errors import LimitError, StoreError
+from ..store import (
+    EXPORT_LIMIT_PER_HOUR,
+    ExportLimitReached,
+    IngestRefused,
+    Store,
+    TwinConfig,
+    pseudonym_of,
+)
+from ._audit_page import MAX_SEQ, audit_page
 from ._auth import Caller, RateLimiter, authenticate
+from ._concurrency import heavy
 from ._dashboard import dashboard_router
-from ._errors import FHIR_JSON, ApiError, install_error_handlers
+from ._docs import docs_router
+from ._errors import FHIR_JSON, ApiError, install_error_handlers, outcome_response
+from ._headers import SecurityHeaders
+from ._health import health_router
+from ._json import JsonObject, document_json_bodies
 from ._limits import BodyLimit
+from ._users_routes import users_router
 from ._views import (
     build_what_if,
     forecast_json,
@@ -81,9 +95,11 @@ def create_app(
     max_body_bytes: int = 5_000_000,
     login_limit: int = 10,
     login_window_s: float = 60.0,
+    export_limit_per_hour: int = EXPORT_LIMIT_PER_HOUR,
 ) -> FastAPI:
     """The API over ``store``. ``max_body_bytes`` bounds every request body; ``login_limit``
-    failed logins per client per ``login_window_s`` seconds, then 429."""
+    failed logins per client per ``login_window_s`` seconds, then 429;
+    ``export_limit_per_hour`` de-identified exports per user per rolling hour, then 429."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -95,8 +111,11 @@ def create_app(
         title="medtwin",
         version=__version__,
         description="Medical digital twins: patients, data (FHIR R4), twins, forecasts, audit.",
+        docs_url=None,  # served by _docs from this package, never from a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
+    document_json_bodies(app)  # the routes' JsonObject bodies appear in the OpenAPI schema
     app.state.store = store
     app.state.limiter = RateLimiter(login_limit, login_window_s)
 
@@ -104,9 +123,8 @@ def create_app(
     def root() -> RedirectResponse:
         return RedirectResponse("/ui")
 
-    @app.get("/health", tags=["service"])
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    app.include_router(health_router())  # /health (liveness), /ready (database)
+    app.include_router(docs_router(title=app.title, openapi_url=app.openapi_url or ""))
 
     # -- patients --------------------------------------------------------------------------
 
@@ -117,19 +135,34 @@ def create_app(
         if who.role != "admin":
             mine = store.granted(who.name)
             ids = [p for p in ids if p in mine]
-        store.audit(who.name, "patient.list", resource="Patient", detail={"count": len(ids)})
+        detail = {"count": len(ids), "patients": ids}  # per-patient audit queries find it
+        store.audit(who.name, "patient.list", resource="Patient", detail=detail)
         return {"patients": ids}
 
     @app.post("/patients", status_code=201, tags=["patients"])
-    def create_patient(who: Who, body: Body) -> JSONResponse:
-        """Store a FHIR R4 Patient; a clinician who creates a patient is granted it."""
+    def create_patient(
+        who: Who,
+        body: Body,
+        confirm: Annotated[str | None, Query(pattern="^existing$")] = None,
+    ) -> JSONResponse:
+        """Store a FHIR R4 Patient; a clinician who creates a patient is granted it. A Patient
+        under a stored identifier is that patient (200) only if its identifying fields agree
+        and it is yours; a clinician's record is matched for an admin with ``?confirm=existing``
+        after checking it is the same person; otherwise 409, nothing stored."""
         who.require("clinician", "admin", action="patient.create")
+        if confirm is not None:
+            who.require("admin", action="patient.confirm")
         parsed = parse_resource(body, expected_type="Patient")
         rec = parsed.patients[0]
-        existing = store.resolve_patient(rec.source_id)
-        if existing is not None and who.role != "admin":
-            who.patient(existing, "patient.create")  # 404 unless granted: no probing
-        pid = store.add_patient(rec, actor=who.name)
+        try:
+            store.check_batch([rec], [], [], actor=who.name, refs=parsed.patient_refs,
+                              action="patient.create")  # fmt: skip
+            existing = store.lookup_patient(rec.source_id)
+            if existing is not None and who.role != "admin":
+                who.patient(existing, "patient.create")  # 404 unless granted: no probing
+            pid = store.add_patient(rec, actor=who.name, confirm=confirm is not None)
+        except IngestRefused as exc:
+            raise _refusal(exc) from None
         if who.role == "clinician":
             store.grant(who.name, pid, actor=who.name)
         return JSONResponse({"id": pid}, status_code=201 if existing is None else 200)
@@ -142,27 +175,34 @@ def create_app(
 
     # -- data in -----------------------------------------------------------------------------
 
-    def _ingest(who: Caller, parsed: Any, fixed_pid: str | None = None) -> dict[str, Any]:
+    def _ingest(
+        who: Caller, parsed: Any, fixed_pid: str | None = None, confirm: bool = False
+    ) -> dict[str, Any]:
         refs = dict(parsed.patient_refs)
         if fixed_pid is not None:
             if parsed.patients:
                 raise ApiError(422, "Send Patients to POST /patients or in a Bundle to /fhir.")
-            wrong = {r for r in parsed.references() if r.removeprefix("Patient/") != fixed_pid}
+            wrong = {r for r in parsed.references() if pseudonym_of(r) != fixed_pid}
             if wrong:
-                msg = f"This resource is about {sorted(wrong)[0]!r}, not Patient/{fixed_pid}."
+                msg = f"This resource is about {sorted(wrong)[0]!r:.80}, not Patient/{fixed_pid}."
                 raise ApiError(422, msg, expression="subject")
             refs = {r: fixed_pid for r in parsed.references()}
-        if who.role != "admin":
-            for rec in parsed.patients:
-                existing = store.resolve_patient(rec.source_id)
-                if existing is not None:
-                    who.patient(existing, "ingest")  # 404 unless granted: no probing
-        for ref in parsed.unresolved() if fixed_pid is None else ():
-            bare = ref.removeprefix("Patient/")
-            pid = store.resolve_patient(ref) or (bare if bare.startswith("p-") else "")
-            who.patient(pid, "ingest")
-        res = store.ingest(parsed.patients, parsed.observations, parsed.events,
-                           actor=who.name, refs=refs)  # fmt: skip
+        try:
+            # First the batch in itself, so an invalid batch is answered alike whether or not
+            # its patients exist; then access to the stored patients it names; then the write.
+            store.check_batch(parsed.patients, parsed.observations, parsed.events,
+                              actor=who.name, refs=refs)  # fmt: skip
+            if who.role != "admin":
+                for rec in parsed.patients:
+                    existing = store.lookup_patient(rec.source_id)
+                    if existing is not None:
+                        who.patient(existing, "ingest")  # 404 unless granted: no probing
+            for ref in parsed.unresolved() if fixed_pid is None else ():
+                who.patient(store.lookup_patient(ref) or "", "ingest")
+            res = store.ingest(parsed.patients, parsed.observations, parsed.events,
+                               actor=who.name, refs=refs, confirm=confirm)  # fmt: skip
+        except IngestRefused as exc:
+            raise _refusal(exc) from None
         if who.role == "clinician":
             for pid in res.patients.values():
                 store.grant(who.name, pid, actor=who.name)
@@ -177,26 +217,38 @@ def create_app(
         }  # fmt: skip
 
     @app.post("/fhir", tags=["fhir"])
-    def post_bundle(who: Who, body: Body) -> JSONResponse:
+    def post_bundle(
+        who: Who,
+        body: Body,
+        confirm: Annotated[str | None, Query(pattern="^existing$")] = None,
+    ) -> JSONResponse:
         """A FHIR R4 Bundle (transaction: all or nothing; collection) of Patients,
-        Observations and MedicationAdministrations. Twins of patients with new data update."""
+        Observations and MedicationAdministrations. Twins of patients with new data update.
+        A Patient under a stored identifier follows POST /patients (``?confirm=existing``:
+        an admin matches a clinician's record after checking it is the same person)."""
         who.require("clinician", "admin", action="ingest")
+        if confirm is not None:
+            who.require("admin", action="ingest.confirm")
         parsed = parse_bundle(body, max_bytes=max_body_bytes)
-        return JSONResponse(_ingest(who, parsed), status_code=200)
+        with heavy(app, who, "ingest"):
+            done = _ingest(who, parsed, confirm=confirm is not None)
+        return JSONResponse(done, status_code=200)
 
     @app.post("/patients/{pid}/observations", tags=["data"])
     def post_observation(pid: str, who: Who, body: Body) -> dict[str, Any]:
         """One FHIR R4 Observation (or a Bundle of them) about this patient."""
         pid = who.patient(pid, "observation.create")
         parsed = parse_resource(body, expected_type="Observation")
-        return _ingest(who, parsed, fixed_pid=pid)
+        with heavy(app, who, "observation.create", pid):
+            return _ingest(who, parsed, fixed_pid=pid)
 
     @app.post("/patients/{pid}/regimen", tags=["data"])
     def post_administration(pid: str, who: Who, body: Body) -> dict[str, Any]:
         """One FHIR R4 MedicationAdministration (insulin) about this patient."""
         pid = who.patient(pid, "event.create")
         parsed = parse_resource(body, expected_type="MedicationAdministration")
-        return _ingest(who, parsed, fixed_pid=pid)
+        with heavy(app, who, "event.create", pid):
+            return _ingest(who, parsed, fixed_pid=pid)
 
     # -- data out ----------------------------------------------------------------------------
 
@@ -246,14 +298,15 @@ def create_app(
     # -- twins -------------------------------------------------------------------------------
 
     @app.post("/patients/{pid}/twin", status_code=201, tags=["twins"])
-    def create_twin(pid: str, who: Who, config: dict[str, Any]) -> dict[str, Any]:
+    def create_twin(pid: str, who: Who, config: JsonObject) -> dict[str, Any]:
         """Create the patient's twin from a configuration: ``model`` (t1d, sepsis, ...),
         ``epoch`` (ISO datetime with zone: model time 0), ``prior``, ``free``, ``n``, ``seed``,
         ``horizon``, ``every``. Pending data are applied at once."""
         pid = who.patient(pid, "twin.create")
-        cfg = _config(config)
-        v0 = store.create_twin(pid, cfg, actor=who.name)
-        latest = store.update_twin(pid, actor=who.name) or v0
+        cfg = _config(config)  # the work bounds of medtwin.limits: 422 before anything runs
+        with heavy(app, who, "twin.create", pid):
+            v0 = store.create_twin(pid, cfg, actor=who.name)
+            latest = store.update_twin(pid, actor=who.name) or v0
         return version_json(latest)
 
     @app.get("/patients/{pid}/twin", tags=["twins"])
@@ -291,12 +344,13 @@ def create_app(
         return _fhir(forecasts_fhir(store.forecasts(pid, actor=who.name, limit=limit)))
 
     @app.post("/patients/{pid}/what-if", tags=["forecasts"])
-    def post_what_if(pid: str, who: Who, body: dict[str, Any]) -> dict[str, Any]:
+    def post_what_if(pid: str, who: Who, body: JsonObject) -> dict[str, Any]:
         """Compare regimens: ``{"horizon": 240, "options": {"name": [{"after": 0, "kind":
         "bolus", "amount": 2}], ...}}`` (``after`` in the model's time unit from the twin's
         time). Paired forecasts and outcome metrics per option."""
         pid = who.patient(pid, "twin.what_if")
-        return build_what_if(store.twin(pid, actor=who.name), body)
+        with heavy(app, who, "twin.what_if", pid):
+            return build_what_if(store.twin(pid, actor=who.name), body)
 
     @app.get("/patients/{pid}/skill", tags=["forecasts"])
     def get_skill(pid: str, who: Who) -> dict[str, Any]:
@@ -312,14 +366,13 @@ def create_app(
         who: Who,
         format: Annotated[str, Query(pattern="^(json|fhir)$")] = "json",
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+        before: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     ) -> Any:
+        """The audit log, newest first: at most ``limit`` entries with seq < ``before`` (the
+        newest page without it); ``next`` (FHIR: the ``next`` link) fetches the older page."""
         who.require("admin", action="audit.read")
-        store.audit(who.name, "audit.read", resource="AuditEvent")
-        if format == "fhir":
-            events = store.audit_events()[-limit:]
-            return _fhir({"resourceType": "Bundle", "type": "collection",
-                          "entry": [{"resource": e} for e in events]})  # fmt: skip
-        return {"entries": [_entry_json(e) for e in store.audit_entries()[-limit:]]}
+        doc = audit_page(store, who.name, format, limit, before)
+        return _fhir(doc) if format == "fhir" else doc
 
     @app.get("/audit/verify", tags=["audit"])
     def verify_audit(who: Who) -> dict[str, Any]:
@@ -328,37 +381,37 @@ def create_app(
         return {"ok": rep.ok, "entries": rep.entries, "first_bad_seq": rep.first_bad_seq,
                 "reason": rep.reason}  # fmt: skip
 
-    @app.post("/users", status_code=201, tags=["users"])
-    def add_user(who: Who, body: dict[str, Any]) -> dict[str, Any]:
-        who.require("admin", action="user.create")
-        name, role = _text(body, "name"), _text(body, "role")
-        store.add_user(name, role, actor=who.name)
-        return {"name": name, "role": role, "token": store.issue_token(name, actor=who.name)}
-
-    @app.post("/grants", status_code=201, tags=["users"])
-    def add_grant(who: Who, body: dict[str, Any]) -> dict[str, Any]:
-        who.require("admin", action="grant.create")
-        user, pid = _text(body, "user"), _text(body, "patient")
-        store.grant(user, who.patient(pid, "grant.create"), actor=who.name)
-        return {"user": user, "patient": pid}
+    app.include_router(users_router())  # users, tokens, grants (admin only)
 
     @app.get("/research/export", tags=["research"])
-    def research_export(who: Who) -> dict[str, Any]:
-        """The de-identified export (HIPAA Safe Harbor) for researchers."""
+    def research_export(
+        who: Who, dates: Annotated[str, Query(pattern="^(year|shift)$")] = "year"
+    ) -> Any:
+        """The de-identified export of every patient for the calling researcher.
+        ``dates=year`` (default): HIPAA Safe Harbor (45 CFR 164.514(b)(2)), years only, times
+        as hours since each patient's first record, ages over 89 as 90+. ``dates=shift``: full
+        dates shifted per patient by a shift drawn once for this researcher and kept, so
+        repeated exports reveal nothing new -- not Safe Harbor (use under a data use agreement
+        or expert determination). At most ``export_limit_per_hour`` exports per user per
+        rolling hour (counted in the audit log), then 429 with ``Retry-After``."""
         who.require("researcher", "admin", action="export.deidentified")
-        return store.export_deidentified(actor=who.name)
+        try:
+            return store.export_deidentified(actor=who.name, recipient=who.name, dates=dates,
+                                             max_per_hour=export_limit_per_hour)  # fmt: skip
+        except ExportLimitReached as exc:
+            return outcome_response(429, [("throttled", "", str(exc))],
+                                    {"Retry-After": str(exc.retry_after_s)})  # fmt: skip
 
     app.include_router(dashboard_router())
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: also on 413s
     return app
 
 
-def _text(body: dict[str, Any], key: str) -> str:
-    value = body.get(key)
-    if not isinstance(value, str) or not 0 < len(value) <= 128:
-        raise ApiError(422, f"Expected a string {key!r} of 1-128 characters. Got {value!r:.60}.",
-                       expression=key)  # fmt: skip
-    return value
+def _refusal(exc: IngestRefused) -> ApiError:
+    """A refused patient or batch: 409 if it clashes with what is stored or sent, else 422."""
+    return ApiError(409 if exc.conflict else 422, str(exc),
+                    code="conflict" if exc.conflict else "invalid")  # fmt: skip
 
 
 def _config(doc: dict[str, Any]) -> TwinConfig:
@@ -376,9 +429,13 @@ def _config(doc: dict[str, Any]) -> TwinConfig:
     if epoch.tzinfo is None:
         raise ApiError(422, "epoch needs a time zone (e.g. ...T00:00:00Z).", expression="epoch")
     args = {k: v for k, v in doc.items() if k != "epoch"}
-    if "free" in args and args["free"] is not None:
-        args["free"] = tuple(args["free"])
-    return TwinConfig(epoch=epoch.astimezone(UTC), **args)
+    try:  # TwinConfig checks types and the work bounds of medtwin.limits
+        return TwinConfig(epoch=epoch.astimezone(UTC), **args)
+    except LimitError as exc:
+        raise ApiError(422, str(exc), expression=exc.name) from None
+    except OverflowError:
+        raise ApiError(422, f"epoch is out of range. Got {doc.get('epoch')!r:.60}.",
+                       expression="epoch") from None  # fmt: skip
 
 
 def _date_ok(t: datetime, d: Any) -> bool:
@@ -388,9 +445,3 @@ def _date_ok(t: datetime, d: Any) -> bool:
         "sa": lambda: t >= d.end, "eb": lambda: t < d.start,
     }  # fmt: skip
     return checks.get(d.prefix, checks["eq"])()
-
-
-def _entry_json(e: Any) -> dict[str, Any]:
-    return {"seq": e.seq, "time": e.time.isoformat(), "actor": e.actor, "action": e.action,
-            "patient": e.patient, "resource": e.resource, "outcome": e.outcome,
-            "detail": e.detail}  # fmt: skip

@@ -10,7 +10,9 @@ patients. The cone is drawn as SVG by ``static/chart.js``. What the API lacks is
 ``patients``
     pseudonym, model, last data time and twin status: ``calibrating`` while the twin has fewer
     than :data:`CALIBRATING_VERSIONS` updates or :data:`CALIBRATING_HOURS` of data,
-    ``drifting`` when its skill ledger flags drift, else ``tracking``.
+    ``drifting`` when its skill ledger flags drift, else ``tracking``. Read for all patients in
+    one transaction (``Store.patient_summaries``), audited as ONE ``patient.list`` entry that
+    names them, so a poll writes one audit entry, not one per patient.
 ``patients/{pid}/cone``
     the last ``hours`` of observations, the latest stored forecast's median and nested bands,
     and the alert derived from *that* stored forecast (:func:`alert_for`; no second
@@ -45,15 +47,26 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from .. import limits
 from ..data.records import EVENT_KINDS
 from ..errors import StoreError
 from ..forecast import what_if
 from ..models import get_model
 from ..store import Store, StoredForecast
+from ..store._summaries import PatientSummary
 from ..store._twins import QUANTILES, observable_for
 from ._auth import Caller, authenticate
+from ._concurrency import heavy
 from ._errors import ApiError
-from ._views import _iso, _model_of, event_kinds, skill_json, what_if_regimens
+from ._json import JsonObject
+from ._views import (
+    _iso,
+    _model_of,
+    event_kinds,
+    skill_json,
+    what_if_horizon,
+    what_if_regimens,
+)
 
 try:
     import jinja2
@@ -341,28 +354,22 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
 
     def ledger(store: Store, who: Caller, pid: str, version: int) -> tuple[int, dict]:
         def compute() -> tuple[int, dict]:
-            fcs = store.forecasts(pid, actor=who.name)
-            obs = store.observations(pid, actor=who.name)
+            fcs, obs = store.skill_data(pid, actor=who.name)  # one read, one audit entry
             return (fcs[0].version if fcs else -1), skill_json(fcs, obs)
 
         return ledgers.get(pid, version, compute)
 
-    def summary(store: Store, who: Caller, pid: str) -> dict[str, Any]:
-        obs = store.observations(pid, actor=who.name)
-        row = {"id": pid, "model": None, "versions": 0, "status": "no twin",
-               "last_data": _iso(obs[-1].time) if obs else None}  # fmt: skip
-        try:
-            versions = store.twin_versions(pid, actor=who.name)
-        except StoreError:
+    def summary(store: Store, who: Caller, p: PatientSummary) -> dict[str, Any]:
+        row = {"id": p.pid, "model": None, "versions": 0, "status": "no twin",
+               "last_data": _iso(p.last_data) if p.last_data else None}  # fmt: skip
+        if p.version is None or p.time is None:
             return row
-        last = versions[-1]
-        row.update(model=last.model, versions=last.version, twin_time=_iso(last.time))
-        first = min((o.time for o in obs if o.status == "applied"), default=last.time)
-        hours = (last.time - first).total_seconds() / 3600.0
-        if last.version < CALIBRATING_VERSIONS or hours < CALIBRATING_HOURS:
+        row.update(model=p.model, versions=p.version, twin_time=_iso(p.time))
+        hours = (p.time - (p.first_applied or p.time)).total_seconds() / 3600.0
+        if p.version < CALIBRATING_VERSIONS or hours < CALIBRATING_HOURS:
             row["status"] = "calibrating"
-        else:
-            _, skill = ledger(store, who, pid, last.version)
+        else:  # the newest ledger scored; a newer version's is scored in the background
+            _, skill = ledger(store, who, p.pid, p.version)
             drifting = any(s["drifting"] for s in skill["by_observable"].values())
             row["status"] = "drifting" if drifting else "tracking"
         return row
@@ -375,9 +382,9 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
         if who.role != "admin":
             mine = store.granted(who.name)
             ids = [p for p in ids if p in mine]
-        detail = {"count": len(ids), "view": "dashboard"}
-        store.audit(who.name, "patient.list", resource="Patient", detail=detail)
-        return {"patients": [summary(store, who, pid) for pid in ids]}
+        # one transaction, ONE audit entry naming the patients (not 1 + 2N per poll)
+        rows = store.patient_summaries(ids, actor=who.name, detail={"view": "dashboard"})
+        return {"patients": [summary(store, who, rows[pid]) for pid in ids]}
 
     @router.get("/ui/api/patients/{pid}/cone")
     def cone(
@@ -457,24 +464,22 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
         return {"version": version, "latest": latest, "stale": version < latest, **doc}
 
     @router.post("/ui/api/patients/{pid}/what-if")
-    def what_if_cones(
-        pid: _PID, who: Who, request: Request, body: dict[str, Any]
-    ) -> dict[str, Any]:
+    def what_if_cones(pid: _PID, who: Who, request: Request, body: JsonObject) -> dict[str, Any]:
         """Cones of 1-3 regimens from the latest version, paired (same random numbers):
         ``{"options": {"name": [{"after": 0, "kind": "bolus", "amount": 2}]}, "horizon": h,
         "observable": name}`` (``after`` and ``horizon`` in the model's time unit)."""
         store: Store = request.app.state.store
         pid = who.patient(pid, "twin.what_if")
+        with heavy(request.app, who, "twin.what_if", pid):
+            return _what_if_cones(store, who, pid, body)
+
+    def _what_if_cones(store: Store, who: Caller, pid: str, body: Any) -> dict[str, Any]:
         f = head(store, who, pid)
         twin = store.twin(pid, actor=who.name)
-        every = 5 * twin.model.input_dt
-        h = body.get("horizon", f.horizon)
-        if not isinstance(h, int | float) or not every <= h <= 7 * 24 * 60:
-            msg = f"horizon must be a number in [{every:g}, 10080] model time units. Got {h!r:.40}."
-            raise ApiError(422, msg, expression="horizon")
-        h = round(h / every) * every
+        longest = limits.WHAT_IF_HORIZON.in_unit(twin.model.time_unit).high
+        h = what_if_horizon(twin, body.get("horizon", min(f.horizon, longest)))
         regimens = what_if_regimens(
-            twin, body.get("options"), h, max_options=3, max_events=20, max_amount=1e4, name_len=40
+            twin, body.get("options"), h, max_options=3, max_events=20, name_len=40
         )
         now = _at(f, twin.time)
         asked = body.get("observable")

@@ -99,12 +99,12 @@ def seed_demo(store: Store, now: datetime | None = None) -> tuple[list[DemoPatie
     token = store.issue_token(DEMO_USER, ttl_days=7)
     now = now or datetime.now(UTC)
     epoch = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    first = store.resolve_patient("urn:medtwin:demo|adult#001")
+    first = store.lookup_patient("urn:medtwin:demo|adult#001")
     if first is not None:  # continue the stored demo: same epoch, same truth
         epoch = store.twin_versions(first, actor=DEMO_USER)[0].time
     patients = demo_patients(epoch)
     for p in patients:
-        pid = store.resolve_patient(p.source_id)
+        pid = store.lookup_patient(p.source_id)
         if pid is None:
             pid = store.add_patient(PatientRecord(p.source_id, name=p.name), actor=DEMO_USER)
             store.create_twin(pid, p.config, actor=DEMO_USER)

@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, limits
 from ..assimilate import Observations
 from ..data.fhir import forecast_observations, provenance, twin_version_ref
 from ..data.records import EVENT_KINDS
+from ..errors import LimitError
 from ..forecast import score_forecasts, what_if
 from ..simulate import Regimen
 from ..store import StoredForecast, StoredObservation, TwinVersionView
@@ -28,6 +29,7 @@ __all__ = [
     "skill_json",
     "twin_json",
     "version_json",
+    "what_if_horizon",
     "what_if_regimens",
 ]
 
@@ -147,60 +149,68 @@ def event_kinds(model: Any) -> list[str]:
     return [k for k in EVENT_KINDS if regimen_event(model, k, 0.0, 1.0) is not None]
 
 
+def _bounded(bound: limits.Bound, value: Any, where: str, **kw: Any) -> Any:
+    """``bound.check(value)``, refusing with a 422 that names ``where``."""
+    try:
+        return bound.check(value, name=where, **kw)
+    except LimitError as exc:
+        raise ApiError(422, str(exc), expression=where) from None
+
+
+def what_if_horizon(twin: Any, horizon: Any) -> float:
+    """The what-if ``horizon`` (model time units) if within ``limits.WHAT_IF_HORIZON``, snapped
+    to the forecast cadence (5 input steps)."""
+    h = _bounded(limits.WHAT_IF_HORIZON.in_unit(twin.model.time_unit), horizon, "horizon")
+    every = 5 * twin.model.input_dt
+    return max(every, round(h / every) * every)
+
+
 def what_if_regimens(
     twin: Any,
     options: Any,
     horizon: float,
     *,
-    max_options: int,
-    max_events: int,
-    max_amount: float = float("inf"),
+    max_options: int | None = None,
+    max_events: int | None = None,
+    max_amount: float | None = None,
     name_len: int = 64,
 ) -> dict[str, Regimen]:
     """Checked what-if options ``{name: [{"after", "kind", "amount"}, ...]}`` as regimens at
-    the twin's time (``after`` in the model's time unit, 0..``horizon``)."""
-    if not isinstance(options, dict) or not 1 <= len(options) <= max_options:
-        msg = (
-            f"options must map 1-{max_options} option names to lists of events. "
-            f"Got {options!r:.80}."
-        )
-        raise ApiError(422, msg, expression="options")
-    out = {}
+    the twin's time (``after`` in the model's time unit, 0..``horizon``). The counts and
+    amounts are bounded by ``medtwin.limits`` (``max_*``: tighter ends for one caller)."""
+    if not isinstance(options, dict):
+        raise ApiError(422, f"options must map option names to lists of events. Got "
+                       f"{limits.shown(options)}.", expression="options")  # fmt: skip
+    _bounded(limits.WHAT_IF_OPTIONS, len(options), "options", high=max_options)
+    unit, out, kinds = twin.model.time_unit, {}, event_kinds(twin.model)
+    after = limits.EVENT_AFTER.in_unit(unit)
     for name, events in options.items():
-        if not isinstance(events, list) or len(events) > max_events:
-            msg = f"options[{name!r:.40}] must be a list of at most {max_events} events."
-            raise ApiError(422, msg)
+        where = f"options.{str(name)[:40]}"
+        if not isinstance(events, list):
+            raise ApiError(422, f"{where} must be a list of events. Got "
+                           f"{limits.shown(events)}.", expression=where)  # fmt: skip
+        _bounded(limits.WHAT_IF_EVENTS, len(events), where, high=max_events)
         evs = []
         for k, e in enumerate(events):
-            where = f"options.{name:.40}[{k}]"
-            ok = (
-                isinstance(e, dict)
-                and isinstance(e.get("after"), int | float)
-                and isinstance(e.get("amount"), int | float)
-                and 0 <= e["amount"] < max_amount
-                and 0 <= e["after"] <= horizon
-            )
-            at = twin.time + e["after"] if ok else 0.0
-            ev = regimen_event(twin.model, str(e.get("kind")), at, e["amount"]) if ok else None
-            if ev is None:
-                msg = (
-                    f"{where}: expected {{'after': 0..{horizon:g}, 'kind': one of "
-                    f"{event_kinds(twin.model)}, 'amount': >= 0}}. Got {e!r:.80}."
-                )
-                raise ApiError(422, msg, expression=where)
-            evs.append(ev)
+            at = f"{where}[{k}]"
+            if not isinstance(e, dict) or e.get("kind") not in kinds:
+                raise ApiError(422, f"{at}: expected {{'after': 0..{horizon:g}, 'kind': one of "
+                               f"{kinds}, 'amount': >= 0}}. Got {limits.shown(e)}.",
+                               expression=at)  # fmt: skip
+            t = _bounded(after, e.get("after"), f"{at}.after", high=horizon)
+            amount = _bounded(limits.EVENT_AMOUNT, e.get("amount"), f"{at}.amount",
+                              high=max_amount)  # fmt: skip
+            evs.append(regimen_event(twin.model, e["kind"], twin.time + t, amount))
         out[str(name)[:name_len]] = Regimen(tuple(evs))
     return out
 
 
 def build_what_if(twin: Twin, body: dict[str, Any]) -> dict[str, Any]:
-    horizon, options = body.get("horizon"), body.get("options")
-    if not isinstance(horizon, int | float) or not 0 < horizon <= 7 * 24 * 60:
-        raise ApiError(422, f"horizon must be a number in (0, 10080] model time units. Got "
-                       f"{horizon!r:.40}.", expression="horizon")  # fmt: skip
-    regimens = what_if_regimens(twin, options, horizon, max_options=20, max_events=100)
-    every = 5 * twin.model.input_dt
-    horizon = max(every, round(horizon / every) * every)
+    """``POST /patients/{pid}/what-if``: paired forecasts and metrics of the options."""
+    if not isinstance(body, dict):
+        raise ApiError(422, "Expected a JSON object {'horizon': ..., 'options': {...}}.")
+    horizon = what_if_horizon(twin, body.get("horizon"))
+    regimens = what_if_regimens(twin, body.get("options"), horizon)
     res = what_if(twin, regimens, horizon)
     return {"horizon": horizon, "options": list(res.options), "metrics": res.metrics,
             "medians": {n: {o: fc.median[j].tolist() for j, o in

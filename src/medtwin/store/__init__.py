@@ -19,12 +19,15 @@ Tables
 ``audit_log`` / ``audit_head`` / ``audit_checkpoints``
     the HMAC-keyed hash chain, its head and signed checkpoints (see ``_audit``).
 ``store_meta``
-    a key check value (never the key).
+    a key check value (never the key); after a rekey, the replaced lookup keys (encrypted
+    under the current key) and the id of the retired legacy audit key.
 
 Guarantees
 ----------
 * Keys never reach the database: the master key comes from ``key=``, ``MEDTWIN_KEY`` or
-  ``MEDTWIN_KEY_FILE``; the field, lookup and audit keys are derived from it (HKDF).
+  ``MEDTWIN_KEY_FILE``; the field and lookup keys are derived from it (HKDF). The audit key is
+  separate (``audit_key=``, ``MEDTWIN_AUDIT_KEY`` / ``MEDTWIN_AUDIT_KEY_FILE``; else the legacy
+  key derived from the master key). Both rotate: ``_audit_keys``, ``_rekey``.
 * Every read or write of patient data appends an audit entry in the same transaction.
 * Writes are all-or-nothing, including :meth:`Store.ingest` of a batch for many patients.
 * Storing the same record again (same source id and content) changes nothing.
@@ -36,11 +39,20 @@ Guarantees
 from ._audit import AuditEntry as AuditEntry
 from ._audit import AuditReport as AuditReport
 from ._audit import Checkpoint as Checkpoint
+from ._backup import backup_store as backup_store
+from ._backup import restore_store as restore_store
 from ._crypto import generate_key_file as generate_key_file
+from ._deid import EXPORT_LIMIT_PER_HOUR as EXPORT_LIMIT_PER_HOUR
+from ._deid import ExportLimitReached as ExportLimitReached
 from ._fhir_audit import to_fhir as audit_event_to_fhir
+from ._identity import IngestRefused as IngestRefused
+from ._identity import PatientConflict as PatientConflict
+from ._identity import pseudonym_of as pseudonym_of
 from ._store import Store as Store
 from ._store import open_store as open_store
 from ._twins import TwinConfig as TwinConfig
+from ._users import MAX_TOKEN_TTL_DAYS as MAX_TOKEN_TTL_DAYS
+from ._users import token_id as token_id
 from ._views import ROLES as ROLES
 from ._views import AddResult as AddResult
 from ._views import IngestResult as IngestResult
@@ -49,26 +61,37 @@ from ._views import StoredEvent as StoredEvent
 from ._views import StoredForecast as StoredForecast
 from ._views import StoredObservation as StoredObservation
 from ._views import StoredRecommendation as StoredRecommendation
+from ._views import TokenView as TokenView
 from ._views import TwinVersionView as TwinVersionView
 from ._views import User as User
 
 __all__ = [
+    "EXPORT_LIMIT_PER_HOUR",
+    "MAX_TOKEN_TTL_DAYS",
     "ROLES",
     "AddResult",
     "AuditEntry",
     "AuditReport",
     "Checkpoint",
+    "ExportLimitReached",
+    "IngestRefused",
     "IngestResult",
+    "PatientConflict",
     "PatientView",
     "Store",
     "StoredEvent",
     "StoredForecast",
     "StoredObservation",
     "StoredRecommendation",
+    "TokenView",
     "TwinConfig",
     "TwinVersionView",
     "User",
     "audit_event_to_fhir",
+    "backup_store",
     "generate_key_file",
     "open_store",
+    "pseudonym_of",
+    "restore_store",
+    "token_id",
 ]

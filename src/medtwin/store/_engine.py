@@ -1,9 +1,13 @@
 """Database URLs, engines and migrations.
 
 SQLite (the default, one file, no server): every transaction starts with ``BEGIN IMMEDIATE``,
-so it holds the write lock from its first statement. Every store transaction writes (reads of
-patient data append to the audit log), so this serialises them without deadlocks or
-"database is locked" upgrades half-way; other processes wait up to ``busy_timeout``. Foreign
+so it holds the write lock from its first statement. Store transactions that read patient data
+also write (their audit entry), so this serialises them without deadlocks or "database is
+locked" upgrades half-way; other processes wait up to ``busy_timeout``. The exception: a
+read-only engine (:func:`read_only`, execution option ``medtwin_read_only``) begins
+``DEFERRED``, so a read that writes nothing (a page of the audit log, its verification) does not
+take the write lock; on PostgreSQL it is a ``READ ONLY`` transaction at ``REPEATABLE READ`` (one
+snapshot for all its statements). Foreign
 keys are enforced and ``synchronous=FULL`` makes a committed transaction survive a crash.
 
 PostgreSQL (by URL): ``postgresql://`` URLs use the psycopg 3 driver. Writers lock the rows they
@@ -18,16 +22,27 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool
 
 from ..errors import StoreError
 
-__all__ = ["DB_ENV", "DEFAULT_URL", "database_url", "make_engine", "migrate"]
+__all__ = [
+    "DB_ENV",
+    "DEFAULT_URL",
+    "database_url",
+    "has_store",
+    "make_engine",
+    "migrate",
+    "no_store",
+    "read_only",
+    "require_store",
+]
 
 DB_ENV = "MEDTWIN_DB"
 DEFAULT_URL = "sqlite:///./medtwin.db"
 BUSY_TIMEOUT_S = 60.0
+READ_ONLY = "medtwin_read_only"  # execution option: begin without the write lock
 
 
 def database_url(url: str | None = None) -> str:
@@ -59,21 +74,67 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if conn.get_execution_options().get(READ_ONLY, False):
+        # no pool (NullPool): the connection, and this pragma with it, ends with the session
+        conn.exec_driver_sql("PRAGMA query_only = 1")
+        conn.exec_driver_sql("BEGIN DEFERRED")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url`` (already normalised by :func:`database_url`)."""
+def read_only(engine: Engine) -> Engine:
+    """``engine`` for transactions that only read: SQLite begins them ``DEFERRED`` (no write
+    lock) with ``query_only`` on, PostgreSQL runs them ``READ ONLY`` at ``REPEATABLE READ``.
+    Writing in one fails on both."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{READ_ONLY: True})
+    return engine.execution_options(
+        isolation_level="REPEATABLE READ", postgresql_readonly=True, **{READ_ONLY: True}
+    )
+
+
+def no_store(url: Any) -> StoreError:
+    """The error for a database that holds no medtwin store (``open_store(create=False)``)."""
+    shown = make_url(str(url)).render_as_string(hide_password=True)
+    return StoreError(
+        f"No medtwin store at {shown!r}: check --db / MEDTWIN_DB; `medtwin users add` or "
+        "`medtwin serve` creates one."
+    )
+
+
+def _private_file(db: str) -> None:
+    """Create the SQLite file with mode 0600 before SQLite does (SQLite gives its -journal,
+    -wal and -shm files the database file's mode); take world access off an existing one."""
+    try:
+        os.close(os.open(db, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        try:
+            st = os.stat(db)
+            if st.st_mode & 0o007 and st.st_uid == os.getuid():
+                os.chmod(db, st.st_mode & 0o770)
+        except OSError:  # pragma: no cover - not ours to change; SQLite reports what matters
+            pass
+    except OSError as exc:
+        raise StoreError(f"Cannot create the SQLite file {db!r}: {exc.strerror}.") from None
+
+
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for ``url`` (already normalised by :func:`database_url`). A new SQLite file
+    is created with mode 0600; with ``create=False`` a missing one is an error."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         db = u.database or ""
         if db and db != ":memory:" and not db.startswith("file:"):
             folder = os.path.dirname(os.path.abspath(db))
+            if not create and not os.path.isfile(db):
+                raise no_store(url)
             if not os.path.isdir(folder):
                 raise StoreError(
                     f"The SQLite file {db!r} is in a folder that does not exist. Create "
                     f"{folder!r} first or choose another path."
                 )
+            if create:
+                _private_file(db)
         if not db or db == ":memory:":
             raise StoreError(
                 "The store needs a SQLite file (e.g. sqlite:///medtwin.db), not an in-memory "
@@ -112,7 +173,7 @@ def migrate(engine: Engine) -> None:
             if current not in heads:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
-    except OperationalError as exc:
+    except DBAPIError as exc:
         raise StoreError(
             f"Cannot open the database {engine.url.render_as_string(hide_password=True)!r}: "
             f"{str(exc.orig).strip()}"
@@ -131,3 +192,27 @@ def _known(cfg: Any) -> set[str]:
     from alembic.script import ScriptDirectory
 
     return {s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()}
+
+
+STORE_TABLES = frozenset({"alembic_version", "patients", "audit_log", "audit_head"})
+
+
+def has_store(engine: Engine) -> bool:
+    """Whether the database holds medtwin's schema (reads only; raises StoreError if it cannot
+    be opened at all)."""
+    from sqlalchemy import inspect
+
+    try:
+        with read_only(engine).connect() as conn:
+            return STORE_TABLES <= set(inspect(conn).get_table_names())
+    except DBAPIError as exc:
+        raise StoreError(
+            f"Cannot open the database {engine.url.render_as_string(hide_password=True)!r}: "
+            f"{str(exc.orig).strip()}"
+        ) from None
+
+
+def require_store(engine: Engine) -> None:
+    """Refuse a database without medtwin's schema (``open_store(create=False)``)."""
+    if not has_store(engine):
+        raise no_store(engine.url)

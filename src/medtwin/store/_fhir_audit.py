@@ -4,15 +4,16 @@
 ``subtype`` (create, read, search-type, update, delete), or the DICOM codes 110106 Export and
 110114 User Authentication. ``action``: C, R, U, D or E. ``outcome``: 0 success, 4 minor
 failure (denied, invalid), 8 serious failure, 12 major failure. ``agent.who.display``: the
-user; ``entity.what``: ``Patient/<pseudonym>``, and an entity carrying the chain position
-(seq, hash), the medtwin action and the detail.
+user; ``entity.what``: ``Patient/<pseudonym>`` (one entity per patient: the entry's, and those
+an entry about several patients lists in its detail's ``patients``), and an entity carrying the
+chain position (seq, hash, signing key id), the medtwin action and the detail.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ._audit import OUTCOMES, AuditEntry, canonical_detail
+from ._audit import OUTCOMES, PATIENTS, AuditEntry, canonical_detail
 
 __all__ = ["to_fhir"]
 
@@ -50,10 +51,14 @@ def to_fhir(entry: AuditEntry, *, observer: str = "medtwin") -> dict[str, Any]:
     if entry.outcome != "success":
         event["outcomeDesc"] = entry.detail.get("reason", entry.outcome)
     entities = []
-    if entry.patient is not None:
+    listed = entry.detail.get(PATIENTS) if isinstance(entry.detail, dict) else None
+    patients = [entry.patient] if entry.patient is not None else []
+    if isinstance(listed, list):
+        patients += [p for p in listed if isinstance(p, str) and p not in patients]
+    for pid in patients:
         entities.append(
             {
-                "what": {"reference": f"Patient/{entry.patient}"},
+                "what": {"reference": f"Patient/{pid}"},
                 "type": {
                     "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
                     "code": "1",
@@ -70,6 +75,7 @@ def to_fhir(entry: AuditEntry, *, observer: str = "medtwin") -> dict[str, Any]:
         {"type": "medtwin-action", "valueString": entry.action},
         {"type": "medtwin-seq", "valueString": str(entry.seq)},
         {"type": "medtwin-hash", "valueString": entry.hash},
+        {"type": "medtwin-key-id", "valueString": entry.key_id or "legacy"},
     ]
     if entry.detail:
         chain.append({"type": "medtwin-detail", "valueString": canonical_detail(entry.detail)})

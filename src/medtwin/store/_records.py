@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..data.records import EVENT_KINDS, EventRecord, ObservationRecord, PatientRecord
 from ..errors import StoreError
+from . import _identity
 from ._crypto import FieldCipher
 from ._schema import EventRow, ObservationRow, PatientRow, TwinVersionRow
 from ._views import PatientView, StoredEvent, StoredObservation
@@ -23,15 +24,18 @@ __all__ = [
     "add_events",
     "add_observations",
     "add_patient",
+    "check_event",
+    "check_observation",
     "event_views",
     "find_patient",
+    "lookup_patient",
     "new_pid",
     "observation_views",
     "patient_row",
     "patient_view",
 ]
 
-_IDENTIFYING = ("mrn", "name", "birth_date")
+_IDENTIFYING = ("mrn", "name", "birth_date")  # encrypted; gender is stored in clear
 _CHUNK = 500
 
 
@@ -55,21 +59,40 @@ def patient_row(session: Session, pid: str) -> PatientRow:
 
 
 def find_patient(session: Session, cipher: FieldCipher, source_id: str) -> str | None:
+    """The patient stored under ``source_id`` (only ever by source id: see lookup_patient)."""
     return session.execute(
         select(PatientRow.pid).where(PatientRow.source_key == cipher.lookup(source_id))
     ).scalar_one_or_none()
 
 
-def add_patient(session: Session, cipher: FieldCipher, rec: PatientRecord) -> tuple[str, bool]:
-    """(pseudonym, created). A source id stored before returns its patient unchanged."""
-    if not isinstance(rec, PatientRecord) or not rec.source_id:
-        raise StoreError(f"add_patient() needs a PatientRecord with a source_id. Got {rec!r}.")
-    if rec.birth_date is not None and (
-        not isinstance(rec.birth_date, date) or isinstance(rec.birth_date, datetime)
-    ):
-        raise StoreError(f"PatientRecord.birth_date must be a date. Got {rec.birth_date!r}.")
+def lookup_patient(session: Session, cipher: FieldCipher, ref: Any) -> str | None:
+    """The stored patient ``ref`` names, or None. A reference in pseudonym form (``p-…``,
+    ``Patient/p-…``, ``…/Patient/p-…``) names only the patient with that pseudonym; any other
+    is a source id. The one place a reference becomes a patient."""
+    if not isinstance(ref, str) or not ref:
+        return None
+    pid = _identity.pseudonym_of(ref)
+    if pid is not None:
+        return pid if session.get(PatientRow, pid) is not None else None
+    return find_patient(session, cipher, ref)
+
+
+def add_patient(
+    session: Session,
+    cipher: FieldCipher,
+    rec: PatientRecord,
+    *,
+    actor: str,
+    confirm: bool = False,
+) -> tuple[str, bool]:
+    """(pseudonym, created). A source id stored before returns its patient unchanged if it is
+    the same patient and ``actor`` may claim it (see ``_identity``), else PatientConflict."""
+    _identity.check_patient(rec)
     existing = find_patient(session, cipher, rec.source_id)
     if existing is not None:
+        row = patient_row(session, existing)
+        stored = _identity.fields_of(patient_view(cipher, row))
+        _identity.check_existing(session, row, stored, rec, actor=actor, confirm=confirm)
         return existing, False
     pid = new_pid()
     while session.get(PatientRow, pid) is not None:  # pragma: no cover - 2**-64 per draw
@@ -86,6 +109,7 @@ def add_patient(session: Session, cipher: FieldCipher, rec: PatientRecord) -> tu
             source_key=cipher.lookup(rec.source_id),
             gender=rec.gender,
             created_at=datetime.now(UTC),
+            created_by=actor,
             **enc,
         )
     )
@@ -105,7 +129,7 @@ def _aware(t: Any, what: str) -> datetime:
     return t.astimezone(UTC)
 
 
-def _check_observation(r: Any) -> tuple:
+def check_observation(r: Any) -> tuple:
     if not isinstance(r, ObservationRecord):
         raise StoreError(f"add_observations() takes ObservationRecords. Got {r!r}.")
     what = f"observation {r.source_id!r}"
@@ -121,7 +145,7 @@ def _check_observation(r: Any) -> tuple:
     return (r.code, _aware(r.time, what), value, r.unit, int(r.censored))
 
 
-def _check_event(r: Any) -> tuple:
+def check_event(r: Any) -> tuple:
     if not isinstance(r, EventRecord):
         raise StoreError(f"add_events() takes EventRecords. Got {r!r}.")
     what = f"event {r.source_id!r}"
@@ -140,50 +164,56 @@ def _check_event(r: Any) -> tuple:
     return (r.kind, _aware(r.time, what), amount)
 
 
-def _existing(session: Session, table: Any, pid: str, ids: list[str]) -> dict[str, Any]:
+def _existing(session: Session, table: Any, pid: str, keys: list[str]) -> dict[str, Any]:
+    """The rows of ``pid`` stored under these keyed source-id hashes, by hash."""
     out: dict[str, Any] = {}
-    for i in range(0, len(ids), _CHUNK):
-        chunk = ids[i : i + _CHUNK]
+    for i in range(0, len(keys), _CHUNK):
+        chunk = keys[i : i + _CHUNK]
         q = select(table).where(table.pid == pid, table.source_id.in_(chunk))
         out.update({r.source_id: r for r in session.execute(q).scalars()})
     return out
 
 
-def _add(session, table, pid, recs, check, content, make) -> tuple[int, int]:
+def _add(session, cipher, table, pid, recs, check, content, make) -> tuple[int, int]:
+    """Store ``recs`` under the keyed hash of their source ids (never the source id itself,
+    which can embed an MRN): the same hash with the same content is a duplicate, with other
+    content an error."""
     checked = [(r.source_id, check(r)) for r in recs]
-    stored = {
-        k: content(v) for k, v in _existing(session, table, pid, [s for s, _ in checked]).items()
-    }
+    keyed = [(sid, cipher.source_key(table.__tablename__, sid), v) for sid, v in checked]
+    found = _existing(session, table, pid, [k for _, k, _ in keyed])
+    stored = {k: content(row) for k, row in found.items()}
     added = dups = 0
     now = datetime.now(UTC)
-    for source_id, values in checked:
-        if source_id in stored:
-            if stored[source_id] != values:
+    for source_id, key, values in keyed:
+        if key in stored:
+            if stored[key] != values:
                 raise StoreError(
                     f"Record {source_id!r} of patient {pid} was stored before with other content "
-                    f"({stored[source_id]}); got {values}. A source id names one record: send a "
+                    f"({stored[key]}); got {values}. A source id names one record: send a "
                     "correction under a new source id. Nothing of this batch was stored."
                 )
             dups += 1
             continue
-        session.add(make(pid, source_id, values, now))
-        stored[source_id] = values
+        session.add(make(pid, key, values, now))
+        stored[key] = values
         added += 1
     session.flush()
     return added, dups
 
 
 def add_observations(
-    session: Session, pid: str, recs: Sequence[ObservationRecord]
+    session: Session, cipher: FieldCipher, pid: str, recs: Sequence[ObservationRecord]
 ) -> tuple[int, int]:
-    """(added, duplicates) for ``pid``; raises before storing anything if a record is invalid."""
+    """(added, duplicates) for ``pid``; raises before storing anything if a record is invalid.
+    The source id is kept only as ``cipher.source_key("observations", source_id)``."""
     patient_row(session, pid)
     return _add(
         session,
+        cipher,
         ObservationRow,
         pid,
         recs,
-        _check_observation,
+        check_observation,
         lambda r: (r.code, r.time, r.value, r.unit, r.censored),
         lambda pid, sid, v, now: ObservationRow(
             pid=pid,
@@ -199,14 +229,18 @@ def add_observations(
     )
 
 
-def add_events(session: Session, pid: str, recs: Sequence[EventRecord]) -> tuple[int, int]:
+def add_events(
+    session: Session, cipher: FieldCipher, pid: str, recs: Sequence[EventRecord]
+) -> tuple[int, int]:
+    """As :func:`add_observations`; the source id is kept as its ``events`` keyed hash."""
     patient_row(session, pid)
     return _add(
         session,
+        cipher,
         EventRow,
         pid,
         recs,
-        _check_event,
+        check_event,
         lambda r: (r.kind, r.time, r.amount),
         lambda pid, sid, v, now: EventRow(
             pid=pid,

@@ -223,6 +223,8 @@ class AuditRow(Base):
     """One audit entry; ``hash`` = HMAC-SHA256(audit key, canonical JSON + ``prev_hash``)."""
 
     __tablename__ = "audit_log"
+    # the export rate limit counts one actor's recent export.deidentified entries
+    __table_args__ = (Index("ix_audit_log_actor_action_time", "actor", "action", "time"),)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     time: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(128))
@@ -257,11 +259,13 @@ class AuditCheckpointRow(Base):
 
 
 class DeidShiftRow(Base):
-    """The date shift (days) a researcher's de-identified exports apply to one patient: drawn
-    once and kept, so repeated exports cannot be averaged to recover the true dates."""
+    """What a recipient's de-identified exports apply to one patient: the date shift (days)
+    and the study id, drawn once and kept, so repeated exports cannot be averaged to recover
+    the true dates and a recipient's study ids stay the same from one export to the next."""
 
     __tablename__ = "deid_shifts"
     researcher: Mapped[str] = mapped_column(String(128), primary_key=True)
     pid: Mapped[str] = mapped_column(PID, ForeignKey("patients.pid"), primary_key=True)
     days: Mapped[int] = mapped_column(Integer)
+    study_id: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -22,10 +22,25 @@ from sqlalchemy.orm import Session
 from ..data.records import EventRecord, ObservationRecord, PatientRecord
 from ..errors import StoreError
 from ..twin import Twin
-from . import _audit, _deid, _fhir_audit, _records, _updates, _users
+from . import (
+    _audit,
+    _audit_verify,
+    _batch,
+    _deid,
+    _fhir_audit,
+    _identity,
+    _records,
+    _rekey,
+    _summaries,
+    _twin_update,
+    _updates,
+    _users,
+)
+from ._audit_keys import LEGACY, AuditKeys
 from ._crypto import FieldCipher, load_key
-from ._engine import database_url, make_engine, migrate
+from ._engine import database_url, make_engine, migrate, read_only, require_store
 from ._schema import MetaRow, PatientRow, RecommendationRow, TwinRow
+from ._source_ids import hash_clear_source_ids
 from ._twins import TwinConfig
 from ._views import (
     AddResult,
@@ -35,6 +50,7 @@ from ._views import (
     StoredForecast,
     StoredObservation,
     StoredRecommendation,
+    TokenView,
     TwinVersionView,
     User,
 )
@@ -43,23 +59,42 @@ __all__ = ["Store", "open_store"]
 
 
 def open_store(
-    url: str | None = None, *, key: bytes | None = None, checkpoint_every: int = 1000
+    url: str | None = None,
+    *,
+    key: bytes | None = None,
+    checkpoint_every: int = 1000,
+    create: bool = True,
+    audit_key: bytes | None = None,
+    retired_audit_keys: Iterable[bytes] | None = None,
 ) -> Store:
     """Open (and create or migrate) the store at ``url`` -- default ``$MEDTWIN_DB``, else
     ``sqlite:///./medtwin.db``. ``key``: the 32-byte master key (default from
     ``MEDTWIN_KEY`` / ``MEDTWIN_KEY_FILE``). A checkpoint of the audit log is signed every
-    ``checkpoint_every`` entries (0: only when :meth:`Store.checkpoint` is called)."""
-    cipher = FieldCipher(load_key(key))
+    ``checkpoint_every`` entries (0: only when :meth:`Store.checkpoint` is called).
+    ``create=False``: refuse (StoreError) a SQLite file that does not exist or a database
+    without medtwin's schema, instead of creating an empty store there.
+    ``audit_key``: the key that signs the audit log (default ``MEDTWIN_AUDIT_KEY`` /
+    ``MEDTWIN_AUDIT_KEY_FILE``, else the legacy key derived from the master key);
+    ``retired_audit_keys``: earlier audit keys, to verify what they signed (default: the
+    keyring file named by ``MEDTWIN_AUDIT_KEYS_RETIRED``). See ``_audit_keys``."""
+    master = load_key(key)
+    cipher = FieldCipher(master)
     if not (isinstance(checkpoint_every, int) and checkpoint_every >= 0):
         raise StoreError(f"checkpoint_every must be an integer >= 0. Got {checkpoint_every!r}.")
-    engine = make_engine(database_url(url))
+    engine = make_engine(database_url(url), create=create)
     try:
+        if not create:
+            require_store(engine)
         migrate(engine)
         _check_key(engine, cipher)
+        cipher, keys = _rekey.open_keys(
+            engine, master, cipher, audit_key=audit_key, retired=retired_audit_keys
+        )
+        hash_clear_source_ids(engine, cipher)  # once per database: source ids kept as hashes
     except BaseException:
         engine.dispose()
         raise
-    return Store(engine, cipher, checkpoint_every=checkpoint_every)
+    return Store(engine, cipher, checkpoint_every=checkpoint_every, audit_keys=keys)
 
 
 def _check_key(engine: Engine, cipher: FieldCipher) -> None:
@@ -84,10 +119,19 @@ class Store:
     """Patients, observations, events, twins, forecasts, users and the audit log in one
     database. Use :func:`open_store`; close with :meth:`close` or a ``with`` block."""
 
-    def __init__(self, engine: Engine, cipher: FieldCipher, *, checkpoint_every: int = 1000):
+    def __init__(
+        self,
+        engine: Engine,
+        cipher: FieldCipher,
+        *,
+        checkpoint_every: int = 1000,
+        audit_keys: AuditKeys | None = None,
+    ):
         self._engine = engine
+        self._reader = read_only(engine)  # transactions that write nothing: no write lock
         self._cipher = cipher
         self._every = checkpoint_every
+        self._audit_keys = audit_keys or AuditKeys(cipher.audit_key, {}, LEGACY)
 
     @property
     def url(self) -> str:
@@ -111,6 +155,14 @@ class Store:
     @contextmanager
     def _tx(self) -> Iterator[Session]:
         with Session(self._engine, expire_on_commit=False) as s, s.begin():
+            yield s
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A read-only transaction: SQLite ``BEGIN DEFERRED`` (no write lock), PostgreSQL
+        ``READ ONLY`` at ``REPEATABLE READ``. For reads that append no audit entry in the same
+        transaction (the audit log itself)."""
+        with Session(self._reader, expire_on_commit=False) as s, s.begin():
             yield s
 
     def _retry(self, fn: Any) -> Any:
@@ -140,17 +192,20 @@ class Store:
         outcome: str = "success",
     ) -> None:
         """Append an audit entry in transaction ``s``."""
-        key, every = self._cipher.audit_key, self._every
+        key, every = self._audit_keys, self._every
         _audit.append(s, key, actor=actor, action=action, patient=patient, resource=resource,
                       outcome=outcome, detail=detail, checkpoint_every=every)  # fmt: skip
 
     # -- patients -------------------------------------------------------------------------
 
-    def add_patient(self, rec: PatientRecord, *, actor: str) -> str:
-        """Store a patient; returns its random pseudonym. Idempotent on ``rec.source_id``."""
+    def add_patient(self, rec: PatientRecord, *, actor: str, confirm: bool = False) -> str:
+        """Store a patient; returns its random pseudonym. Idempotent on ``rec.source_id`` for
+        the same patient; a stored source id with other identifying fields, or one a clinician
+        registered (unless ``actor`` created it, is granted it, or an admin ``confirm``s), is
+        refused with PatientConflict -- audited, nothing stored (see ``_identity``)."""
 
         def run(s: Session) -> str:
-            pid, created = _records.add_patient(s, self._cipher, rec)
+            pid, created = _records.add_patient(s, self._cipher, rec, actor=actor, confirm=confirm)
             self._log(
                 s,
                 actor,
@@ -161,12 +216,49 @@ class Store:
             )
             return pid
 
-        return self._retry(run)
+        try:
+            return self._retry(run)
+        except StoreError as exc:
+            self._refused(actor, "patient.create", exc)
+            raise
 
-    def resolve_patient(self, source_id: str) -> str | None:
-        """The pseudonym of the patient stored under ``source_id``, or None."""
+    def lookup_patient(self, ref: str) -> str | None:
+        """The pseudonym of the stored patient ``ref`` names, or None: a reference in pseudonym
+        form (``p-…``, ``Patient/p-…``, a URL ending in ``/Patient/p-…``) only ever as a stored
+        pseudonym, any other as a stored source id (``system|value``, ``Patient/<id>``)."""
         with self._tx() as s:
-            return _records.find_patient(s, self._cipher, source_id)
+            return _records.lookup_patient(s, self._cipher, ref)
+
+    def resolve_patient(self, ref: str) -> str | None:
+        """Alias of :meth:`lookup_patient`."""
+        return self.lookup_patient(ref)
+
+    def check_batch(
+        self,
+        patients: Sequence[PatientRecord],
+        observations: Sequence[ObservationRecord],
+        events: Sequence[EventRecord],
+        *,
+        actor: str,
+        refs: Mapping[str, str] | None = None,
+        action: str = "ingest",
+    ) -> None:
+        """Refuse (and audit, as ``action``) a batch that is wrong in itself, before anything
+        stored is looked at: so the answer to an invalid batch does not depend on which
+        patients exist."""
+        try:
+            _batch.check_batch(patients, observations, events, refs)
+        except StoreError as exc:
+            self._refused(actor, action, exc)
+            raise
+
+    def _refused(self, actor: str, action: str, exc: StoreError) -> None:
+        """Audit a refused write in its own transaction (the write's own was rolled back)."""
+        detail: dict[str, Any] = {"reason": getattr(exc, "reason", "invalid")}
+        if getattr(exc, "fields", ()):
+            detail["fields"] = list(exc.fields)  # type: ignore[attr-defined]
+        self.audit(actor, action, patient=getattr(exc, "pid", None), outcome="invalid",
+                   detail=detail)  # fmt: skip
 
     def patient(self, pid: str, *, actor: str) -> PatientView:
         """The patient with decrypted identifying fields."""
@@ -198,7 +290,7 @@ class Store:
 
     def _add(self, pid, recs, actor, update, add, what) -> AddResult:
         def run(s: Session) -> tuple[int, int]:
-            added, dups = add(s, pid, list(recs))
+            added, dups = add(s, self._cipher, pid, list(recs))
             self._log(
                 s,
                 actor,
@@ -264,20 +356,27 @@ class Store:
         actor: str,
         refs: Mapping[str, str] | None = None,
         update: bool = True,
+        confirm: bool = False,
     ) -> IngestResult:
         """Store a batch for several patients in one transaction (nothing if anything fails).
 
-        A record's ``patient_ref`` is resolved, in order: through ``refs`` (bundle reference ->
-        patient source id, e.g. a fullUrl to ``system|value``), to a patient of this batch by
-        source id, to a stored patient by source id, or as a stored pseudonym (``p-...`` or
-        ``Patient/p-...``). Afterwards the twins of the patients the batch had data for are
-        updated (if ``update``), each in its own transaction."""
+        The batch is first checked in itself (:meth:`check_batch`); each Patient then either is
+        new or matches a stored patient under the rules of :meth:`add_patient` (``confirm``:
+        an admin has checked that a clinician's record is the same person). A record's
+        ``patient_ref`` in pseudonym form (``p-…``, ``Patient/p-…``, ``…/Patient/p-…``) names
+        the stored patient with that pseudonym and nothing else; any other is resolved through
+        ``refs`` (bundle reference -> patient source id, e.g. a fullUrl to ``system|value``), to
+        a patient of this batch by source id, or to a stored patient by source id. A refusal is
+        audited (outcome ``invalid``). Afterwards the twins of the patients the batch had data
+        for are updated (if ``update``), each in its own transaction."""
+        patients, observations, events = list(patients), list(observations), list(events)
+        self.check_batch(patients, observations, events, actor=actor, refs=refs)
 
         def run(s: Session) -> tuple[IngestResult, list[str]]:
             pids: dict[str, str] = {}
             logs: list[tuple[str, str, str, dict | None]] = []  # written last: short lock
             for rec in patients:
-                pid, new = _records.add_patient(s, self._cipher, rec)
+                pid, new = _records.add_patient(s, self._cipher, rec, actor=actor, confirm=confirm)
                 pids[rec.source_id] = pid
                 if new:
                     logs.append(("patient.create", pid, "Patient", None))
@@ -291,7 +390,7 @@ class Store:
             for pid, recs in by_pid.items():
                 for (what, add), batch in zip(adders, recs, strict=True):
                     if batch:
-                        added, dups = add(s, pid, batch)
+                        added, dups = add(s, self._cipher, pid, batch)
                         counts[what][0] += added
                         counts[what][1] += dups
                         changed.append(pid)
@@ -305,7 +404,11 @@ class Store:
             )
             return res, list(dict.fromkeys(changed))
 
-        res, changed = self._retry(run)
+        try:
+            res, changed = self._retry(run)
+        except StoreError as exc:
+            self._refused(actor, "ingest", exc)
+            raise
         if update and changed:
             res = IngestResult(
                 res.patients,
@@ -319,17 +422,14 @@ class Store:
     def _resolve(
         self, s: Session, ref: str, batch: dict[str, str], refs: Mapping[str, str] | None
     ) -> str:
-        source = (refs or {}).get(ref, ref)
-        if source in batch:
-            return batch[source]
-        pid = _records.find_patient(s, self._cipher, source)
+        # A reference in pseudonym form is never looked up in the bundle's references, and no
+        # patient of a batch has a source id in that form: it names a stored pseudonym only.
+        named = ref if _identity.pseudonym_of(ref) else (refs or {}).get(ref, ref)
+        pid = batch.get(named) or _records.lookup_patient(s, self._cipher, named)
         if pid is not None:
             return pid
-        bare = source.removeprefix("Patient/")
-        if bare.startswith("p-") and s.get(PatientRow, bare) is not None:
-            return bare
         raise StoreError(
-            f"A record refers to patient {ref!r}, which is neither in this batch nor stored. "
+            f"A record refers to patient {ref!r:.80}, which is neither in this batch nor stored. "
             "Send the Patient in the same batch, or refer to a stored patient. Nothing of this "
             "batch was stored."
         )
@@ -339,48 +439,62 @@ class Store:
     def create_twin(self, pid: str, config: TwinConfig, *, actor: str) -> TwinVersionView:
         """Version 0 of ``pid``'s twin (with its prior forecast). Pending observations are
         applied by the next :meth:`update_twin`. Calling again with the same ``config``
-        returns version 0; another config is an error."""
+        returns version 0; another config is an error. The prior and its forecast are computed
+        with no transaction open (see ``_twin_update``)."""
         if not isinstance(config, TwinConfig):
             raise StoreError(f"create_twin() needs a TwinConfig. Got {type(config).__name__}.")
-        with self._tx() as s:
-            _records.patient_row(s, pid)
-            row = _updates.create(s, pid, config)
-            self._log(s, actor, "twin.create", pid, "Twin", {"model": config.model, "version": 0})
-            return _updates.version_view(row, None, config.epoch, _updates.unit_of(config))
+        unit = _updates.unit_of(config)
+        detail = {"model": config.model, "version": 0}
+        with _twin_update.twin_guard(self.url, pid):
+            with self._tx() as s:
+                _records.patient_row(s, pid)
+                row = _twin_update.existing_twin(s, pid, config)
+                if row is not None:
+                    self._log(s, actor, "twin.create", pid, "Twin", detail)
+                    return _updates.version_view(row, None, config.epoch, unit)
+            made = _twin_update.compute_create(config)
+            with self._tx() as s:  # another process may have created it meanwhile
+                _records.patient_row(s, pid)
+                row = _twin_update.existing_twin(s, pid, config)
+                if row is None:
+                    row = _twin_update.write_create(s, pid, config, made)
+                self._log(s, actor, "twin.create", pid, "Twin", detail)
+                return _updates.version_view(row, None, config.epoch, unit)
 
     def update_twin(self, pid: str, *, actor: str) -> TwinVersionView | None:
         """Apply the pending observations and events of ``pid`` as one new twin version (with
-        its forecast), in one transaction holding the twin's lock. None if nothing is pending."""
-        with self._tx() as s:
-            row = _updates.update(s, pid)
-            if row is None:
-                return None
-            config = TwinConfig.from_json(s.get(TwinRow, pid).config)
-            report = json.loads(row.report)
-            self._log(
-                s,
-                actor,
-                "twin.update",
-                pid,
-                "Twin",
-                {
-                    "version": row.version,
-                    "used": report["data"]["used"],
-                    "late": report["late"],
-                    "events": report["events"],
-                },
-            )
-            return _updates.version_view(
-                row, row.version - 1, config.epoch, _updates.unit_of(config)
-            )
+        its forecast); None if nothing is pending. Read, compute with no transaction open, then
+        write in a short transaction holding the twin's lock if its head has not moved (else
+        read and compute again, up to ``_twin_update.TRIES`` times). One update takes at most
+        what ``medtwin.limits`` allows; the rest waits for the next update."""
+        with _twin_update.twin_guard(self.url, pid):
+            for _ in range(_twin_update.TRIES):
+                with self._tx() as s:
+                    plan = _twin_update.read_update(s, pid)
+                if plan is None:
+                    return None
+                done = _twin_update.compute_update(plan)
+                with self._tx() as s:
+                    row = _twin_update.write_update(s, plan, done)
+                    if row is None:
+                        continue  # another process wrote the next version first
+                    config, report = plan.stored.config, done.report
+                    self._log(s, actor, "twin.update", pid, "Twin",
+                              {"version": row.version, "used": report["data"]["used"],
+                               "late": report["late"], "events": report["events"]})  # fmt: skip
+                    _twin_update.pause_before_commit()
+                    return _updates.version_view(
+                        row, row.version - 1, config.epoch, _updates.unit_of(config)
+                    )
+        return None  # the head kept moving: others are applying this twin's data
 
     def twin(self, pid: str, *, actor: str, version: int | None = None) -> Twin:
         """The twin of ``pid`` at ``version`` (latest if None), restored so that further
         assimilation gives the same numbers as an uninterrupted run."""
         with self._tx() as s:
-            twin = _updates.load(s, pid, version)
-            self._log(s, actor, "twin.read", pid, "Twin", {"version": twin.version})
-            return twin
+            stored = _updates.read_stored(s, pid, version)
+            self._log(s, actor, "twin.read", pid, "Twin", {"version": stored.version})
+        return _updates.restore(stored)  # no transaction open: others go on meanwhile
 
     def twin_versions(self, pid: str, *, actor: str) -> list[TwinVersionView]:
         with self._tx() as s:
@@ -428,27 +542,80 @@ class Store:
 
     # -- users ----------------------------------------------------------------------------
 
-    def add_user(self, name: str, role: str, *, actor: str = "system") -> None:
+    def add_user(
+        self,
+        name: str,
+        role: str,
+        *,
+        actor: str = "system",
+        token_ttl_days: float | None = None,
+        token_label: str | None = None,
+    ) -> str | None:
+        """Add a user; with ``token_ttl_days``, also their first token in the same transaction
+        (returned; a refused token adds no user)."""
         with self._tx() as s:
             _users.add_user(s, name, role)
             self._log(s, actor, "user.create", None, f"User/{name}", {"role": role})
+            if token_ttl_days is None:
+                return None
+            return self._issue(s, name, token_ttl_days, token_label, actor)
+
+    def _issue(self, s: Session, name: str, ttl_days: float, label: str | None, actor: str) -> str:
+        token, tid = _users.issue_token(s, name, ttl_days, label)
+        self._log(s, actor, "token.create", None, f"User/{name}",
+                  {"token": tid, "ttl_days": float(ttl_days), "label": label})  # fmt: skip
+        return token
 
     def users(self) -> list[User]:
         with self._tx() as s:
             return _users.users(s)
 
-    def issue_token(self, name: str, *, ttl_days: float = 30, actor: str = "system") -> str:
-        """A new API token for ``name`` (shown once; the store keeps its SHA-256 hash)."""
+    def issue_token(
+        self,
+        name: str,
+        *,
+        ttl_days: float = 30,
+        label: str | None = None,
+        actor: str = "system",
+    ) -> str:
+        """A new API token for ``name`` (shown once; the store keeps its SHA-256 hash), valid
+        ``ttl_days`` days (at most ``MAX_TOKEN_TTL_DAYS``). Refused for a disabled user."""
         with self._tx() as s:
-            token = _users.issue_token(s, name, ttl_days)
-            self._log(s, actor, "token.create", None, f"User/{name}", {"ttl_days": ttl_days})
-            return token
+            return self._issue(s, name, ttl_days, label, actor)
+
+    def tokens(self, name: str) -> list[TokenView]:
+        """The tokens of ``name`` by public id, with label, dates and state."""
+        with self._tx() as s:
+            return _users.tokens(s, name)
+
+    def revoke_token(self, name: str, token_id: str, *, actor: str = "system") -> bool:
+        """Revoke one token of ``name`` by its public id; False if it was revoked already."""
+        with self._tx() as s:
+            live = _users.revoke_token(s, name, token_id)
+            self._log(s, actor, "token.delete", None, f"User/{name}",
+                      {"token": token_id.lower(), "revoked": int(live)})  # fmt: skip
+            return live
 
     def revoke_tokens(self, name: str, *, actor: str = "system") -> int:
         with self._tx() as s:
             n = _users.revoke_tokens(s, name)
             self._log(s, actor, "token.delete", None, f"User/{name}", {"revoked": n})
             return n
+
+    def disable_user(self, name: str, *, actor: str = "system") -> bool:
+        """Disable ``name``: their tokens stop authenticating at once and none can be issued.
+        Refused for the last enabled admin. False if they were disabled already."""
+        with self._tx() as s:
+            changed = _users.disable_user(s, name)
+            self._log(s, actor, "user.disable", None, f"User/{name}", {"changed": changed})
+            return changed
+
+    def enable_user(self, name: str, *, actor: str = "system") -> bool:
+        """Enable ``name`` again (their unexpired, unrevoked tokens work again)."""
+        with self._tx() as s:
+            changed = _users.enable_user(s, name)
+            self._log(s, actor, "user.enable", None, f"User/{name}", {"changed": changed})
+            return changed
 
     def authenticate(self, token: str) -> User | None:
         """The user of a valid token, or None (the caller audits logins and failures)."""
@@ -491,9 +658,11 @@ class Store:
             )
 
     def audit_entries(self, **filters: Any) -> list[_audit.AuditEntry]:
-        """Entries by seq; filters: patient, actor, action (prefix), since, until, after_seq,
-        limit."""
-        with self._tx() as s:
+        """Entries by seq; filters: patient (also entries listing it among their detail's
+        ``patients``), actor, action (prefix), since, until, after_seq, before_seq, limit,
+        newest_first -- applied in the database, in a read-only transaction. The caller audits
+        the read (:meth:`audit`: a separate short write)."""
+        with self._read() as s:
             return _audit.entries(s, **filters)
 
     def audit_events(self, **filters: Any) -> list[dict[str, Any]]:
@@ -503,14 +672,51 @@ class Store:
     def verify_audit(self, checkpoints: Iterable[_audit.Checkpoint] = ()) -> _audit.AuditReport:
         """Check the whole chain, the head and the checkpoints (stored ones and ``checkpoints``
         kept elsewhere)."""
-        with self._tx() as s:
-            return _audit.verify(s, self._cipher.audit_key, checkpoints)
+        with self._read() as s:
+            return _audit_verify.verify(s, self._audit_keys, checkpoints)
 
     def checkpoint(self) -> _audit.Checkpoint:
         """Sign and store the current head of the audit log (keep a copy outside the database
         to detect a truncation that also rewrote the head)."""
         with self._tx() as s:
-            return _audit.checkpoint(s, self._cipher.audit_key)
+            return _audit.checkpoint(s, self._audit_keys)
+
+    @property
+    def audit_key_id(self) -> str:
+        """The id of the key that signs new audit entries ("" = the legacy key derived from
+        the master key)."""
+        return self._audit_keys.active_id
+
+    def rekey(self, new_key: bytes, *, actor: str, keyring: str | None = None) -> Any:
+        """Replace the master key by ``new_key`` in one transaction (see ``_rekey``); this
+        store object goes on with the new key. Returns a ``RekeyResult``."""
+        return _rekey.rekey(self, new_key, actor=actor, keyring=keyring)
+
+    def patient_summaries(
+        self, pids: Sequence[str], *, actor: str, detail: dict[str, Any] | None = None
+    ) -> dict[str, _summaries.PatientSummary]:
+        """For each of ``pids``: the time of its last observation and of its first applied one,
+        and its latest twin version (model, number, time) -- read in one transaction with ONE
+        audit entry, ``patient.list``, whose detail lists the pseudonyms (``patients``)."""
+        pids = list(dict.fromkeys(pids))
+        with self._tx() as s:
+            out = _summaries.summaries(s, pids)
+            doc = {**(detail or {}), "count": len(pids), _audit.PATIENTS: pids}
+            self._log(s, actor, "patient.list", None, "Patient", doc)
+            return out
+
+    def skill_data(
+        self, pid: str, *, actor: str
+    ) -> tuple[list[StoredForecast], list[StoredObservation]]:
+        """The stored forecasts (newest first) and the observations of ``pid``, which its skill
+        ledger scores, in one transaction with one ``skill.read`` audit entry."""
+        with self._tx() as s:
+            _records.patient_row(s, pid)
+            fcs = _updates.forecasts(s, pid, None)
+            obs = _records.observation_views(s, pid)
+            detail = {"forecasts": len(fcs), "observations": len(obs)}
+            self._log(s, actor, "skill.read", pid, "Forecast", detail)
+            return fcs, obs
 
     # -- research export ------------------------------------------------------------------
 
@@ -518,21 +724,35 @@ class Store:
         self,
         *,
         actor: str,
-        dates: str = "shift",
+        recipient: str | None = None,
+        dates: str = "year",
+        max_per_hour: int | None = None,
         seed: int | None = None,
         as_of: date | None = None,
     ) -> dict[str, Any]:
-        """The Safe Harbor de-identified data set of every patient (see ``_deid``)."""
-        with self._tx() as s:
-            out = _deid.export(s, self._cipher, dates=dates, seed=seed, as_of=as_of)
+        """The de-identified data set of every patient for ``recipient`` (see ``_deid``):
+        ``dates="year"`` is HIPAA Safe Harbor; ``"shift"`` keeps one stored date shift per
+        patient and recipient and needs ``recipient``. With ``max_per_hour``, refused with
+        :class:`~medtwin.store._deid.ExportLimitReached` (and a denied audit entry) once
+        ``actor`` has had that many exports in the last hour."""
+
+        def run(s: Session) -> dict[str, Any]:
+            if max_per_hour is not None:
+                _deid.check_rate(s, actor, max_per_hour)  # refuse before doing the work
+            out = _deid.export(s, self._cipher, recipient=recipient, dates=dates, seed=seed,
+                               as_of=as_of)  # fmt: skip
             for pid in s.execute(select(PatientRow.pid).order_by(PatientRow.pid)).scalars():
                 self._log(s, actor, "patient.export", pid, "Patient")
-            self._log(
-                s,
-                actor,
-                "export.deidentified",
-                None,
-                "Export",
-                {"patients": len(out["patients"]), "dates": dates},
-            )
+            detail = {"patients": len(out["patients"]), "dates": dates, "recipient": recipient}
+            self._log(s, actor, "export.deidentified", None, "Export", detail)
+            if max_per_hour is not None:  # again under the audit head lock: concurrent exports
+                _deid.check_rate(s, actor, max_per_hour, including=1)
             return out
+
+        try:
+            return self._retry(run)  # retried if a concurrent export stored the same shift
+        except _deid.ExportLimitReached as exc:
+            self.audit(actor, "export.deidentified", resource="Export", outcome="denied",
+                       detail={"reason": "rate limit", "limit": max_per_hour,
+                               "retry_after_s": exc.retry_after_s})  # fmt: skip
+            raise

@@ -14,15 +14,16 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
 import jax
 import numpy as np
 
+from .. import limits
 from ..assimilate import Ensemble, Observations, ParticleFilter, Prior, SpecPrior
-from ..errors import MedtwinError, StoreError
+from ..errors import LimitError, MedtwinError, StoreError
 from ..forecast import Forecast
 from ..models import get_model
 from ..models._base import AbstractModel
@@ -54,7 +55,12 @@ class TwinConfig:
     particles. ``seed``: the root key. ``epoch``: the UTC datetime of model time 0.
     ``horizon`` and ``every``: the forecast issued with each version, in the model's time unit
     (``every`` None: 5 input steps). ``drift``: the particle filter's parameter drift per
-    sqrt(hour) (None: the model's default, ``medtwin.data.T1D_FILTER`` for t1d, else 0)."""
+    sqrt(hour) (None: the model's default, ``medtwin.data.T1D_FILTER`` for t1d, else 0).
+
+    A new configuration is checked against the declared work bounds of ``medtwin.limits``
+    (``n`` 16..5000, ``horizon`` up to 7 days, ``every`` a multiple of the input step, at most
+    2,016 forecast points), so the API, the CLI and the store refuse the same requests
+    (:class:`~medtwin.errors.LimitError`); :meth:`from_json` reads a stored one as stored."""
 
     model: str
     epoch: datetime
@@ -74,26 +80,53 @@ class TwinConfig:
         object.__setattr__(self, "epoch", self.epoch.astimezone(UTC))
         if self.prior not in ("population", "spec"):
             raise StoreError(
-                f"TwinConfig.prior must be 'population' or 'spec'. Got {self.prior!r}."
+                f"TwinConfig.prior must be 'population' or 'spec'. Got {self.prior!r:.60}."
             )
         if self.free is not None:
+            if isinstance(self.free, str | bytes) or not isinstance(self.free, list | tuple):
+                raise StoreError(
+                    f"TwinConfig.free must be a list of parameter names. Got {self.free!r:.60}."
+                )
             object.__setattr__(self, "free", tuple(self.free))
-        if not (isinstance(self.n, int) and self.n >= 2):
-            raise StoreError(f"TwinConfig.n must be an integer >= 2 particles. Got {self.n!r}.")
-        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
+            if not all(isinstance(f, str) and 0 < len(f) <= 64 for f in self.free):
+                raise StoreError(
+                    f"TwinConfig.free must hold parameter names (strings of 1-64 characters). "
+                    f"Got {self.free!r:.60}."
+                )
+        if not (isinstance(self.seed, int) and not isinstance(self.seed, bool)
+                and 0 <= self.seed < 2**63):  # fmt: skip
             raise StoreError(
-                f"TwinConfig.seed must be an integer in [0, 2**63). Got {self.seed!r}."
+                f"TwinConfig.seed must be an integer in [0, 2**63). Got {limits.shown(self.seed)}."
             )
-        if not self.horizon > 0 or (self.every is not None and not self.every > 0):
-            raise StoreError(
-                f"TwinConfig.horizon and every must be > 0. Got horizon={self.horizon!r}, "
-                f"every={self.every!r}."
-            )
+        if self.drift is not None:
+            limits.finite(self.drift, "drift", "a twin")
+            if self.drift < 0:
+                raise StoreError(f"TwinConfig.drift must be a number >= 0. Got {self.drift!r}.")
+        self._check_work(_model_of(self.model))
 
-        if self.drift is not None and not (
-            isinstance(self.drift, int | float) and 0 <= self.drift < float("inf")
-        ):
-            raise StoreError(f"TwinConfig.drift must be a number >= 0. Got {self.drift!r}.")
+    def _check_work(self, model: AbstractModel) -> None:
+        """The declared bounds (``medtwin.limits``) on what scales a twin's work: particles,
+        forecast horizon, cadence and points, the times in the model's own unit."""
+        limits.PARTICLES.check(self.n)
+        unit, step = model.time_unit, model.input_dt
+        horizon = limits.FORECAST_HORIZON.in_unit(unit).check(self.horizon)
+        if self.every is None:
+            every = 5 * step
+        else:
+            every = limits.FORECAST_EVERY.in_unit(unit).check(self.every, high=horizon)
+            if not _multiple(every, step):
+                raise LimitError(
+                    f"The 'every' (forecast cadence) of a twin must be a multiple of the "
+                    f"model's input step, {step:g} {unit}. Got {every!r}.",
+                    "every",
+                )
+        if not _multiple(horizon, every):
+            raise LimitError(
+                f"The 'horizon' (forecast horizon) of a twin must be a multiple of its cadence "
+                f"'every' ({every:g} {unit}). Got horizon={horizon!r}.",
+                "horizon",
+            )
+        limits.FORECAST_POINTS.check(round(horizon / every))
 
     def to_json(self) -> str:
         doc = {**asdict(self), "epoch": self.epoch.isoformat()}
@@ -102,10 +135,40 @@ class TwinConfig:
 
     @classmethod
     def from_json(cls, text: str) -> TwinConfig:
+        """A stored configuration, as it was stored: it was checked when it was made, and a
+        bound made tighter since must not make a stored twin unreadable."""
         doc = json.loads(text)
         doc["epoch"] = datetime.fromisoformat(doc["epoch"])
         doc["free"] = tuple(doc["free"]) if doc["free"] is not None else None
-        return cls(**doc)
+        self = object.__new__(cls)
+        for f in fields(cls):
+            object.__setattr__(self, f.name, doc.get(f.name, f.default))
+        return self
+
+
+def _multiple(x: float, step: float) -> bool:
+    k = round(x / step)
+    return k >= 1 and abs(k * step - x) <= 1e-9 * x
+
+
+def _model_of(name: object) -> AbstractModel:
+    """The registered model ``name`` if the store can run it (timed in min or h)."""
+    if not isinstance(name, str) or not 0 < len(name) <= 64:
+        raise StoreError(f"TwinConfig.model must be a model name. Got {limits.shown(name)}.")
+    try:
+        model = get_model(name)
+    except MedtwinError as exc:
+        raise StoreError(f"TwinConfig.model: {exc}") from None
+    except TypeError:  # a model that needs configuration (a grid): not one the store runs
+        raise StoreError(
+            f"TwinConfig.model: {name!r} needs a configuration the store does not hold."
+        ) from None
+    if model.time_unit not in _SECONDS:
+        raise StoreError(
+            f"The store handles models timed in min or h; {name!r} is timed in "
+            f"{model.time_unit!r}."
+        )
+    return model
 
 
 def build_twin(config: TwinConfig) -> tuple[AbstractModel, Prior, ParticleFilter]:
@@ -119,12 +182,7 @@ def build_twin(config: TwinConfig) -> tuple[AbstractModel, Prior, ParticleFilter
 
 
 def _model_prior(config: TwinConfig) -> tuple[AbstractModel, Prior]:
-    try:
-        model = get_model(config.model)
-    except MedtwinError as exc:
-        raise StoreError(f"TwinConfig.model: {exc}") from None
-    if model.time_unit not in _SECONDS:
-        raise StoreError(f"The store handles models timed in min or h. Got {model.time_unit!r}.")
+    model = _model_of(config.model)
     free = config.free
     if config.prior == "population":
         if model.name != "uva-padova":

@@ -19,6 +19,7 @@ __all__ = [
     "StoredForecast",
     "StoredObservation",
     "StoredRecommendation",
+    "TokenView",
     "TwinVersionView",
     "User",
 ]
@@ -43,7 +44,9 @@ class StoredObservation:
     """A stored observation. ``status``: ``pending`` (no twin version has taken it yet),
     ``applied`` (assimilated by twin ``version``), ``late`` (older than the twin's time when it
     arrived: kept, not assimilated) or ``unobserved`` (a code the twin's model does not
-    observe: kept, not assimilated)."""
+    observe: kept, not assimilated). ``source_id`` is what the store keeps of the record's
+    source id: its keyed hash (``h1:`` + hex, see ``FieldCipher.source_key``), never the text,
+    which can embed an MRN."""
 
     id: int
     pid: str
@@ -61,7 +64,7 @@ class StoredObservation:
 @dataclass(frozen=True)
 class StoredEvent:
     """A stored regimen event; ``status`` as for observations (``unused``: the twin's model has
-    no input for this kind)."""
+    no input for this kind). ``source_id``: the keyed hash, as for observations."""
 
     id: int
     pid: str
@@ -153,7 +156,22 @@ class StoredRecommendation:
 
 @dataclass(frozen=True)
 class User:
-    """A user of the service: ``role`` is one of ``clinician``, ``researcher``, ``admin``."""
+    """A user of the service: ``role`` is one of ``clinician``, ``researcher``, ``admin``; a
+    ``disabled`` user's tokens do not authenticate and none can be issued to them."""
 
     name: str
     role: str
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """An API token as listed: ``id`` is the first 12 hex digits of its stored SHA-256 hash
+    (never the token itself); ``state`` is ``live``, ``expired`` or ``revoked``."""
+
+    id: str
+    user: str
+    label: str | None
+    created: datetime
+    expires: datetime
+    state: str

@@ -28,9 +28,7 @@ def upgrade() -> None:
     with op.batch_alter_table("patients") as t:
         t.add_column(sa.Column("created_by", sa.String(128), nullable=True))
     with op.batch_alter_table("users") as t:
-        t.add_column(
-            sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+        t.add_column(sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table("tokens") as t:
         t.add_column(sa.Column("label", sa.String(64), nullable=True))
     with op.batch_alter_table("audit_log") as t:
@@ -42,11 +40,14 @@ def upgrade() -> None:
         sa.Column("researcher", sa.String(128), primary_key=True),
         sa.Column("pid", PID, sa.ForeignKey("patients.pid"), primary_key=True),
         sa.Column("days", sa.Integer(), nullable=False),
+        sa.Column("study_id", sa.String(16), nullable=False),
         sa.Column("created_at", _time(), nullable=False),
     )
+    op.create_index("ix_audit_log_actor_action_time", "audit_log", ["actor", "action", "time"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_log_actor_action_time", table_name="audit_log")
     op.drop_table("deid_shifts")
     for table, column in (
         ("audit_checkpoints", "key_id"),

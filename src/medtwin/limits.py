@@ -1,0 +1,209 @@
+"""Declared bounds on every request parameter that scales work, checked in one place.
+
+The service, the CLI and the store take particle counts, horizons, cadences and what-if options
+from people who may ask for more than a shared server can give (a twin of 200,000 particles ran
+6.5 minutes at 2 GB). Each :class:`Bound` below names the parameter, its unit, its range and why
+the range is what a clinician needs; :meth:`Bound.check` refuses anything else -- a value out of
+range, a non-number, a bool, NaN or an infinity -- with a :class:`~medtwin.errors.LimitError`
+that says what was expected and what came. ``TwinConfig`` (store, API, CLI), the what-if parser
+(API and dashboard) and ``medtwin twin replay`` all check through here.
+
+Cost model (2 shared CPU cores, UVA/Padova at its 1-min input step): a forecast or an advance
+costs about n x steps / 4e6 seconds, an observation time about 35 ms at 5,000 particles. The
+largest allowed twin creation (5,000 particles, a 7-day forecast, a first update of the most
+one update takes) and the largest what-if (6 options of 50 events over 2 days) each finish
+within about a minute there (``benchmarks/service_heavy_load.py``).
+
+Times are declared in minutes and converted to a model's own unit (min or h) with
+:meth:`Bound.in_unit`. This module does no I/O and imports nothing but ``medtwin.errors``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from numbers import Real
+from typing import Any
+
+from .errors import LimitError
+
+__all__ = [
+    "EVENT_AFTER",
+    "EVENT_AMOUNT",
+    "FORECAST_EVERY",
+    "FORECAST_HORIZON",
+    "FORECAST_POINTS",
+    "HEAVY_REQUESTS_PER_USER",
+    "PARTICLES",
+    "UPDATE_EVENTS",
+    "UPDATE_SPAN",
+    "UPDATE_TIMES",
+    "WHAT_IF_EVENTS",
+    "WHAT_IF_HORIZON",
+    "WHAT_IF_OPTIONS",
+    "Bound",
+    "finite",
+    "shown",
+]
+
+MINUTES = {"min": 1.0, "h": 60.0}  # minutes per model time unit
+
+
+def shown(value: Any) -> str:
+    """``value`` for a message: short, and never a 4,300-digit integer's conversion error."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__
+        return f"a {type(value).__name__}"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _num(x: float) -> str:
+    return f"{x:g}" if x != int(x) or abs(x) >= 1e6 else str(int(x))
+
+
+@dataclass(frozen=True)
+class Bound:
+    """``name`` (as the caller writes it) of ``owner`` means ``what``, in ``unit``; allowed:
+    ``low..high`` (``low`` excluded if ``low_open``), an integer if ``integer``. ``reason``
+    says why the range is what it is."""
+
+    name: str
+    what: str
+    owner: str
+    low: float
+    high: float
+    unit: str
+    reason: str
+    integer: bool = False
+    low_open: bool = False
+    count: bool = False  # a number of things (options, events): "must hold 1..6 options"
+
+    def in_unit(self, unit: str) -> Bound:
+        """This bound (declared in minutes) in the model time ``unit`` (``min`` or ``h``)."""
+        if self.unit != "min" or unit not in MINUTES:
+            raise LimitError(f"Bound {self.name!r} is in {self.unit}; cannot convert to {unit!r}.")
+        f = MINUTES[unit]
+        return replace(self, low=self.low / f, high=self.high / f, unit=unit)
+
+    def range(self, high: float | None = None) -> str:
+        hi = self.high if high is None else high
+        if self.integer:
+            return f"{_num(self.low)}..{_num(hi)}"
+        return f"{'(' if self.low_open else '['}{_num(self.low)}, {_num(hi)}]"
+
+    def check(self, value: Any, *, name: str | None = None, high: float | None = None) -> Any:
+        """``value`` if it lies in this bound (``high``: a tighter upper end for this call),
+        else :class:`LimitError`. Bools, strings, NaN and infinities are refused."""
+        hi = self.high if high is None else min(high, self.high)
+        if self.integer:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            kind = "an integer"
+        else:
+            ok = isinstance(value, Real) and not isinstance(value, bool)
+            ok = ok and math.isfinite(value)
+            kind = "a finite number"
+        if ok:
+            above = value > self.low if self.low_open else value >= self.low
+            ok = above and value <= hi
+        if not ok:
+            label = name or self.name
+            if self.count:
+                raise LimitError(
+                    f"The {label!r} of {self.owner} must hold {self.range(hi)} {self.unit}. "
+                    f"Got {shown(value)}.",
+                    label,
+                )
+            raise LimitError(
+                f"The {label!r} ({self.what}) of {self.owner} must be {kind} in "
+                f"{self.range(hi)}{'' if self.unit in ('', self.what) else ' ' + self.unit}. "
+                f"Got {shown(value)}.",
+                label,
+            )
+        return value
+
+
+def finite(value: Any, name: str, owner: str) -> float:
+    """``value`` as a float if it is a finite number (not a bool), else :class:`LimitError`."""
+    if isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    raise LimitError(f"The {name!r} of {owner} must be a finite number. Got {shown(value)}.", name)
+
+
+# -- a twin (TwinConfig: POST /patients/{pid}/twin, the store, the CLI) ----------------------
+
+PARTICLES = Bound(
+    "n", "particles", "a twin", 16, 5000, "particles", integer=True,
+    reason="Below 16 particles the posterior is noise. Cost and memory grow linearly with n; "
+    "the T1D twin is calibrated with 1,000 (the default) and 5,000 leave sampling error well "
+    "below the model's: more buys nothing a clinician can see.",
+)  # fmt: skip
+FORECAST_HORIZON = Bound(
+    "horizon", "forecast horizon", "a twin", 0, 7 * 24 * 60, "min", low_open=True,
+    reason="A week ahead: beyond a few hours a T1D forecast's bands reach the population "
+    "spread, and a sepsis course plays out within days. Cost grows linearly with it.",
+)  # fmt: skip
+FORECAST_EVERY = Bound(
+    "every", "forecast cadence", "a twin", 0, 7 * 24 * 60, "min", low_open=True,
+    reason="At most the horizon; at least the model's input step (checked by TwinConfig).",
+)  # fmt: skip
+FORECAST_POINTS = Bound(
+    "horizon / every", "forecast points", "a twin", 1, 2016, "points", integer=True,
+    reason="A week at the CGM's 5-minute cadence. Each version stores n x points x "
+    "observables draws while it is computed (5,000 x 2,016 x 3 = 240 MB).",
+)  # fmt: skip
+
+# -- one twin update (not a request parameter: the most one version takes; the rest of the
+# pending data waits for the next update, so no request pays for an unbounded backlog) ------
+
+UPDATE_SPAN = Bound(
+    "span", "model time one update advances", "a twin update", 0, 7 * 24 * 60, "min",
+    low_open=True,
+    reason="An observation dated years after the twin's time (or an epoch years before the "
+    "data) would advance every particle over years. A week costs ~15 s at 5,000 particles.",
+)  # fmt: skip
+UPDATE_TIMES = Bound(
+    "times", "observation times one update assimilates", "a twin update", 1, 288, "times",
+    integer=True,
+    reason="A day of 5-minute CGM readings; each time costs ~35 ms at 5,000 particles.",
+)  # fmt: skip
+UPDATE_EVENTS = Bound(
+    "events", "regimen events one update takes", "a twin update", 1, 288, "events",
+    integer=True,
+    reason="Every advance compiles the whole regimen on the host: keep what one update adds "
+    "to a day's worth of meals, boluses and basal changes several times over.",
+)  # fmt: skip
+
+# -- a what-if (POST /patients/{pid}/what-if and the dashboard's) -----------------------------
+
+WHAT_IF_HORIZON = Bound(
+    "horizon", "what-if horizon", "a what-if", 0, 2 * 24 * 60, "min", low_open=True,
+    reason="Two days: insulin acts within 6 h and a meal within 4 h; a sepsis treatment "
+    "choice is judged over the first days. Each option is one forecast this long.",
+)  # fmt: skip
+WHAT_IF_OPTIONS = Bound(
+    "options", "regimens compared", "a what-if", 1, 6, "options", integer=True, count=True,
+    reason="A clinician compares a handful of plans (none, the usual, a few doses); each "
+    "option is a whole forecast.",
+)  # fmt: skip
+WHAT_IF_EVENTS = Bound(
+    "events", "events per option", "a what-if option", 0, 50, "events", integer=True, count=True,
+    reason="Two days of meals, boluses and basal changes, several times over.",
+)  # fmt: skip
+EVENT_AFTER = Bound(
+    "after", "time from the twin's time", "a what-if event", 0, 2 * 24 * 60, "min",
+    reason="Within the what-if's horizon (the call passes it as the upper end).",
+)  # fmt: skip
+EVENT_AMOUNT = Bound(
+    "amount", "dose, meal or rate", "a what-if event", 0, 10_000, "g, U, U/h or 1/h",
+    reason="Finite and far beyond any meal (g), bolus (U) or rate a patient receives.",
+)  # fmt: skip
+
+# -- requests in flight (service/_concurrency.py) --------------------------------------------
+
+HEAVY_REQUESTS_PER_USER = 2
+"""Twin creations, data posts that update twins and what-ifs one user may have running at once
+(then 429 with Retry-After): one interactive request plus one stream, so that one user cannot
+take every worker of the service."""

@@ -1,0 +1,75 @@
+"""The API page (``/docs``) in a real headless Chromium with every host but 127.0.0.1 blocked:
+Swagger UI comes from the service itself, renders every operation and runs a request, with
+no script error and no Content-Security-Policy violation (issue 14, finding 10)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from ._live import LiveServer
+
+KEY = bytes(range(32))
+
+
+@pytest.fixture(scope="module")
+def docs_url(tmp_path_factory):
+    from medtwin.service import create_app
+    from medtwin.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('docs') / 'm.db'}", key=KEY)
+    try:
+        with LiveServer(create_app(store)) as url:
+            yield url
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def offline_tab(browser):
+    """A tab whose requests to any host but 127.0.0.1 are aborted (and recorded)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    tab.blocked, tab.errors = [], []
+
+    def gate(route):
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            tab.blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", gate)
+    tab.on("pageerror", lambda e: tab.errors.append(f"page error: {e}"))
+    tab.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
+    yield tab
+    context.close()
+
+
+def test_the_api_page_renders_every_operation_offline(offline_tab, docs_url):
+    tab = offline_tab
+    tab.goto(f"{docs_url}/docs")
+    tab.wait_for_selector(".opblock", state="visible")
+    paths = tab.locator(".opblock-summary-path").all_inner_texts()
+    assert len(paths) >= 20, paths
+    for needed in ("/patients", "/patients/{pid}/observations", "/audit", "/ready"):
+        assert any(p.replace("\u200b", "") == needed for p in paths), (needed, paths)
+    assert tab.blocked == [] and tab.errors == [], (tab.blocked, tab.errors)
+
+
+def test_the_api_page_runs_a_request_against_the_service(offline_tab, docs_url):
+    tab = offline_tab
+    tab.goto(f"{docs_url}/docs#/service/health_health_get")
+    block = tab.locator("#operations-service-health_health_get")
+    block.wait_for(state="visible")
+    if not block.locator(".try-out__btn").is_visible():
+        block.locator(".opblock-summary").click()
+    block.locator(".try-out__btn").click()
+    block.locator(".execute").click()
+    code = block.locator(".live-responses-table tbody .response-col_status").first
+    code.wait_for(state="visible")
+    assert code.inner_text().strip() == "200"
+    assert '"status": "ok"' in block.locator(".live-responses-table").inner_text()
+    assert tab.blocked == [] and tab.errors == [], (tab.blocked, tab.errors)
