@@ -165,8 +165,7 @@ def _model_of(name: object) -> AbstractModel:
         ) from None
     if model.time_unit not in _SECONDS:
         raise StoreError(
-            f"The store handles models timed in min or h; {name!r} is timed in "
-            f"{model.time_unit!r}."
+            f"The store handles models timed in min or h; {name!r} is timed in {model.time_unit!r}."
         )
     return model
 
