@@ -347,7 +347,9 @@ def _fisher(lik: _Likelihood, z: np.ndarray, method: str, rtol: float) -> Fisher
     lam, vec = np.linalg.eigh(fim)
     lam, vec = lam[::-1], vec[:, ::-1]
     rank = int(np.sum(lam > rtol * max(lam[0], 0.0))) if lam[0] > 0 else 0
-    cond = float(lam[0] / lam[-1]) if lam[-1] > 0 else math.inf
+    # Numerically singular (rank below full at rtol): infinite, whatever sign and size
+    # round-off gives the smallest eigenvalue on this CPU.
+    cond = float(lam[0] / lam[-1]) if rank == lam.size and lam[-1] > 0 else math.inf
     return FisherInformation(
         lik.free, tuple(bool(v) for v in lik.log), lik.natural(z), fim, lam, vec, rank,
         cond, float(rtol), int(np.count_nonzero(weight)),

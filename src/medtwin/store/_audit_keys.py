@@ -23,7 +23,6 @@ new key's id, then signs with the new key (see ``_audit.append``).
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import os
@@ -32,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import StoreError
+from ._crypto import decode_key
 
 __all__ = [
     "AUDIT_KEY_ENV",
@@ -113,13 +113,7 @@ class AuditKeys:
 
 
 def _decode(text: str, where: str) -> bytes:
-    try:
-        raw = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise StoreError(f"{where} must be base64 text of {KEY_BYTES} bytes. {_HOW}") from None
-    if len(raw) != KEY_BYTES:
-        raise StoreError(f"{where} must hold {KEY_BYTES} bytes. Got {len(raw)} bytes. {_HOW}")
-    return raw
+    return decode_key(text, where, _HOW)
 
 
 def _file(path_text: str, env: str) -> Path:

@@ -92,14 +92,16 @@ def generate_key_file(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _decode(text: str, where: str) -> bytes:
+def decode_key(text: str, where: str, how: str = _HOW) -> bytes:
+    """The 32 raw bytes of a base64 key read from ``where`` (for the message; ``how`` says how
+    to make a good one)."""
     try:
         raw = base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError):
-        raise StoreError(f"{where} must be base64 text of {KEY_BYTES} bytes. {_HOW}") from None
+        raise StoreError(f"{where} must be base64 text of {KEY_BYTES} bytes. {how}") from None
     if len(raw) != KEY_BYTES:
         raise StoreError(
-            f"{where} must hold {KEY_BYTES} bytes (base64). Got {len(raw)} bytes. {_HOW}"
+            f"{where} must hold {KEY_BYTES} bytes (base64). Got {len(raw)} bytes. {how}"
         )
     return raw
 
@@ -115,12 +117,12 @@ def load_key(key: bytes | None = None) -> bytes:
             )
         return key
     if os.environ.get(KEY_ENV):
-        return _decode(os.environ[KEY_ENV], f"The environment variable {KEY_ENV}")
+        return decode_key(os.environ[KEY_ENV], f"The environment variable {KEY_ENV}")
     if os.environ.get(KEY_FILE_ENV):
         path = Path(os.environ[KEY_FILE_ENV]).expanduser()
         if not path.is_file():
             raise StoreError(f"{KEY_FILE_ENV} names {str(path)!r}, which is not a file. {_HOW}")
-        return _decode(path.read_text(), f"The key file {str(path)!r}")
+        return decode_key(path.read_text(), f"The key file {str(path)!r}")
     raise StoreError(f"The store needs an encryption key and none was given. {_HOW}")
 
 
@@ -129,7 +131,7 @@ def read_key_file(path: str | os.PathLike[str]) -> bytes:
     path = Path(path).expanduser()
     if not path.is_file():
         raise StoreError(f"No key file {str(path)!r}. {_HOW}")
-    return _decode(path.read_text(), f"The key file {str(path)!r}")
+    return decode_key(path.read_text(), f"The key file {str(path)!r}")
 
 
 def _derive(master: bytes, label: str) -> bytes:

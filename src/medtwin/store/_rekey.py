@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +33,7 @@ from ._crypto import SOURCE_KEY_PREFIX, FieldCipher
 from ._engine import read_only
 from ._records import _IDENTIFYING, _aad
 from ._schema import AuditRow, EventRow, MetaRow, ObservationRow, PatientRow
+from ._source_ids import HASHED, rewrite_source_ids
 
 __all__ = ["CARRIED", "LEGACY_AUDIT", "RekeyResult", "open_keys", "rekey"]
 
@@ -41,7 +41,6 @@ CARRIED = "lookup_carried"  # store_meta: the replaced master keys' lookup keys,
 LEGACY_AUDIT = "audit_legacy_key_id"  # store_meta: the id of the key that signed "" entries
 _AAD = "store_meta.lookup_carried"
 _CHUNK = 1000
-_HASHED = re.compile(re.escape(SOURCE_KEY_PREFIX) + r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -104,20 +103,16 @@ def _patients(s: Session, old: FieldCipher, new: FieldCipher) -> int:
 
 
 def _source_ids(s: Session, table: Any, new: FieldCipher) -> int:
-    n, last, name = 0, 0, table.__tablename__
-    while True:
-        q = select(table.id, table.source_id).where(table.id > last).order_by(table.id)
-        rows = s.execute(q.limit(_CHUNK)).all()
-        if not rows:
-            return n
-        last = rows[-1][0]
-        batch = [
-            {"id": i, "source_id": SOURCE_KEY_PREFIX + new.relookup(sid[len(SOURCE_KEY_PREFIX):])
-             if _HASHED.fullmatch(sid) else new.source_key(name, sid)}
-            for i, sid in rows
-        ]  # fmt: skip
-        s.execute(update(table), batch)
-        n += len(batch)
+    """Re-hash a table's source-id hashes under the new lookup key (a clear one left by an
+    older medtwin is hashed)."""
+    name, cut = table.__tablename__, len(SOURCE_KEY_PREFIX)
+
+    def rehash(sid: str) -> str:
+        if HASHED.fullmatch(sid):
+            return SOURCE_KEY_PREFIX + new.relookup(sid[cut:])
+        return new.source_key(name, sid)
+
+    return rewrite_source_ids(s, table, rehash)
 
 
 def _set(s: Session, name: str, value: str) -> None:

@@ -17,6 +17,7 @@ carries the old lookup keys (``FieldCipher.source_key`` folds them in the same o
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select, text, update
@@ -30,29 +31,30 @@ __all__ = ["MARK", "hash_clear_source_ids"]
 
 MARK = "source_ids"  # store_meta row: "h1" once every source id is a keyed hash
 _TABLES: tuple[Any, ...] = (ObservationRow, EventRow)
-_HASHED = re.compile(re.escape(SOURCE_KEY_PREFIX) + r"[0-9a-f]{64}")
+HASHED = re.compile(re.escape(SOURCE_KEY_PREFIX) + r"[0-9a-f]{64}")
 _CHUNK = 1000
 _LOCK = 7400362  # PostgreSQL advisory lock: one opener rewrites, the others wait and see MARK
 
 
-def _rewrite(s: Session, table: Any, cipher: FieldCipher) -> int:
-    """Hash every clear source id of ``table``; returns how many rows changed."""
+def rewrite_source_ids(s: Session, table: Any, new_value: Callable[[str], str | None]) -> int:
+    """Replace each source id ``sid`` of ``table`` by ``new_value(sid)`` (None: keep), a chunk
+    of rows at a time, in transaction ``s``; returns how many rows changed."""
     n, last = 0, 0
-    name = table.__tablename__
     while True:
         q = select(table.id, table.source_id).where(table.id > last).order_by(table.id)
         rows = s.execute(q.limit(_CHUNK)).all()
         if not rows:
             return n
         last = rows[-1][0]
-        new = [
-            {"id": i, "source_id": cipher.source_key(name, sid)}
-            for i, sid in rows
-            if not _HASHED.fullmatch(sid)
-        ]
-        if new:
-            s.execute(update(table), new)
-            n += len(new)
+        batch = [{"id": i, "source_id": v} for i, sid in rows if (v := new_value(sid)) is not None]
+        if batch:
+            s.execute(update(table), batch)
+            n += len(batch)
+
+
+def _hash_clear(table: Any, cipher: FieldCipher) -> Callable[[str], str | None]:
+    name = table.__tablename__
+    return lambda sid: None if HASHED.fullmatch(sid) else cipher.source_key(name, sid)
 
 
 def hash_clear_source_ids(engine: Engine, cipher: FieldCipher) -> int:
@@ -67,7 +69,7 @@ def hash_clear_source_ids(engine: Engine, cipher: FieldCipher) -> int:
             s.execute(text("PRAGMA secure_delete = ON"))
         if s.get(MetaRow, MARK) is not None:
             return 0
-        n = sum(_rewrite(s, table, cipher) for table in _TABLES)
+        n = sum(rewrite_source_ids(s, t, _hash_clear(t, cipher)) for t in _TABLES)
         s.add(MetaRow(name=MARK, value=SOURCE_KEY_PREFIX.rstrip(":")))
     if n and pg:  # the old row versions hold the text until the tables are rewritten
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
