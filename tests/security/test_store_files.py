@@ -238,6 +238,13 @@ def read_only_commands(out: Path) -> dict[str, list[str]]:
         "backup": ["backup", "--out", str(out)],
         "users-list": ["users", "list"],
         "users-tokens": ["users", "tokens", "adm"],
+        "users-token": ["users", "token", "adm"],
+        "users-grant": ["users", "grant", "cli1", "p-0123456789abcdef"],
+        "users-revoke": ["users", "revoke", "cli1", "p-0123456789abcdef"],
+        "users-revoke-token": ["users", "revoke-token", "adm", "--all"],
+        "users-disable": ["users", "disable", "cli1"],
+        "users-enable": ["users", "enable", "cli1"],
+        "recommend": ["recommend", "p-0123456789abcdef"],
     }
 
 
@@ -274,7 +281,8 @@ def _snapshot(path: Path):
 SQLITE_KINDS = ["typo", "missing-folder", "folder", "empty-file", "other-app", "not-a-database",
                 "relative-typo"]  # fmt: skip
 COMMANDS = ["audit-verify", "audit-checkpoint", "audit-export", "export", "backup", "users-list",
-            "users-tokens"]  # fmt: skip
+            "users-tokens", "users-token", "users-grant", "users-revoke", "users-revoke-token",
+            "users-disable", "users-enable", "recommend"]  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", SQLITE_KINDS)

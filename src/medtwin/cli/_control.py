@@ -202,7 +202,7 @@ def _recommend(
     from ._store_cmds import _actor, _open, _patient
 
     try:
-        store = _open(db)
+        store = _open(db, create=False)
         pid = _patient(store, patient)
         twin = store.twin(pid, actor=_actor())
         table = _recommend_table(twin, carb_ratio, correction_factor, carbs, seed)

@@ -138,7 +138,7 @@ def users_token(
 ) -> None:
     """Issue an API token (printed once; the store keeps only its hash). List tokens with
     `users tokens NAME`, revoke one with `users revoke-token NAME ID`."""
-    with _open(db) as store:
+    with _open(db, create=False) as store:
         typer.echo(store.issue_token(name, ttl_days=ttl_days, label=label, actor=_actor()))
 
 
@@ -150,7 +150,7 @@ def users_grant(
     db: Db = None,
 ) -> None:
     """Let a user see a patient."""
-    with _open(db) as store:
+    with _open(db, create=False) as store:
         pid = _patient(store, patient)
         store.grant(name, pid, actor=_actor())
     typer.echo(f"Granted {name} access to {pid}.")
@@ -164,7 +164,7 @@ def users_revoke(
     db: Db = None,
 ) -> None:
     """Withdraw a user's access to a patient."""
-    with _open(db) as store:
+    with _open(db, create=False) as store:
         pid = _patient(store, patient)
         store.revoke(name, pid, actor=_actor())
     typer.echo(f"Revoked {name}'s access to {pid}.")

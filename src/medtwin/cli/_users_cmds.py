@@ -58,7 +58,7 @@ def users_revoke_token(
             "Give either a TOKEN_ID (see `medtwin users tokens NAME`) or --all, not both and "
             "not neither."
         )
-    with _open(db) as store:
+    with _open(db, create=False) as store:
         if token_id is None:
             n = store.revoke_tokens(name, actor=_actor())
             typer.echo(f"Revoked {n} live token(s) of {name}.")
@@ -71,7 +71,7 @@ def users_revoke_token(
 @_one_line_errors
 def users_disable(name: Name, db: Db = None) -> None:
     """Disable a user: their tokens stop working at once and none can be issued to them."""
-    with _open(db) as store:
+    with _open(db, create=False) as store:
         changed = store.disable_user(name, actor=_actor())
     typer.echo(f"Disabled {name}." if changed else f"{name} was disabled already.")
 
@@ -79,7 +79,7 @@ def users_disable(name: Name, db: Db = None) -> None:
 @_one_line_errors
 def users_enable(name: Name, db: Db = None) -> None:
     """Enable a disabled user again (their unexpired, unrevoked tokens work again)."""
-    with _open(db) as store:
+    with _open(db, create=False) as store:
         changed = store.enable_user(name, actor=_actor())
     typer.echo(f"Enabled {name}." if changed else f"{name} was enabled already.")
 
