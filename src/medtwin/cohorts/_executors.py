@@ -174,8 +174,9 @@ class DaskExecutor:
     With ``address`` it connects to that scheduler (e.g. ``"tcp://10.0.0.5:8786"``); without, it
     starts a ``LocalCluster(n_workers, threads_per_worker=1, processes=True,
     dashboard_address=None)`` (its metrics server on a free loopback port, not 8787) that it owns
-    and closes. Nothing starts in the constructor: use it as a context manager (``with DaskExecutor() as ex:``) to keep one cluster for many calls, or
-    call :meth:`map_chunks` directly to start and close one for that call. Scripts that start a
+    and closes. Nothing starts in the constructor: use it as a context manager (``with
+    DaskExecutor() as ex:``) to keep one cluster for many calls, or call :meth:`map_chunks`
+    directly to start and close one for that call. Scripts that start a
     LocalCluster need the ``if __name__ == "__main__":`` guard (worker processes are spawned).
     Requires ``pip install 'medtwin[cohorts]'``.
     """
