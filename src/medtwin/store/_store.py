@@ -24,23 +24,21 @@ from ..errors import StoreError
 from ..twin import Twin
 from . import (
     _audit,
-    _audit_verify,
     _batch,
     _deid,
-    _fhir_audit,
     _identity,
     _records,
     _rekey,
-    _summaries,
     _twin_update,
     _updates,
-    _users,
 )
 from ._audit_keys import LEGACY, AuditKeys
 from ._crypto import FieldCipher, load_key
 from ._engine import database_url, make_engine, migrate, read_only, require_store
 from ._schema import MetaRow, PatientRow, RecommendationRow, TwinRow
 from ._source_ids import hash_clear_source_ids
+from ._store_audit import AuditMethods
+from ._store_users import UserMethods
 from ._twins import TwinConfig
 from ._views import (
     AddResult,
@@ -50,9 +48,7 @@ from ._views import (
     StoredForecast,
     StoredObservation,
     StoredRecommendation,
-    TokenView,
     TwinVersionView,
-    User,
 )
 
 __all__ = ["Store", "open_store"]
@@ -115,7 +111,7 @@ def _check_key(engine: Engine, cipher: FieldCipher) -> None:
             continue
 
 
-class Store:
+class Store(UserMethods, AuditMethods):
     """Patients, observations, events, twins, forecasts, users and the audit log in one
     database. Use :func:`open_store`; close with :meth:`close` or a ``with`` block."""
 
@@ -539,184 +535,6 @@ class Store:
             ]
             self._log(s, actor, "recommendation.search", pid, "Recommendation", {"count": len(out)})
             return out
-
-    # -- users ----------------------------------------------------------------------------
-
-    def add_user(
-        self,
-        name: str,
-        role: str,
-        *,
-        actor: str = "system",
-        token_ttl_days: float | None = None,
-        token_label: str | None = None,
-    ) -> str | None:
-        """Add a user; with ``token_ttl_days``, also their first token in the same transaction
-        (returned; a refused token adds no user)."""
-        with self._tx() as s:
-            _users.add_user(s, name, role)
-            self._log(s, actor, "user.create", None, f"User/{name}", {"role": role})
-            if token_ttl_days is None:
-                return None
-            return self._issue(s, name, token_ttl_days, token_label, actor)
-
-    def _issue(self, s: Session, name: str, ttl_days: float, label: str | None, actor: str) -> str:
-        token, tid = _users.issue_token(s, name, ttl_days, label)
-        self._log(s, actor, "token.create", None, f"User/{name}",
-                  {"token": tid, "ttl_days": float(ttl_days), "label": label})  # fmt: skip
-        return token
-
-    def users(self) -> list[User]:
-        with self._tx() as s:
-            return _users.users(s)
-
-    def issue_token(
-        self,
-        name: str,
-        *,
-        ttl_days: float = 30,
-        label: str | None = None,
-        actor: str = "system",
-    ) -> str:
-        """A new API token for ``name`` (shown once; the store keeps its SHA-256 hash), valid
-        ``ttl_days`` days (at most ``MAX_TOKEN_TTL_DAYS``). Refused for a disabled user."""
-        with self._tx() as s:
-            return self._issue(s, name, ttl_days, label, actor)
-
-    def tokens(self, name: str) -> list[TokenView]:
-        """The tokens of ``name`` by public id, with label, dates and state."""
-        with self._tx() as s:
-            return _users.tokens(s, name)
-
-    def revoke_token(self, name: str, token_id: str, *, actor: str = "system") -> bool:
-        """Revoke one token of ``name`` by its public id; False if it was revoked already."""
-        with self._tx() as s:
-            live = _users.revoke_token(s, name, token_id)
-            self._log(s, actor, "token.delete", None, f"User/{name}",
-                      {"token": token_id.lower(), "revoked": int(live)})  # fmt: skip
-            return live
-
-    def revoke_tokens(self, name: str, *, actor: str = "system") -> int:
-        with self._tx() as s:
-            n = _users.revoke_tokens(s, name)
-            self._log(s, actor, "token.delete", None, f"User/{name}", {"revoked": n})
-            return n
-
-    def disable_user(self, name: str, *, actor: str = "system") -> bool:
-        """Disable ``name``: their tokens stop authenticating at once and none can be issued.
-        Refused for the last enabled admin. False if they were disabled already."""
-        with self._tx() as s:
-            changed = _users.disable_user(s, name)
-            self._log(s, actor, "user.disable", None, f"User/{name}", {"changed": changed})
-            return changed
-
-    def enable_user(self, name: str, *, actor: str = "system") -> bool:
-        """Enable ``name`` again (their unexpired, unrevoked tokens work again)."""
-        with self._tx() as s:
-            changed = _users.enable_user(s, name)
-            self._log(s, actor, "user.enable", None, f"User/{name}", {"changed": changed})
-            return changed
-
-    def authenticate(self, token: str) -> User | None:
-        """The user of a valid token, or None (the caller audits logins and failures)."""
-        with self._tx() as s:
-            return _users.authenticate(s, token)
-
-    def grant(self, user: str, pid: str, *, actor: str = "system") -> None:
-        """Let ``user`` see patient ``pid``."""
-        with self._tx() as s:
-            new = _users.grant(s, user, pid)
-            self._log(s, actor, "grant.create", pid, f"User/{user}", {"new": new})
-
-    def revoke(self, user: str, pid: str, *, actor: str = "system") -> None:
-        with self._tx() as s:
-            existed = _users.revoke(s, user, pid)
-            self._log(s, actor, "grant.delete", pid, f"User/{user}", {"existed": existed})
-
-    def granted(self, user: str) -> set[str]:
-        """The pseudonyms ``user`` was granted."""
-        with self._tx() as s:
-            return _users.granted(s, user)
-
-    # -- audit ----------------------------------------------------------------------------
-
-    def audit(
-        self,
-        actor: str,
-        action: str,
-        *,
-        patient: str | None = None,
-        resource: str | None = None,
-        outcome: str = "success",
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        """Append an entry (logins, denials, API calls). ``outcome``: success, denied,
-        invalid, failure or error."""
-        with self._tx() as s:
-            self._log(
-                s, actor, action, patient=patient, resource=resource, outcome=outcome, detail=detail
-            )
-
-    def audit_entries(self, **filters: Any) -> list[_audit.AuditEntry]:
-        """Entries by seq; filters: patient (also entries listing it among their detail's
-        ``patients``), actor, action (prefix), since, until, after_seq, before_seq, limit,
-        newest_first -- applied in the database, in a read-only transaction. The caller audits
-        the read (:meth:`audit`: a separate short write)."""
-        with self._read() as s:
-            return _audit.entries(s, **filters)
-
-    def audit_events(self, **filters: Any) -> list[dict[str, Any]]:
-        """:meth:`audit_entries` as FHIR R4 AuditEvent resources."""
-        return [_fhir_audit.to_fhir(e) for e in self.audit_entries(**filters)]
-
-    def verify_audit(self, checkpoints: Iterable[_audit.Checkpoint] = ()) -> _audit.AuditReport:
-        """Check the whole chain, the head and the checkpoints (stored ones and ``checkpoints``
-        kept elsewhere)."""
-        with self._read() as s:
-            return _audit_verify.verify(s, self._audit_keys, checkpoints)
-
-    def checkpoint(self) -> _audit.Checkpoint:
-        """Sign and store the current head of the audit log (keep a copy outside the database
-        to detect a truncation that also rewrote the head)."""
-        with self._tx() as s:
-            return _audit.checkpoint(s, self._audit_keys)
-
-    @property
-    def audit_key_id(self) -> str:
-        """The id of the key that signs new audit entries ("" = the legacy key derived from
-        the master key)."""
-        return self._audit_keys.active_id
-
-    def rekey(self, new_key: bytes, *, actor: str, keyring: str | None = None) -> Any:
-        """Replace the master key by ``new_key`` in one transaction (see ``_rekey``); this
-        store object goes on with the new key. Returns a ``RekeyResult``."""
-        return _rekey.rekey(self, new_key, actor=actor, keyring=keyring)
-
-    def patient_summaries(
-        self, pids: Sequence[str], *, actor: str, detail: dict[str, Any] | None = None
-    ) -> dict[str, _summaries.PatientSummary]:
-        """For each of ``pids``: the time of its last observation and of its first applied one,
-        and its latest twin version (model, number, time) -- read in one transaction with ONE
-        audit entry, ``patient.list``, whose detail lists the pseudonyms (``patients``)."""
-        pids = list(dict.fromkeys(pids))
-        with self._tx() as s:
-            out = _summaries.summaries(s, pids)
-            doc = {**(detail or {}), "count": len(pids), _audit.PATIENTS: pids}
-            self._log(s, actor, "patient.list", None, "Patient", doc)
-            return out
-
-    def skill_data(
-        self, pid: str, *, actor: str
-    ) -> tuple[list[StoredForecast], list[StoredObservation]]:
-        """The stored forecasts (newest first) and the observations of ``pid``, which its skill
-        ledger scores, in one transaction with one ``skill.read`` audit entry."""
-        with self._tx() as s:
-            _records.patient_row(s, pid)
-            fcs = _updates.forecasts(s, pid, None)
-            obs = _records.observation_views(s, pid)
-            detail = {"forecasts": len(fcs), "observations": len(obs)}
-            self._log(s, actor, "skill.read", pid, "Forecast", detail)
-            return fcs, obs
 
     # -- research export ------------------------------------------------------------------
 
