@@ -29,11 +29,11 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import uvicorn
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
 from medtwin import limits
+from service_load import Server  # the same loopback uvicorn server (benchmarks/)
 
 EPOCH = "2026-01-01T00:00:00Z"
 KEY = bytes(range(32))
@@ -69,24 +69,6 @@ def bolus(pid: str, k: int, minute: float) -> dict:
             "subject": {"reference": f"Patient/{pid}"}, "effectiveDateTime": at(minute),
             "dosage": {"dose": {"value": 1.0, "unit": "U", "system": "http://unitsofmeasure.org",
                                 "code": "U"}}}  # fmt: skip
-
-
-class Server:
-    def __init__(self, app) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.05)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=60)
 
 
 def client(base: str, token: str) -> httpx.Client:

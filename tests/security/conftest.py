@@ -95,6 +95,22 @@ class World:
         return r.json()["id"]
 
 
+def sql(url: str, stmt: str, **params: Any) -> list[Any] | None:
+    """Run one raw SQL statement on the database at ``url`` (as an attacker with database
+    access would): its rows, or None for a statement that returns none."""
+    from sqlalchemy import text
+
+    from medtwin.store._engine import database_url, make_engine
+
+    engine = make_engine(database_url(url))
+    try:
+        with engine.begin() as conn:
+            res = conn.execute(text(stmt), params)
+            return res.all() if res.returns_rows else None
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def _templates(tmp_path_factory):
     """A migrated store with the four users and their tokens, built once per test process and

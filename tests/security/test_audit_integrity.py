@@ -17,7 +17,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 from typer.testing import CliRunner
 
 from medtwin.cli.main import app
@@ -26,9 +25,8 @@ from medtwin.store import Checkpoint, open_store
 from medtwin.store._audit import signature
 from medtwin.store._audit_keys import key_id
 from medtwin.store._crypto import FieldCipher
-from medtwin.store._engine import database_url, make_engine
 
-from .conftest import KEY
+from .conftest import KEY, sql
 
 AUDIT_KEY = hashlib.sha256(b"the auditor's key").digest()
 NO_AUDIT_ENV = {"MEDTWIN_AUDIT_KEY": "", "MEDTWIN_AUDIT_KEY_FILE": "",
@@ -38,16 +36,6 @@ NO_AUDIT_ENV = {"MEDTWIN_AUDIT_KEY": "", "MEDTWIN_AUDIT_KEY_FILE": "",
 def cli(*args: str, env: dict | None = None):
     base = {"MEDTWIN_KEY": base64.b64encode(KEY).decode(), "MEDTWIN_KEY_FILE": "", **NO_AUDIT_ENV}
     return CliRunner().invoke(app, list(args), env={**base, **(env or {})})
-
-
-def sql(url: str, stmt: str, **params):
-    engine = make_engine(database_url(url))
-    try:
-        with engine.begin() as conn:
-            res = conn.execute(text(stmt), params)
-            return res.all() if res.returns_rows else None
-    finally:
-        engine.dispose()
 
 
 def fill(store, n: int) -> None:

@@ -12,7 +12,6 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import text
 from typer.testing import CliRunner
 
 from medtwin.cli.main import app
@@ -22,10 +21,9 @@ from medtwin.store import open_store
 from medtwin.store._audit import entry_hash
 from medtwin.store._audit_keys import key_id
 from medtwin.store._crypto import FieldCipher
-from medtwin.store._engine import database_url, make_engine
 from medtwin.store._schema import AuditRow
 
-from .conftest import KEY
+from .conftest import KEY, sql
 
 A1 = hashlib.sha256(b"auditor key 1").digest()
 A2 = hashlib.sha256(b"auditor key 2").digest()
@@ -43,16 +41,6 @@ def cli(*args: str, master: bytes = KEY, audit: bytes | None = None, ring: str =
          "MEDTWIN_AUDIT_KEY": b64(audit) if audit else "", "MEDTWIN_AUDIT_KEYS_RETIRED": ring,
          **env}  # fmt: skip
     return CliRunner().invoke(app, list(args), env=e)
-
-
-def sql(url: str, stmt: str, **params):
-    engine = make_engine(database_url(url))
-    try:
-        with engine.begin() as conn:
-            res = conn.execute(text(stmt), params)
-            return res.all() if res.returns_rows else None
-    finally:
-        engine.dispose()
 
 
 def populate(url: str, **open_kw) -> str:
