@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-all lint bench clean system-deps
+.PHONY: run test test-all lint typecheck bench clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[service]"
 	touch $(RUN_STAMP)
 
-# Plus the dev group (pytest, ruff, import-linter, simglucose as the reference oracle).
+# Plus the dev group (pytest, ruff, import-linter, mypy, simglucose as the reference oracle).
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[service]" --group dev
 	touch $(RUN_STAMP) $(DEV_STAMP)
@@ -42,10 +42,14 @@ system-deps:
 	  else echo "The tests need:$$missing. Install with: sudo apt-get install -y$$missing"; exit 1; fi; \
 	fi
 
-lint: $(DEV_STAMP)
+lint: typecheck
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports
+
+# mypy over src/medtwin, configured in pyproject.toml ([tool.mypy]); .mypy_cache keeps reruns fast.
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy
 
 test: lint system-deps
 	$(BIN)/python -m pytest -m "not slow" -q -n 2
@@ -57,4 +61,4 @@ bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/t1d_cohort.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

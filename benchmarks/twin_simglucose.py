@@ -20,8 +20,8 @@ import numpy as np
 
 import medtwin  # noqa: F401
 from medtwin.assimilate import ParticleFilter, observations
-from medtwin.cli._replay import replay_stream
 from medtwin.data import t1d_population_prior
+from medtwin.loop import replay_stream
 from medtwin.simulate import Regimen, bolus, meal
 
 MEALS = {7 * 60: 50.0, 12 * 60: 70.0, 18 * 60 + 30: 60.0}

@@ -15,7 +15,8 @@ one update takes) and the largest what-if (6 options of 50 events over 2 days) e
 within about a minute there (``benchmarks/service_heavy_load.py``).
 
 Times are declared in minutes and converted to a model's own unit (min or h) with
-:meth:`Bound.in_unit`. This module does no I/O and imports nothing but ``medtwin.errors``.
+:meth:`Bound.in_unit` (through :mod:`medtwin.timeunits`). This module does no I/O and imports
+nothing but ``medtwin.errors`` and ``medtwin.timeunits``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from numbers import Real
 from typing import Any
 
 from .errors import LimitError
+from .timeunits import SECONDS, convert
 
 __all__ = [
     "EVENT_AFTER",
@@ -45,8 +47,6 @@ __all__ = [
     "finite",
     "shown",
 ]
-
-MINUTES = {"min": 1.0, "h": 60.0}  # minutes per model time unit
 
 
 def shown(value: Any) -> str:
@@ -82,11 +82,12 @@ class Bound:
     count: bool = False  # a number of things (options, events): "must hold 1..6 options"
 
     def in_unit(self, unit: str) -> Bound:
-        """This bound (declared in minutes) in the model time ``unit`` (``min`` or ``h``)."""
-        if self.unit != "min" or unit not in MINUTES:
+        """This bound (declared in minutes) in the model time ``unit`` (``s``, ``min``, ``h``
+        or ``d``; see :mod:`medtwin.timeunits`)."""
+        if self.unit != "min" or unit not in SECONDS:
             raise LimitError(f"Bound {self.name!r} is in {self.unit}; cannot convert to {unit!r}.")
-        f = MINUTES[unit]
-        return replace(self, low=self.low / f, high=self.high / f, unit=unit)
+        low, high = (convert(x, "min", unit) for x in (self.low, self.high))
+        return replace(self, low=low, high=high, unit=unit)
 
     def range(self, high: float | None = None) -> str:
         hi = self.high if high is None else high

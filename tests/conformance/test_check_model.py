@@ -5,7 +5,8 @@ import dataclasses
 import pytest
 
 from medtwin.errors import ModelError
-from medtwin.models import UVAPadova, check_model, get_model, list_models
+from medtwin.models import UVAPadova, get_model, list_models
+from medtwin.simulate import check_model
 
 
 @pytest.mark.parametrize("cls", list_models(), ids=lambda c: c.name)

@@ -11,7 +11,8 @@ import numpy as np
 
 import medtwin  # noqa: F401
 from medtwin.assimilate import SpecPrior, assimilate
-from medtwin.imaging import read_scans, synthetic_phantom, two_radius_estimate
+from medtwin.data import read_scans, write_phantom
+from medtwin.imaging import synthetic_phantom, two_radius_estimate
 from medtwin.models.oncology import Glioma
 from medtwin.twin import Twin
 
@@ -21,7 +22,7 @@ D, RHO = 0.12, 0.03
 def test_two_radius_and_twin_recover_D_and_rho(tmp_path):
     ph = synthetic_phantom(D, RHO, [0, 45, 90, 135], R0=15.0, shape=(72, 72, 72), seed=3,
                            radial_spacing=0.2)  # fmt: skip
-    series = read_scans(ph.write(tmp_path / "scans"))  # through NIfTI on disk
+    series = read_scans(write_phantom(ph, tmp_path / "scans"))  # through NIfTI on disk
     np.testing.assert_allclose(series.radius_t2, ph.series().radius_t2)
     est = two_radius_estimate(series)
     assert abs(est.D / D - 1) < 0.10, est

@@ -16,10 +16,10 @@ from medtwin.data import T1D_FILTER, t1d_population_prior
 from medtwin.data.records import EventRecord, ObservationRecord, PatientRecord
 from medtwin.errors import StoreError
 from medtwin.forecast import forecast, score_forecasts
+from medtwin.loop import build_twin, observable_for, regimen_event
 from medtwin.models import Reynolds2006, UVAPadova
 from medtwin.simulate import Dose, Regimen, SetRate, basal, bolus, meal
 from medtwin.store import AddResult, TwinConfig
-from medtwin.store._twins import build_twin, observable_for, regimen_event
 from medtwin.twin import Twin
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)

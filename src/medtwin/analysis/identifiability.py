@@ -38,6 +38,10 @@ The expected information of one reading ``y ~ N(mu, s(mu)^2)`` about ``z`` is
 ``(d mu/d z)^2 (1 + 2 s'(mu)^2) / s(mu)^2`` (differentiate the normal log-density in ``mu``
 through both its mean and its sd, and take the expectation).
 
+This module holds the compiled likelihood and the verbs; the Fisher information lives in
+``_fim.py`` and the profile likelihood in ``_profile.py``, whose public names are re-exported
+here (``medtwin.analysis.identifiability.FisherInformation`` etc. keep working).
+
 References: Raue A, Kreutz C, Maiwald T, Bachmann J, Schilling M, Klingmueller U, Timmer J.
 Structural and practical identifiability analysis of partially observed dynamical models by
 exploiting the profile likelihood. Bioinformatics 25(15):1923-1929 (2009).
@@ -48,22 +52,24 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
-import scipy.stats
 from jaxtyping import Array, ArrayLike, Float
 
-from ..assimilate._ensemble import free_transform
-from ..assimilate._observations import LO, DataReport, Observations, prepare
+from ..assimilate._observations import Observations, prepare
 from ..errors import DataError, ModelError
 from ..models._base import AbstractModel
+from ..models._free import free_parameters
+from ..models._noise import censored_log_likelihood
 from ..simulate import RK4, Regimen, Solver
 from ..simulate._simulate import _kernel
+from ._fim import Combination, FisherInformation, _fisher
+from ._profile import Profile, ProfileLikelihood, Verdict, _profile
 
 if TYPE_CHECKING:
     from ..twin import Twin
@@ -79,8 +85,6 @@ __all__ = [
     "profile_likelihood",
     "twin_identifiability",
 ]
-
-Verdict = Literal["identifiable", "practically non-identifiable", "structurally non-identifiable"]
 
 
 class _Likelihood:
@@ -102,7 +106,9 @@ class _Likelihood:
         self.model, self.free = model, tuple(free)
         if not self.free or len(set(self.free)) != len(self.free):
             raise ModelError(f"'free' must name distinct parameters. Got {self.free!r}.")
-        self.idx, self.log = free_transform(model, self.free)
+        # unclipped: the optimiser keeps z inside the z-bounds, the FIM needs the exact transform
+        self.free_params = free_parameters(model, self.free, clip=False)
+        self.idx, self.log = self.free_params.index, self.free_params.log
         base = np.asarray(model.default_params() if point is None else point, dtype=np.float64)
         if base.shape != (model.n_params,) or not np.all(np.isfinite(base)):
             raise ModelError(
@@ -117,12 +123,9 @@ class _Likelihood:
                 f"Free parameters {bad} are estimated on the log scale and must be > 0."
             )
         self.base = jnp.asarray(base)
-        self.z0 = np.where(self.log, np.log(np.abs(base[self.idx])), base[self.idx])
-        lo = np.array([model.parameters[i].bounds[0] for i in self.idx])
-        hi = np.array([model.parameters[i].bounds[1] for i in self.idx])
-        with np.errstate(divide="ignore"):
-            self.zlo = np.where(self.log, np.log(lo), lo)
-            self.zhi = np.where(self.log, np.log(hi), hi)
+        self.free_params = eqx.tree_at(lambda f: f.base, self.free_params, self.base)
+        self.z0 = self.free_params.to_z(base)
+        self.zlo, self.zhi = self.free_params.z_bounds()
 
         dt, t0 = float(model.input_dt), float(t0)
         clean, self.report = prepare(data, model.observable_names, t0 - dt / 2, dt, t0)
@@ -158,17 +161,15 @@ class _Likelihood:
         )
         # One compiled forward-mode pass gives predictions and sensitivities; the likelihood
         # and its gradient follow from them (J^T dNLL/dmu) without a second heavy compile.
-        self.static = (model, self.solver, tuple(bool(v) for v in self.log))
-        self.arrays = (self.base, jnp.asarray(self.idx), jnp.asarray(self.row),
-                       jnp.asarray(self.col))  # fmt: skip
+        self.static = (model, self.solver)
+        self.arrays = (self.free_params, jnp.asarray(self.row), jnp.asarray(self.col))
         self._score = jax.jit(jax.value_and_grad(self.nll_of))
 
     def clip(self, z: np.ndarray) -> np.ndarray:
         return np.clip(z, self.zlo, self.zhi)
 
     def natural(self, z: ArrayLike) -> np.ndarray:
-        z = np.asarray(z, dtype=np.float64)
-        return np.array([math.exp(v) if lg else v for v, lg in zip(z, self.log, strict=True)])
+        return self.free_params.natural(np.asarray(z, dtype=np.float64))
 
     def predict_batch(self, z: Float[ArrayLike, "b p"]) -> Float[Array, "b n_obs"]:
         """Predicted observables for each row of ``z`` (one batched, compiled run)."""
@@ -177,8 +178,9 @@ class _Likelihood:
 
     def jacobian(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(d mu / d z ``[n_obs, p]``, mu ``[n_obs]``) at ``z``."""
-        z = jnp.asarray(z, dtype=jnp.float64)
-        jac, mu = _jacobian_jit(self.static, self.arrays, self.kernel_args, z)
+        jac, mu = _jacobian_jit(
+            self.static, self.arrays, self.kernel_args, jnp.asarray(z, dtype=jnp.float64)
+        )
         return np.asarray(jac), np.asarray(mu)
 
     def value_and_grad(self, z: np.ndarray) -> tuple[float, np.ndarray]:
@@ -195,12 +197,7 @@ class _Likelihood:
         total = jnp.float64(0.0)
         for sel, noise in self.groups:
             m, v, c = mu[sel], self.values[sel], self.cens[sel]
-            ll = jnp.where(
-                c == 0,
-                noise.log_likelihood(v, m),
-                jnp.where(c == LO, noise.log_prob_below(v, m), noise.log_prob_above(v, m)),
-            )
-            total = total - jnp.sum(ll)
+            total = total - jnp.sum(censored_log_likelihood(noise, v, m, c))
         return total
 
     def minimise(self, z: np.ndarray, fixed: int | None = None) -> tuple[np.ndarray, float]:
@@ -232,10 +229,9 @@ class _Likelihood:
 
 
 def _predict(static, arrays, kernel_args, z):
-    model, solver, log = static
-    base, idx, row, col = arrays
-    cols = [jnp.exp(z[:, k]) if lg else z[:, k] for k, lg in enumerate(log)]
-    p = jnp.tile(base, (z.shape[0], 1)).at[:, idx].set(jnp.stack(cols, axis=1))
+    model, solver = static
+    free, row, col = arrays
+    p = free.from_z(z)
     y0 = jax.vmap(model.initial_state)(p)
     outs, _ = _kernel(model, solver, p, y0, None, *kernel_args)
     return outs[0][:, row, col]
@@ -255,105 +251,7 @@ def _jacobian_jit(static, arrays, kernel_args, z):
 
 
 # ------------------------------------------------------------------------------------------
-# Fisher information
-
-
-@dataclass(frozen=True)
-class Combination:
-    """A poorly determined direction: ``sum(loadings[name] * z_name)`` (``z`` = log of the
-    parameter, or the parameter itself when it may be negative) with Wald sd ``sd``."""
-
-    eigenvalue: float
-    sd: float
-    loadings: dict[str, float]
-
-    def __str__(self) -> str:
-        terms = [
-            f"{'+' if w >= 0 else '-'}{abs(w):.2f}*{n}"
-            for n, w in sorted(self.loadings.items(), key=lambda kv: -abs(kv[1]))
-            if abs(w) >= 0.05
-        ]
-        return " ".join(terms).lstrip("+") + f" (sd {self.sd:.3g})"
-
-
-@dataclass(frozen=True, eq=False)
-class FisherInformation:
-    """The FIM of the free parameters at ``point`` on the estimation scale (``log[j]``: log)."""
-
-    names: tuple[str, ...]
-    log: tuple[bool, ...]
-    point: np.ndarray  # natural units
-    matrix: np.ndarray  # [P, P]
-    eigenvalues: np.ndarray  # descending
-    eigenvectors: np.ndarray  # columns, matching eigenvalues
-    rank: int
-    condition: float
-    rtol: float
-    n_observations: int
-
-    @property
-    def standard_errors(self) -> np.ndarray:
-        """Wald standard errors on the estimation scale; ``inf`` for parameters that load on a
-        direction beyond the numerical rank."""
-        v, lam = self.eigenvectors, self.eigenvalues
-        good = np.arange(len(lam)) < self.rank
-        var = (v[:, good] ** 2) @ (1.0 / lam[good])
-        null = np.any(np.abs(v[:, ~good]) > 1e-3, axis=1)
-        return np.where(null, np.inf, np.sqrt(var))
-
-    def poorly_determined(self, max_sd: float = 1.0) -> tuple[Combination, ...]:
-        """Eigen-directions whose Wald sd exceeds ``max_sd`` (1.0 on the log scale: a factor
-        e), those beyond the numerical rank included, worst first."""
-        out = []
-        for k in range(len(self.eigenvalues) - 1, -1, -1):
-            lam = float(self.eigenvalues[k])
-            sd = 1.0 / math.sqrt(lam) if k < self.rank and lam > 0 else math.inf
-            if sd > max_sd:
-                vec = self.eigenvectors[:, k] * np.sign(
-                    self.eigenvectors[np.argmax(np.abs(self.eigenvectors[:, k])), k]
-                )
-                label = [
-                    f"log {n}" if lg else n for n, lg in zip(self.names, self.log, strict=True)
-                ]
-                out.append(Combination(lam, sd, dict(zip(label, vec.tolist(), strict=True))))
-        return tuple(out)
-
-
-def _fisher(lik: _Likelihood, z: np.ndarray, method: str, rtol: float) -> FisherInformation:
-    if method == "jacfwd":
-        jac, mu = lik.jacobian(z)
-    elif method == "finite-difference":
-        h = 1e-5 * np.maximum(1.0, np.abs(z))
-        steps = np.concatenate([z[None], z + np.diag(h), z - np.diag(h)])
-        y = np.asarray(lik.predict_batch(jnp.asarray(steps)))  # one batched run
-        mu, jac = y[0], ((y[1 : len(z) + 1] - y[len(z) + 1 :]) / (2 * h[:, None])).T
-    else:
-        raise ModelError(f"method must be 'jacfwd' or 'finite-difference'. Got {method!r}.")
-    weight = np.zeros_like(mu)
-    for sel, noise in lik.groups:
-        if not hasattr(noise, "sd"):
-            raise ModelError(
-                f"The Fisher information needs a Gaussian noise model with sd(); "
-                f"{type(noise).__name__} has none. Use profile_likelihood() instead."
-            )
-        m = jnp.asarray(mu[sel])
-        sd = np.asarray(noise.sd(m))
-        dsd = np.asarray(jax.vmap(jax.grad(lambda x, nz=noise: nz.sd(x)))(m))
-        weight[sel] = (1.0 + 2.0 * dsd**2) / sd**2
-    weight = np.where(lik.cens == 0, weight, 0.0)
-    if not np.all(np.isfinite(jac[weight > 0])):
-        raise ModelError("The predicted observables are not finite at this point; no FIM.")
-    fim = jac.T @ (weight[:, None] * jac)
-    lam, vec = np.linalg.eigh(fim)
-    lam, vec = lam[::-1], vec[:, ::-1]
-    rank = int(np.sum(lam > rtol * max(lam[0], 0.0))) if lam[0] > 0 else 0
-    # Numerically singular (rank below full at rtol): infinite, whatever sign and size
-    # round-off gives the smallest eigenvalue on this CPU.
-    cond = float(lam[0] / lam[-1]) if rank == lam.size and lam[-1] > 0 else math.inf
-    return FisherInformation(
-        lik.free, tuple(bool(v) for v in lik.log), lik.natural(z), fim, lam, vec, rank,
-        cond, float(rtol), int(np.count_nonzero(weight)),
-    )  # fmt: skip
+# the verbs (Fisher information: _fim.py; profile likelihood: _profile.py)
 
 
 def fisher_information(
@@ -373,122 +271,6 @@ def fisher_information(
     ``initial_state``). See the module docstring."""
     lik = _Likelihood(model, data, regimen, point, free, t0, solver)
     return _fisher(lik, lik.z0, method, rtol)
-
-
-# ------------------------------------------------------------------------------------------
-# profile likelihood
-
-
-@dataclass(frozen=True, eq=False)
-class Profile:
-    """The profile of one parameter: ``values`` (natural units, ascending) and ``delta`` (the
-    profiled negative log-likelihood minus its minimum). ``lower``/``upper`` bound the
-    likelihood-based confidence interval; ``None`` where that side never crossed the
-    threshold (open up to ``values[0]``/``values[-1]``)."""
-
-    name: str
-    log: bool
-    mle: float
-    values: np.ndarray
-    delta: np.ndarray
-    lower: float | None
-    upper: float | None
-    verdict: Verdict
-
-
-@dataclass(frozen=True, eq=False)
-class ProfileLikelihood:
-    """Profiles of every free parameter around the MLE, at confidence ``level``."""
-
-    profiles: tuple[Profile, ...]
-    mle: np.ndarray  # natural units, free parameters
-    nll_min: float
-    level: float
-    threshold: float  # chi2(level, 1) / 2
-    data: DataReport
-
-    def __getitem__(self, name: str) -> Profile:
-        for p in self.profiles:
-            if p.name == name:
-                return p
-        raise KeyError(
-            f"No profile of {name!r}. Profiled: {', '.join(p.name for p in self.profiles)}."
-        )
-
-
-def _side(lik, j, z_hat, f_hat, d0, sign, h0, max_step, thr, max_steps):
-    """Walk parameter ``j`` from the MLE in direction ``sign``: (points, crossing or None).
-    Each step starts the others where the profile path points (predictor ``d``: first from
-    the FIM, then the secant of the last two optima) and re-optimises them (corrector)."""
-    pts, z, f_prev, h, d = [], z_hat.copy(), f_hat, h0, d0.copy()
-    bound = lik.zhi[j] if sign > 0 else lik.zlo[j]
-    for _ in range(max_steps):
-        zj = z[j] + sign * h
-        at_bound = (zj - bound) * sign >= 0
-        zj = bound if at_bound else zj
-        z_new, f = lik.minimise(lik.clip(z + d * (zj - z[j])), fixed=j)
-        pts.append((zj, f - f_hat))
-        if f - f_hat > thr:
-            return pts, _refine(lik, j, z, f_prev - f_hat, z_new, f - f_hat, f_hat, thr)
-        if at_bound:
-            return pts, None
-        dv = max(f - f_prev, 1e-12)
-        h = min(max_step, h * float(np.clip(math.sqrt(thr / 4 / dv), 0.5, 2.0)))
-        d = (z_new - z) / (z_new[j] - z[j])
-        z, f_prev = z_new, f
-    return pts, None
-
-
-def _refine(lik, j, za, da, zb, db, f_hat, thr, tol=1e-3, iters=10):
-    """Regula falsi (Illinois) for the threshold crossing between optima ``za`` (below the
-    threshold) and ``zb`` (above), warm-started on the segment between them."""
-    a, b, ga, gb = za[j], zb[j], da - thr, db - thr
-    x = b
-    for _ in range(iters):
-        x = b - gb * (b - a) / (gb - ga)
-        w = (x - za[j]) / (zb[j] - za[j])
-        _, f = lik.minimise((1 - w) * za + w * zb, fixed=j)
-        g = f - f_hat - thr
-        if abs(g) < tol:
-            break
-        if g > 0:
-            b, gb, ga = x, g, ga / 2
-        else:
-            a, ga = x, g
-    return x
-
-
-def _profile(lik, fim, z_hat, f_hat, level, max_step, max_steps, flat_tol) -> ProfileLikelihood:
-    thr = float(scipy.stats.chi2.ppf(level, 1) / 2)
-    se = fim.standard_errors
-    out = []
-    for j, name in enumerate(lik.free):
-        span = lik.zhi[j] - lik.zlo[j]
-        cap = min(max_step, span / 4) if math.isfinite(span) else max_step
-        # Unknown curvature (a null direction): start small, the step doubles while flat.
-        h0 = min(cap, 0.5 * se[j]) if math.isfinite(se[j]) and se[j] > 0 else cap / 10
-        others = np.arange(len(z_hat)) != j
-        d0 = np.zeros(len(z_hat))
-        d0[j] = 1.0
-        d0[others] = -np.linalg.pinv(fim.matrix[np.ix_(others, others)]) @ fim.matrix[others, j]
-        sides = [_side(lik, j, z_hat, f_hat, d0, s, h0, cap, thr, max_steps) for s in (-1, 1)]
-        pts = sorted([(z_hat[j], 0.0), *sides[0][0], *sides[1][0]])
-        zs, ds = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
-        ends = [s[1] for s in sides]
-        flat = [max(d for _, d in s[0]) < flat_tol for s in sides]
-        flat_near = all(s[0][0][1] < flat_tol for s in sides)  # first grid point each side
-        null = bool(np.any(np.abs(fim.eigenvectors[j, fim.rank :]) > 1e-3))
-        if (null and flat_near) or (all(e is None for e in ends) and all(flat)):
-            verdict: Verdict = "structurally non-identifiable"
-        elif all(e is not None for e in ends):
-            verdict = "identifiable"
-        else:
-            verdict = "practically non-identifiable"
-        lo, hi = (None if e is None else float(math.exp(e) if lik.log[j] else e) for e in ends)
-        values = np.exp(zs) if lik.log[j] else zs
-        mle = float(lik.natural(z_hat)[j])
-        out.append(Profile(name, bool(lik.log[j]), mle, values, ds, lo, hi, verdict))
-    return ProfileLikelihood(tuple(out), lik.natural(z_hat), f_hat, float(level), thr, lik.report)
 
 
 def profile_likelihood(

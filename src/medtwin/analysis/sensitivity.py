@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 from jaxtyping import ArrayLike
 
-from ..cohorts import Executor, SerialExecutor, run_batched
 from ..errors import MedtwinError, ModelError, SimulationError
+from ..executors import Executor, SerialExecutor, run_batched
 from ..models._base import AbstractModel
 
 __all__ = ["MorrisResult", "Problem", "SobolResult", "morris", "problem_from_model", "sobol"]

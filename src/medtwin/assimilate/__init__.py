@@ -4,6 +4,7 @@ from ._assimilate import Assimilation as Assimilation
 from ._assimilate import AssimilationReport as AssimilationReport
 from ._assimilate import assimilate as assimilate
 from ._assimilate import assimilate_with_report as assimilate_with_report
+from ._batched import assimilate_many as assimilate_many
 from ._ensemble import Ensemble as Ensemble
 from ._ensemble import PopulationPrior as PopulationPrior
 from ._ensemble import Prior as Prior
@@ -30,6 +31,7 @@ __all__ = [
     "Prior",
     "SpecPrior",
     "assimilate",
+    "assimilate_many",
     "assimilate_with_report",
     "observations",
 ]

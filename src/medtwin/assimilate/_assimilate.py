@@ -9,12 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from ..simulate import Regimen, advance
-from ..twin import Twin, Update
+from ..timeunits import convert
 from ._ensemble import Ensemble, effective_sample_size, free_transform
 from ._filters import (
-    HOURS_PER_UNIT,
     EnsembleKalmanFilter,
     Method,
     ParticleFilter,
@@ -25,8 +24,9 @@ from ._filters import (
     pf_weight,
 )
 from ._observations import DataReport, Observations, prepare
+from ._twin import Twin, Update
 
-__all__ = ["Assimilation", "AssimilationReport", "assimilate"]
+__all__ = ["Assimilation", "AssimilationReport", "assimilate", "replay"]
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def assimilate_with_report(
     ess_trace, resampled, degenerate, failed, evidence = [], 0, 0, 0, 0.0
     times = np.unique(clean.times)
     drift = getattr(method, "drift", 0.0)
-    per_hour = HOURS_PER_UNIT.get(model.time_unit, 1.0)
+    per_hour = convert(1.0, model.time_unit, "h")
     for step, t_obs in enumerate(times):
         states, lw, n_failed = _move(model, states, params, lw, known, t, float(t_obs))
         failed += n_failed
@@ -182,3 +182,17 @@ def _move(model, states, params, lw, regimen, t, t_next):
         lw = jnp.where(ok, lw, -jnp.inf)
         lw = lw - jax.scipy.special.logsumexp(lw)
     return jnp.where(ok[:, None], out.state, states), lw, n_failed
+
+
+def replay(twin: Twin) -> Twin:
+    """Rebuild ``twin`` from its prior, root key and recorded updates."""
+    if twin.base_version:
+        raise ModelError(
+            f"replay() needs the whole history, but this twin was restored at version "
+            f"{twin.base_version}. Replay the stored chain from version 0 instead."
+        )
+    n = twin.ensemble.size
+    out = Twin.create(twin.model, twin.prior, key=twin.key, n=n, t0=twin.t0, method=twin.method)
+    for u in twin.updates:
+        out = assimilate(out, u.observations, u.regimen, method=u.method, key=u.key, until=u.until)
+    return out

@@ -11,6 +11,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ..errors import ModelError
 from ..models._base import AbstractModel
+from ..models._free import free_parameters
 
 __all__ = ["Ensemble", "PopulationPrior", "Prior", "SpecPrior", "free_transform"]
 
@@ -55,10 +56,10 @@ def effective_sample_size(log_weights: Float[Array, " n"]) -> float:
 
 def free_transform(model: AbstractModel, free: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the free parameters and whether each is estimated on the log scale
-    (parameters whose lower bound is >= 0)."""
-    idx = np.array([model.param_index(n) for n in free], dtype=np.int64)
-    log = np.array([model.parameters[i].bounds[0] >= 0 for i in idx])
-    return idx, log
+    (parameters whose lower bound is >= 0): the ``index`` and ``log`` of
+    :func:`medtwin.models.free_parameters`, for callers that take them as two arrays."""
+    fp = free_parameters(model, free)
+    return np.asarray(fp.index), np.asarray(fp.log)
 
 
 class Prior:
@@ -113,12 +114,9 @@ class PopulationPrior(Prior):
             )
         k_rows, k_jit = jax.random.split(key)
         rows = jnp.asarray(pop)[jax.random.randint(k_rows, (n,), 0, len(pop))]
-        idx, log = free_transform(model, self.free)
-        z_pop = np.where(log, np.log(np.maximum(pop[:, idx], 1e-300)), pop[:, idx])
+        free = free_parameters(model, self.free, rows)
+        z_pop = free.to_z(pop)
         sd = self.bandwidth * np.maximum(z_pop.std(axis=0), 1e-6 * np.abs(z_pop.mean(axis=0)))
-        z = jnp.where(log, jnp.log(rows[:, idx]), rows[:, idx])
+        z = free.to_z(rows)
         z = z + jnp.asarray(sd) * jax.random.normal(k_jit, z.shape)
-        lo = np.array([model.parameters[i].bounds[0] for i in idx])
-        hi = np.array([model.parameters[i].bounds[1] for i in idx])
-        values = jnp.clip(jnp.where(log, jnp.exp(z), z), lo, hi)
-        return rows.at[:, idx].set(values)
+        return free.from_z(z)

@@ -25,6 +25,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 
+from ..models._free import FreeParameters
+from ..models._noise import censored_log_likelihood
+from ..timeunits import SECONDS, convert
+
 __all__ = ["EnsembleKalmanFilter", "Method", "ParticleFilter"]
 
 
@@ -100,10 +104,7 @@ def _log_likelihood(model, t, states, params, obs_idx, values, censored):
     total = jnp.zeros(states.shape[0])
     for m, j in enumerate(obs_idx):
         noise, pred = model.observables[j].noise, y[:, j]
-        exact = noise.log_likelihood(values[m], pred)
-        below = noise.log_prob_below(values[m], pred)
-        above = noise.log_prob_above(values[m], pred)
-        total += jnp.where(censored[m] == 0, exact, jnp.where(censored[m] < 0, below, above))
+        total += censored_log_likelihood(noise, values[m], pred, censored[m])
     return jnp.where(jnp.isfinite(total), total, -jnp.inf)
 
 
@@ -117,14 +118,6 @@ def pf_weight(model, t, states, params, log_weights, obs_idx, values, censored, 
     degenerate = ~jnp.isfinite(lse)
     n = lw.shape[0]
     return jnp.where(degenerate, -jnp.log(n), lw - lse), degenerate, lse
-
-
-def _to_z(values, log):
-    return jnp.where(log, jnp.log(jnp.maximum(values, 1e-300)), values)
-
-
-def _from_z(z, log, lo, hi):
-    return jnp.clip(jnp.where(log, jnp.exp(z), z), lo, hi)
 
 
 def systematic_resample(key, log_weights, n: int | None = None):
@@ -145,25 +138,28 @@ def pf_resample_move(key, params, states, log_weights, idx, log, lo, hi, a):
     k_res, k_move = jax.random.split(key)
     anc = systematic_resample(k_res, log_weights)
     params, states = params[anc], states[anc]
-    z = _to_z(params[:, idx], log)
+    free = FreeParameters(idx, params, log, lo, hi)
+    z = free.to_z(params)
     mean = z.mean(axis=0)
     cov = jnp.atleast_2d(jnp.cov(z, rowvar=False)) + 1e-12 * jnp.eye(z.shape[1])
     chol = jnp.linalg.cholesky(cov)
     eps = jax.random.normal(k_move, z.shape) @ chol.T
     z_new = a * z + (1 - a) * mean + jnp.sqrt(1 - a**2) * eps
-    params = params.at[:, idx].set(_from_z(z_new, log, lo, hi))
+    params = free.from_z(z_new)
     return params, states, jnp.full((n,), -jnp.log(n)), anc
 
 
-HOURS_PER_UNIT = {"s": 1 / 3600, "min": 1 / 60, "h": 1.0, "d": 24.0}
+# Hours per model time unit, for callers that have not switched to medtwin.timeunits.convert.
+HOURS_PER_UNIT = {unit: convert(1.0, unit, "h") for unit in SECONDS}
 
 
 @eqx.filter_jit
 def pf_drift(key, params, idx, log, lo, hi, sd):
     """One random-walk step of the free parameters: ``z += sd * N(0, 1)`` (``sd`` traced)."""
-    z = _to_z(params[:, idx], log)
+    free = FreeParameters(idx, params, log, lo, hi)
+    z = free.to_z(params)
     z = z + sd * jax.random.normal(key, z.shape)
-    return params.at[:, idx].set(_from_z(z, log, lo, hi))
+    return free.from_z(z)
 
 
 @eqx.filter_jit
@@ -171,7 +167,8 @@ def enkf_update(key, model, t, states, params, obs_idx, values, idx, log, lo, hi
     """One perturbed-observation EnKF analysis of (free parameters, states)."""
     n = states.shape[0]
     y = jax.vmap(model.observe, in_axes=(None, 0, 0))(t, states, params)[:, jnp.asarray(obs_idx)]
-    z = jnp.concatenate([_to_z(params[:, idx], log), states], axis=1)
+    free = FreeParameters(idx, params, log, lo, hi)
+    z = jnp.concatenate([free.to_z(params), states], axis=1)
     z_mean = z.mean(axis=0)
     z = z_mean + inflation * (z - z_mean)
     sd = jnp.stack([model.observables[j].noise.sd(y[:, m].mean()) for m, j in enumerate(obs_idx)])
@@ -182,7 +179,7 @@ def enkf_update(key, model, t, states, params, obs_idx, values, idx, log, lo, hi
     perturbed = values + sd * jax.random.normal(key, y.shape)
     z = z + (perturbed - y) @ gain.T
     k = idx.shape[0]
-    params = params.at[:, idx].set(_from_z(z[:, :k], log, lo, hi))
+    params = free.from_z(z[:, :k])
     return params, z[:, k:]
 
 

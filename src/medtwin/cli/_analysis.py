@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -25,8 +26,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..data.csvio import write_csv
 from ..errors import DataError
-from ._parse import write_csv
+from ..timeunits import convert
 from ._store_cmds import _one_line_errors
 
 __all__ = ["ModelOutput", "register"]
@@ -151,8 +153,8 @@ def sensitivity_command(
     out: Annotated[Path | None, typer.Option(help="CSV of the indices.")] = None,
 ) -> None:
     """Global sensitivity (Sobol or Morris) of a scalar model output to its parameters."""
-    from ..analysis import morris, problem_from_model, sobol
-    from ..cohorts import DaskExecutor, ProcessExecutor, SerialExecutor
+    from ..analysis import MorrisResult, SobolResult, morris, problem_from_model, sobol
+    from ..cohorts import DaskExecutor, Executor, ProcessExecutor, SerialExecutor
     from ..models import get_model
 
     m = get_model(model)
@@ -167,26 +169,26 @@ def sensitivity_command(
         p.name for p in m.parameters if all(math.isfinite(b) for b in p.bounds)
     ]
     problem = problem_from_model(m, names)
-    per_hour = {"min": 60.0, "h": 1.0}.get(m.time_unit, 1.0)
-    t1 = round(hours * per_hour / m.input_dt) * m.input_dt
+    t1 = round(convert(hours, "h", m.time_unit) / m.input_dt) * m.input_dt
     if not t1 > 0:
         raise DataError(f"--hours must be > 0. Got {hours!r}.")
     fn = ModelOutput(m.name, _base_point(m, patient, None), tuple(names), _regimen(events), t1,
                      obs, stat)  # fmt: skip
-    executors = {
+    executors: dict[str, Callable[[], Executor]] = {
         "serial": SerialExecutor,
         "process": lambda: ProcessExecutor(workers),
         "dask": lambda: DaskExecutor(n_workers=workers),
     }
     if executor not in executors:
         raise DataError(f"--executor must be serial, process or dask. Got {executor!r}.")
-    kw = dict(seed=seed, executor=executors[executor](), chunk=chunk)
+    ex = executors[executor]()
+    res: SobolResult | MorrisResult
     if method == "sobol":
-        res = sobol(fn, problem, n=n, **kw)
+        res = sobol(fn, problem, n=n, seed=seed, executor=ex, chunk=chunk)
         header = ("S1", "S1 CI", "ST", "ST CI")
         rows = [(res.S1[i], res.S1_conf[i], res.ST[i], res.ST_conf[i]) for i in range(len(names))]
     elif method == "morris":
-        res = morris(fn, problem, r=n, **kw)
+        res = morris(fn, problem, r=n, seed=seed, executor=ex, chunk=chunk)
         header = ("mu*", "mu* CI", "mu", "sigma")
         rows = [
             (res.mu_star[i], res.mu_star_conf[i], res.mu[i], res.sigma[i])
@@ -218,7 +220,7 @@ def sensitivity_command(
 
 def _write_rows(path: Path, header: tuple[str, ...], rows: list[tuple]) -> None:
     """Write a CSV atomically (see :func:`write_csv`)."""
-    write_csv(path, header, [(r[0], *(float(v) for v in r[1:])) for r in rows])
+    write_csv(path, header, [(r[0], *(float(v) for v in r[1:])) for r in rows], option="--out")
 
 
 def identifiability_command(

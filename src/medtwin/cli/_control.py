@@ -5,8 +5,9 @@ stored twin)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import jax
 import numpy as np
@@ -14,8 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..data.csvio import write_csv
 from ..errors import DataError, MedtwinError
-from ._parse import write_csv
 
 __all__ = ["register", "run_t1d_control"]
 
@@ -80,14 +81,14 @@ def run_t1d_control(
         raise DataError(f"--policies expects a comma-separated subset of bb,pid,mpc. Got {bad}.")
     model = UVAPadova()
     truth = np.asarray(load_virtual_patients(names))
-    basal = truth[:, model.param_index("u2ss")] * truth[:, model.param_index("BW")] / 6000 * 60
+    basal = np.array([model.steady_state_basal(p) for p in truth]) * 60  # U/h
     ther = [therapy_settings(n) for n in names]
     # simglucose's basal-bolus: the patient's own CR and CF, a correction only with a meal
     bbs = [
         BasalBolus(float(b), t.carb_ratio, t.correction_factor, correct_between_meals=False)
         for b, t in zip(basal, ther, strict=True)
     ]
-    make = {
+    make: dict[str, Callable[[], Any]] = {
         "bb": lambda: bbs,
         "pid": lambda: [PID(b.basal) for b in bbs],  # simglucose's PID: no meal boluses
         # hybrid closed loop: the patient's own boluses, MPC sets the basal (0, 1 or 2 x the
@@ -175,7 +176,8 @@ def _t1d_control(
             for i, n in enumerate(names)
         ]
         try:
-            write_csv(out, ["policy", "patient", "group", *(k for k, _ in METRICS)], rows)
+            header = ["policy", "patient", "group", *(k for k, _ in METRICS)]
+            write_csv(out, header, rows, option="--out")
         except MedtwinError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
@@ -286,7 +288,7 @@ def _last_basal(twin) -> float:
         return float(max(rates, key=lambda e: e.time).rate * 60.0)
     p = np.median(np.asarray(twin.ensemble.params), axis=0)
     m = twin.model
-    return float(p[m.param_index("u2ss")] * p[m.param_index("BW")] / 6000 * 60)
+    return float(m.steady_state_basal(p) * 60)
 
 
 def register(app: typer.Typer, trial_app: typer.Typer) -> None:

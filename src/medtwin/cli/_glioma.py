@@ -6,7 +6,6 @@ radii, volumes and forecasts, and a PNG of the central slices with the predicted
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..data.csvio import write_csv
 from ..errors import DataError
 
 console = Console(width=150)
@@ -72,7 +72,7 @@ def _png(path: Path, field: np.ndarray, title: str, thr_t1: float, thr_t2: float
 def simulate_glioma(D: float, rho: float, dim: int, days: int, out: Path | None,
                     R0: float = 10.0) -> None:  # fmt: skip
     """Simulate the PI model and write radii.csv, density NIfTI and slices.png into ``out``."""
-    from ..imaging import write_nifti
+    from ..data import write_nifti
     from ..models.oncology import Glioma, synthetic_brain
     from ..simulate import simulate
 
@@ -96,14 +96,12 @@ def simulate_glioma(D: float, rho: float, dim: int, days: int, out: Path | None,
     if int(traj.status) != 0:
         raise DataError(f"The glioma simulation failed (status {int(traj.status)}).")
     ts, r = np.asarray(traj.ts), np.asarray(traj.observables)
-    with open(folder / "radii.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        unit = "mm2" if dim == 2 else "ml"
-        w.writerow(["day", "radius_t1gd_mm", "radius_t2_mm", f"volume_t1gd_{unit}",
-                    f"volume_t2_{unit}"])  # fmt: skip
-        for t, (a, b) in zip(ts, r, strict=True):
-            vols = [math.pi * x**2 if dim == 2 else 4 / 3 * math.pi * x**3 / 1000 for x in (a, b)]
-            w.writerow([f"{t:g}", f"{a:.4f}", f"{b:.4f}", f"{vols[0]:.4f}", f"{vols[1]:.4f}"])
+    unit, rows = "mm2" if dim == 2 else "ml", []
+    for t, (a, b) in zip(ts, r, strict=True):
+        vols = [math.pi * x**2 if dim == 2 else 4 / 3 * math.pi * x**3 / 1000 for x in (a, b)]
+        rows.append([f"{t:g}", f"{a:.4f}", f"{b:.4f}", f"{vols[0]:.4f}", f"{vols[1]:.4f}"])
+    write_csv(folder / "radii.csv", ["day", "radius_t1gd_mm", "radius_t2_mm",
+                                     f"volume_t1gd_{unit}", f"volume_t2_{unit}"], rows)  # fmt: skip
     final = np.asarray(traj.states)[-1]
     if dim == 1:
         field = _volume_of_profile(final, model.spacing)
@@ -126,15 +124,14 @@ def twin_glioma(images: Path, particles: int, horizon: int, seed: int, out: Path
     import jax
 
     from ..assimilate import SpecPrior, assimilate
+    from ..data import read_scans, write_nifti
     from ..forecast import forecast, what_if
     from ..imaging import (
         days_gained,
         invisible_margin,
         posterior_draws,
         radiotherapy,
-        read_scans,  # fmt: skip
         two_radius_estimate,
-        write_nifti,
     )
     from ..models.oncology import Glioma
     from ..simulate import Regimen
@@ -187,14 +184,14 @@ def twin_glioma(images: Path, particles: int, horizon: int, seed: int, out: Path
     )
     if out is not None:
         folder = _outdir(out)
-        with open(folder / "forecast.csv", "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["day", "observable", "median", "lower95", "upper95"])
-            for j, name in enumerate(fc.observable_names):
-                lo, hi = fc.band(name, 0.95)
-                for k, t in enumerate(fc.times):
-                    w.writerow([f"{t + day0:g}", name, f"{fc.median[j, k]:.4f}",
-                                f"{lo[k]:.4f}", f"{hi[k]:.4f}"])  # fmt: skip
+        rows = []
+        for j, name in enumerate(fc.observable_names):
+            lo, hi = fc.band(name, 0.95)
+            for i, t in enumerate(fc.times):
+                rows.append([f"{t + day0:g}", name, f"{fc.median[j, i]:.4f}",
+                             f"{lo[i]:.4f}", f"{hi[i]:.4f}"])  # fmt: skip
+        header = ["day", "observable", "median", "lower95", "upper95"]
+        write_csv(folder / "forecast.csv", header, rows)
         mm = invisible_margin(twin, float(horizon), low=LOW, draws=min(200, particles))
         inv = _volume_of_profile(mm.invisible, model.spacing)
         vis = _volume_of_profile(mm.visible, model.spacing)

@@ -39,7 +39,7 @@ def rekey_command(
     """Re-encrypt every identifying field and recompute every lookup hash under a new master
     key, in one transaction (all or nothing), audited; afterwards only the new key opens the
     store. Stop the service first. Needs a separate audit key (MEDTWIN_AUDIT_KEY_FILE)."""
-    from ..store._crypto import read_key_file
+    from ..store import read_key_file
 
     _store_module()
     new = read_key_file(new_key_file)

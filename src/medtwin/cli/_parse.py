@@ -1,42 +1,16 @@
-"""Parsing of command-line values (times of day, TIME=AMOUNT pairs) into regimen events, and
-the one atomic CSV writer of the commands."""
+"""Parsing of command-line values (times of day, TIME=AMOUNT pairs) into regimen events. The
+commands write CSV files with :func:`medtwin.data.csvio.write_csv` (re-exported here for
+``main.py`` until it imports it from there)."""
 
 from __future__ import annotations
 
-import csv
 import math
-import os
 import re
-import tempfile
-from collections.abc import Iterable, Sequence
-from pathlib import Path
 
+from ..data.csvio import write_csv
 from ..errors import DataError
 
 __all__ = ["parse_clock", "parse_timed_amount", "write_csv"]
-
-
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """Write ``header`` and ``rows`` to ``path`` atomically: a failure leaves no half-written
-    file behind (floats with 10 significant digits)."""
-    path = Path(path).expanduser()
-    if not path.parent.is_dir():
-        raise DataError(
-            f"--out must name a file in an existing folder. Got {str(path)!r}; create "
-            f"{str(path.parent)!r} first."
-        )
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(list(header))
-            writer.writerows(
-                [f"{v:.10g}" if isinstance(v, float) else v for v in row] for row in rows
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")

@@ -1,90 +1,81 @@
-"""``medtwin twin replay``: run a recorded CGM stream through a T1D twin as if live."""
+"""``medtwin twin replay``: run a recorded stream through a twin of any registered model as if
+live (``medtwin.loop.replay_stream``), print the forecast skill and write every forecast."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import re
+from pathlib import Path
 
-import jax
-import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
 
-from ..assimilate import Observations, Prior, assimilate_with_report
-from ..errors import DataError
-from ..forecast import Forecast, SkillSummary, forecast, score_forecasts
-from ..models import UVAPadova
+from ..data import read_model_events_csv, read_stream_csv
+from ..errors import DataError, LimitError
+from ..limits import FORECAST_HORIZON, PARTICLES
+from ..loop import forecast_rows, model_of, replay_stream
 from ..simulate import Regimen
-from ..twin import Twin
 
-__all__ = ["ReplayResult", "forecast_rows", "replay_stream"]
+__all__ = ["run_replay"]
 
-
-@dataclass(frozen=True)
-class ReplayResult:
-    twin: Twin
-    forecasts: tuple[Forecast, ...]
-    skill: SkillSummary
-    used: int
-    dropped: dict[str, int]
+console = Console()
 
 
-def replay_stream(
-    cgm: Observations,
-    events: Regimen,
-    *,
+def run_replay(
+    data: Path,
+    model: str,
+    events: Path | None,
     horizon: float,
     particles: int,
     seed: int,
-    prior: Prior | None = None,
-    method: Any = None,
-) -> ReplayResult:
-    """Assimilate each reading in time order and issue a forecast after each (``method``:
-    the T1D twin's filter unless given)."""
-    from ..data import T1D_FILTER, t1d_population_prior
-
-    model = UVAPadova()
-    finite = np.isfinite(cgm.times)
-    times = np.unique(np.round(cgm.times[finite] / model.input_dt) * model.input_dt)
-    if not len(times):
-        raise DataError("The CGM stream holds no reading with a valid time; nothing to replay.")
-    # The twin starts one step before the first reading, so that reading is assimilated too.
-    t0 = float(times[0]) - model.input_dt
-    prior = prior or t1d_population_prior()
-    twin = Twin.create(
-        model, prior, key=jax.random.key(seed), n=particles, t0=t0, method=method or T1D_FILTER
+    out: Path | None,
+    write_csv,
+) -> None:
+    """The command's body (``write_csv(path, columns)`` writes the forecasts)."""
+    spec = model_of(model)
+    unit = spec.time_unit
+    try:  # the bounds the service enforces (medtwin.limits)
+        PARTICLES.check(particles, name="--particles")
+        FORECAST_HORIZON.in_unit(unit).check(horizon, name="--horizon")
+    except LimitError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    every = 5 * spec.input_dt
+    k = round(horizon / every)
+    if k < 1 or abs(k * every - horizon) > 1e-9 * horizon:
+        raise DataError(
+            f"--horizon must be a positive multiple of {every:g} {unit} (the forecast cadence "
+            f"of a {spec.name} twin). Got {horizon:g}."
+        )
+    stream = read_stream_csv(data, spec)
+    regimen = read_model_events_csv(events, spec) if events is not None else Regimen()
+    res = replay_stream(
+        stream, regimen, horizon=horizon, particles=particles, seed=seed, model=model
     )
-    forecasts, used, dropped = [], 0, {}
-    upper = -np.inf
-    for t in times:  # each reading falls in exactly one window (lower, upper]
-        lower, upper = upper, float(t) + 0.5 * model.input_dt
-        window = cgm.window(lower, upper)
-        out = assimilate_with_report(twin, window, events, until=float(t))
-        twin, used = out.twin, used + out.report.data.used
-        for why, n in out.report.data.dropped.items():
-            dropped[why] = dropped.get(why, 0) + n
-        forecasts.append(forecast(twin, horizon))
-    rest = cgm._take(np.flatnonzero(~finite))  # readings without a valid time: reported
-    if len(rest):
-        dropped["without a valid time"] = dropped.get("without a valid time", 0) + len(rest)
-    skill = score_forecasts(forecasts, cgm, "sc_glucose")
-    return ReplayResult(twin, tuple(forecasts), skill, used, dropped)
-
-
-def forecast_rows(forecasts: tuple[Forecast, ...]) -> dict[str, np.ndarray]:
-    """One row per (forecast, target time) of ``sc_glucose``."""
-    cols: dict[str, list[float]] = {"issued_at_min": [], "target_min": [], "horizon_min": []}
-    cols["median_mg_dl"] = []
-    levels = forecasts[0].levels if forecasts else ()
-    for lv in levels:
-        cols[f"lower{round(100 * lv)}_mg_dl"] = []
-        cols[f"upper{round(100 * lv)}_mg_dl"] = []
-    for fc in forecasts:
-        j = fc.observable_names.index("sc_glucose")
-        for k, t in enumerate(fc.times):
-            cols["issued_at_min"].append(fc.issued_at)
-            cols["target_min"].append(float(t))
-            cols["horizon_min"].append(float(t) - fc.issued_at)
-            cols["median_mg_dl"].append(float(fc.median[j, k]))
-            for i, lv in enumerate(levels):
-                cols[f"lower{round(100 * lv)}_mg_dl"].append(float(fc.lower[i, j, k]))
-                cols[f"upper{round(100 * lv)}_mg_dl"].append(float(fc.upper[i, j, k]))
-    return {k: np.asarray(v) for k, v in cols.items()}
+    first = next(iter(res.skills))
+    if out is not None:
+        obs_unit = spec.observables[spec.observable_index(first)].unit
+        suffix = re.sub(r"[^0-9a-z]+", "_", obs_unit.lower()).strip("_")
+        write_csv(out, forecast_rows(res.forecasts, first, suffix, unit))
+    drops = ", ".join(f"{n} {why}" for why, n in res.dropped.items()) or "none"
+    console.print(f"{len(stream)} readings: {res.used} assimilated, dropped: {drops}")
+    for name, skill in res.skills.items():
+        title = f"Forecast skill ({skill.scored} scored targets)"
+        table = Table(title=title if len(res.skills) == 1 else f"{name}: {title}")
+        cols = (f"horizon ({unit})", "n", "50 % cov", "80 % cov", "95 % cov", "CRPS", "MARD %",
+                "RMSE")  # fmt: skip
+        for col in cols:
+            table.add_column(col, justify="right")
+        for row in skill.by_horizon:
+            cov = [f"{100 * row.coverage[lv]:.0f}" for lv in (0.5, 0.8, 0.95)]
+            table.add_row(f"{row.horizon:g}", str(row.n), *cov, f"{row.crps:.1f}",
+                          f"{row.mard:.1f}", f"{row.rmse:.1f}")  # fmt: skip
+        console.print(table)
+        if skill.drifting:
+            console.print(f"[bold red]Drift:[/bold red] recent band coverage of {name} is out of "
+                          "bounds.")  # fmt: skip
+    q = res.twin.parameter_quantiles()
+    console.print("Posterior (5 %, 50 %, 95 %): " + "; ".join(
+        f"{k} {v[1]:.3g} [{v[0]:.3g}, {v[2]:.3g}]" for k, v in q.items()))  # fmt: skip
+    if out is not None:
+        console.print(f"Wrote the forecasts to {out}")

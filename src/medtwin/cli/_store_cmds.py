@@ -186,7 +186,7 @@ def audit_verify(
     Without a checkpoint kept outside the database, a cut of the log's tail that also rewrote
     the head row and deleted the stored checkpoints is not visible."""
     _store_module()
-    from ..store._checkpoint_file import read_checkpoints
+    from ..store import read_checkpoints
 
     extra = [cp for path in checkpoint or [] for cp in read_checkpoints(path)]
     with _open(db, create=False) as store:
@@ -417,7 +417,7 @@ def serve_command(
 
             checkpoints = CheckpointWriter(store, checkpoint_file, checkpoint_every_s).start()
         try:
-            uvicorn.run(create_app(store), host=host, port=port, log_level="warning",
+            uvicorn.run(create_app(store, warm=True), host=host, port=port, log_level="warning",
                         **transport)  # fmt: skip
         finally:
             stop.set()

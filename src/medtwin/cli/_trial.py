@@ -8,9 +8,6 @@ per-patient results written as CSV.
 
 from __future__ import annotations
 
-import csv
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..data.csvio import write_columns
 from ..errors import DataError
 
 __all__ = ["TrialSpec", "basal_day", "load_spec", "run_spec", "trial_app"]
@@ -235,25 +233,6 @@ def print_report(result: Any, spec: TrialSpec) -> None:
         console.print(table)
 
 
-def write_columns(path: Path, columns: dict[str, np.ndarray]) -> None:
-    """Per-patient results as CSV, written atomically."""
-    path = path.expanduser()
-    if not path.parent.exists():
-        raise DataError(f"--out must name a file in an existing folder. Got {str(path)!r}.")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(list(columns))
-            cols = list(columns.values())
-            for i in range(len(cols[0])):
-                w.writerow([f"{c[i]:.6g}" if isinstance(c[i], float) else c[i] for c in cols])
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @trial_app.command("run")
 def trial_run_command(
     spec: Annotated[Path, typer.Argument(help="YAML trial spec (see docs/trials.md).")],
@@ -268,5 +247,5 @@ def trial_run_command(
     result = run_spec(parsed, executor=executor, seed=seed)
     print_report(result, parsed)
     if out is not None:
-        write_columns(out, result.columns())
+        write_columns(out, result.columns(), digits=6, option="--out")
         console.print(f"Wrote {len(result.arms) * len(result.population)} rows to {out}")

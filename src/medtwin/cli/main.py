@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .._jax_cache import enable_compilation_cache
 from ..errors import MedtwinError
 from ._parse import write_csv
 
@@ -96,11 +97,11 @@ def simulate_command(
         "insulin_u_per_min": setup.rates[:, setup.model.input_index("insulin")],
         "cho_g_per_min": setup.rates[:, setup.model.input_index("carbs")],
     }
-    columns = {k: v for k, v in columns.items() if v is not None}
+    kept: dict[str, np.ndarray] = {k: v for k, v in columns.items() if v is not None}
     if out is None:
         _print_summary(np.asarray(traj.observable("bg")), f"{setup.label}, {days} day(s)")
         return
-    _write_csv(out, columns)
+    _write_csv(out, kept)
     console.print(f"Wrote {n} rows to {out}")
 
 
@@ -109,9 +110,9 @@ def _maybe(traj, name: str, n: int) -> np.ndarray | None:
 
 
 def _write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
-    """Write the columns atomically (see :func:`write_csv`)."""
+    """Write the columns atomically (:func:`medtwin.data.csvio.write_csv`)."""
     rows = np.column_stack(list(columns.values())).astype(float).tolist()
-    write_csv(path, list(columns), rows)
+    write_csv(path, list(columns), rows, option="--out")
 
 
 def _print_summary(bg: np.ndarray, title: str) -> None:
@@ -154,58 +155,34 @@ app.add_typer(twin_app, name="twin")
 
 @twin_app.command("replay")
 def twin_replay_command(
-    data: Annotated[Path, typer.Option(help="CGM CSV: time,glucose_mg_dl (minutes; LO/HI).")],
-    model: Annotated[str, typer.Option(help="Twin model (t1d).")] = "t1d",
+    data: Annotated[
+        Path,
+        typer.Option(
+            help="Stream CSV: time (the model's time unit) and one column per observable or "
+            "LOINC code; for t1d time,glucose_mg_dl (minutes; LO/HI)."
+        ),
+    ],
+    model: Annotated[str, typer.Option(help="Twin model (any registered: t1d, sepsis, ...).")] = (
+        "t1d"
+    ),
     events: Annotated[
-        Path | None, typer.Option(help="Events CSV: time,kind,amount (meal g, bolus U, basal U/h).")
+        Path | None,
+        typer.Option(
+            help="Events CSV: time,kind,amount of the kinds the model takes (t1d: meal g, "
+            "bolus U, basal U/h)."
+        ),
     ] = None,
-    horizon: Annotated[float, typer.Option(help="Forecast horizon in minutes.")] = 60.0,
+    horizon: Annotated[
+        float, typer.Option(help="Forecast horizon (the model's time unit).")
+    ] = 60.0,
     particles: Annotated[int, typer.Option(help="Particles of the twin's ensemble.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the twin's random numbers.")] = 0,
     out: Annotated[Path | None, typer.Option(help="CSV of every forecast issued.")] = None,
 ) -> None:
-    """Replay a recorded CGM stream as if live: assimilate each reading, forecast, score."""
-    from ..data import read_cgm_csv, read_events_csv
-    from ..errors import DataError
-    from ..models import get_model
-    from ..simulate import Regimen
-    from ._replay import forecast_rows, replay_stream
+    """Replay a recorded stream as if live: assimilate each reading, forecast, score."""
+    from . import _replay
 
-    if get_model(model).name != "uva-padova":
-        raise DataError(f"twin replay supports --model t1d for now. Got {model!r}.")
-    from ..errors import LimitError
-    from ..limits import FORECAST_HORIZON, PARTICLES
-
-    try:  # the bounds the service enforces (medtwin.limits)
-        PARTICLES.check(particles, name="--particles")
-        FORECAST_HORIZON.check(horizon, name="--horizon")
-    except LimitError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if horizon % 5:
-        raise DataError(f"--horizon must be a positive multiple of 5 minutes. Got {horizon:g}.")
-    cgm = read_cgm_csv(data)
-    regimen = read_events_csv(events) if events is not None else Regimen()
-    res = replay_stream(cgm, regimen, horizon=horizon, particles=particles, seed=seed)
-    if out is not None:
-        _write_csv(out, forecast_rows(res.forecasts))
-    drops = ", ".join(f"{n} {why}" for why, n in res.dropped.items()) or "none"
-    console.print(f"{len(cgm)} readings: {res.used} assimilated, dropped: {drops}")
-    table = Table(title=f"Forecast skill ({res.skill.scored} scored targets)")
-    for col in ("horizon (min)", "n", "50 % cov", "80 % cov", "95 % cov", "CRPS", "MARD %", "RMSE"):
-        table.add_column(col, justify="right")
-    for row in res.skill.by_horizon:
-        cov = [f"{100 * row.coverage[lv]:.0f}" for lv in (0.5, 0.8, 0.95)]
-        table.add_row(f"{row.horizon:g}", str(row.n), *cov, f"{row.crps:.1f}",
-                      f"{row.mard:.1f}", f"{row.rmse:.1f}")  # fmt: skip
-    console.print(table)
-    if res.skill.drifting:
-        console.print("[bold red]Drift:[/bold red] recent band coverage is out of bounds.")
-    q = res.twin.parameter_quantiles()
-    console.print("Posterior (5 %, 50 %, 95 %): " + "; ".join(
-        f"{k} {v[1]:.3g} [{v[0]:.3g}, {v[2]:.3g}]" for k, v in q.items()))  # fmt: skip
-    if out is not None:
-        console.print(f"Wrote the forecasts to {out}")
+    _replay.run_replay(data, model, events, horizon, particles, seed, out, _write_csv)
 
 
 # In-silico trials (`medtwin trial ...`) live in _trial.py.
@@ -239,7 +216,9 @@ _register_analysis_commands(app)
 
 def main() -> None:
     """Entry point. A MedtwinError prints one line and exits with status 2 (as do usage errors,
-    which click reports itself)."""
+    which click reports itself). JAX's persistent compilation cache is on for the process
+    (``MEDTWIN_JAX_CACHE``, see ``medtwin._jax_cache``): a restart skips the compiles."""
+    enable_compilation_cache()
     try:
         app()
     except MedtwinError as exc:

@@ -3,19 +3,19 @@ virtual populations (sampling, plausibility, Allen-Rieger-Musante selection, enl
 replicas of real patients' twins) and in-silico trials (arms, endpoints, bootstrap results,
 subgroup reports)."""
 
+from ..executors import DaskExecutor as DaskExecutor
+from ..executors import Executor as Executor
+from ..executors import ProcessExecutor as ProcessExecutor
+from ..executors import SerialExecutor as SerialExecutor
+from ..executors import chunk_seeds as chunk_seeds
+from ..executors import chunked as chunked
+from ..executors import run_batched as run_batched
 from ._endpoints import GLUCOSE_METRICS as GLUCOSE_METRICS
 from ._endpoints import Endpoint as Endpoint
 from ._endpoints import FunctionEndpoint as FunctionEndpoint
 from ._endpoints import GlucoseEndpoint as GlucoseEndpoint
 from ._endpoints import HbA1cChange as HbA1cChange
 from ._endpoints import SepsisSurvival as SepsisSurvival
-from ._executors import DaskExecutor as DaskExecutor
-from ._executors import Executor as Executor
-from ._executors import ProcessExecutor as ProcessExecutor
-from ._executors import SerialExecutor as SerialExecutor
-from ._executors import chunk_seeds as chunk_seeds
-from ._executors import chunked as chunked
-from ._executors import run_batched as run_batched
 from ._generative import enlarge as enlarge
 from ._generative import replica as replica
 from ._populations import Population as Population

@@ -23,7 +23,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..analysis import metrics as m
 from ..errors import DataError, ModelError
+from ..models.inflammation.reynolds2006 import outcome_class
 from ._populations import Population
 
 __all__ = [
@@ -54,8 +56,10 @@ GLUCOSE_METRICS: dict[str, tuple[str, str]] = {
 class Endpoint(Protocol):
     """``endpoint(trajectory, population) -> [n]`` with a ``name`` and a ``unit``."""
 
-    name: str
-    unit: str
+    @property
+    def name(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
 
     def __call__(self, trajectory: Any, population: Population) -> np.ndarray: ...
 
@@ -72,8 +76,6 @@ def _window(trajectory: Any, observable: str, start: float) -> np.ndarray:
 
 
 def _metric(metric: str, g: np.ndarray) -> np.ndarray:
-    from ..analysis import metrics as m
-
     fns: dict[str, Callable[[np.ndarray], Any]] = {
         "tir": m.time_in_range,
         "tbr70": lambda x: m.time_below(x, 70.0),
@@ -148,8 +150,6 @@ class SepsisSurvival:
     unit: str = "fraction"
 
     def __call__(self, trajectory: Any, population: Population) -> np.ndarray:
-        from ..models.inflammation.reynolds2006 import outcome_class
-
         if trajectory.states is None:
             raise DataError("SepsisSurvival needs the states: give the arm save_states=True.")
         final = np.asarray(trajectory.states)[..., -1, :4].reshape(-1, 4)

@@ -25,6 +25,7 @@ from jaxtyping import ArrayLike
 
 from ..assimilate._ensemble import Ensemble
 from ..errors import ModelError
+from ..models._free import FreeParameters
 from ._populations import Population, _matrix_root, concat
 
 __all__ = ["enlarge", "replica"]
@@ -195,6 +196,7 @@ def enlarge(
             )
     x = fit_rows[:, :, cols]
     log = np.all(x.reshape(-1, len(cols)) > 0, axis=0)
+    free = FreeParameters(np.asarray(cols, np.int64), np.asarray(cohort.params), log, clip=False)
     groups = np.asarray(cohort.covariate(by)).astype(str) if by is not None else np.full(m, "all")
     levels = list(dict.fromkeys(groups.tolist()))
     shares = (
@@ -210,12 +212,11 @@ def enlarge(
         if count == 0:
             continue
         members = np.flatnonzero(groups == g)
-        z = x[members].reshape(-1, len(cols))
-        z = np.where(log, np.log(np.where(log, z, 1.0)), z)
+        # C order: the fit's sums (BLAS) round by memory layout, and the rows are fitted in order
+        z = np.ascontiguousarray(free.to_z(fit_rows[members].reshape(-1, fit_rows.shape[2])))
         new = _sample_group(z, count, method, components, rng)
         donors = members[rng.integers(0, len(members), size=count)]
-        params = np.array(cohort.params[donors])
-        params[:, cols] = np.where(log, np.exp(new), new)
+        params = free.from_z(new, np.asarray(cohort.params[donors]))
         parts.append(
             Population(
                 params,

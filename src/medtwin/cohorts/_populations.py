@@ -24,17 +24,19 @@ a virtual population that matches a target distribution.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import jax
 import numpy as np
+import numpy.typing as npt
 from jaxtyping import ArrayLike
 
 from ..assimilate._ensemble import Prior
 from ..errors import ModelError, SimulationError
+from ..executors import Executor, Progress, run_batched
 from ..models._base import AbstractModel
-from ._executors import Executor, Progress, run_batched
+from ..models._free import FreeParameters
 
 __all__ = [
     "Population",
@@ -48,46 +50,56 @@ __all__ = [
 _METHODS = ("lhs", "sobol", "random")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Population:
     """``N`` virtual patients: ``params[i]`` (columns ``parameter_names``), ``covariates[k][i]``
     and ``ids[i]``. Immutable; :meth:`subset`, :meth:`with_covariates` and :func:`concat`
-    return new populations."""
+    return new populations.
+
+    The constructor takes array-likes (lists too) and stores arrays: ``params`` float64
+    ``[N, P]`` (read-only), each covariate ``[N]`` (strings as object arrays), ``ids`` ``[N]``
+    strings (``vp000000``, ``vp000001``, ... when not given)."""
 
     params: np.ndarray
     parameter_names: tuple[str, ...]
-    covariates: Mapping[str, np.ndarray] = field(default_factory=dict)
-    ids: np.ndarray | None = None
+    covariates: Mapping[str, np.ndarray]
+    ids: np.ndarray
 
-    def __post_init__(self) -> None:
-        p = np.array(self.params, dtype=np.float64)
-        names = tuple(self.parameter_names)
+    def __init__(
+        self,
+        params: npt.ArrayLike,
+        parameter_names: Sequence[str],
+        covariates: Mapping[str, npt.ArrayLike] | None = None,
+        ids: Iterable[object] | None = None,
+    ) -> None:
+        p = np.array(params, dtype=np.float64)
+        names = tuple(parameter_names)
         if p.ndim != 2 or p.shape[1] != len(names):
             raise ModelError(
                 f"A Population needs params of shape (N, {len(names)}) (one column per parameter "
                 f"name). Got shape {p.shape}."
             )
         n = p.shape[0]
-        ids = (
+        id_array = (
             np.array([f"vp{i:06d}" for i in range(n)], dtype=object)
-            if self.ids is None
-            else np.array([str(i) for i in self.ids], dtype=object)
+            if ids is None
+            else np.array([str(i) for i in ids], dtype=object)
         )
         cov = {}
-        for k, v in dict(self.covariates).items():
+        for k, v in dict(covariates or {}).items():
             a = np.asarray(v)
             if a.shape != (n,):
                 raise ModelError(
                     f"Covariate {k!r} needs one value per patient, shape ({n},). Got {a.shape}."
                 )
             cov[str(k)] = a.astype(object) if a.dtype.kind in "OUS" else a
-        if ids.shape != (n,):
-            raise ModelError(f"A Population of {n} patients needs {n} ids. Got {ids.shape}.")
+        if id_array.shape != (n,):
+            raise ModelError(f"A Population of {n} patients needs {n} ids. Got {id_array.shape}.")
         p.setflags(write=False)
         object.__setattr__(self, "params", p)
         object.__setattr__(self, "parameter_names", names)
         object.__setattr__(self, "covariates", cov)
-        object.__setattr__(self, "ids", ids)
+        object.__setattr__(self, "ids", id_array)
 
     def __len__(self) -> int:
         return int(self.params.shape[0])
@@ -122,7 +134,7 @@ class Population:
             f"{', '.join(sorted(self.covariates)) or 'none'}; parameters can be named too."
         )
 
-    def subset(self, index: ArrayLike) -> Population:
+    def subset(self, index: npt.ArrayLike | slice) -> Population:
         """The patients at ``index`` (integer indices, a boolean mask or a slice)."""
         idx = index if isinstance(index, slice) else np.asarray(index)
         return Population(
@@ -132,7 +144,7 @@ class Population:
             self.ids[idx],
         )
 
-    def with_covariates(self, **values: ArrayLike) -> Population:
+    def with_covariates(self, **values: npt.ArrayLike) -> Population:
         """A copy with covariates added or replaced."""
         return Population(
             self.params, self.parameter_names, {**self.covariates, **values}, self.ids
@@ -238,12 +250,10 @@ def sample_ranges(
     if np.any(lg & (lo <= 0)):
         raise ModelError("Log-uniform sampling needs positive lower bounds.")
     u = _unit_design(method, n, len(names), seed)
-    z = np.where(lg, np.log(np.where(lg, lo, 1.0)), lo) + u * (
-        np.where(lg, np.log(np.where(lg, hi, 1.0)) - np.log(np.where(lg, lo, 1.0)), hi - lo)
-    )
-    values = np.where(lg, np.exp(z), z)
-    params = np.tile(_base(model, base), (n, 1))
-    params[:, [model.param_index(k) for k in names]] = values
+    index = np.array([model.param_index(k) for k in names], dtype=np.int64)
+    free = FreeParameters(index, _base(model, base), lg, lo, hi, clip=False)
+    zlo, zhi = free.z_bounds()
+    params = free.from_z(zlo + u * (zhi - zlo))
     return Population(params, model.parameter_names, dict(covariates or {}), _ids("vp", n))
 
 

@@ -66,7 +66,8 @@ class GaussianTarget:
     @classmethod
     def fit(cls, data: ArrayLike, *, log: bool = False) -> GaussianTarget:
         """Mean and covariance of observed data ``[n, K]`` (of its logarithm if ``log``)."""
-        y = np.asarray(data, dtype=np.float64).reshape(len(data), -1)
+        y = np.asarray(data, dtype=np.float64)
+        y = y.reshape(len(y), -1)
         z = np.log(y) if log else y
         return cls(z.mean(axis=0), np.atleast_2d(np.cov(z, rowvar=False)), log)
 

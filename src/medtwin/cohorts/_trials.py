@@ -29,10 +29,10 @@ import numpy as np
 from jaxtyping import ArrayLike
 
 from ..errors import ModelError, SimulationError
+from ..executors import Executor, Progress, SerialExecutor, chunked
 from ..models._base import AbstractModel
 from ..simulate import Regimen, Solver, simulate
 from ._endpoints import Endpoint
-from ._executors import Executor, Progress, SerialExecutor, chunked
 from ._populations import Population
 from ._results import TrialResult
 

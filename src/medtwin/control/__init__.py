@@ -5,7 +5,6 @@ from ._basal_bolus import BasalBolus as BasalBolus
 from ._basal_bolus import basal_bolus_dose as basal_bolus_dose
 from ._closed_loop import ClosedLoop as ClosedLoop
 from ._closed_loop import ClosedLoopResult as ClosedLoopResult
-from ._closed_loop import PolicyArm as PolicyArm
 from ._meals import MealSchedule as MealSchedule
 from ._meals import random_meals as random_meals
 from ._mpc import MPC as MPC
@@ -20,6 +19,7 @@ from ._policy import PolicyInput as PolicyInput
 from ._policy import clip_to_pump as clip_to_pump
 from ._policy import insulin_on_board as insulin_on_board
 from ._policy import insulin_remaining as insulin_remaining
+from ._policy_arm import PolicyArm as PolicyArm
 from ._safety import FALLBACK_REASONS as FALLBACK_REASONS
 from ._safety import SafetyLimits as SafetyLimits
 from ._safety import safety_check as safety_check

@@ -139,9 +139,8 @@ def choose_plan(
     cause hypoglycaemia than both ``p_max`` and the usual therapy -- and another plan is taken
     only if it lowers the risk by more than ``margin``: the twin must be sure enough to
     deviate from what the patient would do anyway."""
-    if anchor is not None:
-        p_max = jnp.maximum(p_max, p_hypo[anchor])
-    ok = p_hypo <= p_max
+    limit = jnp.maximum(p_max, p_hypo[anchor]) if anchor is not None else p_max
+    ok = p_hypo <= limit
     feasible = jnp.any(ok)
     best_ok = jnp.argmin(jnp.where(ok, risk, jnp.inf))
     if anchor is not None:
@@ -350,8 +349,8 @@ class MPC:
                 .dose_rate[:, model.input_names.index("carbs")]
             )
         dosing = (carbs > 0) | (np.arange(n) == 0)
-        refine = self.solver.refine_mask(dosing)
-        refine = None if refine is None else jnp.asarray(refine)
+        mask = self.solver.refine_mask(dosing)
+        refine = None if mask is None else jnp.asarray(mask)
         terminal = None
         if self.terminal:  # earlier insulin on board: as if given now (conservative)
             past = obs.iob * float(insulin_remaining(self.horizon))
@@ -374,8 +373,8 @@ class MPC:
             parts = [slice(0, n_p // 2), slice(n_p // 2, n_p)]
         with ThreadPoolExecutor(len(parts)) as pool:
             scored = list(pool.map(score, parts))
-        risk = sum(r for r, _ in scored)
-        p_hypo = sum(p for _, p in scored)
+        risk = scored[0][0] if len(scored) == 1 else scored[0][0] + scored[1][0]
+        p_hypo = scored[0][1] if len(scored) == 1 else scored[0][1] + scored[1][1]
         chosen, feasible = choose_plan(
             risk, p_hypo, self.p_hypo_max, self.anchor(), self.switch_margin or 0.0
         )

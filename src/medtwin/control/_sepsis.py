@@ -115,7 +115,8 @@ def _evaluate(twin, schedules, horizon, particles, key) -> tuple[np.ndarray, flo
     n_p, n_s = len(w), len(schedules)
     regs = [s.regimen(t0) for s in schedules]
     end = simulate(twin.model, np.repeat(params, n_s, 0), regs * n_p, t0=t0, t1=t0 + horizon,
-                   saveat=[t0 + horizon], y0=np.repeat(states, n_s, 0))  # fmt: skip
+                   saveat=np.array([t0 + horizon]), y0=np.repeat(states, n_s, 0))  # fmt: skip
+    assert end.states is not None  # save_states=True, simulate's default
     cls = np.asarray(outcome_class(np.asarray(end.states[:, -1]))).reshape(n_p, n_s)
     p = np.stack([w @ (cls == o) for o in OUTCOMES], axis=1)
     return p, float(1.0 / np.sum(w**2))

@@ -1,7 +1,15 @@
-"""Edge: patient data in and out, named parameter sets, units and codes."""
+"""Edge: patient data in and out (CSV, imaging files), named parameter sets, units and codes."""
 
 from .csvio import read_cgm_csv as read_cgm_csv
 from .csvio import read_events_csv as read_events_csv
+from .csvio import read_model_events_csv as read_model_events_csv
+from .csvio import read_stream_csv as read_stream_csv
+from .images import read_nifti as read_nifti
+from .images import read_radii_csv as read_radii_csv
+from .images import read_scans as read_scans
+from .images import write_nifti as write_nifti
+from .images import write_phantom as write_phantom
+from .images import write_radii_csv as write_radii_csv
 from .vpatients import T1D_CGM_FILTER as T1D_CGM_FILTER
 from .vpatients import T1D_FILTER as T1D_FILTER
 from .vpatients import T1D_FREE as T1D_FREE
@@ -25,7 +33,15 @@ __all__ = [
     "load_virtual_patients",
     "read_cgm_csv",
     "read_events_csv",
+    "read_model_events_csv",
+    "read_nifti",
+    "read_radii_csv",
+    "read_scans",
+    "read_stream_csv",
     "t1d_population_prior",
     "therapy_settings",
     "virtual_population",
+    "write_nifti",
+    "write_phantom",
+    "write_radii_csv",
 ]

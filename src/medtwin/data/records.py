@@ -8,19 +8,43 @@ recognised and stored once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from ..models import list_models
+
 __all__ = ["EVENT_KINDS", "EventRecord", "ObservationRecord", "PatientRecord"]
 
+
+class _EventKinds(Mapping[str, str]):
+    """Every event kind a registered model takes (its ``EventSpec``), with the unit of its
+    amount: read from the model registry on use, so a model a user registers brings its own
+    kinds. The published models take ``meal`` (g), ``bolus`` (U), ``basal`` (U/h),
+    ``antibiotic`` (1/h) and ``anti_inflammatory`` (a.u./h)."""
+
+    def _kinds(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for cls in list_models():
+            for spec in getattr(cls, "events", ()):
+                out.setdefault(spec.kind, spec.unit)
+        return out
+
+    def __getitem__(self, kind: str) -> str:
+        return self._kinds()[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._kinds())
+
+    def __len__(self) -> int:
+        return len(self._kinds())
+
+    def __repr__(self) -> str:
+        return f"EVENT_KINDS({self._kinds()!r})"
+
+
 # Regimen event kinds and their units: what the twins' regimens are built from.
-EVENT_KINDS: dict[str, str] = {
-    "meal": "g",  # carbohydrate eaten at once
-    "bolus": "U",  # insulin bolus
-    "basal": "U/h",  # insulin basal rate from this time on
-    "antibiotic": "1/h",  # extra pathogen kill rate from this time on (Reynolds 2006 twin)
-    "anti_inflammatory": "a.u./h",  # anti-inflammatory infusion rate from this time on
-}
+EVENT_KINDS: Mapping[str, str] = _EventKinds()
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,16 @@ References: LOINC 2.77 (https://loinc.org), the Unified Code for Units of Measur
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from ..models import list_models
+
 __all__ = [
+    "CURATED",
     "GLUCOSE_MG_DL_PER_MMOL_L",
     "LACTATE_MG_DL_PER_MMOL_L",
     "LOINC",
@@ -107,8 +111,8 @@ class LoincCode:
         for key in self.units:
             if key.lower() == low:
                 return key, self.units[key]
-        key = self.aliases.get(low)
-        return None if key is None else (key, self.units[key])
+        alias = self.aliases.get(low)
+        return None if alias is None else (alias, self.units[alias])
 
 
 _GLUCOSE_UNITS = {
@@ -165,5 +169,35 @@ _ROWS = (
          (0.0, 1000.0), {"gram": "g", "grams": "g"}, event="meal"),
 )  # fmt: skip
 
-LOINC: Mapping[str, LoincCode] = MappingProxyType({r.code: r for r in _ROWS})
-"""The curated table: LOINC code -> :class:`LoincCode` (what the twins read)."""
+CURATED: Mapping[str, LoincCode] = MappingProxyType({r.code: r for r in _ROWS})
+"""The curated table: LOINC code -> :class:`LoincCode`."""
+
+
+class _Table(Mapping[str, LoincCode]):
+    """The curated table, then every LOINC code a registered model's observables declare that
+    the table lacks (its declared unit the one accepted, no conversion, any finite value): so a
+    model a user registers reads its own measurements. Read from the registry on use."""
+
+    def _rows(self) -> dict[str, LoincCode]:
+        out = dict(CURATED)
+        for cls in list_models():
+            for spec in getattr(cls, "observables", ()):
+                if spec.loinc and spec.loinc not in out and is_valid_loinc(spec.loinc):
+                    display = f"{spec.description or spec.name} (model {cls.name})"
+                    out[spec.loinc] = _row(spec.loinc, display, spec.loinc, spec.unit,
+                                           {spec.unit: _SAME}, (-math.inf, math.inf))  # fmt: skip
+        return out
+
+    def __getitem__(self, code: str) -> LoincCode:
+        return self._rows()[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows())
+
+    def __len__(self) -> int:
+        return len(self._rows())
+
+
+LOINC: Mapping[str, LoincCode] = _Table()
+"""LOINC code -> :class:`LoincCode` (what the twins read): the curated table and the codes the
+registered models declare."""

@@ -20,7 +20,7 @@ from jaxtyping import Array, Float
 from ..assimilate import ParticleFilter, PopulationPrior
 from ..cohorts import Population
 from ..errors import UnknownPatientError
-from ..models.glucose.uva_padova import UVAPadova
+from ..models.glucose.uva_padova import T1D_DRIFT, T1D_FREE, UVAPadova, population_rows
 
 __all__ = [
     "T1D_CGM_FILTER",
@@ -37,30 +37,18 @@ __all__ = [
 ]
 
 _AGE_GROUPS = ("adolescent", "adult", "child")
+_PARAMS = "simglucose_vpatient_params.csv"  # shipped with the model (models/glucose/params)
 
-# The parameters a T1D twin learns online: insulin sensitivity of glucose utilisation (Vmx)
-# and production (kp3), endogenous production (kp1, kp2), meal absorption (kabs, kmax),
-# insulin-independent uptake (Vm0), subcutaneous insulin absorption (ka1, ka2, kd), the
-# plasma-to-interstitium lag the CGM sees (ksc) and the speed of insulin action (p2u): the
-# parameters that differ most between the 30 virtual patients and that CGM, meal and insulin
-# data inform. The rest come whole from the population draw.
-T1D_FREE = ("Vmx", "kp1", "kp2", "kp3", "kabs", "kmax", "Vm0", "ka1", "ka2", "kd", "ksc", "p2u")
-# The T1D twin's filter: a particle filter whose free parameters drift by about 2 % per
-# sqrt(hour) (insulin sensitivity varies within a day; Visentin et al. 2015, Diabetes Technol
-# Ther 17:1-7). Without drift the posterior over a patient outside the 30 becomes overconfident:
-# on three hidden patients the 95 % band of 60-minute forecasts covered 89-93 % of readings;
-# with 0.02, 92-95 % (tests/reference/test_t1d_twin_calibration.py). More drift (0.05) lets the
-# parameters chase the autocorrelated error of a real sensor: on simglucose's own CGM stream the
-# 60-minute MARD rose from 11.3 % (no drift) to 15.6 %; with 0.02 it is 12.3 %
-# (benchmarks/twin_simglucose.py).
-T1D_FILTER = ParticleFilter(drift=0.02)
+# The T1D twin's parameters and filter drift are declared by the model (uva_padova.py, with
+# their rationale); the twin's filter is a particle filter with that drift.
+T1D_FILTER = ParticleFilter(drift=T1D_DRIFT)
 # The closed loop's filter for a live sensor stream (medtwin trial t1d-control): the same drift,
 # and each reading's likelihood tempered to the power 0.2, since the sensor's error is
 # autocorrelated (about 0.9 from one 5-min reading to the next). Untempered, the twin followed
 # runs of sensor error, its one-step 95 % band covered as little as 5 % of readings over 2 h and
 # MPC fell back to basal-bolus in about half its decisions (adult#007, one day); tempered, in
 # 1-15 % (four patients, one day each).
-T1D_CGM_FILTER = ParticleFilter(drift=0.02, temper=0.2)
+T1D_CGM_FILTER = ParticleFilter(drift=T1D_DRIFT, temper=0.2)
 VIRTUAL_PATIENTS: tuple[str, ...] = tuple(
     f"{group}#{i:03d}" for group in _AGE_GROUPS for i in range(1, 11)
 )
@@ -84,7 +72,7 @@ def _rows(filename: str) -> dict[str, dict[str, str]]:
 
 
 def _row(filename: str, name: str) -> dict[str, str]:
-    rows = _rows(filename)
+    rows = population_rows() if filename == _PARAMS else _rows(filename)
     if name not in rows:
         raise UnknownPatientError(
             f"Unknown virtual patient {name!r}. Expected one of adolescent#001..010, "
@@ -95,13 +83,13 @@ def _row(filename: str, name: str) -> dict[str, str]:
 
 def age_group(name: str) -> str:
     """'adolescent', 'adult' or 'child' for a virtual patient name."""
-    _row("simglucose_vpatient_params.csv", name)
+    _row(_PARAMS, name)
     return name.split("#")[0]
 
 
 def load_virtual_patient(name: str) -> Float[Array, " n_params"]:
     """The :class:`~medtwin.models.UVAPadova` parameter vector of virtual patient ``name``."""
-    row = _row("simglucose_vpatient_params.csv", name)
+    row = _row(_PARAMS, name)
     return jnp.asarray([float(row[p.name]) for p in UVAPadova.parameters], dtype=jnp.float64)
 
 

@@ -1,6 +1,7 @@
 """Forecasting: predictive distributions from a twin (forecast, what_if), the scores of
 probabilistic forecasts (CRPS, intervals, coverage, PIT, errors) and the skill ledger."""
 
+from ._batched import forecast_many as forecast_many
 from ._forecast import LEVELS as LEVELS
 from ._forecast import Forecast as Forecast
 from ._forecast import WhatIf as WhatIf
@@ -38,6 +39,7 @@ __all__ = [
     "coverage_interval",
     "crps_ensemble",
     "forecast",
+    "forecast_many",
     "interval_covered",
     "interval_score",
     "mae",

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
+from ..assimilate._assimilate import _merge  # the twin's own rule for known events
 from ..assimilate._filters import systematic_resample
 from ..errors import SimulationError
 from ..simulate import Regimen, simulate
@@ -25,7 +26,9 @@ class Forecast:
     come from (the predictive distribution: posterior particles plus measurement noise).
 
     Shapes: ``median`` (observables, times); ``lower``/``upper`` (levels, observables, times);
-    ``draws`` (draws, observables, times)."""
+    ``draws`` (draws, observables, times). ``quantile_levels``: None when ``draws`` are draws;
+    else ``draws`` holds the predictive quantiles at these levels (a stored forecast keeps the
+    1..99 % quantiles, not its draws)."""
 
     issued_at: float
     twin_version: int
@@ -36,6 +39,7 @@ class Forecast:
     lower: np.ndarray
     upper: np.ndarray
     draws: np.ndarray
+    quantile_levels: tuple[float, ...] | None = None
 
     def _j(self, name: str) -> int:
         if name not in self.observable_names:
@@ -72,8 +76,6 @@ def forecast(
 ) -> Forecast:
     """Forecast ``twin``'s observables ``horizon`` ahead of its time, every ``every`` (default
     5 input steps), under the events it knows plus ``regimen`` (planned meals, doses)."""
-    from ..assimilate._assimilate import _merge  # the twin's own rule for known events
-
     model, ens = twin.model, twin.ensemble
     every = 5 * model.input_dt if every is None else float(every)
     n_t = round(horizon / every)
@@ -95,7 +97,7 @@ def forecast(
         y0=np.asarray(ens.states)[anc], save_states=False,
     )  # fmt: skip
     latent = jnp.moveaxis(traj.observables, -1, 1)  # (draws, observables, times)
-    draws = jnp.stack(
+    latent_draws = jnp.stack(
         [
             spec.noise.sample(jax.random.fold_in(k_noise, j), latent[:, j])
             if spec.noise is not None
@@ -104,7 +106,7 @@ def forecast(
         ],
         axis=1,
     )
-    draws = np.asarray(draws)
+    draws = np.asarray(latent_draws)
     qs = [(1 - lv) / 2 for lv in levels] + [(1 + lv) / 2 for lv in levels]
     q = np.nanquantile(draws, [0.5, *qs], axis=0)
     n_l = len(levels)

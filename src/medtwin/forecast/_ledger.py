@@ -62,11 +62,13 @@ def scored_targets(
         return None
     rows.sort(key=lambda r: (r[0] + r[1], r[1]))
     return ScoredTargets(
-        *(np.array([r[i] for r in rows]) for i in range(3)),
+        np.array([r[0] for r in rows]),
+        np.array([r[1] for r in rows]),
+        np.array([r[2] for r in rows]),
         np.array([r[3] for r in rows]),
         np.stack([r[4] for r in rows]),
         np.stack([r[5] for r in rows]),
-        np.stack([r[6] for r in rows]) if draws else np.zeros((len(rows), 0)),
+        np.stack([r[6] for r in rows if r[6] is not None]) if draws else np.zeros((len(rows), 0)),
     )
 
 

@@ -14,8 +14,10 @@ import jax
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
+from ..assimilate._assimilate import _merge  # the twin's own rule for known events
 from ..assimilate._filters import systematic_resample
 from ..errors import DataError, SimulationError
+from ..models.oncology import Glioma
 from ..simulate import Dose, Regimen, simulate
 from ..twin import Twin
 
@@ -36,7 +38,8 @@ def radiotherapy(start: float, fractions: int, dose: float, *, weekends: bool = 
         raise DataError(
             f"radiotherapy() needs fractions >= 1 and dose > 0 Gy. Got {fractions!r} x {dose!r}."
         )
-    days, day = [], 0
+    days: list[float] = []
+    day = 0
     while len(days) < fractions:
         if weekends or day % 7 < 5:
             days.append(start + day)
@@ -76,18 +79,21 @@ def invisible_margin(
     (default 2 % of K, a medtwin choice) but below the T2/FLAIR threshold -- ``horizon`` days
     after the twin's time, over ``draws`` posterior draws (shape: the model's grid)."""
     model = twin.model
+    if not isinstance(model, Glioma):
+        raise SimulationError(
+            f"invisible_margin needs a twin of the Glioma model (a grid of cells). Got a twin "
+            f"of {model.name!r}."
+        )
     if not (0 < low < 1):
         raise SimulationError(f"invisible_margin needs 0 < low < 1 (fraction of K). Got {low!r}.")
     key = jax.random.fold_in(twin.key, 2**21 + twin.version) if key is None else key
     params, states = posterior_draws(twin, draws, key)
     t0 = twin.time
     if horizon > 0:
-        from ..assimilate._assimilate import _merge
-
         events = _merge(twin.regimen, regimen)
         events = Regimen(tuple(e for e in events.events if e.time < t0 + horizon))
         traj = simulate(model, params, events, t0=t0, t1=t0 + horizon, y0=states,
-                        saveat=[t0 + horizon])  # fmt: skip
+                        saveat=np.array([t0 + horizon]))  # fmt: skip
         states = np.asarray(traj.states)[:, -1]
     c = states
     thr = params[:, model.param_index("thr_t2")][:, None]

@@ -6,13 +6,14 @@ voxel centres of a Cartesian volume. Imaging noise: a smooth Gaussian random fie
 blurred over ``blur`` voxels, rescaled to sd ``noise`` in units of K) is added to the density
 before it is thresholded at the T1Gd and T2/FLAIR levels; as a segmentation tool would, only the
 connected component holding the tumour centre is kept.
+
+Writing a phantom to disk as NIfTI scans is the edge's job: :func:`medtwin.data.write_phantom`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
@@ -20,8 +21,8 @@ from scipy import ndimage
 from ..errors import DataError
 from ..models.oncology import Glioma
 from ..simulate import Regimen, simulate
-from ._nifti import equivalent_radius, segmentation_volume, write_nifti
-from ._scans import ScanSeries, write_radii_csv
+from ._scans import ScanSeries
+from ._segmentation import equivalent_radius, segmentation_volume
 
 __all__ = ["Phantom", "synthetic_phantom"]
 
@@ -47,16 +48,6 @@ class Phantom:
         ]
         a = np.asarray(r)
         return ScanSeries(self.days, a[:, 0], a[:, 1])
-
-    def write(self, folder: str | Path) -> Path:
-        """``day<N>_t1gd.nii.gz``, ``day<N>_t2.nii.gz`` and ``radii.csv`` into ``folder``."""
-        root = Path(folder)
-        root.mkdir(parents=True, exist_ok=True)
-        for d, a, b in zip(self.days, self.t1gd, self.t2, strict=True):
-            write_nifti(root / f"day{d:g}_t1gd.nii.gz", a.astype(np.uint8), self.spacing)
-            write_nifti(root / f"day{d:g}_t2.nii.gz", b.astype(np.uint8), self.spacing)
-        write_radii_csv(root / "measured_radii.csv", self.series())
-        return root
 
 
 def synthetic_phantom(

@@ -53,6 +53,17 @@ class TwoRadiusEstimate:
         return self.D / self.rho
 
 
+@dataclass(frozen=True)
+class _Level:
+    """A ``solve_ivp`` event: ``y[0]`` crosses ``value``; a ``terminal`` one ends the run."""
+
+    value: float
+    terminal: bool = False
+
+    def __call__(self, _z: float, y: np.ndarray) -> float:
+        return y[0] - self.value
+
+
 @functools.lru_cache(maxsize=32)
 def wave_gap_factor(thr_t1: float = 0.8, thr_t2: float = 0.16) -> float:
     """Distance between the levels ``thr_t1`` and ``thr_t2`` of the minimal-speed wave, in units
@@ -68,20 +79,9 @@ def wave_gap_factor(thr_t1: float = 0.8, thr_t2: float = 0.16) -> float:
         u, du = y
         return [du, -2.0 * du - u * (1.0 - u)]
 
-    def level(value):
-        def ev(_z, y):
-            return y[0] - value
-
-        ev.terminal = False
-        return ev
-
-    def stop(_z, y):
-        return y[0] - 0.5 * thr_t2
-
-    stop.terminal = True
     sol = solve_ivp(
         rhs, (0.0, 400.0), [1.0 - eps, -eps * mu], rtol=1e-11, atol=1e-14,
-        events=[level(thr_t1), level(thr_t2), stop],
+        events=[_Level(thr_t1), _Level(thr_t2), _Level(0.5 * thr_t2, terminal=True)],
     )  # fmt: skip
     z1, z2 = sol.t_events[0], sol.t_events[1]
     if len(z1) == 0 or len(z2) == 0:  # pragma: no cover - the ODE always crosses both

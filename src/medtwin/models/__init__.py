@@ -6,12 +6,16 @@ from . import oncology as oncology
 from ._base import AbstractModel as AbstractModel
 from ._base import AbstractODEModel as AbstractODEModel
 from ._base import AbstractSteppedModel as AbstractSteppedModel
+from ._base import AlertRule as AlertRule
+from ._base import EventSpec as EventSpec
 from ._base import InputSpec as InputSpec
 from ._base import ObservableSpec as ObservableSpec
 from ._base import ParameterSpec as ParameterSpec
 from ._base import ParamView as ParamView
 from ._base import StateSpec as StateSpec
-from ._check import check_model as check_model
+from ._base import TwinDefaults as TwinDefaults
+from ._free import FreeParameters as FreeParameters
+from ._free import free_parameters as free_parameters
 from ._noise import GaussianNoise as GaussianNoise
 from ._noise import NoiseModel as NoiseModel
 from ._priors import LogNormal as LogNormal
@@ -30,7 +34,10 @@ __all__ = [
     "AbstractModel",
     "AbstractODEModel",
     "AbstractSteppedModel",
+    "AlertRule",
     "BergmanMinimal",
+    "EventSpec",
+    "FreeParameters",
     "GaussianNoise",
     "Glioma",
     "InputSpec",
@@ -43,9 +50,10 @@ __all__ = [
     "Prior",
     "Reynolds2006",
     "StateSpec",
+    "TwinDefaults",
     "UVAPadova",
     "Uniform",
-    "check_model",
+    "free_parameters",
     "get_model",
     "glucose",
     "inflammation",

@@ -7,6 +7,10 @@ A model declares
 * its **inputs** (:class:`InputSpec`: rates such as carbohydrate g/min or insulin U/min, held
   constant over each input step of length ``input_dt``),
 * its **observables** (:class:`ObservableSpec`: name, unit, LOINC code, measurement-noise model),
+* the **events** of a patient's record it takes (:class:`EventSpec`: a meal, a bolus, a drug
+  rate, each with its unit and the input it acts on), and
+* how it becomes a **twin** by default (:class:`TwinDefaults`: prior, learnt parameters, filter
+  drift, alert rules),
 
 and how the state moves. Parameters travel as one flat float64 vector ordered like
 ``parameters`` (a leading batch axis for cohorts and ensembles); states likewise.
@@ -41,11 +45,14 @@ __all__ = [
     "AbstractModel",
     "AbstractODEModel",
     "AbstractSteppedModel",
+    "AlertRule",
+    "EventSpec",
     "InputSpec",
     "ObservableSpec",
     "ParamView",
     "ParameterSpec",
     "StateSpec",
+    "TwinDefaults",
 ]
 
 
@@ -116,6 +123,77 @@ class ObservableSpec:
     noise: NoiseModel | None = field(default=None, compare=False)
 
 
+@dataclass(frozen=True)
+class EventSpec:
+    """An event kind of a patient's record that the model takes, and how it becomes input.
+
+    ``kind``: the record's kind (``meal``, ``bolus``, ``basal``, ``antibiotic``, ...);
+    ``unit``: the unit of the recorded amount; ``input``: the model input it acts on.
+    ``form``: ``"dose"`` (the amount is delivered into the input: within one input step, or at
+    ``rate`` input units per model time unit, e.g. a meal eaten at 5 g/min) or ``"rate"`` (the
+    input's background rate from the event's time on, e.g. a basal rate). The input receives
+    ``amount / per`` (``per``: 60 for an amount per hour on a model timed in minutes, else 1).
+    ``label``: the regimen event's label (default: ``kind`` with ``-`` for ``_``)."""
+
+    kind: str
+    unit: str
+    input: str
+    form: str = "dose"
+    per: float = 1.0
+    rate: float | None = None
+    label: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.form not in ("dose", "rate"):
+            raise ModelError(
+                f"EventSpec {self.kind!r}: form must be 'dose' or 'rate'. Got {self.form!r}."
+            )
+        if not (isinstance(self.per, int | float) and math.isfinite(self.per) and self.per > 0):
+            raise ModelError(f"EventSpec {self.kind!r}: per must be > 0. Got {self.per!r}.")
+        if self.rate is not None and self.form != "dose":
+            raise ModelError(f"EventSpec {self.kind!r}: only a dose has an intake rate.")
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """When a forecast of ``observable`` calls for attention: the probability that it falls
+    below ``low`` or rises above ``high`` (either may be None) at any forecast time within
+    ``within`` model time units of issue. ``medtwin.loop`` evaluates the rules on every
+    forecast a twin issues (``alert`` from 20 %, ``watch`` from 5 % or when the widest band
+    crosses). ``reference``: where the thresholds come from."""
+
+    observable: str
+    low: float | None = None
+    high: float | None = None
+    within: float = 60.0
+    reference: str = ""
+
+    def __post_init__(self) -> None:
+        if self.low is None and self.high is None:
+            raise ModelError(f"AlertRule for {self.observable!r}: give low, high or both.")
+        if not (math.isfinite(self.within) and self.within > 0):
+            raise ModelError(
+                f"AlertRule for {self.observable!r}: within must be > 0. Got {self.within!r}."
+            )
+
+
+@dataclass(frozen=True)
+class TwinDefaults:
+    """How the model becomes a twin when a configuration does not say otherwise.
+
+    ``prior``: ``"spec"`` (each free parameter from its ``ParameterSpec.prior``) or
+    ``"population"`` (a kernel density over the model's :meth:`AbstractModel.population`).
+    ``free``: the parameters the twin learns (empty: the configuration must name them).
+    ``drift``: the particle filter's parameter drift per sqrt(hour). ``alerts``: the rules
+    checked on every forecast the twin issues."""
+
+    prior: str = "spec"
+    free: tuple[str, ...] = ()
+    drift: float = 0.0
+    alerts: tuple[AlertRule, ...] = ()
+
+
 class ParamView:
     """Named view of a parameter vector: ``p.kp1`` is ``vec[index of 'kp1']`` (static indexing
     under jit, so the model equations read like the paper)."""
@@ -149,7 +227,9 @@ class AbstractModel(eqx.Module):
 
     Class attributes (the published model's declaration):
     ``name``, ``title``, ``reference``, ``time_unit``, ``states``, ``parameters``, ``inputs``,
-    ``observables``. Instance fields hold configuration only (grid size, eating rate, ...).
+    ``observables``; optionally ``events`` (what a patient's record feeds in) and
+    ``twin_defaults`` (how it becomes a twin). Instance fields hold configuration only (grid
+    size, eating rate, ...).
     """
 
     name: ClassVar[str]
@@ -161,6 +241,8 @@ class AbstractModel(eqx.Module):
     inputs: ClassVar[tuple[InputSpec, ...]]
     observables: ClassVar[tuple[ObservableSpec, ...]]
     stochastic: ClassVar[bool] = False
+    events: ClassVar[tuple[EventSpec, ...]] = ()
+    twin_defaults: ClassVar[TwinDefaults] = TwinDefaults()
 
     # Inputs are piecewise constant over steps of this length (model time unit).
     input_dt: eqx.AbstractVar[float]
@@ -205,6 +287,28 @@ class AbstractModel(eqx.Module):
 
     def observable_index(self, name: str) -> int:
         return _index(self.observables, name, "observable", self.name)
+
+    def observable_for_code(self, code: str) -> str | None:
+        """The observable measured by LOINC ``code`` (None if the model observes no such code)."""
+        for spec in self.observables:
+            if spec.loinc == code:
+                return spec.name
+        return None
+
+    def event_spec(self, kind: str) -> EventSpec | None:
+        """The declared event of ``kind`` (None if the model takes no such event)."""
+        for spec in self.events:
+            if spec.kind == kind:
+                return spec
+        return None
+
+    def population(self) -> Float[Array, "m n_params"]:
+        """Parameter vectors of a published population of this model (e.g. the 30 UVA/Padova
+        virtual patients), for the twin's ``population`` prior. The base class has none."""
+        raise ModelError(
+            f"Model {self.name!r} ships no parameter population. Use prior='spec' with the "
+            "free parameters named."
+        )
 
     def default_params(self) -> Float[Array, " n_params"]:
         """The default parameter vector (ordered like ``parameters``)."""

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import jax.scipy.stats
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-__all__ = ["GaussianNoise", "NoiseModel"]
+__all__ = ["GaussianNoise", "NoiseModel", "censored_log_likelihood"]
 
 
 class NoiseModel:
@@ -73,3 +73,22 @@ class GaussianNoise(NoiseModel):
 
     def log_prob_above(self, limit: Float[ArrayLike, ...], y: Float[ArrayLike, ...]) -> Array:
         return jax.scipy.stats.norm.logcdf((jnp.asarray(y) - jnp.asarray(limit)) / self.sd(y))
+
+
+def censored_log_likelihood(
+    noise: NoiseModel,
+    observed: Float[ArrayLike, ...],
+    y: Float[ArrayLike, ...],
+    censored: ArrayLike,
+) -> Float[Array, ...]:
+    """Log-likelihood of readings ``observed`` of true values ``y`` under ``noise``, elementwise,
+    censored readings included: where ``censored`` is 0 the density of the reading
+    (``noise.log_likelihood``); where it is negative (``LO``: the true reading lies below the
+    reported limit ``observed``) ``log P(measurement < observed)``; where it is positive (``HI``)
+    ``log P(measurement > observed)``. The three terms are evaluated everywhere and selected, so
+    the function is jit- and vmap-friendly; arguments broadcast against each other."""
+    exact = noise.log_likelihood(observed, y)
+    below = noise.log_prob_below(observed, y)
+    above = noise.log_prob_above(observed, y)
+    c = jnp.asarray(censored)
+    return jnp.where(c == 0, exact, jnp.where(c < 0, below, above))

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from ..errors import UnknownModelError
+from ._base import AbstractModel
 
 __all__ = ["get_model", "list_models", "register_model"]
 
-_MODELS: dict[str, type] = {}
+_M = TypeVar("_M", bound=AbstractModel)
+
+_MODELS: dict[str, type[AbstractModel]] = {}
 _ALIASES: dict[str, str] = {}
 
 
-def register_model(cls: type) -> type:
+def register_model(cls: type[_M]) -> type[_M]:
     """Register a model class under its ``name`` and ``aliases``. Usable as a decorator."""
     _MODELS[cls.name] = cls
     for alias in getattr(cls, "aliases", ()):
@@ -18,7 +23,7 @@ def register_model(cls: type) -> type:
     return cls
 
 
-def get_model(name: str, **config: object):
+def get_model(name: str, **config: Any) -> AbstractModel:
     """An instance of the model registered as ``name`` (or one of its aliases)."""
     key = _ALIASES.get(name, name)
     if key not in _MODELS:
@@ -27,6 +32,6 @@ def get_model(name: str, **config: object):
     return _MODELS[key](**config)
 
 
-def list_models() -> list[type]:
+def list_models() -> list[type[AbstractModel]]:
     """The registered model classes, sorted by name."""
     return [_MODELS[k] for k in sorted(_MODELS)]

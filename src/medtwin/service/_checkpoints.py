@@ -18,8 +18,7 @@ import threading
 from pathlib import Path
 
 from ..errors import MedtwinError
-from ..store import Checkpoint, Store
-from ..store._checkpoint_file import append_checkpoint
+from ..store import Checkpoint, Store, append_checkpoint
 
 __all__ = ["CheckpointWriter"]
 

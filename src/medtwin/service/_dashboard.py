@@ -24,21 +24,18 @@ patients. The cone is drawn as SVG by ``static/chart.js``. What the API lacks is
 ``patients/{pid}/what-if``
     the cones (median and bands) of 1-3 candidate regimens, paired.
 
-Twin versions and forecasts are immutable, so per-version results are memoised in-process.
-Scoring the ledger costs about a second per day of 5-minute forecasts, so a new version's ledger
-is computed in the background while readers get the newest finished one, labelled with its
-version (``stale``). Every request still passes the access checks and the store's audited reads.
+Twin versions and forecasts are immutable, so per-version results are memoised in-process, and
+a new version's skill ledger is computed in the background while readers get the newest
+finished one, labelled with its version (``stale``): the caches are in ``_dashboard_cache``.
+Every request still passes the access checks and the store's audited reads.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,22 +44,22 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from .. import limits
-from ..data.records import EVENT_KINDS
+from .. import limits, loop, timeunits
 from ..errors import StoreError
 from ..forecast import what_if
+from ..loop import QUANTILES, StoredForecast, observable_for
 from ..models import get_model
-from ..store import Store, StoredForecast
-from ..store._summaries import PatientSummary
-from ..store._twins import QUANTILES, observable_for
+from ..store import PatientSummary, Store
 from ._auth import Caller, authenticate
 from ._concurrency import heavy
+from ._dashboard_cache import Ledgers, Memo, version_grid
+from ._dashboard_cache import Ledgers as _Ledgers  # noqa: F401  (its former name here)
+from ._dashboard_cache import version_grid as _grid  # noqa: F401  (its former name here)
 from ._errors import ApiError
-from ._json import JsonObject
+from ._schemas import WhatIfConesBody, WhatIfConesJson
 from ._views import (
     _iso,
     _model_of,
-    event_kinds,
     skill_json,
     what_if_horizon,
     what_if_regimens,
@@ -73,101 +70,17 @@ try:
 except ImportError as exc:  # pragma: no cover - only without the extra
     raise ImportError("The dashboard needs jinja2: pip install 'medtwin[service]'") from exc
 
-__all__ = ["CALIBRATING_HOURS", "CALIBRATING_VERSIONS", "RULES", "alert_for", "dashboard_router"]
+__all__ = ["CALIBRATING_HOURS", "CALIBRATING_VERSIONS", "alert_for", "dashboard_router"]
 
-log = logging.getLogger("medtwin.service")
 HERE = Path(__file__).parent
 CALIBRATING_VERSIONS = 24  # fewer updates than this: the twin is still calibrating
 CALIBRATING_HOURS = 2.0  # ... or fewer hours between its first data and its time
-# Alert rules by observable unit: (low, high) thresholds and the look-ahead in minutes.
-# Glucose: < 70 mg/dL is level 1 hypoglycaemia and > 250 mg/dL very high (Battelino et al.,
-# Diabetes Care 2019, 42:1593). White cells: the SIRS criteria, < 4 or > 12 x10^3/uL (Bone et
-# al., Chest 1992, 101:1644).
-RULES: dict[str, tuple[float, float, float]] = {
-    "mg/dL": (70.0, 250.0, 60.0),
-    "10*3/uL": (4.0, 12.0, 12 * 60.0),
-}
-_SECONDS = {"min": 60.0, "h": 3600.0}
 _MEDIA = {".js": "text/javascript", ".css": "text/css"}
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 _PID = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
-
-
-class _Memo:
-    """A thread-safe LRU map of at most ``size`` entries."""
-
-    def __init__(self, size: int) -> None:
-        self.size, self._data, self.lock = size, OrderedDict(), threading.Lock()
-
-    def peek(self, key: Any) -> Any:
-        with self.lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-            return self._data.get(key)
-
-    def put(self, key: Any, value: Any) -> None:
-        with self.lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-
-    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
-        value = self.peek(key)
-        if value is None:
-            value = compute()
-            self.put(key, value)
-        return value
-
-
-class _Ledgers:
-    """Each patient's newest computed skill ledger as ``(version, ledger)``. A reader asking for
-    a newer version gets the one held at once, and the new one is computed in a background
-    thread (one per patient) started ``delay`` seconds later, so that it does not slow the
-    requests of the page that asked (scoring is CPU-bound: ~1.5 s per day of 5-min forecasts).
-    Only a patient never computed is computed in the request (once for concurrent readers)."""
-
-    def __init__(self, size: int, delay: float = 1.0) -> None:
-        self.memo, self.running, self.delay = _Memo(size), set(), delay
-        self.first: dict[str, threading.Lock] = {}
-
-    def get(self, pid: str, version: int, compute: Callable[[], tuple[int, dict]]) -> tuple:
-        """``(version scored, ledger)``; ``compute()`` scores the latest and says its version."""
-        held = self.memo.peek(pid)
-        if held is None:
-            with self.memo.lock:
-                first = self.first.setdefault(pid, threading.Lock())
-            with first:  # concurrent first readers (the list and the page) compute it once
-                held = self.memo.peek(pid)
-                if held is None:
-                    held = compute()
-                    self.memo.put(pid, held)
-            with self.memo.lock:
-                self.first.pop(pid, None)
-        elif held[0] < version:
-            with self.memo.lock:
-                start = pid not in self.running
-                self.running.add(pid)
-            if start:
-                thread = threading.Timer(self.delay, self._refresh, args=(pid, compute))
-                thread.daemon, thread.name = True, f"ledger-{pid}"
-                thread.start()
-        return held
-
-    def _refresh(self, pid: str, compute: Callable[[], tuple[int, dict]]) -> None:
-        try:
-            value = compute()
-            held = self.memo.peek(pid)
-            if held is None or held[0] < value[0]:
-                self.memo.put(pid, value)
-        except Exception:  # the next request retries; the API's /skill shows the error
-            log.exception("skill ledger of %s failed", pid)
-        finally:
-            with self.memo.lock:
-                self.running.discard(pid)
 
 
 @dataclass(frozen=True)
@@ -189,61 +102,59 @@ def _pct(p: float) -> str:
 
 
 def alert_for(f: StoredForecast, observable: str, unit: str) -> dict[str, Any]:
-    """The alert of stored forecast ``f`` for ``observable`` (in ``unit``). For each threshold
-    of :data:`RULES` for the unit: the highest probability, over the forecast times within the
-    rule's look-ahead, that ``observable`` is beyond it at that time (read off the forecast's
-    stored 1..99 % quantiles, so clipped to [0.01, 0.99]), and whether the forecast's widest
-    band crosses it. The text names the more likely crossing."""
+    """The alert of stored forecast ``f`` for ``observable`` (in ``unit``), as the page shows
+    it: the rule the forecast's model declares for the observable (else the rule of its unit,
+    ``medtwin.loop.UNIT_RULES``) evaluated by ``medtwin.loop`` on the stored quantiles, and a
+    sentence naming the more likely crossing."""
     fc = f.forecast
     j = fc.observable_names.index(observable)
     base = {"version": f.version, "observable": observable, "unit": unit, "rules": []}
-    if unit not in RULES:
+    rule = loop.rule_for(f.model_spec(), observable, unit, f.time_unit)
+    if rule is None:
         end = float(fc.median[j, -1])
         text = (
             f"No alert rule for {observable} ({unit}); forecast median {end:.3g} {unit} at "
             "the end of the horizon."
         )
         return {**base, "severity": "none", "text": text}
-    low, high, ahead_min = RULES[unit]
-    lead = np.asarray(fc.times) - fc.issued_at
-    k = np.flatnonzero(lead <= ahead_min * 60.0 / _SECONDS[f.time_unit] + 1e-9)
-    k = k if k.size else np.arange(1)
+    levels = np.asarray(fc.quantile_levels if fc.quantile_levels is not None else QUANTILES)
+    alert = loop.evaluate_alert(fc, observable, rule, np.asarray(fc.draws), levels)
     times = f.target_times()
-    q = np.asarray(fc.draws)[:, j, :]  # (99 quantiles, times)
-    outer = int(np.argmax(fc.levels))
-    level = f"{100 * fc.levels[outer]:g} %"
-    rules = []
-    for kind, thr in (("low", low), ("high", high)):
-        below = np.array([np.interp(thr, q[:, t], QUANTILES) for t in k])
-        p = below if kind == "low" else 1.0 - below
-        edge = fc.lower[outer, j, k] if kind == "low" else fc.upper[outer, j, k]
-        rules.append({
-            "kind": kind, "threshold": thr, "probability": float(np.max(p)),
-            "at": _iso(times[int(k[int(np.argmax(p))])]),
-            "band_crosses": bool(np.any(edge < thr) if kind == "low" else np.any(edge > thr)),
-        })  # fmt: skip
-    worst = max(rules, key=lambda r: (r["probability"], r["band_crosses"], r["kind"] == "low"))
-    p, crosses = worst["probability"], worst["band_crosses"]
-    severity = "alert" if p >= 0.2 else "watch" if p >= 0.05 or crosses else "ok"
+    rules = [{"kind": c.kind, "threshold": c.threshold, "probability": c.probability,
+              "at": _iso(times[c.at]), "band_crosses": c.band_crosses}
+             for c in alert.crossings]  # fmt: skip
+    worst = alert.worst
+    p, crosses = worst.probability, worst.band_crosses
+    level = f"{100 * fc.levels[int(np.argmax(fc.levels))]:g} %"
+    ahead_min = timeunits.convert(rule.within, f.time_unit, "min")
     span = f"{ahead_min:g} min" if ahead_min < 120 else f"{ahead_min / 60:g} h"
-    if p <= 0.01 + 1e-9 and not any(r["band_crosses"] for r in rules):
+    bounds = [f"{sign} {x:g}" for sign, x in (("<", rule.low), (">", rule.high)) if x is not None]
+    if p <= 0.01 + 1e-9 and not any(c.band_crosses for c in alert.crossings):
+        inside = "-".join(f"{x:g}" for x in (rule.low, rule.high) if x is not None)
         text = (
-            f"P({observable} < {low:g} or > {high:g} {unit}) < 1 % throughout the next {span}; "
-            f"the {level} band stays within {low:g}-{high:g} {unit}."
+            f"P({observable} {' or '.join(bounds)} {unit}) < 1 % throughout the next {span}; "
+            f"the {level} band stays within {inside} {unit}."
         )
     else:
-        sign, side = ("<", "above") if worst["kind"] == "low" else (">", "below")
+        sign, side = ("<", "above") if worst.kind == "low" else (">", "below")
+        at = _iso(times[worst.at])
         text = (
-            f"P({observable} {sign} {worst['threshold']:g} {unit}) = {_pct(p)} at "
-            f"{worst['at'][11:16]} UTC, the highest in the next {span}; the {level} band "
-            f"{'crosses' if crosses else 'stays ' + side} {worst['threshold']:g} {unit}."
+            f"P({observable} {sign} {worst.threshold:g} {unit}) = {_pct(p)} at "
+            f"{at[11:16]} UTC, the highest in the next {span}; the {level} band "
+            f"{'crosses' if crosses else 'stays ' + side} {worst.threshold:g} {unit}."
         )
-    return {**base, "severity": severity, "text": text, "rules": rules}
+    return {**base, "severity": alert.severity, "text": text, "rules": rules}
 
 
 def _at(f: StoredForecast, model_time: float) -> datetime:
     """Model time ``model_time`` of ``f``'s twin as a UTC datetime."""
-    return f.epoch + timedelta(seconds=float(model_time) * _SECONDS[f.time_unit])
+    return loop.from_model_time(model_time, f.epoch, f.time_unit)
+
+
+def _thresholds(f: StoredForecast, observable: str, unit: str) -> list[float]:
+    """The thresholds of the alert rule the page draws (low and high; none without a rule)."""
+    rule = loop.rule_for(f.model_spec(), observable, unit, f.time_unit)
+    return [] if rule is None else [x for x in (rule.low, rule.high) if x is not None]
 
 
 def _series(f: StoredForecast, j: int) -> dict[str, Any]:
@@ -273,15 +184,6 @@ def _observable(model: Any, asked: str | None, codes: list[str]) -> int:
     return next((i for i, o in enumerate(model.observables) if o.loinc), 0)
 
 
-def _grid(n: int, points: int) -> list[int]:
-    """Versions ``0, s, 2s, ...`` and ``n - 1``, at most ``points`` of them, with the step ``s``
-    a power of two: as versions are added the picked ones stay the same (memoised)."""
-    step = 1
-    while -(-n // step) > points - 1:
-        step *= 2
-    return sorted({*range(0, n, step), n - 1})
-
-
 def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter:
     """The dashboard's pages, static files and JSON endpoints. Pages poll every ``poll_ms``
     milliseconds (a page URL's ``?poll=`` overrides it, >= 250); ``memo_size`` bounds the
@@ -298,7 +200,7 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
             body = p.read_bytes()
             static[p.name] = _Static(body, _MEDIA[p.suffix], hashlib.sha256(body).hexdigest()[:16])
     env.globals["static_url"] = lambda name: f"/static/{name}?v={static[name].digest}"
-    quantiles, ledgers = _Memo(memo_size), _Ledgers(max(16, memo_size // 16))
+    quantiles, ledgers = Memo(memo_size), Ledgers(max(16, memo_size // 16))
     headers = {
         "Content-Security-Policy": _CSP,
         "X-Content-Type-Options": "nosniff",
@@ -365,7 +267,7 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
         if p.version is None or p.time is None:
             return row
         row.update(model=p.model, versions=p.version, twin_time=_iso(p.time))
-        hours = (p.time - (p.first_applied or p.time)).total_seconds() / 3600.0
+        hours = timeunits.convert((p.time - (p.first_applied or p.time)).total_seconds(), "s", "h")
         if p.version < CALIBRATING_VERSIONS or hours < CALIBRATING_HOURS:
             row["status"] = "calibrating"
         else:  # the newest ledger scored; a newer version's is scored in the background
@@ -412,12 +314,12 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
             "patient": pid, "model": model.name, "time_unit": f.time_unit, "now": _iso(now),
             "observable": spec.name, "unit": spec.unit, "version": f.version,
             "horizon": f.horizon, "observables": list(model.observable_names),
-            "event_kinds": [{"kind": k, "unit": EVENT_KINDS[k]} for k in event_kinds(model)],
+            "event_kinds": [{"kind": k, "unit": u} for k, u in loop.event_kinds(model)],
             "observations": {"times": [_iso(o.time) for o in mine],
                              "values": [o.value for o in mine],
                              "censored": [o.censored for o in mine]},
             "forecast": _series(f, j), "alert": alert_for(f, spec.name, spec.unit),
-            "thresholds": list(RULES[spec.unit][:2]) if spec.unit in RULES else [],
+            "thresholds": _thresholds(f, spec.name, spec.unit),
         }  # fmt: skip
 
     @router.get("/ui/api/patients/{pid}/posterior")
@@ -432,12 +334,12 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
             versions = store.twin_versions(pid, actor=who.name)
         except StoreError:
             raise ApiError(404, "This patient has no twin yet.", expression="twin") from None
-        pick = [versions[i] for i in _grid(len(versions), points)]
+        pick = [versions[i] for i in version_grid(len(versions), points)]
 
         def load(v: int) -> dict[str, tuple]:
             return store.twin(pid, actor=who.name, version=v).parameter_quantiles()
 
-        rows = [quantiles.get((pid, v.version), lambda v=v: load(v.version)) for v in pick]
+        rows = [quantiles.get((pid, v.version), partial(load, v.version)) for v in pick]
         model = get_model(versions[-1].model)
         out = []
         for name in rows[0]:
@@ -464,7 +366,9 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
         return {"version": version, "latest": latest, "stale": version < latest, **doc}
 
     @router.post("/ui/api/patients/{pid}/what-if")
-    def what_if_cones(pid: _PID, who: Who, request: Request, body: JsonObject) -> dict[str, Any]:
+    def what_if_cones(
+        pid: _PID, who: Who, request: Request, body: WhatIfConesJson
+    ) -> dict[str, Any]:
         """Cones of 1-3 regimens from the latest version, paired (same random numbers):
         ``{"options": {"name": [{"after": 0, "kind": "bolus", "amount": 2}]}, "horizon": h,
         "observable": name}`` (``after`` and ``horizon`` in the model's time unit)."""
@@ -473,29 +377,28 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
         with heavy(request.app, who, "twin.what_if", pid):
             return _what_if_cones(store, who, pid, body)
 
-    def _what_if_cones(store: Store, who: Caller, pid: str, body: Any) -> dict[str, Any]:
+    def _what_if_cones(
+        store: Store, who: Caller, pid: str, body: WhatIfConesBody
+    ) -> dict[str, Any]:
         f = head(store, who, pid)
         twin = store.twin(pid, actor=who.name)
         longest = limits.WHAT_IF_HORIZON.in_unit(twin.model.time_unit).high
-        h = what_if_horizon(twin, body.get("horizon", min(f.horizon, longest)))
-        regimens = what_if_regimens(
-            twin, body.get("options"), h, max_options=3, max_events=20, name_len=40
-        )
+        h = what_if_horizon(twin, min(f.horizon, longest) if body.horizon is None else body.horizon)
+        regimens = what_if_regimens(twin, body.options, h, name_len=40)  # 1-3 options, 20 events
         now = _at(f, twin.time)
-        asked = body.get("observable")
+        asked = body.observable
         codes = [] if asked is not None else [
             o.code for o in store.observations(pid, actor=who.name, since=now - timedelta(days=1))
         ]  # fmt: skip
-        spec = twin.model.observables[
-            _observable(twin.model, None if asked is None else str(asked), codes)
-        ]
+        spec = twin.model.observables[_observable(twin.model, asked, codes)]
         j = twin.model.observable_names.index(spec.name)
         res = what_if(twin, regimens, h)
         opts = []
         for name, fc in zip(res.options, res.forecasts, strict=True):
             # as the store keeps a forecast: the draws reduced to their 1..99 % quantiles
-            fc = replace(fc, draws=np.nanquantile(np.asarray(fc.draws), QUANTILES, axis=0))
-            sf = StoredForecast(0, pid, twin.version, now, h, fc, f.epoch, f.time_unit)
+            fc = replace(fc, draws=np.nanquantile(np.asarray(fc.draws), QUANTILES, axis=0),
+                         quantile_levels=tuple(QUANTILES))  # fmt: skip
+            sf = StoredForecast(0, pid, twin.version, now, h, fc, f.epoch, f.time_unit, f.model)
             opts.append({"name": name, **_series(sf, j), "metrics": res.metrics[name],
                          "alert": alert_for(sf, spec.name, spec.unit)})  # fmt: skip
         return {"patient": pid, "version": twin.version, "horizon": h, "observable": spec.name,

@@ -17,12 +17,14 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 
 from ..data import load_virtual_patient, therapy_settings
 from ..data.records import EventRecord, ObservationRecord, PatientRecord
-from ..models import Reynolds2006, UVAPadova
+from ..errors import ModelError
+from ..models import GaussianNoise, Reynolds2006, UVAPadova
 from ..simulate import Regimen, bolus, meal, simulate
 from ..store import Store, TwinConfig
 
@@ -64,7 +66,7 @@ def _t1d(name: str, epoch: datetime, seed: int) -> DemoPatient:
     grid = np.arange(STEP_MIN, DAYS * 1440.0, STEP_MIN)
     sc = np.asarray(simulate(model, load_virtual_patient(name), reg, t1=DAYS * 1440.0,
                              saveat=grid).observable("sc_glucose"))  # fmt: skip
-    noise = model.observables[model.observable_index("sc_glucose")].noise
+    noise = _noise(model, "sc_glucose")
     cgm = sc + np.asarray(noise.sd(sc)) * np.random.default_rng(seed).standard_normal(sc.size)
     censored = np.where(cgm < 40, -1, np.where(cgm > 400, 1, 0))
     cgm = np.clip(cgm, 40.0, 400.0)
@@ -73,12 +75,20 @@ def _t1d(name: str, epoch: datetime, seed: int) -> DemoPatient:
                        list(zip(grid, cgm.round(1), censored, strict=True)), events)  # fmt: skip
 
 
+def _noise(model: Any, observable: str) -> GaussianNoise:
+    """The Gaussian measurement noise the model declares for ``observable``."""
+    noise = model.observables[model.observable_index(observable)].noise
+    if not isinstance(noise, GaussianNoise):
+        raise ModelError(f"The demo needs Gaussian noise on {observable!r}; got {noise!r}.")
+    return noise
+
+
 def _sepsis(epoch: datetime, seed: int) -> DemoPatient:
     model = Reynolds2006()
     hours = np.arange(1.0, DAYS * 24.0 + 1)
     truth = model.make_params(k_pg=0.6, P0=1.0)
     wbc = np.asarray(simulate(model, truth, t1=hours[-1] + 1, saveat=hours).observable("wbc"))
-    noise = model.observables[model.observable_index("wbc")].noise
+    noise = _noise(model, "wbc")
     wbc = wbc + np.asarray(noise.sd(wbc)) * np.random.default_rng(seed).standard_normal(wbc.size)
     config = TwinConfig("sepsis", epoch, prior="spec", free=("P0", "k_pg"), n=400, seed=seed,
                         horizon=12.0, every=1.0)  # fmt: skip

@@ -52,7 +52,7 @@ def probe_database(engine: Engine, timeout_s: float = PROBE_TIMEOUT_S) -> Outage
         if engine.dialect.name != "sqlite":
             cur.execute("SELECT pg_is_in_recovery(), "
                         "current_setting('default_transaction_read_only') = 'on'")  # fmt: skip
-            return READ_ONLY if any(cur.fetchone()) else None
+            return READ_ONLY if any(cur.fetchone() or ()) else None
     except (dbapi.Error, DBAPIError) as err:
         log.warning("readiness probe failed: %s", str(err).strip()[:300])
         exc = (

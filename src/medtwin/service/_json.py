@@ -5,8 +5,8 @@ Python's ``json`` accepts what the service must not: duplicate keys (the last on
 numbers that overflow to infinity (``1e400``), lone surrogates (``"\\ud800"``, which no
 database can store), NUL characters (PostgreSQL text cannot hold them) and nesting deep enough
 to exhaust the parser. :func:`json_object` refuses each with 422 and an OperationOutcome that
-says what came and what to send. A route takes its body as ``body: JsonObject``;
-:class:`JsonBodyRoute` shows such bodies as JSON objects in the OpenAPI schema.
+says what came and what to send. A route reads its body through :func:`json_object` first and
+then validates it with a pydantic model (:mod:`medtwin.service._bodies`).
 """
 
 from __future__ import annotations
@@ -14,21 +14,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.routing import APIRoute
+from fastapi import Request
 
 from ._errors import ApiError
 
-__all__ = [
-    "MAX_DEPTH",
-    "JsonBodyRoute",
-    "JsonObject",
-    "document_json_bodies",
-    "json_object",
-    "parse_json_object",
-]
+__all__ = ["MAX_DEPTH", "MAX_INT", "json_object", "json_path", "parse_json_object"]
 
 MAX_DEPTH = 32
 """The deepest nesting of objects and arrays a body may have (the top-level object is 1)."""
@@ -36,10 +28,6 @@ MAX_DEPTH = 32
 MAX_INT = 2**63 - 1
 """The largest integer magnitude a body may carry (a signed 64-bit integer)."""
 
-_BODY = {
-    "required": True,
-    "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
-}
 _KINDS = {list: "an array", str: "a string", bool: "true or false", int: "a number",
           float: "a number", type(None): "null"}  # fmt: skip
 
@@ -91,12 +79,13 @@ def _safe(key: str) -> str:
     return key[:40].encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00")
 
 
-def _where(path: tuple[str | int, ...]) -> str:
+def json_path(path: tuple[str | int, ...]) -> str:
+    """``path`` as the API names a place in a body: ``options.a[0].amount``."""
     return "".join(f"[{p}]" if isinstance(p, int) else f".{_safe(p)}" for p in path).lstrip(".")
 
 
 def _check_text(text: str, path: tuple[str | int, ...]) -> None:
-    where = _where(path) or "(top level)"
+    where = json_path(path) or "(top level)"
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -129,7 +118,7 @@ def _check(doc: Any) -> None:
     for value, path, depth in _walk(doc):
         if isinstance(value, dict | list):
             if depth > MAX_DEPTH:
-                where = _where(path)[:80]
+                where = json_path(path)[:80]
                 raise _Refused(
                     f"The JSON body is nested deeper than {MAX_DEPTH} objects and arrays (at "
                     f"{where}); send a flatter document.",
@@ -185,26 +174,3 @@ async def json_object(request: Request) -> dict[str, Any]:
         raise ApiError(415, "Send this body as JSON with 'Content-Type: application/json'. Got "
                        f"{request.headers.get('content-type', '')!r:.60}.")  # fmt: skip
     return parse_json_object(await request.body())
-
-
-JsonObject = Annotated[dict[str, Any], Depends(json_object)]
-
-
-def _uses_json_object(dependant: Any) -> bool:
-    return any(d.call is json_object or _uses_json_object(d) for d in dependant.dependencies)
-
-
-class JsonBodyRoute(APIRoute):
-    """A route that shows a :data:`JsonObject` body as a JSON object in the OpenAPI schema
-    (the dependency reads the raw body, which FastAPI does not see as a body parameter)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if _uses_json_object(self.dependant):
-            self.openapi_extra = {"requestBody": _BODY, **(self.openapi_extra or {})}
-
-
-def document_json_bodies(app: FastAPI) -> None:
-    """Routes added to ``app`` from now on show their :data:`JsonObject` bodies in the
-    OpenAPI schema (routers: ``APIRouter(route_class=JsonBodyRoute)``)."""
-    app.router.route_class = JsonBodyRoute

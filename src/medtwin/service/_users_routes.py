@@ -1,7 +1,8 @@
 """Admin routes over users, their tokens and their grants.
 
 Every route here needs the admin role: anyone else gets 403 (audited as denied) before the
-body is read. Tokens are named by their public id (the first 12 hex digits of the stored hash)
+body is read. Bodies are pydantic models (``_schemas``), read strictly and validated. Tokens
+are named by their public id (the first 12 hex digits of the stored hash)
 and shown in full only once, when issued. A disabled user's tokens stop working at once; the
 last enabled admin cannot be disabled (409). Every change is audited by the store.
 """
@@ -13,10 +14,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from ..errors import StoreError
-from ..store import MAX_TOKEN_TTL_DAYS, Store, TokenView, token_id
+from ..store import Store, TokenView, token_id
 from ._auth import Caller, authenticate
+from ._bodies import BodyRoute
 from ._errors import ApiError
-from ._json import JsonBodyRoute, JsonObject
+from ._schemas import GrantJson, NewUserJson, TokenJson
 
 __all__ = ["users_router"]
 
@@ -33,21 +35,6 @@ def _admin(action: str) -> Any:
     return Depends(dependency)
 
 
-def _fields(body: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise ApiError(422, f"Unknown keys {unknown}; this body takes {sorted(allowed)}.",
-                       expression=str(unknown[0])[:40])  # fmt: skip
-
-
-def _text(body: dict[str, Any], key: str) -> str:
-    value = body.get(key)
-    if not isinstance(value, str) or not 0 < len(value) <= 128:
-        raise ApiError(422, f"Expected a string {key!r} of 1-128 characters. Got {value!r:.60}.",
-                       expression=key)  # fmt: skip
-    return value
-
-
 def _known(store: Store, name: str) -> str:
     """``name`` if such a user exists, else 404 (names are compared in Python: a hostile path
     segment never reaches the database)."""
@@ -61,24 +48,12 @@ def _token_json(t: TokenView) -> dict[str, Any]:
             "expires": t.expires.isoformat(), "state": t.state}  # fmt: skip
 
 
-def _token_args(body: dict[str, Any]) -> tuple[float, str | None]:
-    """``ttl_days`` (default 30) and ``label`` of a token request, by type (the store checks
-    the range and the text)."""
-    ttl, label = body.get("ttl_days", 30), body.get("label")
-    if isinstance(ttl, bool) or not isinstance(ttl, int | float):
-        raise ApiError(422, f"ttl_days must be a number of days in (0, {MAX_TOKEN_TTL_DAYS}]. "
-                       f"Got {ttl!r:.40}.", expression="ttl_days")  # fmt: skip
-    if label is not None and not isinstance(label, str):
-        raise ApiError(422, f"label must be a string. Got {label!r:.40}.", expression="label")
-    return ttl, label
-
-
 def _issued(name: str, token: str, ttl: float, label: str | None) -> dict[str, Any]:
     return {"user": name, "id": token_id(token), "token": token, "ttl_days": ttl, "label": label}
 
 
 def users_router() -> APIRouter:
-    router = APIRouter(tags=["users"], route_class=JsonBodyRoute)
+    router = APIRouter(tags=["users"], route_class=BodyRoute)
 
     def store_of(request: Request) -> Store:
         return request.app.state.store
@@ -93,14 +68,12 @@ def users_router() -> APIRouter:
 
     @router.post("/users", status_code=201)
     def add_user(
-        request: Request, who: Annotated[Caller, _admin("user.create")], body: JsonObject
+        request: Request, who: Annotated[Caller, _admin("user.create")], body: NewUserJson
     ) -> dict[str, Any]:
         """A new user and their first token: ``{"name": ..., "role": ..., "ttl_days": 30,
         "label": ...}`` (the token is shown once)."""
-        _fields(body, {"name", "role", "ttl_days", "label"})
         store = store_of(request)
-        name, role = _text(body, "name"), _text(body, "role")
-        ttl, label = _token_args(body)
+        name, role, ttl, label = body.name, body.role, body.ttl_days, body.label
         token = store.add_user(name, role, token_ttl_days=ttl, token_label=label, actor=who.name)
         assert token is not None  # asked for with token_ttl_days
         return {"name": name, "role": role, **_issued(name, token, ttl, label)}
@@ -110,13 +83,12 @@ def users_router() -> APIRouter:
         request: Request,
         name: str,
         who: Annotated[Caller, _admin("token.create")],
-        body: JsonObject,
+        body: TokenJson,
     ) -> dict[str, Any]:
         """A new token: ``{"ttl_days": 30, "label": "laptop"}`` (both optional; at most
         ``MAX_TOKEN_TTL_DAYS`` days). The token is shown once; later only its id."""
-        _fields(body, {"ttl_days", "label"})
         store = store_of(request)
-        ttl, label = _token_args(body)
+        ttl, label = body.ttl_days, body.label
         token = store.issue_token(_known(store, name), ttl_days=ttl, label=label, actor=who.name)
         return _issued(name, token, ttl, label)
 
@@ -181,12 +153,11 @@ def users_router() -> APIRouter:
 
     @router.post("/grants", status_code=201)
     def add_grant(
-        request: Request, who: Annotated[Caller, _admin("grant.create")], body: JsonObject
+        request: Request, who: Annotated[Caller, _admin("grant.create")], body: GrantJson
     ) -> dict[str, Any]:
         """Let a user see a patient: ``{"user": ..., "patient": "p-..."}``."""
-        _fields(body, {"user", "patient"})
         store = store_of(request)
-        user, pid = _text(body, "user"), _text(body, "patient")
+        user, pid = body.user, body.patient
         store.grant(user, who.patient(pid, "grant.create"), actor=who.name)
         return {"user": user, "patient": pid}
 

@@ -5,19 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-
-from .. import __version__, limits
-from ..assimilate import Observations
+from .. import __version__, limits, loop
 from ..data.fhir import forecast_observations, provenance, twin_version_ref
-from ..data.records import EVENT_KINDS
 from ..errors import LimitError
-from ..forecast import score_forecasts, what_if
+from ..forecast import what_if
+from ..loop import StoredForecast, Twin, regimen_event
 from ..simulate import Regimen
-from ..store import StoredForecast, StoredObservation, TwinVersionView
-from ..store._twins import observable_for, regimen_event, to_model_time
-from ..twin import Twin
+from ..store import StoredObservation, TwinVersionView
 from ._errors import ApiError
+from ._schemas import WhatIfBody, WhatIfEvent
 
 __all__ = [
     "build_what_if",
@@ -95,13 +91,10 @@ def forecasts_fhir(fcs: list[StoredForecast]) -> dict[str, Any]:
 
 
 def _model_of(f: StoredForecast):
-    names = set(f.forecast.observable_names)
-    from ..models import list_models
-
-    for cls in list_models():
-        if {o.name for o in cls.observables} == names:
-            return cls()
-    raise ApiError(500, "The forecast's model is not registered.")
+    model = f.model_spec()
+    if model is None:
+        raise ApiError(500, f"The forecast's model {f.model!r} is not registered.")
+    return model
 
 
 def provenance_of(v: TwinVersionView) -> dict[str, Any]:
@@ -115,38 +108,16 @@ def provenance_of(v: TwinVersionView) -> dict[str, Any]:
 
 
 def skill_json(fcs: list[StoredForecast], obs: list[StoredObservation]) -> dict[str, Any]:
+    """The skill ledger of stored forecasts ``fcs`` (newest first) against the observations."""
     if not fcs:
         return {"scored": 0, "by_observable": {}}
-    model = _model_of(fcs[0])
-    f0 = fcs[0]
-    rows = [(to_model_time(o.time, f0.epoch, f0.time_unit), observable_for(model, o.code),
-             o.value, o.censored) for o in obs]  # fmt: skip
-    rows = [r for r in rows if r[1] is not None]
-    stream = Observations(
-        np.array([r[0] for r in rows], dtype=np.float64), tuple(r[1] for r in rows),
-        np.array([r[2] for r in rows], dtype=np.float64),
-        np.array([r[3] for r in rows], dtype=np.int8),
-    )  # fmt: skip
-    out: dict[str, Any] = {"scored": 0, "by_observable": {}}
-    forecasts = [f.forecast for f in reversed(fcs)]
-    for name in sorted(set(stream.observable)):
-        # observation times on the model's input grid, as the twin saw them
-        snapped = Observations(np.round(stream.times / model.input_dt) * model.input_dt,
-                               stream.observable, stream.values, stream.censored)  # fmt: skip
-        s = score_forecasts(forecasts, snapped, name)
-        out["scored"] += s.scored
-        out["by_observable"][name] = {
-            "scored": s.scored, "drifting": s.drifting, "recent_coverage": s.recent_coverage,
-            "by_horizon": [{"horizon": h.horizon, "n": h.n, "coverage": h.coverage,
-                            "crps": h.crps, "mard": h.mard, "rmse": h.rmse}
-                           for h in s.by_horizon],
-        }  # fmt: skip
-    return out
+    _model_of(fcs[0])
+    return loop.stored_skill(fcs, [(o.time, o.code, o.value, o.censored) for o in obs])
 
 
 def event_kinds(model: Any) -> list[str]:
     """The regimen event kinds ``model`` has an input for."""
-    return [k for k in EVENT_KINDS if regimen_event(model, k, 0.0, 1.0) is not None]
+    return [k for k, _ in loop.event_kinds(model)]
 
 
 def _bounded(bound: limits.Bound, value: Any, where: str, **kw: Any) -> Any:
@@ -166,51 +137,35 @@ def what_if_horizon(twin: Any, horizon: Any) -> float:
 
 
 def what_if_regimens(
-    twin: Any,
-    options: Any,
-    horizon: float,
-    *,
-    max_options: int | None = None,
-    max_events: int | None = None,
-    max_amount: float | None = None,
-    name_len: int = 64,
+    twin: Any, options: dict[str, list[WhatIfEvent]], horizon: float, *, name_len: int = 64
 ) -> dict[str, Regimen]:
-    """Checked what-if options ``{name: [{"after", "kind", "amount"}, ...]}`` as regimens at
-    the twin's time (``after`` in the model's time unit, 0..``horizon``). The counts and
-    amounts are bounded by ``medtwin.limits`` (``max_*``: tighter ends for one caller)."""
-    if not isinstance(options, dict):
-        raise ApiError(422, f"options must map option names to lists of events. Got "
-                       f"{limits.shown(options)}.", expression="options")  # fmt: skip
-    _bounded(limits.WHAT_IF_OPTIONS, len(options), "options", high=max_options)
+    """What-if ``options`` (validated: counts and amounts within ``medtwin.limits``) as
+    regimens at the twin's time: each event's ``kind`` one the twin's model takes and its
+    ``after`` (the model's time unit) within 0..``horizon``. Option names are cut to
+    ``name_len`` characters."""
     unit, out, kinds = twin.model.time_unit, {}, event_kinds(twin.model)
     after = limits.EVENT_AFTER.in_unit(unit)
     for name, events in options.items():
         where = f"options.{str(name)[:40]}"
-        if not isinstance(events, list):
-            raise ApiError(422, f"{where} must be a list of events. Got "
-                           f"{limits.shown(events)}.", expression=where)  # fmt: skip
-        _bounded(limits.WHAT_IF_EVENTS, len(events), where, high=max_events)
         evs = []
         for k, e in enumerate(events):
             at = f"{where}[{k}]"
-            if not isinstance(e, dict) or e.get("kind") not in kinds:
+            if e.kind not in kinds:
                 raise ApiError(422, f"{at}: expected {{'after': 0..{horizon:g}, 'kind': one of "
-                               f"{kinds}, 'amount': >= 0}}. Got {limits.shown(e)}.",
+                               f"{kinds}, 'amount': >= 0}}. Got {limits.shown(dict(e))}.",
                                expression=at)  # fmt: skip
-            t = _bounded(after, e.get("after"), f"{at}.after", high=horizon)
-            amount = _bounded(limits.EVENT_AMOUNT, e.get("amount"), f"{at}.amount",
-                              high=max_amount)  # fmt: skip
-            evs.append(regimen_event(twin.model, e["kind"], twin.time + t, amount))
+            t = _bounded(after, e.after, f"{at}.after", high=horizon)
+            ev = regimen_event(twin.model, e.kind, twin.time + t, e.amount)
+            if ev is not None:  # always: the kind is one the model takes
+                evs.append(ev)
         out[str(name)[:name_len]] = Regimen(tuple(evs))
     return out
 
 
-def build_what_if(twin: Twin, body: dict[str, Any]) -> dict[str, Any]:
+def build_what_if(twin: Twin, body: WhatIfBody) -> dict[str, Any]:
     """``POST /patients/{pid}/what-if``: paired forecasts and metrics of the options."""
-    if not isinstance(body, dict):
-        raise ApiError(422, "Expected a JSON object {'horizon': ..., 'options': {...}}.")
-    horizon = what_if_horizon(twin, body.get("horizon"))
-    regimens = what_if_regimens(twin, body.get("options"), horizon)
+    horizon = what_if_horizon(twin, body.horizon)
+    regimens = what_if_regimens(twin, body.options, horizon)
     res = what_if(twin, regimens, horizon)
     return {"horizon": horizon, "options": list(res.options), "metrics": res.metrics,
             "medians": {n: {o: fc.median[j].tolist() for j, o in

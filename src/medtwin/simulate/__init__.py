@@ -1,5 +1,11 @@
-"""Simulation: regimens, solvers, ``simulate`` and the streaming ``advance``."""
+"""Simulation: regimens, meals (recipes and their realisations), solvers, ``simulate`` and the
+streaming ``advance``."""
 
+from ._check import check_model as check_model
+from ._meals import ClockMeals as ClockMeals
+from ._meals import MealRecipe as MealRecipe
+from ._meals import Meals as Meals
+from ._meals import SimglucoseMeals as SimglucoseMeals
 from ._regimen import CompiledRegimen as CompiledRegimen
 from ._regimen import Dose as Dose
 from ._regimen import Event as Event
@@ -24,12 +30,16 @@ __all__ = [
     "RK4",
     "Adaptive",
     "Advanced",
+    "ClockMeals",
     "CompiledRegimen",
     "Dose",
     "Event",
     "Infusion",
+    "MealRecipe",
+    "Meals",
     "Regimen",
     "SetRate",
+    "SimglucoseMeals",
     "Solver",
     "Status",
     "Trajectory",
@@ -37,6 +47,7 @@ __all__ = [
     "applied_inputs",
     "basal",
     "bolus",
+    "check_model",
     "integrate_rates",
     "meal",
     "simulate",

@@ -230,14 +230,15 @@ class Regimen:
         queue_end: dict[str, float] = {}
         for e in self.events:
             i = index[e.input]
-            if isinstance(e, Dose) and e.rate is None:
-                k = math.floor((e.time - t0) / dt + 1e-9)
-                if 0 <= k < n:
-                    dose[k, i] += e.amount / dt
-            elif isinstance(e, Dose):
-                start = max(e.time, queue_end.get(e.input, -math.inf))
-                queue_end[e.input] = start + e.amount / e.rate
-                spread(i, start, e.amount / e.rate, e.rate)
+            if isinstance(e, Dose):
+                if e.rate is None:
+                    k = math.floor((e.time - t0) / dt + 1e-9)
+                    if 0 <= k < n:
+                        dose[k, i] += e.amount / dt
+                else:
+                    start = max(e.time, queue_end.get(e.input, -math.inf))
+                    queue_end[e.input] = start + e.amount / e.rate
+                    spread(i, start, e.amount / e.rate, e.rate)
             elif isinstance(e, Infusion):
                 spread(i, e.time, e.duration, e.rate)
             else:  # SetRate: from the first step starting at or after its time

@@ -178,10 +178,10 @@ def _advance_one(model, solver, t, y, u, params, dt, key, refine, refine_any):
 @eqx.filter_jit
 def _kernel(
     model: AbstractModel,
-    solver: Solver,
+    solver: Solver | None,  # None for a stepped model (it has its own step)
     params: Array,
     y0: Array,
-    keys: Array,
+    keys: Array | None,
     dose: Array,
     override: Array,
     refine: Array | None,
@@ -208,7 +208,11 @@ def _kernel(
             t = t0 + k * dt
             # Keys depend on the absolute step, so chained advance() calls match simulate().
             sub = None if key is None else jax.random.fold_in(key, k + jnp.round(t0 / dt))
-            flags = (False, False) if refine is None else (refine_m[k], refine_any[k])
+            flags = (
+                (False, False)
+                if refine is None or refine_any is None
+                else (refine_m[k], refine_any[k])
+            )
             y_new, ok_k, fin_k = _advance_one(model, solver, t, y, inputs_at(k), p, dt, sub, *flags)
             return (y_new, ok & ok_k, finite & fin_k), None
 
@@ -287,7 +291,9 @@ def integrate_rates(
 
     def step(carry, k):
         y, ok = carry
-        flags = (False, False) if refine is None else (refine[k], refine_any[k])
+        flags = (
+            (False, False) if refine is None or refine_any is None else (refine[k], refine_any[k])
+        )
         y_new, ok_k, _ = _advance_one(model, solver, t0 + k * dt, y, rates[k], params, dt, None,
                                       *flags)  # fmt: skip
         return (y_new, ok & ok_k), None
@@ -350,6 +356,7 @@ def _run(
     p, batched = _batched(params, model.n_params, "params", model)
     _check_params(p, model)
     b = p.shape[0]
+    y: Array | np.ndarray
     if y0 is None:
         y = jax.vmap(model.initial_state)(jnp.asarray(p))
     else:
@@ -363,8 +370,8 @@ def _run(
     # Member i draws from fold_in(key, i): a member's numbers do not depend on the batch size.
     keys = None if key is None else jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(b))
 
-    regimens = regimen if isinstance(regimen, Sequence) else None
-    if regimens is not None:
+    if isinstance(regimen, Sequence):
+        regimens = regimen
         if len(regimens) != b:
             raise SimulationError(
                 f"simulate() got {len(regimens)} regimens for {b} parameter sets; pass one regimen "
@@ -385,7 +392,7 @@ def _run(
     refine = None if solver is None else solver.refine_mask(np.any(dose != 0, axis=-1))
     batch_args = (p, np.asarray(y), None if keys is None else keys)
     batch_args += (dose, override, refine) if dose.ndim == 3 else ()
-    shared = () if dose.ndim == 3 else (dose, override, refine)
+    shared: tuple[Any, ...] = () if dose.ndim == 3 else (dose, override, refine)
 
     def run_chunk(chunk: tuple) -> tuple:
         if dose.ndim == 3:

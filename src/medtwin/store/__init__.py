@@ -14,7 +14,9 @@ Tables
 ``twins`` / ``twin_versions`` / ``forecasts``
     a patient's twin (configuration, head version; the row updates lock), its immutable
     versions (parent, model, medtwin version, seed, ensemble blob, assimilation report, ids
-    applied) and the forecast issued with each (median, bands, 99 quantiles).
+    applied) and the forecast issued with each (its model, median, bands, 1..99 % quantiles).
+    The store keeps these as rows and opaque blobs; what they mean -- configuration, model,
+    filter, the update step -- is ``medtwin.loop``'s.
 ``recommendations``, ``users``, ``tokens`` (SHA-256 hashes only), ``grants``
 ``audit_log`` / ``audit_head`` / ``audit_checkpoints``
     the HMAC-keyed hash chain, its head and signed checkpoints (see ``_audit``).
@@ -36,12 +38,17 @@ Guarantees
   before; a restored twin continues with the same numbers as an uninterrupted run.
 """
 
+from ..loop import TwinConfig as TwinConfig
 from ._audit import AuditEntry as AuditEntry
 from ._audit import AuditReport as AuditReport
 from ._audit import Checkpoint as Checkpoint
 from ._backup import backup_store as backup_store
 from ._backup import restore_store as restore_store
+from ._batcher import Batching as Batching
+from ._checkpoint_file import append_checkpoint as append_checkpoint
+from ._checkpoint_file import read_checkpoints as read_checkpoints
 from ._crypto import generate_key_file as generate_key_file
+from ._crypto import read_key_file as read_key_file
 from ._deid import EXPORT_LIMIT_PER_HOUR as EXPORT_LIMIT_PER_HOUR
 from ._deid import ExportLimitReached as ExportLimitReached
 from ._fhir_audit import to_fhir as audit_event_to_fhir
@@ -50,7 +57,7 @@ from ._identity import PatientConflict as PatientConflict
 from ._identity import pseudonym_of as pseudonym_of
 from ._store import Store as Store
 from ._store import open_store as open_store
-from ._twins import TwinConfig as TwinConfig
+from ._summaries import PatientSummary as PatientSummary
 from ._users import MAX_TOKEN_TTL_DAYS as MAX_TOKEN_TTL_DAYS
 from ._users import token_id as token_id
 from ._views import ROLES as ROLES
@@ -72,11 +79,13 @@ __all__ = [
     "AddResult",
     "AuditEntry",
     "AuditReport",
+    "Batching",
     "Checkpoint",
     "ExportLimitReached",
     "IngestRefused",
     "IngestResult",
     "PatientConflict",
+    "PatientSummary",
     "PatientView",
     "Store",
     "StoredEvent",
@@ -87,11 +96,14 @@ __all__ = [
     "TwinConfig",
     "TwinVersionView",
     "User",
+    "append_checkpoint",
     "audit_event_to_fhir",
     "backup_store",
     "generate_key_file",
     "open_store",
     "pseudonym_of",
+    "read_checkpoints",
+    "read_key_file",
     "restore_store",
     "token_id",
 ]

@@ -72,8 +72,9 @@ def _pg_env(url: str) -> dict[str, str]:
     given = {"PGHOST": u.host, "PGPORT": u.port, "PGUSER": u.username,
              "PGDATABASE": u.database, "PGPASSWORD": u.password}  # fmt: skip
     for name, var in _QUERY_ENV.items():
-        if isinstance(u.query.get(name), str):
-            given[var] = u.query[name]
+        value = u.query.get(name)
+        if isinstance(value, str):
+            given[var] = value
     env = dict(os.environ)
     env.update({k: str(v) for k, v in given.items() if v not in (None, "")})
     return env

@@ -42,6 +42,7 @@ import hmac
 import os
 import secrets
 from pathlib import Path
+from typing import overload
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -153,6 +154,10 @@ class FieldCipher:
             _derive(master, "medtwin/v1/key-check"), b"medtwin key check", hashlib.sha256
         ).hexdigest()
 
+    @overload
+    def encrypt(self, value: str, *, aad: str) -> bytes: ...
+    @overload
+    def encrypt(self, value: None, *, aad: str) -> None: ...
     def encrypt(self, value: str | None, *, aad: str) -> bytes | None:
         """AES-GCM ciphertext of ``value`` bound to ``aad`` (e.g. ``patients.name:p-...``)."""
         if value is None:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -188,18 +189,23 @@ def export(
         obs, evs = _records(session, p.pid)
         first = min([r.time for r in obs] + [r.time for r in evs], default=None)
         rec: dict[str, Any] = {"study_id": study, "gender": p.gender}
+        when: Callable[[datetime], dict[str, Any]]
         if dates == "shift":
             shown = birth + shift if birth is not None else None
             rec.update(_age(year, shown, "birth_date", shown.isoformat() if shown else None))
 
-            def when(t: datetime, shift: timedelta = shift) -> dict[str, Any]:
+            def shifted(t: datetime, shift: timedelta = shift) -> dict[str, Any]:
                 return {"time": (t + shift).isoformat()}
+
+            when = shifted
         else:
             rec.update(_age(year, birth, "birth_year", birth.year if birth else None))
             rec["first_year"] = first.year if first is not None else None
 
-            def when(t: datetime, first: datetime | None = first) -> dict[str, Any]:
+            def hours(t: datetime, first: datetime | None = first) -> dict[str, Any]:
                 return {"hours": (t - (first or t)).total_seconds() / 3600.0}
+
+            when = hours
 
         rec["observations"] = [
             {"code": r.code, **when(r.time), "value": r.value, "unit": r.unit,

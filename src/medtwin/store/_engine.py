@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_URL",
     "database_url",
     "has_store",
+    "lost_race",
     "make_engine",
     "migrate",
     "no_store",
@@ -80,6 +81,18 @@ def _sqlite_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN DEFERRED")
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# PostgreSQL's SQLSTATEs for a transaction it aborted because of a concurrent one: deadlock
+# detected, serialization failure. Running the transaction again is the documented remedy.
+_RACE_STATES = frozenset({"40P01", "40001"})
+
+
+def lost_race(exc: DBAPIError) -> bool:
+    """Whether ``exc`` says PostgreSQL aborted the transaction to resolve a deadlock (or a
+    serialization failure) with a concurrent one: nothing of it was written, and running it
+    again (after the other committed) is safe. False on SQLite and for any other error."""
+    return getattr(exc.orig, "sqlstate", None) in _RACE_STATES
 
 
 def read_only(engine: Engine) -> Engine:

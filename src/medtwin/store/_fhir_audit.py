@@ -50,7 +50,7 @@ def to_fhir(entry: AuditEntry, *, observer: str = "medtwin") -> dict[str, Any]:
         event["subtype"] = [{"system": "http://hl7.org/fhir/restful-interaction", "code": subtype}]
     if entry.outcome != "success":
         event["outcomeDesc"] = entry.detail.get("reason", entry.outcome)
-    entities = []
+    entities: list[dict[str, Any]] = []
     listed = entry.detail.get(PATIENTS) if isinstance(entry.detail, dict) else None
     patients = [entry.patient] if entry.patient is not None else []
     if isinstance(listed, list):

@@ -64,7 +64,8 @@ def open_keys(
     """The cipher with the lookup keys earlier rekeys carried over, and the audit keys."""
     with Session(read_only(engine)) as s, s.begin():
         carried, legacy = s.get(MetaRow, CARRIED), s.get(MetaRow, LEGACY_AUDIT)
-        carried_text, legacy_id = (carried and carried.value), (legacy and legacy.value)
+        carried_text = carried.value if carried is not None else None
+        legacy_id = legacy.value if legacy is not None else None
     if carried_text:
         cipher = cipher.with_carried(_unwrap(cipher, carried_text))
     keys = load_audit_keys(
@@ -167,7 +168,7 @@ def rekey(store: Any, new_master: bytes, *, actor: str, keyring: str | None = No
                   "events": res.events, "retired_audit_key": res.retired_audit_key}  # fmt: skip
         store._log(s, actor, "store.rekey", None, "Store", detail)
         s.flush()
-        if retire:  # on disk before the commit: never a committed rekey without this key
+        if retire and keyring:  # on disk before the commit: never a committed rekey without it
             add_retired_key(keyring, old.audit_key, "legacy audit key of a replaced master key")
     store._cipher = new
     return res

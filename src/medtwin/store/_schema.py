@@ -170,7 +170,8 @@ class TwinVersionRow(Base):
 
 
 class ForecastRow(Base):
-    """The forecast issued with a twin version (quantile arrays as a compressed npz blob)."""
+    """The forecast issued with a twin version (the model that issued it, median, bands and
+    quantiles with their levels as a compressed npz blob; the version row names the model too)."""
 
     __tablename__ = "forecasts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

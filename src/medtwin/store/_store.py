@@ -10,18 +10,18 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..data.records import EventRecord, ObservationRecord, PatientRecord
 from ..errors import StoreError
-from ..twin import Twin
+from ..loop import Twin, TwinConfig
 from . import (
     _audit,
     _batch,
@@ -33,13 +33,14 @@ from . import (
     _updates,
 )
 from ._audit_keys import LEGACY, AuditKeys
+from ._batcher import batching_from_env
 from ._crypto import FieldCipher, load_key
-from ._engine import database_url, make_engine, migrate, read_only, require_store
+from ._engine import database_url, lost_race, make_engine, migrate, read_only, require_store
 from ._schema import MetaRow, PatientRow, RecommendationRow, TwinRow
 from ._source_ids import hash_clear_source_ids
 from ._store_audit import AuditMethods
+from ._store_twin_batch import TwinBatchMethods
 from ._store_users import UserMethods
-from ._twins import TwinConfig
 from ._views import (
     AddResult,
     IngestResult,
@@ -111,7 +112,7 @@ def _check_key(engine: Engine, cipher: FieldCipher) -> None:
             continue
 
 
-class Store(UserMethods, AuditMethods):
+class Store(UserMethods, AuditMethods, TwinBatchMethods):
     """Patients, observations, events, twins, forecasts, users and the audit log in one
     database. Use :func:`open_store`; close with :meth:`close` or a ``with`` block."""
 
@@ -128,6 +129,7 @@ class Store(UserMethods, AuditMethods):
         self._cipher = cipher
         self._every = checkpoint_every
         self._audit_keys = audit_keys or AuditKeys(cipher.audit_key, {}, LEGACY)
+        self.set_update_batching(batching_from_env())  # concurrent writers' updates: _batcher
 
     @property
     def url(self) -> str:
@@ -163,12 +165,20 @@ class Store(UserMethods, AuditMethods):
 
     def _retry(self, fn: Any) -> Any:
         """Run ``fn(session)`` in a transaction; once more if a concurrent writer inserted the
-        same record first (PostgreSQL unique violation), which the retry then sees."""
-        try:
-            with self._tx() as s:
-                return fn(s)
-        except IntegrityError:
-            pass
+        same record first (PostgreSQL unique violation), which the retry then sees, or if
+        PostgreSQL aborted it to break a deadlock with one (two processes inserting the same
+        records in opposite orders). A deadlock's victim may retry before the other commits
+        and then collide with its rows (a unique violation): hence a third try, which sees
+        them stored."""
+        for _ in range(2):
+            try:
+                with self._tx() as s:
+                    return fn(s)
+            except IntegrityError:
+                pass
+            except OperationalError as exc:
+                if not lost_race(exc):
+                    raise
         try:
             with self._tx() as s:
                 return fn(s)
@@ -267,6 +277,18 @@ class Store(UserMethods, AuditMethods):
         with self._tx() as s:
             return list(s.execute(select(PatientRow.pid).order_by(PatientRow.pid)).scalars())
 
+    def twin_shapes(self) -> list[TwinConfig]:
+        """One configuration per distinct shape of the stored twins (model, prior, free
+        parameters, particles, forecast horizon and cadence, drift), epoch and seed cleared:
+        what a starting service warms up (``medtwin.loop.warm_up``). No patient data."""
+        with self._read() as s:
+            texts = s.execute(select(TwinRow.config)).scalars().all()
+        shapes: dict[tuple, TwinConfig] = {}
+        for text in texts:
+            c = TwinConfig.from_json(text)
+            shapes.setdefault((c.model, c.prior, c.free, c.n, c.horizon, c.every, c.drift), c)
+        return list(shapes.values())
+
     # -- observations and events ----------------------------------------------------------
 
     def add_observations(
@@ -297,21 +319,11 @@ class Store(UserMethods, AuditMethods):
             )
             return added, dups
 
-        added, dups = self._retry(run)
-        # Also after duplicates only: a resend after a crash applies what the crash left pending.
-        version = self._auto_update([pid], actor).get(pid) if update else None
+        with self._arriving() if update else nullcontext():
+            added, dups = self._retry(run)
+            # Also after duplicates only: a resend after a crash applies what it left pending.
+            version = self._auto_update([pid], actor).get(pid) if update else None
         return AddResult(added, dups, version)
-
-    def _auto_update(self, pids: Iterable[str], actor: str) -> dict[str, int]:
-        out = {}
-        for pid in pids:
-            with self._tx() as s:
-                if s.get(TwinRow, pid) is None:
-                    continue
-            view = self.update_twin(pid, actor=actor)
-            if view is not None:
-                out[pid] = view.version
-        return out
 
     def observations(
         self,
@@ -377,12 +389,16 @@ class Store(UserMethods, AuditMethods):
                 if new:
                     logs.append(("patient.create", pid, "Patient", None))
             by_pid: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
-            for i, group in enumerate((observations, events)):
+            groups: tuple[list[Any], list[Any]] = (observations, events)
+            for i, group in enumerate(groups):
                 for rec in group:
                     by_pid[self._resolve(s, rec.patient_ref, pids, refs)][i].append(rec)
             counts = {"observation": [0, 0], "event": [0, 0]}
             changed = []
-            adders = (("observation", _records.add_observations), ("event", _records.add_events))
+            adders: tuple[tuple[str, Any], ...] = (
+                ("observation", _records.add_observations),
+                ("event", _records.add_events),
+            )
             for pid, recs in by_pid.items():
                 for (what, add), batch in zip(adders, recs, strict=True):
                     if batch:
@@ -390,8 +406,8 @@ class Store(UserMethods, AuditMethods):
                         counts[what][0] += added
                         counts[what][1] += dups
                         changed.append(pid)
-                        detail = {"added": added, "duplicates": dups}
-                        logs.append((f"{what}.create", pid, what.capitalize(), detail))
+                        added_dups = {"added": added, "duplicates": dups}
+                        logs.append((f"{what}.create", pid, what.capitalize(), added_dups))
             for action, pid, resource, detail in logs:
                 self._log(s, actor, action, pid, resource, detail)
             created = sum(1 for a, *_ in logs if a == "patient.create")
@@ -400,19 +416,20 @@ class Store(UserMethods, AuditMethods):
             )
             return res, list(dict.fromkeys(changed))
 
-        try:
-            res, changed = self._retry(run)
-        except StoreError as exc:
-            self._refused(actor, "ingest", exc)
-            raise
-        if update and changed:
-            res = IngestResult(
-                res.patients,
-                res.created,
-                res.observations,
-                res.events,
-                self._auto_update(changed, actor),
-            )
+        with self._arriving() if update else nullcontext():
+            try:
+                res, changed = self._retry(run)
+            except StoreError as exc:
+                self._refused(actor, "ingest", exc)
+                raise
+            if update and changed:
+                res = IngestResult(
+                    res.patients,
+                    res.created,
+                    res.observations,
+                    res.events,
+                    self._auto_update(changed, actor),
+                )
         return res
 
     def _resolve(
@@ -449,13 +466,18 @@ class Store(UserMethods, AuditMethods):
                     self._log(s, actor, "twin.create", pid, "Twin", detail)
                     return _updates.version_view(row, None, config.epoch, unit)
             made = _twin_update.compute_create(config)
-            with self._tx() as s:  # another process may have created it meanwhile
+
+            def write(s: Session) -> TwinVersionView:
+                # Another process may have created it meanwhile, or be inserting it now: then
+                # the insert fails (unique violation) and _retry's second try finds its row.
                 _records.patient_row(s, pid)
                 row = _twin_update.existing_twin(s, pid, config)
                 if row is None:
                     row = _twin_update.write_create(s, pid, config, made)
                 self._log(s, actor, "twin.create", pid, "Twin", detail)
                 return _updates.version_view(row, None, config.epoch, unit)
+
+            return self._retry(write)
 
     def update_twin(self, pid: str, *, actor: str) -> TwinVersionView | None:
         """Apply the pending observations and events of ``pid`` as one new twin version (with
@@ -464,25 +486,7 @@ class Store(UserMethods, AuditMethods):
         read and compute again, up to ``_twin_update.TRIES`` times). One update takes at most
         what ``medtwin.limits`` allows; the rest waits for the next update."""
         with _twin_update.twin_guard(self.url, pid):
-            for _ in range(_twin_update.TRIES):
-                with self._tx() as s:
-                    plan = _twin_update.read_update(s, pid)
-                if plan is None:
-                    return None
-                done = _twin_update.compute_update(plan)
-                with self._tx() as s:
-                    row = _twin_update.write_update(s, plan, done)
-                    if row is None:
-                        continue  # another process wrote the next version first
-                    config, report = plan.stored.config, done.report
-                    self._log(s, actor, "twin.update", pid, "Twin",
-                              {"version": row.version, "used": report["data"]["used"],
-                               "late": report["late"], "events": report["events"]})  # fmt: skip
-                    _twin_update.pause_before_commit()
-                    return _updates.version_view(
-                        row, row.version - 1, config.epoch, _updates.unit_of(config)
-                    )
-        return None  # the head kept moving: others are applying this twin's data
+            return self._update_alone(pid, actor, _twin_update.TRIES)
 
     def twin(self, pid: str, *, actor: str, version: int | None = None) -> Twin:
         """The twin of ``pid`` at ``version`` (latest if None), restored so that further

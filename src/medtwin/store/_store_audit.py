@@ -8,12 +8,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from . import _audit, _audit_verify, _fhir_audit, _records, _rekey, _summaries, _updates
+from ._store_mixin import StoreMixin
 from ._views import StoredForecast, StoredObservation
 
 __all__ = ["AuditMethods"]
 
 
-class AuditMethods:
+class AuditMethods(StoreMixin):
     """The audit log of a :class:`Store` (a mixin: uses ``_tx``, ``_read`` and ``_log``)."""
 
     # -- audit ----------------------------------------------------------------------------

@@ -6,12 +6,13 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from . import _users
+from ._store_mixin import StoreMixin
 from ._views import TokenView, User
 
 __all__ = ["UserMethods"]
 
 
-class UserMethods:
+class UserMethods(StoreMixin):
     """Users, tokens and grants of a :class:`Store` (a mixin: uses ``_tx`` and ``_log``)."""
 
     # -- users ----------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from datetime import datetime
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from ..loop import TwinConfig, from_model_time
 from ._schema import ObservationRow, TwinRow, TwinVersionRow
-from ._twins import TwinConfig, from_model_time
 from ._updates import unit_of
 
 __all__ = ["PatientSummary", "summaries"]
@@ -57,19 +57,19 @@ def summaries(session: Session, pids: Sequence[str]) -> dict[str, PatientSummary
             .group_by(obs.pid)
         )
         first.update((p, t) for p, t in session.execute(q).all())
-        q = (
+        q_twin = (
             select(TwinRow.pid, TwinRow.config, TwinVersionRow.model, TwinVersionRow.version,
                    TwinVersionRow.model_time)
             .join(TwinVersionRow, and_(TwinVersionRow.pid == TwinRow.pid,
                                        TwinVersionRow.version == TwinRow.head_version))
             .where(TwinRow.pid.in_(chunk))
         )  # fmt: skip
-        for pid, config_text, model, version, model_time in session.execute(q).all():
+        for pid, config_text, model, version, model_time in session.execute(q_twin).all():
             config = TwinConfig.from_json(config_text)
             unit = units.get(config.model) or units.setdefault(config.model, unit_of(config))
             twins[pid] = (model, version, from_model_time(model_time, config.epoch, unit))
     out = {}
     for pid in pids:
-        model, version, time = twins.get(pid, (None, None, None))
-        out[pid] = PatientSummary(pid, last.get(pid), first.get(pid), model, version, time)
+        head = twins.get(pid, (None, None, None))  # model, version, time
+        out[pid] = PatientSummary(pid, last.get(pid), first.get(pid), *head)
     return out

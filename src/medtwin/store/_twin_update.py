@@ -3,9 +3,10 @@ numbers are computed.
 
 1. *read* (a short transaction): the twin's configuration, head version, ensemble and event
    history, and the records pending for it -- plain values, no ORM rows carried out.
-2. *compute* (no transaction open): restore the twin, assimilate what this update takes,
-   forecast, pack the blobs. Seconds at most (``medtwin.limits``), and other requests -- reads,
-   writes, other twins' updates -- go on meanwhile.
+2. *compute* (no transaction open): the twin loop (``medtwin.loop``) restores the twin,
+   assimilates what this update takes, forecasts and evaluates the alerts; the store packs the
+   blobs. Seconds at most (``medtwin.limits``), and other requests -- reads, writes, other
+   twins' updates -- go on meanwhile. The store knows the model only by its name.
 3. *write* (a short transaction holding the twin's row lock): if the head version is still the
    one read and the records taken are still pending, write the next version, its forecast and
    the records' marks; else write nothing (the caller reads and computes again).
@@ -28,13 +29,11 @@ committed), so a test can kill the process at the worst moment.
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,24 +42,11 @@ from sqlalchemy import func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
-from .. import __version__, limits
-from ..assimilate import assimilate_with_report
-from ..forecast import forecast
-from ..simulate import Regimen
+from .. import __version__, limits, loop
+from ..errors import StoreError
+from ..loop import TwinConfig
 from ._schema import EventRow, ForecastRow, ObservationRow, TwinRow, TwinVersionRow
-from ._twins import (
-    TwinConfig,
-    from_model_time,
-    new_twin,
-    observable_for,
-    observations_of,
-    pack_ensemble,
-    pack_forecast,
-    regimen_event,
-    snapped,
-    to_model_time,
-)
-from ._updates import Stored, read_stored, restore, twin_row, unit_of, version_row
+from ._updates import Stored, read_stored, restore, twin_row, version_row
 
 __all__ = [
     "PAUSE_ENV",
@@ -69,7 +55,10 @@ __all__ = [
     "Plan",
     "compute_create",
     "compute_update",
+    "compute_updates",
     "existing_twin",
+    "free_twin_guards",
+    "lock_twins",
     "pause_before_commit",
     "read_update",
     "twin_guard",
@@ -79,7 +68,7 @@ __all__ = [
 
 PAUSE_ENV = "MEDTWIN_TEST_PAUSE_IN_UPDATE"
 TRIES = 3  # read-compute-write rounds before an update gives way to the writers that moved it
-_READ_OBS = 4 * limits.UPDATE_TIMES.high  # pending observations read per update (by time)
+_READ_OBS = 4 * int(limits.UPDATE_TIMES.high)  # pending observations read per update (by time)
 
 
 @dataclass(frozen=True)
@@ -125,6 +114,26 @@ def twin_guard(database: str, pid: str) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def free_twin_guards(database: str, pids: Sequence[str]) -> Iterator[list[str]]:
+    """Hold the in-process locks of those of ``pids`` no other thread holds (taken without
+    waiting, in pid order); yields the pids held. A batch updates those and leaves the others to
+    a later :func:`twin_guard` of their own."""
+    held: list[threading.Lock] = []
+    got: list[str] = []
+    try:
+        for pid in sorted(set(pids)):
+            with _guards_lock:
+                lock = _guards.setdefault((database, pid), threading.Lock())
+            if lock.acquire(blocking=False):
+                held.append(lock)
+                got.append(pid)
+        yield got
+    finally:
+        for lock in reversed(held):
+            lock.release()
+
+
 # -- phase 1 -----------------------------------------------------------------------------------
 
 
@@ -140,19 +149,18 @@ def read_update(session: Session, pid: str) -> Plan | None:
     evs = session.execute(
         select(EventRow.id, EventRow.kind, EventRow.time, EventRow.amount)
         .where(EventRow.pid == pid, EventRow.status == "pending")
-        .order_by(EventRow.time, EventRow.id).limit(limits.UPDATE_EVENTS.high + 1)
+        .order_by(EventRow.time, EventRow.id).limit(int(limits.UPDATE_EVENTS.high) + 1)
     ).all()  # fmt: skip
     if not obs and not evs:
         return None
-    return Plan(pid, read_stored(session, pid, row.head_version), tuple(map(tuple, obs)),
-                tuple(map(tuple, evs)))  # fmt: skip
+    return Plan(pid, read_stored(session, pid, row.head_version),
+                tuple((r[0], r[1], r[2], r[3], r[4]) for r in obs),
+                tuple((r[0], r[1], r[2], r[3]) for r in evs))  # fmt: skip
 
 
 def existing_twin(session: Session, pid: str, config: TwinConfig) -> TwinVersionRow | None:
     """Version 0 of ``pid``'s twin if it has one with ``config`` (None if it has none; a
     :class:`StoreError` if it has one with another configuration)."""
-    from ..errors import StoreError
-
     existing = session.get(TwinRow, pid)
     if existing is None:
         return None
@@ -167,90 +175,78 @@ def existing_twin(session: Session, pid: str, config: TwinConfig) -> TwinVersion
 # -- phase 2 -----------------------------------------------------------------------------------
 
 
-def _forecast_fields(twin, config: TwinConfig) -> dict:
-    fc = forecast(twin, config.horizon, every=config.every)
-    return {"issued_at": float(fc.issued_at), "observables": tuple(fc.observable_names),
-            "levels": tuple(fc.levels), "forecast": pack_forecast(fc)}  # fmt: skip
+def _computed(step: loop.Step, model: str) -> Computed:
+    fc = step.forecast
+    return Computed(
+        version=step.twin.version, model=model, model_time=float(step.twin.time),
+        ensemble=loop.pack_ensemble(step.twin.ensemble), report=step.report,
+        applied=step.applied, obs_marks=step.obs_marks, ev_marks=step.ev_marks,
+        issued_at=float(fc.issued_at), observables=tuple(fc.observable_names),
+        levels=tuple(fc.levels), forecast=loop.pack_forecast(fc, model),
+    )  # fmt: skip
 
 
 def compute_create(config: TwinConfig) -> Computed:
-    """Version 0 of a twin made from ``config`` and its prior forecast."""
-    twin = new_twin(config)
-    return Computed(
-        version=0, model=twin.model.name, model_time=float(twin.time),
-        ensemble=pack_ensemble(twin.ensemble),
-        report={"created": True, "particles": config.n, "prior": config.prior},
-        applied={"observations": [], "events": []}, obs_marks={}, ev_marks={},
-        **_forecast_fields(twin, config),
-    )  # fmt: skip
+    """Version 0 of a twin made from ``config`` and its prior forecast (``medtwin.loop``)."""
+    step = loop.create(config)
+    return _computed(step, step.twin.model.name)
 
 
 def compute_update(plan: Plan) -> Computed:
-    """The next version: what ``plan`` read, assimilated as far as one update goes."""
-    config = plan.stored.config
+    """The next version: what ``plan`` read, through one step of the twin loop."""
     twin = restore(plan.stored)
-    model, unit = twin.model, twin.model.time_unit
-    span_end = twin.time + limits.UPDATE_SPAN.in_unit(unit).high
-    # Events: at most UPDATE_EVENTS, by time; data at or after the first one left waits for it.
-    most_evs = limits.UPDATE_EVENTS.high
-    take_evs, rest_evs = plan.evs[:most_evs], plan.evs[most_evs:]
-    ev_wall = to_model_time(rest_evs[0][2], config.epoch, unit) if rest_evs else math.inf
-    obs_marks: dict[int, str] = {}
-    unobserved: Counter = Counter()
-    late, candidates = 0, []
-    for oid, code, t_obs, value, censored in plan.obs:
-        name = observable_for(model, code)
-        t = to_model_time(t_obs, config.epoch, unit)
-        if name is None:
-            obs_marks[oid], unobserved[code] = "unobserved", unobserved[code] + 1
-        elif snapped(model, t) <= twin.time:
-            obs_marks[oid], late = "late", late + 1
-        else:
-            candidates.append((snapped(model, t), oid, t, name, value, censored))
-    times, most = sorted({c[0] for c in candidates}), limits.UPDATE_TIMES.high
-    cut = min(span_end, times[most - 1]) if len(times) > most else span_end
-    taken = [c for c in candidates if c[0] <= cut and c[0] < ev_wall]
-    left = [c[0] for c in candidates if not (c[0] <= cut and c[0] < ev_wall)]
-    for c in taken:
-        obs_marks[c[1]] = "applied"
-    until = None
-    if left and min(left) > span_end:
-        # nothing within a span: move the twin on by one span (at most to the next event left)
-        step = model.input_dt
-        until = math.floor(min(span_end, ev_wall) / step + 1e-9) * step
-        if until <= twin.time:
-            until = None
-    new_events, ev_marks = [], {}
-    for eid, kind, t_ev, amount in take_evs:
-        ev = regimen_event(model, kind, to_model_time(t_ev, config.epoch, unit), amount)
-        ev_marks[eid] = "unused" if ev is None else "applied"
-        if ev is not None:
-            new_events.append(ev)
-    rows = [(c[2], c[3], c[4], c[5]) for c in taken]
-    out = assimilate_with_report(
-        twin, observations_of(model, rows), Regimen(tuple(new_events)), until=until
-    )
-    rep = out.report
-    report = {
-        "data": {"received": rep.data.received, "used": rep.data.used,
-                 "dropped": rep.data.dropped, "reordered": rep.data.reordered,
-                 "censored": rep.data.censored},
-        "ess": list(rep.ess), "resampled": rep.resampled, "degenerate": rep.degenerate,
-        "failed_particles": rep.failed_particles, "log_evidence": rep.log_evidence,
-        "late": late, "unobserved_codes": dict(unobserved), "events": len(new_events),
-        "unused_events": len(take_evs) - len(new_events), "observations_pending": len(obs_marks),
-        "deferred": {"observations": len(left), "events": len(rest_evs)}, "until": until,
-    }  # fmt: skip
-    applied = {"observations": [o[0] for o in plan.obs if o[0] in obs_marks],
-               "events": [e[0] for e in take_evs]}  # fmt: skip
-    return Computed(
-        version=out.twin.version, model=model.name, model_time=float(out.twin.time),
-        ensemble=pack_ensemble(out.twin.ensemble), report=report, applied=applied,
-        obs_marks=obs_marks, ev_marks=ev_marks, **_forecast_fields(out.twin, config),
-    )  # fmt: skip
+    obs = [loop.PendingObservation(*o) for o in plan.obs]
+    evs = [loop.PendingEvent(*e) for e in plan.evs]
+    step = loop.update(plan.stored.config, twin, obs, evs)
+    return _computed(step, twin.model.name)
+
+
+def compute_updates(plans: Sequence[Plan]) -> list[Computed | Exception]:
+    """Phase 2 for many twins at once (``store._batcher``): the plans' steps in one
+    ``loop.update_many`` call -- the numbers of :func:`compute_update` one by one -- each plan's
+    failure its own result. A single plan goes through :func:`compute_update` itself."""
+    if len(plans) == 1:
+        try:
+            return [compute_update(plans[0])]
+        except Exception as exc:  # the caller reports it for this twin alone
+            return [exc]
+    out: list[Computed | Exception | None] = [None] * len(plans)
+    items, where = [], []
+    for i, plan in enumerate(plans):
+        try:
+            twin = restore(plan.stored)
+        except Exception as exc:
+            out[i] = exc
+            continue
+        obs = [loop.PendingObservation(*o) for o in plan.obs]
+        evs = [loop.PendingEvent(*e) for e in plan.evs]
+        items.append(loop.UpdateItem(plan.stored.config, twin, obs, evs))
+        where.append(i)
+    steps = loop.update_many(items, errors="return")
+    for i, item, step in zip(where, items, steps, strict=True):
+        try:
+            out[i] = step if isinstance(step, Exception) else _computed(step, item.twin.model.name)
+        except Exception as exc:
+            out[i] = exc
+    return out  # type: ignore[return-value]
 
 
 # -- phase 3 -----------------------------------------------------------------------------------
+
+
+def lock_twins(session: Session, pids: Sequence[str]) -> None:
+    """Take the row locks of ``pids``' twins in pid order (PostgreSQL ``FOR UPDATE``; SQLite
+    holds the write lock already). A batch takes all its twins' locks first, in one order,
+    and the audit head's after them -- as a single update does -- so two batches never wait
+    for each other in a cycle."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for k in range(0, len(pids), 500):
+        chunk = sorted(pids)[k : k + 500]
+        session.execute(
+            select(TwinRow.pid).where(TwinRow.pid.in_(chunk)).order_by(TwinRow.pid)
+            .with_for_update()
+        ).all()  # fmt: skip
 
 
 def _write_version(
@@ -265,11 +261,10 @@ def _write_version(
     )  # fmt: skip
     session.add(version)
     session.flush()
-    unit = unit_of(config)
     session.add(
         ForecastRow(
             pid=row.pid, version_id=version.id, version=done.version,
-            issued_at=from_model_time(done.issued_at, config.epoch, unit),
+            issued_at=loop.from_model_time(done.issued_at, config.epoch, config.time_unit),
             horizon=config.horizon, observables=json.dumps(list(done.observables)),
             levels=json.dumps(list(done.levels)), data=done.forecast,
         )

@@ -8,24 +8,14 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-import jax
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import loop
 from ..errors import StoreError
-from ..simulate import Regimen
-from ..twin import Twin
+from ..loop import StoredForecast, Twin, TwinConfig
 from ._schema import EventRow, ForecastRow, TwinRow, TwinVersionRow
-from ._twins import (
-    TwinConfig,
-    build_twin,
-    from_model_time,
-    regimen_event,
-    to_model_time,
-    unpack_ensemble,
-    unpack_forecast,
-)
-from ._views import StoredForecast, TwinVersionView
+from ._views import TwinVersionView
 
 __all__ = [
     "Stored",
@@ -88,23 +78,7 @@ def read_stored(session: Session, pid: str, version: int | None = None) -> Store
 
 def restore(stored: Stored) -> Twin:
     """The twin of ``stored``, restored to continue exactly (same keys as if never stored)."""
-    config = stored.config
-    model, prior, method = build_twin(config)
-    events = []
-    for kind, t, amount in stored.history:
-        ev = regimen_event(model, kind, to_model_time(t, config.epoch, model.time_unit), amount)
-        if ev is not None:
-            events.append(ev)
-    return Twin.restore(
-        model,
-        unpack_ensemble(stored.ensemble),
-        prior,
-        key=jax.random.key(config.seed),
-        t0=0.0,
-        version=stored.version,
-        regimen=Regimen(tuple(events)),
-        method=method,
-    )
+    return loop.restore(stored.config, stored.version, stored.ensemble, stored.history)
 
 
 def load(session: Session, pid: str, version: int | None = None) -> Twin:
@@ -127,7 +101,7 @@ def version_view(
         model_version=row.model_version,
         seed=row.seed,
         model_time=row.model_time,
-        time=from_model_time(row.model_time, epoch, unit),
+        time=loop.from_model_time(row.model_time, epoch, unit),
         report=json.loads(row.report),
         observations=tuple(applied["observations"]),
         events=tuple(applied["events"]),
@@ -136,9 +110,7 @@ def version_view(
 
 def unit_of(config: TwinConfig) -> str:
     """The time unit of ``config``'s model."""
-    from ..models import get_model
-
-    return get_model(config.model).time_unit
+    return config.time_unit
 
 
 def versions(session: Session, pid: str) -> list[TwinVersionView]:
@@ -166,8 +138,8 @@ def forecasts(session: Session, pid: str, limit: int | None = None) -> list[Stor
     out = []
     for r in session.execute(q).scalars():
         names, levels = tuple(json.loads(r.observables)), tuple(json.loads(r.levels))
-        fc = unpack_forecast(r.data, r.version, names, levels)
-        out.append(
-            StoredForecast(r.id, pid, r.version, r.issued_at, r.horizon, fc, config.epoch, unit)
-        )
+        fc = loop.unpack_forecast(r.data, r.version, names, levels)
+        model = loop.forecast_model(r.data) or config.model  # older blobs: the twin's model
+        out.append(StoredForecast(r.id, pid, r.version, r.issued_at, r.horizon, fc,
+                                  config.epoch, unit, model))  # fmt: skip
     return out

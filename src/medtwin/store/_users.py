@@ -16,8 +16,9 @@ import math
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import StoreError
@@ -232,10 +233,14 @@ def enable_user(session: Session, name: str) -> bool:
 def revoke_tokens(session: Session, name: str) -> int:
     """Revoke every token of ``name``; returns how many were live."""
     _user(session, name)
-    res = session.execute(
-        update(TokenRow)
-        .where(TokenRow.user == name, TokenRow.revoked.is_(False))
-        .values(revoked=True)
+    # An UPDATE's result is a CursorResult (rowcount); Session.execute is typed as Result.
+    res = cast(
+        CursorResult[Any],
+        session.execute(
+            update(TokenRow)
+            .where(TokenRow.user == name, TokenRow.revoked.is_(False))
+            .values(revoked=True)
+        ),
     )
     return int(res.rowcount or 0)
 
@@ -253,7 +258,8 @@ def grant(session: Session, name: str, pid: str) -> bool:
 
 def revoke(session: Session, name: str, pid: str) -> bool:
     """Withdraw a grant; False if there was none."""
-    res = session.execute(delete(GrantRow).where(GrantRow.user == name, GrantRow.pid == pid))
+    stmt = delete(GrantRow).where(GrantRow.user == name, GrantRow.pid == pid)
+    res = cast(CursorResult[Any], session.execute(stmt))  # a DELETE's result has rowcount
     return bool(res.rowcount)
 
 

@@ -1,14 +1,13 @@
-"""What the store hands back: plain frozen records, detached from the database."""
+"""What the store hands back: plain frozen records, detached from the database (a stored
+forecast is the loop's :class:`~medtwin.loop.StoredForecast`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-import numpy as np
-
-from ..forecast import Forecast
+from ..loop import StoredForecast
 
 __all__ = [
     "ROLES",
@@ -120,29 +119,6 @@ class TwinVersionView:
     report: dict[str, Any]
     observations: tuple[int, ...]
     events: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class StoredForecast:
-    """The forecast issued with twin ``version``. ``forecast.draws`` are the 99 quantiles
-    (1..99 %) of the predictive draws, enough for ``score_forecasts``; ``forecast.times`` and
-    ``issued_at`` are model times, :meth:`target_times` the same as UTC datetimes."""
-
-    id: int
-    pid: str
-    version: int
-    issued_at: datetime
-    horizon: float
-    forecast: Forecast
-    epoch: datetime
-    time_unit: str
-
-    def target_times(self) -> list[datetime]:
-        seconds = {"min": 60.0, "h": 3600.0}[self.time_unit]
-        return [
-            self.epoch + timedelta(seconds=float(t) * seconds)
-            for t in np.asarray(self.forecast.times)
-        ]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Input errors of the glioma model, the imaging readers and the CLI."""
+"""Input errors of the glioma model, the imaging mathematics, its file readers (medtwin.data)
+and the CLI."""
 
 import numpy as np
 import pytest
@@ -6,12 +7,11 @@ from typer.testing import CliRunner
 
 import medtwin  # noqa: F401
 from medtwin.cli.main import app
+from medtwin.data import read_radii_csv, read_scans
 from medtwin.errors import DataError, ModelError
 from medtwin.imaging import (
     ScanSeries,
     radiotherapy,
-    read_radii_csv,
-    read_scans,
     two_radius_estimate,  # fmt: skip
     wave_gap_factor,
 )

@@ -24,11 +24,11 @@ from typer.testing import CliRunner
 import medtwin  # noqa: F401
 from medtwin.assimilate import SpecPrior
 from medtwin.cli.main import app
+from medtwin.data import read_nifti, write_phantom
 from medtwin.imaging import (
     days_gained,
     invisible_margin,
     radiotherapy,
-    read_nifti,
     synthetic_phantom,
 )
 from medtwin.models.oncology import Glioma, wave_profile
@@ -80,7 +80,7 @@ def test_cli_twin_glioma_rejects_bad_input(tmp_path):
     runner = CliRunner()
     ph = synthetic_phantom(0.12, 0.03, [0], R0=10.0, shape=(24, 24, 24), spacing=2.0,
                            radial_spacing=0.5)  # fmt: skip
-    one = ph.write(tmp_path / "one")
+    one = write_phantom(ph, tmp_path / "one")
     res = runner.invoke(app, ["twin", "glioma", "--images", str(one), "--particles", "8"])
     assert res.exit_code != 0
     assert "two or more" in str(res.exception) + res.output
@@ -93,7 +93,7 @@ def test_cli_twin_glioma_rejects_bad_input(tmp_path):
 def test_cli_twin_glioma_on_phantom_scans(tmp_path):
     ph = synthetic_phantom(0.12, 0.03, [0, 40, 80], R0=12.0, shape=(36, 36, 36), spacing=1.5,
                            seed=1, radial_spacing=0.5)  # fmt: skip
-    scans = ph.write(tmp_path / "scans")
+    scans = write_phantom(ph, tmp_path / "scans")
     out = tmp_path / "out"
     res = CliRunner().invoke(app, ["twin", "glioma", "--images", str(scans), "--particles", "64",
                                    "--horizon", "8", "--out", str(out)])  # fmt: skip

@@ -53,7 +53,8 @@ class Skipped(NamedTuple):
     """A valid resource that was not used: entry index (None for a single resource),
     resourceType and why."""
 
-    index: int | None
+    # The field shadows tuple.index() (mypy: assignment); callers and tests read ``.index``.
+    index: int | None  # type: ignore[assignment]
     resource_type: str
     reason: str
 
@@ -74,7 +75,7 @@ class ParsedBundle:
 
     def references(self) -> set[str]:
         """Every patient reference the observations and events use, as written."""
-        return {r.patient_ref for r in (*self.observations, *self.events)}
+        return {r.patient_ref for r in self.observations} | {r.patient_ref for r in self.events}
 
     def unresolved(self) -> set[str]:
         """The references no Patient of this payload resolves: the caller's to resolve (to a
@@ -272,7 +273,7 @@ def parse_bundle(
             if res.get("id"):
                 out.refs[f"Patient/{res['id']}"] = rec.source_id
     issues.raise_if_any()
-    return out.result(kind)
+    return out.result(str(kind))  # one of BUNDLE_TYPES (checked above)
 
 
 def parse_resource(

@@ -35,7 +35,12 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out = dict(pairs)
     if len(out) != len(pairs):
         seen: set[str] = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        dup = ""
+        for k, _ in pairs:  # the first key seen twice
+            if k in seen:
+                dup = k
+                break
+            seen.add(k)
         raise _Refused(
             "structure",
             f"The JSON object has the key {show(dup)} more than once. Expected each property "

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ...timeunits import SECONDS, convert
 from ..records import EventRecord
 from ..units import UCUM_SYSTEM
 from ._issues import Issues, Skip, show
@@ -40,7 +41,6 @@ _INSULIN_SNOMED = {"67866001"}
 
 _DOSE_UNITS = ("U", "[iU]", "[IU]")
 _DOSE_ALIASES = ("u", "iu", "unit", "units", "international unit", "international units")
-_PER_HOUR = {"h": 1.0, "min": 60.0, "d": 1.0 / 24.0, "s": 3600.0}  # per <unit> -> per hour
 _BOLUS_RANGE = (0.0, 300.0)  # U
 _BASAL_RANGE = (0.0, 50.0)  # U/h
 
@@ -107,7 +107,7 @@ def _rate(dosage: dict[str, Any], where: str, issues: Issues) -> float | None:
         text = q["code"] if from_code else q.get("unit")
         head, _, per = str(text).rpartition("/")
         unit = {"code": head, "system": q.get("system")} if from_code else {"unit": head}
-        if per not in _PER_HOUR or not _dose_unit(unit):
+        if per not in SECONDS or not _dose_unit(unit):
             issues.add(
                 "code-invalid",
                 f"{w}.code" if from_code else f"{w}.unit",
@@ -118,21 +118,26 @@ def _rate(dosage: dict[str, Any], where: str, issues: Issues) -> float | None:
         if value is None or isinstance(value, bool):
             issues.add("required", f"{w}.value", "A numeric rate is required.")
             return None
-        return float(value) * _PER_HOUR[per]
+        return float(value) * convert(1.0, "h", per)  # per <unit> -> per hour
     ratio, w = dosage["rateRatio"], f"{where}.rateRatio"
     amount = _amount(ratio.get("numerator"), f"{w}.numerator", issues)
     den = ratio.get("denominator") or {}
-    per = den.get("code", den.get("unit"))
+    den_unit = den.get("code", den.get("unit"))
     dv = den.get("value", 1)
-    if per not in _PER_HOUR or isinstance(dv, bool) or not dv > 0:
+    if (
+        not isinstance(den_unit, str)
+        or den_unit not in SECONDS
+        or isinstance(dv, bool)
+        or not dv > 0
+    ):
         issues.add(
             "code-invalid",
             f"{w}.denominator",
             f"Expected a time > 0 in h, min, d or s as the denominator. Got {show(dv)} "
-            f"{show(per)}.",
+            f"{show(den_unit)}.",
         )
         return None
-    return None if amount is None else amount / (float(dv) / _PER_HOUR[per])
+    return None if amount is None else amount / (float(dv) / convert(1.0, "h", den_unit))
 
 
 # http://hl7.org/fhir/R4/valueset-medication-admin-status.html (required binding)
@@ -170,7 +175,7 @@ def read_administration(
         return Skip(f"status {status!r}: only completed (or in-progress rate) doses are used")
     dosage = resource.get("dosage")
     d_root = f"{root}.dosage"
-    has_rate = bool(dosage) and ("rateQuantity" in dosage or "rateRatio" in dosage)
+    has_rate = isinstance(dosage, dict) and ("rateQuantity" in dosage or "rateRatio" in dosage)
     if dosage and not has_rate and status == "in-progress":
         return Skip("an insulin dose in progress (taken once it is completed)")
     n0 = len(issues)

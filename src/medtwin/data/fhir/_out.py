@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ...errors import DataError
+from ...timeunits import SECONDS
 from ..units import LOINC, LOINC_SYSTEM, UCUM_SYSTEM
 from ._observation import FORECAST_TAG, TAG_SYSTEM
 from ._times import iso_utc
@@ -51,12 +52,6 @@ TWIN_VERSION_EXT = f"{MEDTWIN}/StructureDefinition/twin-version"
 PATIENT_EXT = f"{MEDTWIN}/StructureDefinition/patient"
 DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 
-TIME_UNITS = {
-    "s": timedelta(seconds=1),
-    "min": timedelta(minutes=1),
-    "h": timedelta(hours=1),
-    "d": timedelta(days=1),
-}
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,40}$")
 
 
@@ -111,9 +106,9 @@ def forecast_observations(
     :data:`TWIN_VERSION_EXT`)."""
     _id("patient_id", patient_id)
     _aware("epoch", epoch)
-    if time_unit not in TIME_UNITS:
-        raise DataError(f"time_unit must be one of {', '.join(TIME_UNITS)}. Got {time_unit!r}.")
-    step = TIME_UNITS[time_unit]
+    if time_unit not in SECONDS:
+        raise DataError(f"time_unit must be one of {', '.join(SECONDS)}. Got {time_unit!r}.")
+    step = timedelta(seconds=SECONDS[time_unit])
     issued = iso_utc(epoch + float(forecast.issued_at) * step)
     method = {
         "coding": [{"system": MODEL_SYSTEM, "code": model_name, "version": str(model_version)}],

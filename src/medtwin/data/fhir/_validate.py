@@ -16,6 +16,7 @@ import fhir.resources as _r5
 import pydantic
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
+from pydantic_core import ErrorDetails
 
 from ._issues import Issues, show
 
@@ -81,7 +82,7 @@ def fhirpath(root: str, loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _issue(err: dict[str, Any], resource_type: str, root: str, issues: Issues) -> None:
+def _issue(err: ErrorDetails, resource_type: str, root: str, issues: Issues) -> None:
     loc = tuple(err.get("loc", ()))
     kind = err.get("type", "")
     msg = str(err.get("msg", "")).removeprefix("Value error, ")

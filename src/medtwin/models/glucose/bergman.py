@@ -45,10 +45,10 @@ from typing import ClassVar
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from .._base import AbstractODEModel, ObservableSpec, ParameterSpec, StateSpec
+from .._base import AbstractODEModel, ObservableSpec, ParameterSpec, StateSpec, TwinDefaults
 from .._noise import GaussianNoise
 from .._registry import register_model
-from ._common import T1D_INPUTS
+from ._common import T1D_EVENTS, T1D_INPUTS, glucose_alerts
 
 __all__ = ["MICRO_PER_UNIT", "BergmanMinimal"]
 
@@ -185,6 +185,8 @@ class BergmanMinimal(AbstractODEModel):
         ObservableSpec("bg", "mg/dL", "2339-0", "plasma glucose G", GaussianNoise(3.0, 0.05)),
         ObservableSpec("insulin", "µU/mL", None, "plasma insulin I", GaussianNoise(2.0, 0.1)),
     )
+    events: ClassVar = T1D_EVENTS
+    twin_defaults: ClassVar = TwinDefaults(alerts=glucose_alerts("bg"))
 
     input_dt: float = 1.0
 
@@ -192,6 +194,15 @@ class BergmanMinimal(AbstractODEModel):
         """Steady-state basal insulin rate (U/min) that holds plasma insulin at ``Ib``."""
         p = self.named(params)
         return p.n * p.Ib * p.VI * p.BW / MICRO_PER_UNIT
+
+    def steady_state_basal(self, params: Array) -> Array:
+        """The basal insulin rate (U/min) that holds the patient at its steady state (the name
+        every glucose model gives it; :meth:`basal_rate`): ``u_b = n Ib VI BW / 1e6`` with the
+        insulin clearance ``n`` (1/min), basal plasma insulin ``Ib`` (µU/mL), insulin space
+        ``VI`` (mL/kg) and body weight ``BW`` (kg), the rate at which subcutaneous absorption
+        replaces the cleared insulin (module docstring; Hovorka et al. 2004). Times 60 for
+        U/h."""
+        return self.basal_rate(params)
 
     def initial_state(self, params: Array) -> Array:
         p = self.named(params)

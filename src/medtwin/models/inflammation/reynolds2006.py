@@ -51,7 +51,16 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from .._base import AbstractODEModel, InputSpec, ObservableSpec, ParameterSpec, StateSpec
+from .._base import (
+    AbstractODEModel,
+    AlertRule,
+    EventSpec,
+    InputSpec,
+    ObservableSpec,
+    ParameterSpec,
+    StateSpec,
+    TwinDefaults,
+)
 from .._noise import GaussianNoise
 from .._priors import LogNormal, Prior
 from .._registry import register_model
@@ -182,6 +191,18 @@ class Reynolds2006(AbstractODEModel):
             "anti-inflammatory mediators C_A",
             GaussianNoise(0.005, 0.15),
         ),
+    )
+    # The events of an ICU record: rates per hour from the event's time on.
+    events: ClassVar = (
+        EventSpec("antibiotic", "1/h", "antibiotic", "rate", description="extra kill rate"),
+        EventSpec(
+            "anti_inflammatory", "a.u./h", "anti_inflammatory", "rate", description="C_A infusion"
+        ),
+    )
+    # White cells outside 4-12 x10^3/uL are a SIRS criterion (Bone RC et al., Chest
+    # 101:1644-1655, 1992); looked at over the next 12 hours.
+    twin_defaults: ClassVar = TwinDefaults(
+        alerts=(AlertRule("wbc", 4.0, 12.0, 12.0, "Bone et al., Chest 101:1644 (1992)"),)
     )
 
     # 0.05 h (3 min): over 168 h RK4 (1 step per input step) agrees with Adaptive(rtol=atol=

@@ -160,7 +160,7 @@ class _CellStates(Sequence):
     def __len__(self) -> int:
         return self._n
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(self._n))]
         if not -self._n <= i < self._n:
@@ -225,7 +225,7 @@ class Glioma(AbstractSteppedModel):
     substeps: int = eqx.field(static=True)
     mask: Array | None
     white: Array | None
-    input_dt: float = eqx.field(static=True, default=1.0)
+    input_dt: float = eqx.field(static=True)  # one day; set in __init__
 
     def __init__(
         self,
@@ -253,6 +253,7 @@ class Glioma(AbstractSteppedModel):
         if radial_dim not in (2, 3):
             raise ModelError(f"Glioma needs radial_dim 2 or 3. Got {radial_dim!r}.")
         self.dim, self.shape, self.spacing, self.radial_dim = dim, shape, h, radial_dim
+        self.input_dt = 1.0
         if center is None:
             center = (0.0,) if dim == 1 else tuple(0.5 * n * h for n in shape)
         if len(center) != dim:
@@ -333,6 +334,7 @@ class Glioma(AbstractSteppedModel):
         w = jnp.ones(self.shape) if self.white is None else self.white
         Dcell = p.D * (w + (1.0 - w) / p.D_ratio) * self._mask()
         h = self.spacing
+        faces: Array | tuple[Array, ...]  # radial: one array; Cartesian: one per axis
         if self.dim == 1:
             vol, area = _grid.radial_geometry(self.shape[0], h, self.radial_dim)
             faces = _grid.radial_faces(Dcell, jnp.asarray(vol), jnp.asarray(area), h)
@@ -365,6 +367,7 @@ class Glioma(AbstractSteppedModel):
     ) -> Float[Array, " n_observables"]:
         p = self.named(params)
         c = y.reshape(self.shape)
+        vol: Array | float
         if self.dim == 1:
             vol = jnp.asarray(
                 _grid.radial_geometry(self.shape[0], self.spacing, self.radial_dim)[0]

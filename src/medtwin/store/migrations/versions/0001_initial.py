@@ -8,6 +8,8 @@ Create Date: 2026-11-25
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -63,7 +65,7 @@ def upgrade() -> None:
         sa.Column("applied", sa.Text(), nullable=False),
         sa.UniqueConstraint("pid", "version", name="uq_twin_versions_pid_version"),
     )
-    for table, columns in (
+    per_record: tuple[tuple[str, list[sa.Column[Any]]], ...] = (
         (
             "observations",
             [
@@ -82,7 +84,8 @@ def upgrade() -> None:
                 sa.Column("amount", sa.Double(), nullable=False),
             ],
         ),
-    ):
+    )
+    for table, columns in per_record:
         op.create_table(
             table,
             sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),

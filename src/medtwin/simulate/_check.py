@@ -7,25 +7,26 @@ every registered model runs through it in ``tests/conformance``.
 from __future__ import annotations
 
 import math
+from typing import NoReturn
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ..errors import ModelError
-from ._base import AbstractModel, AbstractODEModel, AbstractSteppedModel
+from ..models._base import AbstractModel, AbstractODEModel, AbstractSteppedModel
+from ._simulate import advance, simulate
 
 __all__ = ["check_model"]
 
 
-def _fail(model: AbstractModel, what: str) -> None:
+def _fail(model: AbstractModel, what: str) -> NoReturn:
     raise ModelError(f"check_model({model.name!r}): {what}")
 
 
 def check_model(model: AbstractModel, *, horizon_steps: int = 60) -> None:
     """Raise :class:`ModelError` naming the first declaration or behaviour that breaks the
     model interface. Runs a short simulation, so it also compiles the model once."""
-    from ..simulate import advance, simulate  # local: simulate imports models
 
     if not isinstance(model, (AbstractODEModel, AbstractSteppedModel)):
         _fail(model, "subclass AbstractODEModel or AbstractSteppedModel.")
@@ -70,9 +71,12 @@ def check_model(model: AbstractModel, *, horizon_steps: int = 60) -> None:
     if not np.allclose(single.observables, traj.observables[0], rtol=1e-10, atol=1e-12):
         _fail(model, "a batched run and a single run of the same member differ.")
     half = round(horizon_steps / 2) * model.input_dt
-    mid = advance(model, single.states[0], params, None, 0.0, half)
+    states = single.states
+    if states is None:
+        _fail(model, "simulate() saved no states (save_states=True is its default).")
+    mid = advance(model, states[0], params, None, 0.0, half)
     end = advance(model, mid.state, params, None, half, t1)
-    if not np.allclose(end.state, single.states[-1], rtol=1e-10, atol=1e-12):
+    if not np.allclose(end.state, states[-1], rtol=1e-10, atol=1e-12):
         _fail(model, "two chained advance() calls differ from one simulate().")
     if math.isnan(float(jnp.sum(traj.observables))):
         _fail(model, "observables are NaN at the defaults.")

@@ -35,7 +35,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 from jaxtyping import ArrayLike
 
-from ..errors import MedtwinError, SimulationError
+from .errors import MedtwinError, SimulationError
 
 __all__ = [
     "DaskExecutor",

@@ -1,0 +1,291 @@
+"""The policies as the closed loop runs them: for every patient at once, inside one compiled
+step. Each is a :class:`LoopPolicy`, an equinox Module whose per-patient numbers (basal rate,
+carb ratio, correction factor) are arrays and whose shared configuration (the neutral
+``template``: the user's policy with those numbers blanked) is static, with a traced pair
+
+* ``init(loop, truth, key) -> LoopState``: the loop's first state for this policy (its CGM
+  history length; a twin per patient for MPC);
+* ``decide(spec, state, inputs, obs) -> LoopDecision``: the command before the pump;
+
+so the loop never asks which policy it runs. :func:`loop_policy` turns the user's policies (one
+:class:`BasalBolus`, :class:`PID` or :class:`MPC` per patient) into one.
+
+* :class:`BasalBolusLoop`: :func:`basal_bolus_dose` at the patient's basal rate;
+* :class:`PIDLoop`: :func:`pid_terms` on the CGM history, meal boluses when a carb ratio is set;
+* :class:`MPCLoop`: the twin assimilates the reading (:func:`twin_assimilate`), the safety checks
+  (:func:`safety_flags`) decide whether to trust it, and :func:`mpc_scores` ranks the plans on
+  ``particles`` particles resampled from it; otherwise the fallback's basal-bolus decision.
+  Its eventual glucose counts the net insulin (above basal) delivered in the last 6 h.
+
+Units: min, mg/dL, g, U/h, U.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ..assimilate._filters import systematic_resample
+from ..errors import ModelError
+from ._basal_bolus import BasalBolus, basal_bolus_dose
+from ._loop_state import LoopDecision, LoopInputs, LoopObservation, LoopSpec, LoopState, TwinState
+from ._loop_twin import twin_assimilate, twin_init
+from ._mpc import MPC, choose_plan, mpc_scores
+from ._pid import PID, pid_terms
+from ._policy import insulin_remaining
+from ._safety import safety_flags
+
+if TYPE_CHECKING:
+    from ._closed_loop import ClosedLoop
+
+__all__ = ["BasalBolusLoop", "LoopPolicy", "MPCLoop", "PIDLoop", "loop_policy"]
+
+PerPatient = Float[Array, " p"]
+
+
+class LoopPolicy(eqx.Module):
+    """One policy for every patient of a closed-loop run (module docstring): ``basal`` (U/h),
+    ``carb_ratio`` (g/U; inf: no meal bolus) and ``correction_factor`` (mg/dL per U; inf: no
+    correction) per patient, and the shared ``template``."""
+
+    basal: PerPatient
+    carb_ratio: PerPatient
+    correction_factor: PerPatient
+    template: Any = eqx.field(static=True)
+
+    kind: ClassVar[str]
+    user_type: ClassVar[type]
+
+    @staticmethod
+    @abstractmethod
+    def neutral(policy: Any) -> Any:
+        """``policy`` with its per-patient numbers blanked: what every patient must share."""
+
+    @classmethod
+    def numbers(cls, policies: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The per-patient basal (U/h), carb ratio and correction factor of ``policies``."""
+        return (
+            np.array([p.basal for p in policies]),
+            np.array([p.carb_ratio for p in policies]),
+            np.array([p.correction_factor for p in policies]),
+        )
+
+    def history(self, spec: LoopSpec) -> int:
+        """CGM readings the policy looks back on (the latest included)."""
+        return 1
+
+    def lookahead(self, spec: LoopSpec) -> int:
+        """Model input steps of meals the policy looks ahead at (beyond the run's end)."""
+        return 0
+
+    def init(
+        self, loop: ClosedLoop, truth: Float[Array, "p n_params"], key: PRNGKeyArray
+    ) -> LoopState:
+        """The loop's first state: the true patients at their initial state, empty CGM and
+        insulin histories, and the twins (:meth:`init_twin`)."""
+        spec = loop.spec()
+        n_p, h, n_l = truth.shape[0], self.history(spec), spec.iob_weights().size
+        return LoopState(
+            y=jax.vmap(spec.model.initial_state)(truth),
+            g_hist=jnp.zeros((n_p, h)),
+            valid=jnp.zeros((n_p, h), bool),
+            bolus_hist=jnp.zeros((n_p, n_l)),
+            net_hist=jnp.zeros((n_p, n_l)),
+            twin=self.init_twin(loop, n_p, key),
+        )
+
+    def init_twin(self, loop: ClosedLoop, n_patients: int, key: PRNGKeyArray) -> TwinState | None:
+        """The patients' twins (None: the policy needs none)."""
+        return None
+
+    @abstractmethod
+    def decide(
+        self, spec: LoopSpec, state: LoopState, inputs: LoopInputs, obs: LoopObservation
+    ) -> LoopDecision:
+        """Every patient's command before the pump (traceable)."""
+
+    def _plain(self, basal: Array, bolus: Array, state: LoopState) -> LoopDecision:
+        nan = jnp.full(bolus.shape, jnp.nan)
+        fallback = jnp.zeros(bolus.shape, jnp.int32)
+        return LoopDecision(basal, bolus, fallback, nan, nan, state.twin)
+
+    def _bb_dose(self, obs: LoopObservation, bb: BasalBolus) -> tuple[Array, Array]:
+        """(meal bolus, correction bolus) U of ``bb``'s rules with the patients' numbers."""
+        return basal_bolus_dose(
+            obs.carbs, obs.cgm, obs.iob, self.carb_ratio, self.correction_factor, bb.target,
+            bb.threshold, bb.correct_between_meals,
+        )  # fmt: skip
+
+
+class BasalBolusLoop(LoopPolicy):
+    """Basal-bolus therapy (:class:`BasalBolus`) at every decision."""
+
+    kind: ClassVar[str] = "bb"
+    user_type: ClassVar[type] = BasalBolus
+
+    @staticmethod
+    def neutral(policy: BasalBolus) -> BasalBolus:
+        return replace(policy, basal=0.0, carb_ratio=1.0, correction_factor=1.0)
+
+    def decide(self, spec, state, inputs, obs) -> LoopDecision:
+        meal_b, corr_b = self._bb_dose(obs, self.template)
+        return self._plain(jnp.asarray(self.basal), meal_b + corr_b, state)
+
+
+class PIDLoop(LoopPolicy):
+    """PID on the CGM history (:class:`PID`), meal boluses when the carb ratio is finite."""
+
+    kind: ClassVar[str] = "pid"
+    user_type: ClassVar[type] = PID
+
+    @staticmethod
+    def neutral(policy: PID) -> PID:
+        return replace(policy, basal=0.0, carb_ratio=None if policy.carb_ratio is None else 1.0)
+
+    @classmethod
+    def numbers(cls, policies: Sequence[PID]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        basal = np.array([p.basal for p in policies])
+        cr = np.array([p.carb_ratio or np.inf for p in policies])
+        return basal, cr, np.full(len(policies), np.inf)
+
+    def history(self, spec: LoopSpec) -> int:
+        tpl = self.template
+        return round(max(tpl.window, tpl.slope_window) / spec.every) + 1
+
+    def decide(self, spec, state, inputs, obs) -> LoopDecision:
+        tpl, h = self.template, obs.g_hist.shape[1]
+        n_p = obs.cgm.shape[0]
+        times = obs.t + spec.every * (jnp.arange(h) - (h - 1))
+        p_, i_, d_ = pid_terms(
+            jnp.broadcast_to(times, obs.g_hist.shape), obs.g_hist, obs.valid,
+            jnp.full((n_p,), obs.t), basal=jnp.asarray(self.basal), kp=tpl.kp, ki=tpl.ki,
+            kd=tpl.kd, target=tpl.target, window=tpl.window, slope_window=tpl.slope_window,
+            max_basal=spec.pump.max_basal,
+        )  # fmt: skip
+        basal = self.basal + p_ + i_ + d_
+        meal_b, _ = basal_bolus_dose(
+            obs.carbs, obs.cgm, obs.iob, self.carb_ratio, self.correction_factor, tpl.target,
+            np.inf, False,
+        )  # fmt: skip
+        return self._plain(basal, jnp.where(jnp.isfinite(self.carb_ratio), meal_b, 0.0), state)
+
+
+class MPCLoop(LoopPolicy):
+    """Model-predictive control on every patient's twin (:class:`MPC`), falling back to the
+    patient's basal-bolus therapy when :func:`safety_flags` says not to trust the twin."""
+
+    kind: ClassVar[str] = "mpc"
+    user_type: ClassVar[type] = MPC
+
+    @staticmethod
+    def neutral(policy: MPC) -> MPC:
+        return replace(policy, fallback=BasalBolusLoop.neutral(policy.fallback))
+
+    @classmethod
+    def numbers(cls, policies: Sequence[MPC]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return BasalBolusLoop.numbers([p.fallback for p in policies])
+
+    def lookahead(self, spec: LoopSpec) -> int:
+        return round(self.template.horizon / spec.model.input_dt)
+
+    def init_twin(self, loop: ClosedLoop, n_patients: int, key: PRNGKeyArray) -> TwinState:
+        return twin_init(loop.model, loop.prior, loop.particles, n_patients, key)
+
+    def decide(self, spec, state, inputs, obs) -> LoopDecision:
+        limits = self.template.limits
+        twin, ess, safe_in = twin_assimilate(spec, limits, state.twin, obs)
+        flags = safety_flags(ess, twin.coverage < spec.min_coverage, obs.cgm, *safe_in, limits)
+        fallback = jnp.where(jnp.any(flags, -1), jnp.argmax(flags, -1) + 1, 0)
+        meal_b, corr_b = self._bb_dose(obs, self.template.fallback)
+        basal_mpc, bolus_mpc = self._plan(spec, twin, state.net_hist, inputs, obs)
+        use = fallback == 0
+        basal = jnp.where(use, basal_mpc, self.basal)
+        bolus = jnp.where(use, bolus_mpc, meal_b + corr_b)
+        return LoopDecision(basal, bolus, fallback, ess, twin.coverage, twin)
+
+    def _plan(self, spec: LoopSpec, twin: TwinState, net_hist, inputs: LoopInputs, obs):
+        """Every patient's MPC decision (basal U/h, bolus U) from ``M`` particles resampled
+        from its twin."""
+        mpc: MPC = self.template
+        model, dt, t, k = spec.model, float(spec.model.input_dt), obs.t, obs.k
+        block_steps, every = mpc.steps(dt)
+        h = sum(block_steps)
+        m = mpc.particles
+        assert m is not None  # loop_policy() refuses particles=None
+        at = k * spec.substeps
+        minute = jax.lax.dynamic_slice_in_dim(inputs.told, at, h, axis=1)
+        start = jax.lax.dynamic_slice_in_dim(inputs.told_start, at, h, axis=1)
+        # the controller knows an announced meal from the interval in which it starts
+        carbs = (
+            jnp.where(start < t + spec.every, minute, 0.0)
+            if mpc.announce
+            else jnp.zeros_like(minute)
+        )
+        dosing = (carbs > 0) | (jnp.arange(h) == 0)
+        refine = mpc.solver.refine_mask_traced(dosing)
+        refine_any = None if refine is None else jnp.any(refine, axis=0)
+        obs_j = model.observable_index(mpc.observable)
+        anchor = mpc.anchor()
+        lags = spec.every * np.arange(1, spec.iob_weights().size + 1)
+        past_w = jnp.asarray(insulin_remaining(lags + mpc.horizon))  # net history -> IOB at end
+
+        def one(key, params, states, lw, g, c_now, carbs_p, ref_p, basal, cr, cf, net, iob):
+            ref_p = None if refine is None else ref_p
+            kd = jax.random.fold_in(key, 2**21 + k)
+            anc = systematic_resample(kd, lw, m)
+            ref, corr = mpc.reference(c_now if mpc.announce else 0.0, g, iob, cr, cf)
+            plans = mpc.grid_for(basal, ref, spec.pump, corr)
+            risk, p_hypo = mpc_scores(
+                model, mpc.solver, params[anc], states[anc], jnp.full((m,), 1.0 / m), t, carbs_p,
+                plans, ref_p, refine_any, block_steps=block_steps, dt=dt, every=every,
+                observable=obs_j, hypo=mpc.hypo,
+                terminal=mpc.terminal_drop(plans, basal, cf, net @ past_w, dt)
+                if mpc.terminal else None,
+            )  # fmt: skip
+            chosen, _ = choose_plan(risk, p_hypo, mpc.p_hypo_max, anchor, mpc.switch_margin or 0.0)
+            return plans[chosen, 0], plans[chosen, -1]
+
+        ref_arg = refine if refine is not None else jnp.zeros((obs.cgm.shape[0], h), bool)
+        return jax.vmap(one)(
+            twin.keys, twin.params, twin.states, twin.log_weights, obs.cgm, obs.carbs, carbs,
+            ref_arg, jnp.asarray(self.basal), jnp.asarray(self.carb_ratio),
+            jnp.asarray(self.correction_factor), net_hist, obs.iob,
+        )  # fmt: skip
+
+
+_LOOP_POLICIES: tuple[type[LoopPolicy], ...] = (BasalBolusLoop, PIDLoop, MPCLoop)
+
+
+def loop_policy(policies: Sequence[BasalBolus | PID | MPC], spec: LoopSpec) -> LoopPolicy:
+    """The closed loop's form of ``policies`` (one per patient, all of one kind and one
+    configuration: only the basal rate, carb ratio and correction factor may differ)."""
+    kinds = {type(p) for p in policies}
+    by_type = {c.user_type: c for c in _LOOP_POLICIES}
+    if len(kinds) != 1 or not kinds <= set(by_type):
+        raise ModelError(
+            "ClosedLoop.run() needs one kind of policy for every patient (BasalBolus, PID or "
+            f"MPC). Got {sorted(k.__name__ for k in kinds)}."
+        )
+    cls = by_type[kinds.pop()]
+    first = policies[0]
+    if isinstance(first, MPC) and first.particles is None:
+        raise ModelError("The closed loop's MPC needs particles=M (resampled per decision).")
+    if len({cls.neutral(p) for p in policies}) > 1:
+        raise ModelError(
+            "The closed loop runs one policy configuration for every patient; only the "
+            "patient's basal rate, carb ratio and correction factor may differ."
+        )
+    if abs(first.every - spec.every) > 1e-9:
+        raise ModelError(
+            f"The policies decide every {first.every:g} min, the loop every {spec.every:g}."
+        )
+    basal, cr, cf = (jnp.asarray(a) for a in cls.numbers(policies))
+    return cls(basal, cr, cf, cls.neutral(first))

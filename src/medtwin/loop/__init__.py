@@ -1,0 +1,90 @@
+"""The twin loop, in one place: a twin's configuration, the mapping of a patient's record
+onto its model, and one update step -- ``update(config, twin, observations, events)`` ->
+the next twin, its forecast, the report and the alerts.
+
+The store (rows, locks, blobs, the audit chain), the service, the CLI (``twin replay``) and the
+demo all call this package; none of them knows a filter or a model beyond its name. What a
+model offers the loop it declares itself (``medtwin.models``: observables with LOINC codes and
+units, :class:`~medtwin.models.EventSpec`, :class:`~medtwin.models.TwinDefaults`), so a model
+registered by a user becomes a twin everywhere with no edit elsewhere.
+"""
+
+from ..twin import Twin as Twin
+from ._alerts import UNIT_RULES as UNIT_RULES
+from ._alerts import Alert as Alert
+from ._alerts import Crossing as Crossing
+from ._alerts import evaluate as evaluate_alert
+from ._alerts import forecast_alerts as forecast_alerts
+from ._alerts import rule_for as rule_for
+from ._batch import UpdateItem as UpdateItem
+from ._batch import update_many as update_many
+from ._codec import QUANTILES as QUANTILES
+from ._codec import forecast_model as forecast_model
+from ._codec import pack_ensemble as pack_ensemble
+from ._codec import pack_forecast as pack_forecast
+from ._codec import unpack_ensemble as unpack_ensemble
+from ._codec import unpack_forecast as unpack_forecast
+from ._config import TwinConfig as TwinConfig
+from ._config import build_twin as build_twin
+from ._config import model_of as model_of
+from ._config import new_twin as new_twin
+from ._mapping import event_kinds as event_kinds
+from ._mapping import from_model_time as from_model_time
+from ._mapping import observable_for as observable_for
+from ._mapping import observations_of as observations_of
+from ._mapping import regimen_event as regimen_event
+from ._mapping import snapped as snapped
+from ._mapping import to_model_time as to_model_time
+from ._replay import ReplayResult as ReplayResult
+from ._replay import forecast_rows as forecast_rows
+from ._replay import replay_stream as replay_stream
+from ._step import PendingEvent as PendingEvent
+from ._step import PendingObservation as PendingObservation
+from ._step import Step as Step
+from ._step import create as create
+from ._step import restore as restore
+from ._step import update as update
+from ._stored import StoredForecast as StoredForecast
+from ._stored import stored_skill as stored_skill
+from ._warm import warm_up as warm_up
+
+__all__ = [
+    "QUANTILES",
+    "UNIT_RULES",
+    "Alert",
+    "Crossing",
+    "PendingEvent",
+    "PendingObservation",
+    "ReplayResult",
+    "Step",
+    "StoredForecast",
+    "Twin",
+    "TwinConfig",
+    "UpdateItem",
+    "build_twin",
+    "create",
+    "evaluate_alert",
+    "event_kinds",
+    "forecast_alerts",
+    "forecast_model",
+    "forecast_rows",
+    "from_model_time",
+    "model_of",
+    "new_twin",
+    "observable_for",
+    "observations_of",
+    "pack_ensemble",
+    "pack_forecast",
+    "regimen_event",
+    "replay_stream",
+    "restore",
+    "rule_for",
+    "snapped",
+    "stored_skill",
+    "to_model_time",
+    "unpack_ensemble",
+    "unpack_forecast",
+    "update",
+    "update_many",
+    "warm_up",
+]

@@ -1,0 +1,88 @@
+"""A stored forecast as the loop reads it back, and the skill ledger over stored forecasts:
+what was forecast, scored against what was observed later (mapped like the twin maps it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from ..assimilate import Observations
+from ..forecast import Forecast, score_forecasts
+from ..models import get_model
+from ..models._base import AbstractModel
+from ._mapping import from_model_time, to_model_time
+
+__all__ = ["StoredForecast", "stored_skill"]
+
+
+@dataclass(frozen=True)
+class StoredForecast:
+    """The forecast issued with twin ``version`` by ``model`` (its registry name; None on rows
+    stored before forecasts recorded it). ``forecast.draws`` holds the predictive quantiles at
+    ``forecast.quantile_levels`` (1..99 %), enough for ``score_forecasts`` and the alert rules;
+    ``forecast.times`` and ``issued_at`` are model times, :meth:`target_times` the same as UTC
+    datetimes."""
+
+    id: int
+    pid: str
+    version: int
+    issued_at: datetime
+    horizon: float
+    forecast: Forecast
+    epoch: datetime
+    time_unit: str
+    model: str | None = None
+
+    def target_times(self) -> list[datetime]:
+        return [from_model_time(t, self.epoch, self.time_unit) for t in self.forecast.times]
+
+    def model_spec(self) -> AbstractModel | None:
+        """The registered model that issued the forecast (None if unknown or unregistered)."""
+        if self.model is None:
+            return None
+        try:
+            return get_model(self.model)
+        except Exception:  # a model no longer registered, or one needing configuration
+            return None
+
+
+def stored_skill(
+    forecasts: Sequence[StoredForecast], observed: Sequence[tuple[datetime, str, float, int]]
+) -> dict[str, Any]:
+    """The skill of ``forecasts`` (newest first, one twin) against later ``observed`` records
+    (time, LOINC code, value, censored), per observable the model maps the codes to, by
+    horizon: coverage per band, CRPS, MARD, RMSE and the drift flag. Observation times are
+    snapped to the model's input grid, as the twin saw them."""
+    out: dict[str, Any] = {"scored": 0, "by_observable": {}}
+    if not forecasts:
+        return out
+    f0 = forecasts[0]
+    model = f0.model_spec()
+    if model is None:
+        return {**out, "unavailable": f"model {f0.model!r} is not registered"}
+    rows = [(to_model_time(t, f0.epoch, f0.time_unit), model.observable_for_code(code), v, c)
+            for t, code, v, c in observed]  # fmt: skip
+    rows = [r for r in rows if r[1] is not None]
+    names: tuple[str, ...] = tuple(str(r[1]) for r in rows)
+    step = model.input_dt
+    stream = Observations(
+        np.round(np.array([r[0] for r in rows], dtype=np.float64) / step) * step,
+        names,
+        np.array([r[2] for r in rows], dtype=np.float64),
+        np.array([r[3] for r in rows], dtype=np.int8),
+    )  # fmt: skip
+    fcs = [f.forecast for f in reversed(forecasts)]
+    for name in sorted(set(stream.observable)):
+        s = score_forecasts(fcs, stream, name)
+        out["scored"] += s.scored
+        out["by_observable"][name] = {
+            "scored": s.scored, "drifting": s.drifting, "recent_coverage": s.recent_coverage,
+            "by_horizon": [{"horizon": h.horizon, "n": h.n, "coverage": h.coverage,
+                            "crps": h.crps, "mard": h.mard, "rmse": h.rmse}
+                           for h in s.by_horizon],
+        }  # fmt: skip
+    return out

@@ -1,0 +1,199 @@
+"""Micro-batching of twin updates across the concurrent requests of one process.
+
+Every write of data (``add_observations``, ``add_events``, ``ingest``) ends with the update of
+the twins it touched. When several request threads of one process do that at about the same
+time -- readings of many patients arriving together -- :class:`UpdateBatcher` coalesces their
+updates into one :meth:`Store.update_twins` call: one read of the plans, one vmapped
+computation (``medtwin.loop.update_many``), one write. Each caller gets the results of its own
+patients; a patient whose update fails fails only the callers that asked for it.
+
+The wait is bounded. The first caller of a batch (its *leader*) waits at most ``wait_s``
+(default 0.015 s) for other callers, and only while another writer of this store is still
+storing its records (it will ask for an update next: see :meth:`UpdateBatcher.arriving`); it
+stops waiting as soon as ``max_batch`` (default 64) patients are queued. A lone writer
+therefore waits for nothing. Callers that arrive while a batch computes queue for the next one;
+the first of them leads it.
+
+Configuration: ``Store(..., update_batching=...)`` -- see :func:`batching_from_env` -- from the
+environment variables ``MEDTWIN_UPDATE_BATCH_WAIT_MS`` (the bounded wait in milliseconds;
+``off`` turns micro-batching off, and each caller then updates its twins one by one as
+before) and ``MEDTWIN_UPDATE_BATCH_MAX`` (patients per batch, 1..1024), or at run time with
+:meth:`Store.set_update_batching`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import StoreError
+
+__all__ = [
+    "BATCH_MAX_ENV",
+    "BATCH_WAIT_ENV",
+    "DEFAULT_MAX_BATCH",
+    "DEFAULT_WAIT_S",
+    "Batching",
+    "UpdateBatcher",
+    "batching_from_env",
+]
+
+BATCH_WAIT_ENV = "MEDTWIN_UPDATE_BATCH_WAIT_MS"
+BATCH_MAX_ENV = "MEDTWIN_UPDATE_BATCH_MAX"
+DEFAULT_WAIT_S = 0.015
+DEFAULT_MAX_BATCH = 64
+_OFF = frozenset({"off", "none", "no", "false"})
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How concurrent twin updates are coalesced: wait at most ``wait_s`` seconds (0..1) for
+    other callers, at most ``max_batch`` patients (1..1024) per batch."""
+
+    wait_s: float = DEFAULT_WAIT_S
+    max_batch: int = DEFAULT_MAX_BATCH
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.wait_s, int | float) and 0 <= self.wait_s <= 1):
+            raise StoreError(
+                f"The update batch wait must be a number of seconds in [0, 1]. Got "
+                f"{self.wait_s!r}. Use e.g. Batching(wait_s=0.015), or None for no batching."
+            )
+        if not (isinstance(self.max_batch, int) and 1 <= self.max_batch <= 1024):
+            raise StoreError(
+                f"The update batch size must be an integer in [1, 1024]. Got {self.max_batch!r}."
+            )
+
+
+def batching_from_env(env: dict[str, str] | None = None) -> Batching | None:
+    """The batching the environment asks for (``MEDTWIN_UPDATE_BATCH_WAIT_MS``,
+    ``MEDTWIN_UPDATE_BATCH_MAX``; unset: the defaults), or None for ``off``."""
+    source: Mapping[str, str] = os.environ if env is None else env
+    wait = source.get(BATCH_WAIT_ENV, "").strip()
+    size = source.get(BATCH_MAX_ENV, "").strip()
+    if wait.lower() in _OFF:
+        return None
+    try:
+        wait_s = DEFAULT_WAIT_S if not wait else float(wait) / 1000.0
+        max_batch = DEFAULT_MAX_BATCH if not size else int(size)
+    except ValueError:
+        raise StoreError(
+            f"{BATCH_WAIT_ENV} must be a number of milliseconds (or 'off') and {BATCH_MAX_ENV} "
+            f"an integer. Got {wait!r} and {size!r}."
+        ) from None
+    return Batching(wait_s, max_batch)
+
+
+@dataclass
+class _Request:
+    pids: list[str]
+    actor: str
+    taken: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+RunBatch = Callable[[Sequence[tuple[str, str]]], dict[str, Any]]
+
+
+class UpdateBatcher:
+    """Coalesces the twin updates of concurrent callers (see the module docstring).
+
+    ``run`` takes ``(pid, actor)`` pairs and returns per pid its result: what
+    :meth:`Store.update_twin` returns, or the exception its update raised."""
+
+    def __init__(self, run: RunBatch, batching: Batching) -> None:
+        self._run = run
+        self.batching = batching
+        self._cv = threading.Condition()
+        self._queue: list[_Request] = []
+        self._collecting = False  # a leader is gathering the next batch
+        self._arriving = 0  # writers storing records, who will ask for an update next
+        self._local = threading.local()  # this thread's mark, while it counts in _arriving
+
+    @contextmanager
+    def arriving(self) -> Iterator[None]:
+        """Mark a writer storing records whose twins it updates next: a leader waits (at most
+        ``wait_s``) for such writers to join its batch. The mark ends when the writer asks for
+        its update (:meth:`update`) or leaves the block."""
+        if getattr(self._local, "marked", False):  # nested: already counted
+            yield
+            return
+        with self._cv:
+            self._arriving += 1
+            self._local.marked = True
+        try:
+            yield
+        finally:
+            self._unmark()
+
+    def _unmark(self) -> None:
+        with self._cv:
+            if getattr(self._local, "marked", False):
+                self._local.marked = False
+                self._arriving -= 1
+                self._cv.notify_all()
+
+    def update(self, pids: Sequence[str], actor: str) -> dict[str, Any]:
+        """Update the twins of ``pids`` (for ``actor``) in a batch with other callers'; returns
+        per pid what :meth:`Store.update_twin` returns; raises the first pid's failure."""
+        req = _Request(list(dict.fromkeys(pids)), actor)
+        self._unmark()  # this writer has arrived
+        if not req.pids:
+            return {}
+        with self._cv:
+            self._queue.append(req)
+            self._cv.notify_all()
+            while not req.taken and self._collecting:
+                self._cv.wait()
+            leader = not req.taken
+            if leader:
+                self._collecting = True
+        if leader:
+            self._lead(req)
+        req.done.wait()
+        for pid in req.pids:
+            if isinstance(req.results.get(pid), BaseException):
+                raise req.results[pid]
+        return req.results
+
+    def _lead(self, mine: _Request) -> None:
+        """Gather a batch (bounded wait), run it, hand each request its results."""
+        most = self.batching.max_batch
+        with self._cv:
+            deadline = time.monotonic() + self.batching.wait_s
+            while self._arriving > 0 and self._queued() < most:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cv.wait(left)
+            batch = [mine]
+            n = len(mine.pids)
+            for req in self._queue:
+                if req is not mine and n + len(req.pids) <= most:
+                    batch.append(req)
+                    n += len(req.pids)
+            for req in batch:
+                req.taken = True
+                self._queue.remove(req)
+            self._collecting = False
+            self._cv.notify_all()  # a caller left in the queue leads the next batch
+        pairs: dict[str, str] = {}
+        for req in batch:
+            for pid in req.pids:
+                pairs.setdefault(pid, req.actor)
+        try:
+            results = self._run(list(pairs.items()))
+        except BaseException as exc:  # the batch itself failed: every caller hears it
+            results = dict.fromkeys(pairs, exc)
+        for req in batch:
+            req.results = {pid: results.get(pid) for pid in req.pids}
+            req.done.set()
+
+    def _queued(self) -> int:
+        return sum(len(r.pids) for r in self._queue)
