@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from ..errors import UnknownModelError
 from ._base import AbstractModel
 
-__all__ = ["get_model", "list_models", "register_model"]
+__all__ = ["get_model", "list_models", "register_model", "unregister_model"]
 
 _M = TypeVar("_M", bound=AbstractModel)
 
@@ -35,3 +35,10 @@ def get_model(name: str, **config: Any) -> AbstractModel:
 def list_models() -> list[type[AbstractModel]]:
     """The registered model classes, sorted by name."""
     return [_MODELS[k] for k in sorted(_MODELS)]
+
+
+def unregister_model(name: str) -> None:
+    """Remove the model registered as ``name`` and its aliases (a test's own model, say)."""
+    cls = _MODELS.pop(name, None)
+    for alias in getattr(cls, "aliases", ()):
+        _ALIASES.pop(alias, None)

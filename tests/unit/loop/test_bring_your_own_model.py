@@ -39,6 +39,7 @@ from medtwin.models import (
     TwinDefaults,
     register_model,
 )
+from medtwin.models._registry import unregister_model
 from medtwin.simulate import Regimen, simulate
 
 KEY = bytes(range(32))
@@ -79,7 +80,13 @@ class CRPKinetics(AbstractODEModel):
         return y
 
 
-register_model(CRPKinetics)
+@pytest.fixture(scope="module", autouse=True)
+def registered():
+    """The model is registered for this module's tests only (other tests see the published
+    models alone)."""
+    register_model(CRPKinetics)
+    yield
+    unregister_model(CRPKinetics.name)
 
 
 def crp_observation(i: int, hour: int, value: float, pid_ref: str) -> dict:
