@@ -236,3 +236,33 @@ def test_the_wait_is_bounded_and_batches_are_capped():
         Batching(max_batch=0)
     assert batching_from_env({BATCH_WAIT_ENV: "off"}) is None
     assert batching_from_env({BATCH_WAIT_ENV: "5", BATCH_MAX_ENV: "8"}) == Batching(0.005, 8)
+
+
+def test_callers_arriving_while_batches_run_queue_for_one_next_batch():
+    release, started = threading.Event(), threading.Event()
+    batches: list[list[str]] = []
+
+    def run(pairs):
+        batches.append([pid for pid, _ in pairs])
+        if len(batches) == 1:
+            started.set()
+            release.wait(10)  # the first batch computes until released
+        return {pid: pid.upper() for pid, _ in pairs}
+
+    batcher = UpdateBatcher(run, Batching(wait_s=0.0, max_running=1))
+    first = threading.Thread(target=batcher.update, args=(["a"], "u"))
+    first.start()
+    assert started.wait(10)
+    results: dict[str, object] = {}
+    later = [threading.Thread(target=lambda p=p: results.update(batcher.update([p], "u")))
+             for p in ("b", "c", "d")]  # fmt: skip
+    for th in later:
+        th.start()
+    deadline = time.monotonic() + 10
+    while len(batcher._queue) < 3 and time.monotonic() < deadline:  # all queue behind it
+        time.sleep(0.01)
+    release.set()
+    for th in [first, *later]:
+        th.join(timeout=10)
+    assert batches[0] == ["a"] and sorted(batches[1]) == ["b", "c", "d"] and len(batches) == 2
+    assert results == {"b": "B", "c": "C", "d": "D"}

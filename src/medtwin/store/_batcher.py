@@ -7,12 +7,14 @@ updates into one :meth:`Store.update_twins` call: one read of the plans, one vma
 computation (``medtwin.loop.update_many``), one write. Each caller gets the results of its own
 patients; a patient whose update fails fails only the callers that asked for it.
 
-The wait is bounded. The first caller of a batch (its *leader*) waits at most ``wait_s``
-(default 0.015 s) for other callers, and only while another writer of this store is still
-storing its records (it will ask for an update next: see :meth:`UpdateBatcher.arriving`); it
-stops waiting as soon as ``max_batch`` (default 64) patients are queued. A lone writer
-therefore waits for nothing. Callers that arrive while a batch computes queue for the next one;
-the first of them leads it.
+The wait is bounded. At most ``max_running`` batches (default 2: one computes while the other
+reads or writes the database) run at once; callers that arrive meanwhile queue, so under load
+a batch holds what arrived while the previous ones ran (the batch size follows the load, with
+no fixed wait). When a batch may start, its first caller (its *leader*) waits at most
+``wait_s`` (default 0.015 s) for other callers, and only while another writer of this store is
+still storing its records (it will ask for an update next: see
+:meth:`UpdateBatcher.arriving`); it stops waiting as soon as ``max_batch`` (default 64)
+patients are queued. A lone writer therefore waits for nothing.
 
 Configuration: ``Store(..., update_batching=...)`` -- see :func:`batching_from_env` -- from the
 environment variables ``MEDTWIN_UPDATE_BATCH_WAIT_MS`` (the bounded wait in milliseconds;
@@ -37,6 +39,7 @@ __all__ = [
     "BATCH_MAX_ENV",
     "BATCH_WAIT_ENV",
     "DEFAULT_MAX_BATCH",
+    "DEFAULT_MAX_RUNNING",
     "DEFAULT_WAIT_S",
     "Batching",
     "UpdateBatcher",
@@ -47,16 +50,19 @@ BATCH_WAIT_ENV = "MEDTWIN_UPDATE_BATCH_WAIT_MS"
 BATCH_MAX_ENV = "MEDTWIN_UPDATE_BATCH_MAX"
 DEFAULT_WAIT_S = 0.015
 DEFAULT_MAX_BATCH = 64
+DEFAULT_MAX_RUNNING = 2
 _OFF = frozenset({"off", "none", "no", "false"})
 
 
 @dataclass(frozen=True)
 class Batching:
     """How concurrent twin updates are coalesced: wait at most ``wait_s`` seconds (0..1) for
-    other callers, at most ``max_batch`` patients (1..1024) per batch."""
+    other callers, at most ``max_batch`` patients (1..1024) per batch, at most ``max_running``
+    batches (1..64) at once."""
 
     wait_s: float = DEFAULT_WAIT_S
     max_batch: int = DEFAULT_MAX_BATCH
+    max_running: int = DEFAULT_MAX_RUNNING
 
     def __post_init__(self) -> None:
         if not (isinstance(self.wait_s, int | float) and 0 <= self.wait_s <= 1):
@@ -67,6 +73,11 @@ class Batching:
         if not (isinstance(self.max_batch, int) and 1 <= self.max_batch <= 1024):
             raise StoreError(
                 f"The update batch size must be an integer in [1, 1024]. Got {self.max_batch!r}."
+            )
+        if not (isinstance(self.max_running, int) and 1 <= self.max_running <= 64):
+            raise StoreError(
+                f"The number of update batches at once must be an integer in [1, 64]. Got "
+                f"{self.max_running!r}."
             )
 
 
@@ -113,6 +124,7 @@ class UpdateBatcher:
         self._cv = threading.Condition()
         self._queue: list[_Request] = []
         self._collecting = False  # a leader is gathering the next batch
+        self._running = 0  # batches taken and not yet finished
         self._arriving = 0  # writers storing records, who will ask for an update next
         self._local = threading.local()  # this thread's mark, while it counts in _arriving
 
@@ -149,7 +161,8 @@ class UpdateBatcher:
         with self._cv:
             self._queue.append(req)
             self._cv.notify_all()
-            while not req.taken and self._collecting:
+            most = self.batching.max_running
+            while not req.taken and (self._collecting or self._running >= most):
                 self._cv.wait()
             leader = not req.taken
             if leader:
@@ -182,7 +195,8 @@ class UpdateBatcher:
                 req.taken = True
                 self._queue.remove(req)
             self._collecting = False
-            self._cv.notify_all()  # a caller left in the queue leads the next batch
+            self._running += 1
+            self._cv.notify_all()  # a caller left in the queue may lead the next batch
         pairs: dict[str, str] = {}
         for req in batch:
             for pid in req.pids:
@@ -191,6 +205,10 @@ class UpdateBatcher:
             results = self._run(list(pairs.items()))
         except BaseException as exc:  # the batch itself failed: every caller hears it
             results = dict.fromkeys(pairs, exc)
+        finally:
+            with self._cv:
+                self._running -= 1
+                self._cv.notify_all()
         for req in batch:
             req.results = {pid: results.get(pid) for pid in req.pids}
             req.done.set()

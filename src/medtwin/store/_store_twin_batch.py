@@ -3,7 +3,7 @@
 automatic update after each write of data, and the single update's read-compute-write loop.
 
 A batch keeps the three phases of ``_twin_update`` and their guarantees, for all its twins
-together: (1) one short transaction reads every twin's plan; (2) with no transaction open,
+together: (1) one short read-only transaction reads every twin's plan; (2) with no transaction open,
 ``_twin_update.compute_updates`` computes them in one ``medtwin.loop.update_many`` call (the
 numbers of one-by-one updates); (3) one transaction takes the twins' row locks in pid order,
 writes each twin whose head has not moved (a savepoint each: one twin's failed write undoes
@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import select
 
 from ..errors import StoreError
 from . import _twin_update, _updates
@@ -101,7 +103,13 @@ class TwinBatchMethods(StoreMixin):
                 if view is not None:
                     out[pid] = view.version
             return out
-        views = self._batcher.update(pids, actor)
+        with self._read() as s:  # patients without a twin do not queue behind computations
+            have: set[str] = set()
+            for k in range(0, len(pids), 500):
+                q = select(TwinRow.pid).where(TwinRow.pid.in_(pids[k : k + 500]))
+                have.update(s.execute(q).scalars())
+        todo = [pid for pid in pids if pid in have]
+        views = self._batcher.update(todo, actor)  # (also when empty: this writer arrived)
         return {pid: v.version for pid, v in views.items() if isinstance(v, TwinVersionView)}
 
     def _auto_batch(self, pairs: Sequence[tuple[str, str]]) -> dict[str, Result]:
@@ -139,7 +147,7 @@ class TwinBatchMethods(StoreMixin):
         pending, a :class:`StoreError` where the patient has no twin (None if ``missing`` is
         ``skip``)."""
         plans = {}
-        with self._tx() as s:
+        with self._read() as s:  # reads only: on SQLite no write lock, on PostgreSQL a snapshot
             for pid in pids:
                 try:
                     plan = _twin_update.read_update(s, pid)
