@@ -5,6 +5,7 @@ from ._batched import forecast_many as forecast_many
 from ._forecast import LEVELS as LEVELS
 from ._forecast import Forecast as Forecast
 from ._forecast import WhatIf as WhatIf
+from ._forecast import draw_quantiles as draw_quantiles
 from ._forecast import forecast as forecast
 from ._forecast import what_if as what_if
 from ._ledger import HorizonSkill as HorizonSkill
@@ -38,6 +39,7 @@ __all__ = [
     "coverage_drift",
     "coverage_interval",
     "crps_ensemble",
+    "draw_quantiles",
     "forecast",
     "forecast_many",
     "interval_covered",

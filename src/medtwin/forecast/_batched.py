@@ -31,7 +31,7 @@ from ..errors import SimulationError
 from ..models._base import AbstractODEModel
 from ..simulate import RK4, Regimen, applied_inputs
 from ..simulate._simulate import _advance_one
-from ._forecast import LEVELS, Forecast, _future, forecast
+from ._forecast import LEVELS, Forecast, _future, draw_quantiles, forecast
 
 __all__ = ["forecast_many"]
 
@@ -126,8 +126,8 @@ def _quantiles(draws: np.ndarray, levels: tuple[float, ...]) -> list[np.ndarray]
     same order statistics and interpolates them alike)."""
     qs = [0.5] + [(1 - lv) / 2 for lv in levels] + [(1 + lv) / 2 for lv in levels]
     if not np.isnan(draws).any():
-        return list(np.moveaxis(np.quantile(draws, qs, axis=1), 0, 1))
-    return [np.nanquantile(d, qs, axis=0) for d in draws]
+        return list(np.moveaxis(draw_quantiles(draws, qs, axis=1), 0, 1))
+    return [draw_quantiles(d, qs) for d in draws]
 
 
 def _run_group(twins, regimens, keys, horizon, every, n_t, stride, levels) -> list:

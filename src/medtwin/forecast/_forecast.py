@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -15,7 +16,7 @@ from ..assimilate._filters import systematic_resample
 from ..errors import SimulationError
 from ..simulate import Regimen, simulate
 
-__all__ = ["LEVELS", "Forecast", "WhatIf", "forecast", "what_if"]
+__all__ = ["LEVELS", "Forecast", "WhatIf", "draw_quantiles", "forecast", "what_if"]
 
 LEVELS = (0.5, 0.8, 0.95)
 
@@ -65,6 +66,34 @@ def _future(regimen: Regimen, t1: float) -> Regimen:
     return Regimen(tuple(e for e in regimen.events if e.time < t1))
 
 
+def draw_quantiles(draws: Any, q: Any, axis: int = 0) -> np.ndarray:
+    """``np.nanquantile(draws, q, axis=axis)`` (numpy's default ``linear`` method, Hyndman &
+    Fan type 7; NaN draws left out), the same numbers, fast: where no draw is NaN the draws are
+    sorted once and numpy's interpolation is applied to the order statistics it would pick
+    (numpy partitions the array for each of the ``q`` instead, 50x slower for 99 levels;
+    ``tests/unit/test_draw_quantiles.py`` checks equality bit for bit)."""
+    a = np.asarray(draws, dtype=float)
+    if a.size == 0 or np.isnan(a).any():
+        return np.nanquantile(a, q, axis=axis)
+    s = np.sort(np.moveaxis(a, axis, 0), axis=0)
+    n = s.shape[0]
+    qa = np.asarray(q, dtype=float)
+    virtual = (n - 1) * qa.reshape(-1)  # as numpy's "linear" method
+    prev = np.floor(virtual)
+    nxt = prev + 1
+    top = virtual >= n - 1
+    prev[top], nxt[top] = -1, -1
+    low = virtual < 0
+    prev[low], nxt[low] = 0, 0
+    i, j = prev.astype(np.intp), nxt.astype(np.intp)
+    gamma = np.asarray(virtual - i, dtype=virtual.dtype).reshape((-1,) + (1,) * (s.ndim - 1))
+    lo, hi = s[i], s[j]
+    diff = hi - lo  # numpy's _lerp: from the nearer end
+    out = lo + diff * gamma
+    np.subtract(hi, diff * (1 - gamma), out=out, where=np.broadcast_to(gamma >= 0.5, out.shape))
+    return out.reshape(qa.shape + s.shape[1:])
+
+
 def forecast(
     twin,
     horizon: float,
@@ -108,7 +137,7 @@ def forecast(
     )
     draws = np.asarray(latent_draws)
     qs = [(1 - lv) / 2 for lv in levels] + [(1 + lv) / 2 for lv in levels]
-    q = np.nanquantile(draws, [0.5, *qs], axis=0)
+    q = draw_quantiles(draws, [0.5, *qs])
     n_l = len(levels)
     return Forecast(
         issued_at=t0,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import timeunits
-from ..forecast import Forecast
+from ..forecast import Forecast, draw_quantiles
 from ..models._base import AbstractModel, AlertRule
 from ._codec import QUANTILES
 
@@ -120,7 +120,7 @@ def forecast_alerts(fc: Forecast, model: AbstractModel) -> tuple[Alert, ...]:
     """Every rule ``model`` declares, evaluated on a forecast it issued (raw draws or stored
     quantiles)."""
     if fc.quantile_levels is None:
-        quantiles = np.nanquantile(np.asarray(fc.draws), QUANTILES, axis=0)
+        quantiles = draw_quantiles(fc.draws, QUANTILES)
         levels = np.asarray(QUANTILES)
     else:
         quantiles, levels = np.asarray(fc.draws), np.asarray(fc.quantile_levels)

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..assimilate import Ensemble
-from ..forecast import Forecast
+from ..forecast import Forecast, draw_quantiles
 
 __all__ = [
     "QUANTILES",
@@ -60,7 +60,7 @@ def pack_forecast(fc: Forecast, model: str) -> bytes:
     """Times, median, band edges and the predictive quantiles at :data:`QUANTILES` (1..99 %)
     per observable, with those levels (``quantile_levels``) and the ``model`` that issued the
     forecast (its registry name) stored beside them."""
-    quantiles = np.nanquantile(np.asarray(fc.draws), QUANTILES, axis=0)
+    quantiles = draw_quantiles(fc.draws, QUANTILES)
     return _npz(
         issued_at=np.float64(fc.issued_at),
         times=fc.times,

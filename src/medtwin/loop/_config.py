@@ -156,11 +156,26 @@ def model_of(name: object) -> AbstractModel:
     return model
 
 
+_BUILT: dict[tuple[str, type], tuple[AbstractModel, Prior, ParticleFilter]] = {}
+_BUILT_MOST = 256  # configurations kept (a site's twins share a handful)
+
+
 def build_twin(config: TwinConfig) -> tuple[AbstractModel, Prior, ParticleFilter]:
-    """The model, prior and filter of ``config`` (:class:`StoreError` if they do not fit)."""
-    model, prior = _model_prior(config)
-    drift = model.twin_defaults.drift if config.drift is None else config.drift
-    return model, prior, ParticleFilter(drift=float(drift))
+    """The model, prior and filter of ``config`` (:class:`StoreError` if they do not fit).
+
+    All three are immutable, so they are built once per configuration and registered model
+    class (a model registered again under the same name is built anew) and kept: every
+    update of a twin restores it, and a population prior costs a millisecond to make."""
+    key = (config.to_json(), type(_model_of_config(config)))
+    built = _BUILT.get(key)
+    if built is None:
+        model, prior = _model_prior(config)
+        drift = model.twin_defaults.drift if config.drift is None else config.drift
+        built = (model, prior, ParticleFilter(drift=float(drift)))
+        if len(_BUILT) >= _BUILT_MOST:
+            _BUILT.clear()
+        _BUILT[key] = built
+    return built
 
 
 def _model_prior(config: TwinConfig) -> tuple[AbstractModel, Prior]:

@@ -46,7 +46,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from .. import limits, loop, timeunits
 from ..errors import StoreError
-from ..forecast import what_if
+from ..forecast import draw_quantiles, what_if
 from ..loop import QUANTILES, StoredForecast, observable_for
 from ..models import get_model
 from ..store import PatientSummary, Store
@@ -396,7 +396,7 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
         opts = []
         for name, fc in zip(res.options, res.forecasts, strict=True):
             # as the store keeps a forecast: the draws reduced to their 1..99 % quantiles
-            fc = replace(fc, draws=np.nanquantile(np.asarray(fc.draws), QUANTILES, axis=0),
+            fc = replace(fc, draws=draw_quantiles(fc.draws, QUANTILES),
                          quantile_levels=tuple(QUANTILES))  # fmt: skip
             sf = StoredForecast(0, pid, twin.version, now, h, fc, f.epoch, f.time_unit, f.model)
             opts.append({"name": name, **_series(sf, j), "metrics": res.metrics[name],
