@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-all lint typecheck bench clean system-deps
+.PHONY: run test test-all lint typecheck docs bench clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,22 +43,27 @@ system-deps:
 	fi
 
 lint: typecheck
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/lint-imports
 
 # mypy over src/medtwin, configured in pyproject.toml ([tool.mypy]); .mypy_cache keeps reruns fast.
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-test: lint system-deps
+# The documentation site (mkdocs.yml) into site/: --strict makes every warning (a broken link, a
+# page left out of the nav, a missing example file) an error. Reads the docstrings statically.
+docs: $(DEV_STAMP)
+	$(BIN)/mkdocs build --strict
+
+test: lint docs system-deps
 	$(BIN)/python -m pytest -m "not slow" -q -n 2
 
-test-all: lint system-deps
+test-all: lint docs system-deps
 	$(BIN)/python -m pytest -q -n 2
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/t1d_cohort.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache site

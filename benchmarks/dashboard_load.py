@@ -17,6 +17,7 @@ and bands drawn. ``--screenshot PATH`` also compares two what-if regimens and sa
 PNG of the patient view (the README picture).
 
     python benchmarks/dashboard_load.py [--particles 64] [--loads 5] [--screenshot PATH]
+        [--timezone Europe/Berlin]
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def seed(db: Path, particles: int, hours: float, horizon: float) -> tuple[str, s
     with open_store(f"sqlite:///{db}", key=KEY) as store:
         store.add_user("bench", "admin")
         token = store.issue_token("bench")
-        pid = store.add_patient(PatientRecord("urn:bench|dashboard"), actor="bench")
+        rec = PatientRecord("urn:bench|dashboard", name="Jane Doe")  # an admin sees names
+        pid = store.add_patient(rec, actor="bench")
         config = TwinConfig(model="t1d", epoch=EPOCH, n=particles, seed=1, horizon=horizon)
         store.create_twin(pid, config, actor="bench")
         t = time.perf_counter()
@@ -103,6 +105,7 @@ def main() -> None:
     ap.add_argument("--horizon", type=float, default=240.0, help="forecast horizon, min")
     ap.add_argument("--loads", type=int, default=5)
     ap.add_argument("--screenshot", type=Path, default=None, help="save a PNG of the page")
+    ap.add_argument("--timezone", default="UTC", help="the browser's time zone (IANA name)")
     ap.add_argument(
         "--db",
         type=Path,
@@ -125,7 +128,9 @@ def main() -> None:
             store = open_store(f"sqlite:///{db}", key=KEY)
         try:
             with LiveServer(create_app(store)) as base, launch() as browser:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page = browser.new_page(
+                    viewport={"width": 1280, "height": 900}, timezone_id=args.timezone
+                )
                 page.goto(f"{base}/ui/login")
                 page.fill("#token", token)
                 page.click("#login-submit")

@@ -6,7 +6,9 @@ from people who may ask for more than a shared server can give (a twin of 200,00
 the range is what a clinician needs; :meth:`Bound.check` refuses anything else -- a value out of
 range, a non-number, a bool, NaN or an infinity -- with a :class:`~medtwin.errors.LimitError`
 that says what was expected and what came. ``TwinConfig`` (store, API, CLI), the what-if parser
-(API and dashboard) and ``medtwin twin replay`` all check through here.
+(API and dashboard) and ``medtwin twin replay`` all check through here; so do the command
+line's local runs (simulated time, trial cohorts, sensitivity samples, batches, workers, seeds),
+before any work starts.
 
 Cost model (2 shared CPU cores, UVA/Padova at its 1-min input step): a forecast or an advance
 costs about n x steps / 4e6 seconds, an observation time about 35 ms at 5,000 particles. The
@@ -30,6 +32,7 @@ from .errors import LimitError
 from .timeunits import SECONDS, convert
 
 __all__ = [
+    "BATCH_ROWS",
     "EVENT_AFTER",
     "EVENT_AMOUNT",
     "FORECAST_EVERY",
@@ -37,12 +40,19 @@ __all__ = [
     "FORECAST_POINTS",
     "HEAVY_REQUESTS_PER_USER",
     "PARTICLES",
+    "SEED",
+    "SENSITIVITY_RUNS",
+    "SIMULATION_SPAN",
+    "TRIAL_BOOTSTRAP",
+    "TRIAL_PATIENTS",
+    "UNSTORED_PARTICLES",
     "UPDATE_EVENTS",
     "UPDATE_SPAN",
     "UPDATE_TIMES",
     "WHAT_IF_EVENTS",
     "WHAT_IF_HORIZON",
     "WHAT_IF_OPTIONS",
+    "WORKERS",
     "Bound",
     "finite",
     "shown",
@@ -61,6 +71,8 @@ def shown(value: Any) -> str:
 
 
 def _num(x: float) -> str:
+    if x == int(x) and 1e6 <= abs(x) < 2**64:  # a large count or seed: every digit, grouped
+        return f"{int(x):,}"
     return f"{x:g}" if x != int(x) or abs(x) >= 1e6 else str(int(x))
 
 
@@ -200,6 +212,53 @@ EVENT_AFTER = Bound(
 EVENT_AMOUNT = Bound(
     "amount", "dose, meal or rate", "a what-if event", 0, 10_000, "g, U, U/h or 1/h",
     reason="Finite and far beyond any meal (g), bolus (U) or rate a patient receives.",
+)  # fmt: skip
+
+# -- local runs (the command line: simulate, trials, sensitivity; the CLI checks these before
+# any work, so a mistyped number fails in a second instead of exhausting the machine) ---------
+
+SIMULATION_SPAN = Bound(
+    "t1", "simulated time", "a run", 0, 366 * 24 * 60, "min", low_open=True,
+    reason="A year (and a leap day): the longest CGM record or treatment course a run "
+    "replays. `simulate t1d --days 366` writes 527,040 rows in about 21 s with 0.8 GB at "
+    "its peak (measured on the 2-core machine); cost and memory grow linearly with it "
+    "(1e8 days asked for 2 TiB).",
+)  # fmt: skip
+UNSTORED_PARTICLES = replace(
+    PARTICLES, owner="a twin run on the command line (glioma)", low=2,
+    reason="As PARTICLES, but a twin that is not stored may take a small ensemble for a "
+    "quick look (at least 2: a spread).",
+)  # fmt: skip
+SEED = Bound(
+    "seed", "random seed", "a run", 0, 2**63 - 1, "", integer=True,
+    reason="The root of every random key and seed sequence: a non-negative 64-bit integer "
+    "(jax.random.key and numpy's SeedSequence take these; larger ones overflow).",
+)  # fmt: skip
+TRIAL_PATIENTS = Bound(
+    "n", "virtual patients", "a trial", 1, 10_000, "patients", integer=True,
+    reason="Published in-silico trials on the UVA/Padova simulator use 100-300 virtual "
+    "patients; 10,000 leaves room for population studies. Each patient is simulated once "
+    "per arm (and once more to check plausibility when the cohort is enlarged).",
+)  # fmt: skip
+TRIAL_BOOTSTRAP = Bound(
+    "n_boot", "bootstrap resamples", "a trial report", 100, 10_000, "resamples", integer=True,
+    reason="Percentile intervals need a few thousand resamples (Efron & Tibshirani 1993, "
+    "ch. 13); each resample redraws every patient for every arm and endpoint.",
+)  # fmt: skip
+SENSITIVITY_RUNS = Bound(
+    "runs", "model runs", "a sensitivity analysis", 1, 2**20, "runs", integer=True,
+    reason="Sobol needs n x (parameters + 2) runs, Morris r x (parameters + 1); n = 16,384 "
+    "over 62 parameters (or r = 1,000 Morris trajectories over 1,000) stays within 2**20.",
+)  # fmt: skip
+BATCH_ROWS = Bound(
+    "chunk", "rows per vmapped batch", "a batched run", 1, 10_000, "rows", integer=True,
+    reason="One batch is held in memory at once: 10,000 six-hour UVA/Padova runs at its "
+    "1-min step are a few hundred MB.",
+)  # fmt: skip
+WORKERS = Bound(
+    "workers", "worker processes", "an executor", 1, 64, "workers", integer=True,
+    reason="Each worker is a process with its own JAX runtime (~0.3 GB): more than a large "
+    "machine's cores buys nothing.",
 )  # fmt: skip
 
 # -- requests in flight (service/_concurrency.py) --------------------------------------------

@@ -4,8 +4,9 @@ headless Chromium (Debian's package, driven by Playwright) for the dashboard tes
 Seeded once per session: alice (clinician) has a T1D patient with 2 h of 5-minute CGM, one
 reading per twin update (25 versions: just past calibration), a meal and a bolus, and a sepsis
 patient with six 2-hourly white-cell counts; bob (clinician) has a T1D patient with three
-readings (calibrating). Twins have 32 particles. Screenshots go to ``<tmp>/screenshots`` and to
-``$MEDTWIN_ARTIFACTS`` if set. Without Chromium the tests FAIL, saying how to install it.
+readings (calibrating). Twins have 32 particles; alice's patients have names (:data:`NAMES`),
+bob's has none. Screenshots go to ``<tmp>/screenshots`` and to ``$MEDTWIN_ARTIFACTS`` if set.
+Without Chromium the tests FAIL, saying how to install it.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from ._live import EPOCH, LiveServer, launch, save_screenshot, seed_cgm, seed_wb
 
 KEY = bytes(range(32))
 MEALS = ((30.0, 40.0, 4.0),)
-T1D_HORIZON = 120.0  # min
+T1D_HORIZON = 240.0  # min: the longest what-if choice, so the what-if is the stored forecast
 SEPSIS_HORIZON = 12.0  # h
+NAMES = {"t1d": "Ada Lovelace", "sepsis": "Carl Linnaeus"}  # the identities stored (encrypted)
 
 
 @dataclass
@@ -108,7 +110,8 @@ def site(tmp_path_factory: pytest.TempPathFactory):
         tokens[name] = store.issue_token(name)
     pids = {}
     for who, label in (("alice", "t1d"), ("alice", "sepsis"), ("bob", "newbie")):
-        pids[label] = store.add_patient(PatientRecord(f"urn:test|{label}"), actor="seed")
+        rec = PatientRecord(f"urn:test|{label}", name=NAMES.get(label))
+        pids[label] = store.add_patient(rec, actor="seed")
         store.grant(who, pids[label])
     sepsis = TwinConfig(
         model="sepsis",

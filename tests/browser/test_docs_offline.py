@@ -73,3 +73,28 @@ def test_the_api_page_runs_a_request_against_the_service(offline_tab, docs_url):
     assert code.inner_text().strip() == "200"
     assert '"status": "ok"' in block.locator(".live-responses-table").inner_text()
     assert tab.blocked == [] and tab.errors == [], (tab.blocked, tab.errors)
+
+
+@pytest.mark.parametrize(
+    "tag, operation, resource",
+    [
+        ("fhir", "post_bundle_fhir_post", "Bundle"),
+        ("patients", "create_patient_patients_post", "Patient"),
+        ("data", "post_administration_patients__pid__regimen_post", "MedicationAdministration"),
+    ],
+)
+def test_the_fhir_routes_show_their_request_bodies(offline_tab, docs_url, tag, operation, resource):
+    # the FHIR routes read their body raw (the FHIR parser validates it): the page still shows
+    # what to send, as a schema and an example that the service accepts
+    tab = offline_tab
+    tab.goto(f"{docs_url}/docs#/{tag}/{operation}")
+    block = tab.locator(f"#operations-{tag}-{operation}")
+    block.wait_for(state="visible")
+    body = block.locator(".opblock-section-request-body")
+    if not body.is_visible():
+        block.locator(".opblock-summary").click()
+    body.wait_for(state="visible")
+    assert "application/fhir+json" in body.inner_text()
+    example = block.locator(".body-param__example, .microlight").first.inner_text()
+    assert f'"resourceType": "{resource}"' in example, example
+    assert tab.blocked == [] and tab.errors == [], (tab.blocked, tab.errors)

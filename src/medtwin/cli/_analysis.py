@@ -28,7 +28,9 @@ from rich.table import Table
 
 from ..data.csvio import write_csv
 from ..errors import DataError
+from ..limits import BATCH_ROWS, SEED, SENSITIVITY_RUNS, SIMULATION_SPAN, WORKERS
 from ..timeunits import convert
+from ._checks import OVERWRITE_HELP, limit, output_file
 from ._store_cmds import _one_line_errors
 
 __all__ = ["ModelOutput", "register"]
@@ -151,6 +153,7 @@ def sensitivity_command(
     chunk: Annotated[int, typer.Option(help="Rows per vmapped batch.")] = 1024,
     seed: Annotated[int, typer.Option(help="Seed of the sample and the bootstrap.")] = 0,
     out: Annotated[Path | None, typer.Option(help="CSV of the indices.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
 ) -> None:
     """Global sensitivity (Sobol or Morris) of a scalar model output to its parameters."""
     from ..analysis import MorrisResult, SobolResult, morris, problem_from_model, sobol
@@ -169,9 +172,15 @@ def sensitivity_command(
         p.name for p in m.parameters if all(math.isfinite(b) for b in p.bounds)
     ]
     problem = problem_from_model(m, names)
+    limit(SIMULATION_SPAN, hours, "--hours", "h")
     t1 = round(convert(hours, "h", m.time_unit) / m.input_dt) * m.input_dt
     if not t1 > 0:
         raise DataError(f"--hours must be > 0. Got {hours!r}.")
+    _check_runs(method, n, len(names))
+    limit(BATCH_ROWS, chunk, "--chunk")
+    limit(WORKERS, workers, "--workers")
+    limit(SEED, seed, "--seed")
+    out = output_file(out, overwrite=overwrite)
     fn = ModelOutput(m.name, _base_point(m, patient, None), tuple(names), _regimen(events), t1,
                      obs, stat)  # fmt: skip
     executors: dict[str, Callable[[], Executor]] = {
@@ -216,6 +225,21 @@ def sensitivity_command(
             out, ("parameter", *keys), [(nm, *r) for nm, r in zip(names, rows, strict=True)]
         )
         console.print(f"Wrote the indices to {out}")
+
+
+def _check_runs(method: str, n: int, d: int) -> None:
+    """``-n`` as the method needs it, and the model runs it asks for (Sobol n x (d + 2),
+    Morris n x (d + 1), ``d`` parameters) within :data:`~medtwin.limits.SENSITIVITY_RUNS`."""
+    if method == "sobol" and (n < 2 or n & (n - 1)):
+        raise DataError(
+            f"-n is Sobol's base sample size and must be a power of 2 (e.g. 64 or 1024). Got {n}."
+        )
+    if method == "morris" and n < 2:
+        raise DataError(f"-n is the number of Morris trajectories and must be >= 2. Got {n}.")
+    if method not in ("sobol", "morris"):
+        raise DataError(f"--method must be sobol or morris. Got {method!r}.")
+    k = 2 if method == "sobol" else 1
+    limit(SENSITIVITY_RUNS, n * (d + k), f"-n x ({d} parameters + {k})")
 
 
 def _write_rows(path: Path, header: tuple[str, ...], rows: list[tuple]) -> None:

@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from ._store_cmds import Db, _actor, _one_line_errors, _store_module
+from ._checks import output_file
+from ._store_cmds import Db, Overwrite, _actor, _one_line_errors, _store_module
 
 __all__ = ["register"]
 
@@ -27,11 +28,13 @@ def backup_command(
         bool,
         typer.Option("--force", help="Back up even a store whose audit log fails verification."),
     ] = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Back up an existing store (SQLite online backup; PostgreSQL pg_dump), consistent while the
     service runs, after verifying its audit log; beside the file, a signed checkpoint of the log
     that `medtwin restore` checks. Keep the key out of the backups."""
-    res = _store_module().backup_store(out, db, force=force, actor=_actor())
+    checked = output_file(out, overwrite=overwrite, beside=(".checkpoint.json",))
+    res = _store_module().backup_store(checked or out, db, force=force, actor=_actor())
     typer.echo(
         f"Wrote the {res.backend} backup {res.path} ({res.size} bytes) and its signed checkpoint "
         f"{res.manifest} (audit entry {res.checkpoint.seq if res.checkpoint else '-'}); "

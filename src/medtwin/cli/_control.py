@@ -17,6 +17,8 @@ from rich.table import Table
 
 from ..data.csvio import write_csv
 from ..errors import DataError, MedtwinError
+from ..limits import SEED, SIMULATION_SPAN, UNSTORED_PARTICLES, finite
+from ._checks import OVERWRITE_HELP, event_amount, limit, output_file
 
 __all__ = ["register", "run_t1d_control"]
 
@@ -142,6 +144,7 @@ def _t1d_control(
     particles: Annotated[int, typer.Option(help="Particles of each patient's twin.")] = 200,
     mpc_particles: Annotated[int, typer.Option(help="Particles per MPC decision.")] = 32,
     announce: Annotated[bool, typer.Option(help="Announce meals (carb counts with error).")] = True,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
 ) -> None:
     """Closed-loop insulin trial on the virtual patients: every policy sees the same meals,
     announcements and CGM noise; MPC's twin starts from the population prior and learns from
@@ -151,11 +154,11 @@ def _t1d_control(
         pols = [p.strip() for p in policies.split(",") if p.strip()]
         if not days > 0:
             raise DataError(f"--days must be > 0. Got {days!r}.")
-        if out is not None and not out.expanduser().parent.is_dir():
-            raise DataError(
-                f"--out must name a file in an existing folder. Got {str(out)!r}; create "
-                f"{str(out.parent)!r} first."
-            )
+        limit(SIMULATION_SPAN, days, "--days", "d")
+        limit(SEED, seed, "--seed")
+        limit(UNSTORED_PARTICLES, particles, "--particles")
+        limit(UNSTORED_PARTICLES, mpc_particles, "--mpc-particles")
+        out = output_file(out, overwrite=overwrite)
         res = run_t1d_control(pols, names, days=days, seed=seed, particles=particles,
                               mpc_particles=mpc_particles, announce=announce)  # fmt: skip
     except MedtwinError as exc:
@@ -204,6 +207,12 @@ def _recommend(
     from ._store_cmds import _actor, _open, _patient
 
     try:
+        for value, option in ((carb_ratio, "--carb-ratio"), (correction_factor,
+                                                             "--correction-factor")):  # fmt: skip
+            if not (finite(value, option, "a recommendation") > 0):
+                raise DataError(f"{option} must be a number > 0. Got {value!r}.")
+        event_amount("meal", carbs, "--carbs")
+        limit(SEED, seed, "--seed")
         store = _open(db, create=False)
         pid = _patient(store, patient)
         twin = store.twin(pid, actor=_actor())

@@ -6,7 +6,9 @@ radii, volumes and forecasts, and a PNG of the central slices with the predicted
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -17,18 +19,33 @@ from rich.table import Table
 
 from ..data.csvio import write_csv
 from ..errors import DataError
+from ..limits import SEED, SIMULATION_SPAN, UNSTORED_PARTICLES
+from ._checks import OVERWRITE_HELP, atomic, limit, output_folder
 
 console = Console(width=150)
 
 LOW = 0.02  # the invisible margin: cells above 2 % of K but below the T2/FLAIR threshold
 
 
-def _outdir(out: Path | None) -> Path:
-    if out is None:
-        raise DataError("medtwin simulate glioma needs --out DIR (a folder for the outputs).")
-    out = out.expanduser()
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+SIMULATE_FILES = ("radii.csv", "slices.png")  # and density_day<N>.nii.gz
+TWIN_FILES = ("forecast.csv", "margin_probability.nii.gz", "visible_probability.nii.gz",
+              "slices.png")  # fmt: skip
+
+
+@contextlib.contextmanager
+def _writing(folder: Path, names: tuple[str, ...]) -> Iterator[dict[str, Path]]:
+    """Temporary paths for ``names`` in ``folder`` (made if new), all renamed into place when
+    the block ends; on a failure every temporary file, and a folder made here, is removed."""
+    made = not folder.exists()
+    folder.mkdir(exist_ok=True)
+    try:
+        with contextlib.ExitStack() as stack:
+            yield {n: stack.enter_context(atomic(folder / n)) for n in names}
+    except BaseException:
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def _volume_of_profile(profile: np.ndarray, h: float, n: int = 96, voxel: float = 1.0):
@@ -70,17 +87,22 @@ def _png(path: Path, field: np.ndarray, title: str, thr_t1: float, thr_t2: float
 
 
 def simulate_glioma(D: float, rho: float, dim: int, days: int, out: Path | None,
-                    R0: float = 10.0) -> None:  # fmt: skip
+                    R0: float = 10.0, *, overwrite: bool = False) -> None:  # fmt: skip
     """Simulate the PI model and write radii.csv, density NIfTI and slices.png into ``out``."""
     from ..data import write_nifti
     from ..models.oncology import Glioma, synthetic_brain
     from ..simulate import simulate
 
-    folder = _outdir(out)
+    if out is None:
+        raise DataError("medtwin simulate glioma needs --out DIR (a folder for the outputs).")
     if dim not in (1, 2, 3):
         raise DataError(f"--dim must be 1 (radial), 2 or 3. Got {dim}.")
     if days < 1:
         raise DataError(f"--days must be >= 1. Got {days}.")
+    limit(SIMULATION_SPAN, days, "--days", "d")
+    names = (*SIMULATE_FILES, f"density_day{days}.nii.gz")
+    folder = output_folder(out, names, overwrite=overwrite)
+    assert folder is not None
     if dim == 1:
         model = Glioma(1, (200,), 0.5)
     else:
@@ -100,8 +122,6 @@ def simulate_glioma(D: float, rho: float, dim: int, days: int, out: Path | None,
     for t, (a, b) in zip(ts, r, strict=True):
         vols = [math.pi * x**2 if dim == 2 else 4 / 3 * math.pi * x**3 / 1000 for x in (a, b)]
         rows.append([f"{t:g}", f"{a:.4f}", f"{b:.4f}", f"{vols[0]:.4f}", f"{vols[1]:.4f}"])
-    write_csv(folder / "radii.csv", ["day", "radius_t1gd_mm", "radius_t2_mm",
-                                     f"volume_t1gd_{unit}", f"volume_t2_{unit}"], rows)  # fmt: skip
     final = np.asarray(traj.states)[-1]
     if dim == 1:
         field = _volume_of_profile(final, model.spacing)
@@ -109,17 +129,21 @@ def simulate_glioma(D: float, rho: float, dim: int, days: int, out: Path | None,
     else:
         field = np.asarray(model.field(final))
         spacing = model.spacing
-    write_nifti(folder / f"density_day{days}.nii.gz", field, spacing)
     margin = ((field >= LOW) & (field < 0.16)).astype(float)
-    _png(folder / "slices.png", field, f"glioma, D={D:g}, rho={rho:g}, day {days}", 0.8, 0.16,
-         margin)  # fmt: skip
+    with _writing(folder, names) as tmp:
+        write_csv(tmp["radii.csv"], ["day", "radius_t1gd_mm", "radius_t2_mm",
+                                     f"volume_t1gd_{unit}", f"volume_t2_{unit}"], rows)  # fmt: skip
+        write_nifti(tmp[f"density_day{days}.nii.gz"], field, spacing)
+        _png(tmp["slices.png"], field, f"glioma, D={D:g}, rho={rho:g}, day {days}", 0.8, 0.16,
+             margin)  # fmt: skip
     console.print(
         f"Day {days}: T1Gd radius {r[-1, 0]:.1f} mm, T2 radius {r[-1, 1]:.1f} mm. Wrote "
         f"radii.csv, density_day{days}.nii.gz and slices.png to {folder}"
     )
 
 
-def twin_glioma(images: Path, particles: int, horizon: int, seed: int, out: Path | None) -> None:
+def twin_glioma(images: Path, particles: int, horizon: int, seed: int, out: Path | None,
+                *, overwrite: bool = False) -> None:  # fmt: skip
     """Calibrate the glioma twin on a scan series, forecast, and compare RT schedules."""
     import jax
 
@@ -141,6 +165,10 @@ def twin_glioma(images: Path, particles: int, horizon: int, seed: int, out: Path
         raise DataError(f"--particles must be >= 2. Got {particles}.")
     if horizon < 1:
         raise DataError(f"--horizon must be >= 1 day. Got {horizon}.")
+    limit(UNSTORED_PARTICLES, particles, "--particles")
+    limit(SIMULATION_SPAN, horizon, "--horizon", "d")
+    limit(SEED, seed, "--seed")
+    folder = output_folder(out, TWIN_FILES, overwrite=overwrite)
     series = read_scans(images)
     if len(series) < 2:
         raise DataError(f"The glioma twin needs scans at two or more days. Got {len(series)}.")
@@ -182,8 +210,7 @@ def twin_glioma(images: Path, particles: int, horizon: int, seed: int, out: Path
         f"Days gained by 30 x 2 Gy (60 days after start): median {np.median(dg):.0f}, "
         f"90 % interval {lo_dg:.0f}-{hi_dg:.0f}"
     )
-    if out is not None:
-        folder = _outdir(out)
+    if folder is not None:
         rows = []
         for j, name in enumerate(fc.observable_names):
             lo, hi = fc.band(name, 0.95)
@@ -191,13 +218,15 @@ def twin_glioma(images: Path, particles: int, horizon: int, seed: int, out: Path
                 rows.append([f"{t + day0:g}", name, f"{fc.median[j, i]:.4f}",
                              f"{lo[i]:.4f}", f"{hi[i]:.4f}"])  # fmt: skip
         header = ["day", "observable", "median", "lower95", "upper95"]
-        write_csv(folder / "forecast.csv", header, rows)
         mm = invisible_margin(twin, float(horizon), low=LOW, draws=min(200, particles))
         inv = _volume_of_profile(mm.invisible, model.spacing)
         vis = _volume_of_profile(mm.visible, model.spacing)
-        write_nifti(folder / "margin_probability.nii.gz", inv, 1.0)
-        write_nifti(folder / "visible_probability.nii.gz", vis, 1.0)
-        _png(folder / "slices.png", vis, f"twin forecast, day {mm.time + day0:g}", 0.95, 0.5, inv)
+        with _writing(folder, TWIN_FILES) as tmp:
+            write_csv(tmp["forecast.csv"], header, rows)
+            write_nifti(tmp["margin_probability.nii.gz"], inv, 1.0)
+            write_nifti(tmp["visible_probability.nii.gz"], vis, 1.0)
+            _png(tmp["slices.png"], vis, f"twin forecast, day {mm.time + day0:g}", 0.95, 0.5,
+                 inv)  # fmt: skip
         console.print(f"Wrote forecast.csv, margin_probability.nii.gz, visible_probability.nii.gz"
                       f" and slices.png to {folder}")  # fmt: skip
 
@@ -214,7 +243,8 @@ def register(twin_app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seed of the twin's random numbers.")] = 0,
         out: Annotated[Path | None, typer.Option(help="Folder for forecast CSV, NIfTI maps "
                                                  "and a PNG.")] = None,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
     ) -> None:  # fmt: skip
         """Calibrate the glioma twin on T1Gd/T2 scans, forecast with bands and the invisible
         margin, and compare radiotherapy schedules (30 x 2 Gy vs 15 x 2.67 Gy)."""
-        twin_glioma(images, particles, horizon, seed, out)
+        twin_glioma(images, particles, horizon, seed, out, overwrite=overwrite)

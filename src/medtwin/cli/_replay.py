@@ -12,9 +12,10 @@ from rich.table import Table
 
 from ..data import read_model_events_csv, read_stream_csv
 from ..errors import DataError, LimitError
-from ..limits import FORECAST_HORIZON, PARTICLES
+from ..limits import FORECAST_HORIZON, PARTICLES, SEED
 from ..loop import forecast_rows, model_of, replay_stream
-from ..simulate import Regimen
+from ..simulate import Dose, Regimen, SetRate
+from ._checks import event_amount, one_line, physical
 
 __all__ = ["run_replay"]
 
@@ -37,8 +38,9 @@ def run_replay(
     try:  # the bounds the service enforces (medtwin.limits)
         PARTICLES.check(particles, name="--particles")
         FORECAST_HORIZON.in_unit(unit).check(horizon, name="--horizon")
+        SEED.check(seed, name="--seed")
     except LimitError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(one_line(exc), err=True)
         raise typer.Exit(2) from None
     every = 5 * spec.input_dt
     k = round(horizon / every)
@@ -48,7 +50,10 @@ def run_replay(
             f"of a {spec.name} twin). Got {horizon:g}."
         )
     stream = read_stream_csv(data, spec)
+    _check_readings(stream, spec, Path(data).name)
     regimen = read_model_events_csv(events, spec) if events is not None else Regimen()
+    if events is not None:
+        _check_events(regimen, spec, Path(events).name)
     res = replay_stream(
         stream, regimen, horizon=horizon, particles=particles, seed=seed, model=model
     )
@@ -79,3 +84,31 @@ def run_replay(
         f"{k} {v[1]:.3g} [{v[0]:.3g}, {v[2]:.3g}]" for k, v in q.items()))  # fmt: skip
     if out is not None:
         console.print(f"Wrote the forecasts to {out}")
+
+
+def _check_readings(stream, spec, name: str) -> None:
+    """Every reading within its observable's physically possible range -- the range FHIR
+    ingestion, and so the API, accepts (LOINC table) -- or a one-line error naming it."""
+    for t, obs, v, c in zip(stream.times, stream.observable, stream.values, stream.censored,
+                            strict=True):  # fmt: skip
+        code = spec.observables[spec.observable_index(obs)].loinc
+        if code is None or c != 0 or v != v:  # no declared code; LO/HI; a gap (NaN)
+            continue
+        physical(float(v), code, f"{name}: the {obs} reading at time {float(t):g}")
+
+
+def _check_events(regimen: Regimen, spec, name: str) -> None:
+    """Every event amount within the range the API accepts (``_checks.event_amount``), in the
+    unit the file gave it (the regimen holds amount / ``EventSpec.per``)."""
+    kinds = {(e.label or e.kind.replace("_", "-")): e for e in spec.events}
+    for ev in regimen.events:
+        es = kinds.get(ev.label)
+        if es is None:
+            continue
+        if isinstance(ev, SetRate):
+            amount = ev.rate * es.per
+        elif isinstance(ev, Dose):
+            amount = ev.amount * es.per
+        else:
+            continue
+        event_amount(es.kind, float(amount), f"{name}: the {es.kind} at time {ev.time:g}")

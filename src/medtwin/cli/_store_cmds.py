@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import MedtwinError
+from ._checks import OVERWRITE_HELP, one_line, output_file
 
 __all__ = ["register"]
 
@@ -46,7 +47,7 @@ def _one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except MedtwinError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(one_line(exc), err=True)
             raise typer.Exit(2) from None
 
     return run
@@ -76,19 +77,20 @@ def _actor() -> str:
         return "cli"
 
 
-def _check_out(path: Path) -> Path:
-    path = path.expanduser()
-    if not path.parent.is_dir():
-        raise MedtwinError(
-            f"--out must name a file in an existing folder. Got {str(path)!r}; create "
-            f"{str(path.parent)!r} first."
-        )
-    return path
+def _check_out(path: Path, overwrite: bool = False) -> Path:
+    """``path`` if a new file can be written there (``_checks.output_file``), before any work."""
+    checked = output_file(path, overwrite=overwrite)
+    assert checked is not None
+    return checked
+
+
+Overwrite = Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)]
 
 
 def _write_json(path: Path, doc: Any) -> None:
-    """Write atomically: a failure leaves no half-written file behind."""
-    path = _check_out(path)
+    """Write atomically: a failure leaves no half-written file behind. (``path`` was checked
+    with :func:`_check_out` before the work.)"""
+    path = path.expanduser()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as fh:
@@ -201,8 +203,11 @@ def audit_verify(
 def audit_checkpoint(
     db: Db = None,
     out: Annotated[Path | None, typer.Option(help="Also write it to this JSON file.")] = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Sign the audit log's head; keep the JSON outside the database to detect truncation."""
+    if out is not None:
+        out = _check_out(out, overwrite)
     with _open(db, create=False) as store:
         cp = store.checkpoint()
     if out is not None:
@@ -216,11 +221,12 @@ def audit_export(
     out: Annotated[Path, typer.Option(help="JSON file: a FHIR R4 Bundle of AuditEvents.")],
     db: Db = None,
     patient: Annotated[str | None, typer.Option(help="Only this patient's entries.")] = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Export the audit log as FHIR R4 AuditEvent resources (read a page at a time)."""
     from ._audit_export import export_audit
 
-    out = _check_out(out)
+    out = _check_out(out, overwrite)
     with _open(db, create=False) as store:
         pid = _patient(store, patient) if patient else None
         n = export_audit(store, out, patient=pid, actor=_actor())
@@ -249,6 +255,7 @@ def export_command(
         ),
     ] = None,
     db: Db = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Export every patient's data for research, de-identified: HIPAA Safe Harbor by default
     (--dates year); --dates shift --recipient NAME keeps full dates, shifted per patient and
@@ -265,7 +272,7 @@ def export_command(
             "--dates shift keeps one date shift per patient per recipient, so it needs "
             "--recipient NAME (the researcher or study receiving the file); or use --dates year."
         )
-    _check_out(out)
+    out = _check_out(out, overwrite)
     with _open(db, create=False) as store:
         doc = store.export_deidentified(actor=_actor(), recipient=recipient, dates=dates)
     _write_json(out, doc)

@@ -8,9 +8,11 @@ import jax
 import numpy as np
 
 from ..errors import DataError
+from ..limits import SIMULATION_SPAN
 from ..models import get_model
 from ..models._base import AbstractModel
 from ..simulate import Regimen, applied_inputs, basal, bolus, meal
+from ._checks import event_amount, limit
 from ._parse import parse_timed_amount
 
 DAY = 1440
@@ -36,6 +38,7 @@ def t1d_setup(
     """Model, parameters and daily-repeated regimen for ``medtwin simulate``."""
     if days < 1:
         raise DataError(f"--days must be a whole number >= 1. Got {days}.")
+    limit(SIMULATION_SPAN, days, "--days", "d")  # before the regimen is laid out per minute
     model = get_model(model_name)
     if set(model.input_names) != {"carbs", "insulin"}:
         raise DataError(
@@ -50,12 +53,15 @@ def t1d_setup(
     else:
         params = model.default_params()
         label = model.name
-    events = [meal(t, g) for t, g in (parse_timed_amount(m, "--meal", "g") for m in meals)]
-    events += [bolus(t, u) for t, u in (parse_timed_amount(b, "--bolus", "U") for b in boluses)]
+    events = [meal(t, event_amount("meal", g, "--meal"))
+              for t, g in (parse_timed_amount(m, "--meal", "g") for m in meals)]  # fmt: skip
+    events += [bolus(t, event_amount("bolus", u, "--bolus"))
+               for t, u in (parse_timed_amount(b, "--bolus", "U") for b in boluses)]  # fmt: skip
     daily = Regimen(tuple(events)).repeated(DAY, days)
     if basal_u_per_h is not None:
         if not basal_u_per_h >= 0:
             raise DataError(f"--basal expects a rate in U/h >= 0. Got {basal_u_per_h!r}.")
+        event_amount("basal", basal_u_per_h, "--basal")
         daily = daily + Regimen((basal(0.0, basal_u_per_h),))
     compiled = daily.compile(model.input_names, 0.0, model.input_dt, days * DAY)
     rates = applied_inputs(compiled.override, compiled.dose_rate, model.baseline_inputs(params))

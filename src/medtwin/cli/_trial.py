@@ -20,6 +20,17 @@ from rich.table import Table
 
 from ..data.csvio import write_columns
 from ..errors import DataError
+from ..limits import (
+    BATCH_ROWS,
+    SEED,
+    SIMULATION_SPAN,
+    TRIAL_BOOTSTRAP,
+    TRIAL_PATIENTS,
+    WORKERS,
+    finite,
+)
+from ..limits import shown as limits_shown
+from ._checks import OVERWRITE_HELP, limit, output_file
 
 __all__ = ["TrialSpec", "basal_day", "load_spec", "run_spec", "trial_app"]
 
@@ -50,7 +61,23 @@ def load_spec(path: Path) -> TrialSpec:
         raise DataError("medtwin trial run needs PyYAML: pip install pyyaml") from None
     if not path.exists():
         raise DataError(f"Trial spec {str(path)!r} does not exist.")
-    raw = yaml.safe_load(path.read_text())
+    if not path.is_file():
+        raise DataError(
+            f"Trial spec {str(path)!r} is a folder: give the YAML file (see "
+            "examples/trial_two_regimens.yaml)."
+        )
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise DataError(
+            f"Trial spec {path.name} is not valid YAML{where}: {problem}. See "
+            "examples/trial_two_regimens.yaml for the format."
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"Cannot read the trial spec {str(path)!r}: {exc}.") from None
     if not isinstance(raw, dict):
         raise DataError(f"A trial spec is a YAML mapping of keys. Got {type(raw).__name__}.")
     unknown = set(raw) - _KNOWN
@@ -63,7 +90,38 @@ def load_spec(path: Path) -> TrialSpec:
             raise DataError(f"The trial spec needs a non-empty {key!r} list.")
     if str(raw.get("model", "t1d")) not in ("t1d", "uva-padova"):
         raise DataError(f"trial run supports model: t1d for now. Got {raw.get('model')!r}.")
+    _check_work(raw)
     return TrialSpec(raw)
+
+
+def _check_work(raw: dict[str, Any]) -> None:
+    """The spec's numbers that scale the work, against the declared bounds (medtwin.limits)."""
+    if "seed" in raw:
+        limit(SEED, raw["seed"], "seed")
+    if "days" in raw:
+        limit(SIMULATION_SPAN, raw["days"], "days", "d")
+    if "chunk" in raw:
+        limit(BATCH_ROWS, raw["chunk"], "chunk")
+    if "n_boot" in raw:
+        limit(TRIAL_BOOTSTRAP, raw["n_boot"], "n_boot")
+    if "conf" in raw:
+        conf = finite(raw["conf"], "conf", "a trial report")
+        if not 0 < conf < 1:
+            raise DataError(f"conf must be a confidence level in (0, 1), e.g. 0.95. Got {conf!r}.")
+    for key, kind in (("population", dict), ("executor", dict), ("meals", dict),
+                      ("arms", list), ("endpoints", list)):  # fmt: skip
+        if key in raw and raw[key] is not None and not isinstance(raw[key], kind):
+            raise DataError(
+                f"The trial spec's {key!r} must be a {'mapping' if kind is dict else 'list'}. "
+                f"Got {limits_shown(raw[key])}."
+            )
+    if "workers" in (raw.get("executor") or {}):
+        limit(WORKERS, raw["executor"]["workers"], "executor.workers")
+    enlarge = (raw.get("population") or {}).get("enlarge")
+    if enlarge is not None:
+        if not isinstance(enlarge, dict) or "n" not in enlarge:
+            raise DataError("population.enlarge must be a mapping with n (virtual patients).")
+        limit(TRIAL_PATIENTS, enlarge["n"], "population.enlarge.n")
 
 
 def basal_day(rows: np.ndarray, seed: np.random.SeedSequence) -> np.ndarray:
@@ -241,8 +299,12 @@ def trial_run_command(
         str | None, typer.Option(help="Override the spec's executor: serial, process or dask.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the spec's seed.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
 ) -> None:
     """Run an in-silico trial: population, arms, endpoints -> report and per-patient CSV."""
+    out = output_file(out, overwrite=overwrite)
+    if seed is not None:
+        limit(SEED, seed, "--seed")
     parsed = load_spec(spec)
     result = run_spec(parsed, executor=executor, seed=seed)
     print_report(result, parsed)

@@ -10,9 +10,11 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer._click import exceptions as click  # the click that typer bundles
 
 from .._jax_cache import enable_compilation_cache
 from ..errors import MedtwinError
+from ._checks import OVERWRITE_HELP, one_line, output_file
 from ._parse import write_csv
 
 app = typer.Typer(
@@ -27,12 +29,68 @@ console = Console()
 DAY = 1440  # minutes
 
 
-@app.command("models")
-def models_command() -> None:
-    """List the models, their parameters (unit, default, bounds) and references."""
-    from ..models import list_models
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
 
-    for cls in list_models():
+        try:
+            typer.echo(f"medtwin {version('medtwin')}")
+        except PackageNotFoundError:  # pragma: no cover - run from a source tree, not installed
+            typer.echo("medtwin (not installed: no version recorded)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Medical digital twins: simulate, calibrate and forecast patient models."""
+
+
+def _matches(cls, words: list[str]) -> bool:
+    """True if every word occurs (case-insensitively) in the model's name, aliases, title,
+    reference, or in one of its parameters, observables or inputs."""
+    parts = [cls.name, *getattr(cls, "aliases", ()), cls.title, cls.reference]
+    parts += [f"{p.name} {p.unit} {p.description}" for p in cls.parameters]
+    parts += [f"{o.name} {o.unit} {o.loinc or ''}" for o in cls.observables]
+    parts += [f"{i.name} {i.unit}" for i in cls.inputs]
+    text = " ".join(parts).lower()
+    return all(w.lower() in text for w in words)
+
+
+@app.command("models")
+def models_command(
+    model: Annotated[
+        str | None, typer.Argument(help="Only this model (a name or alias, e.g. t1d).")
+    ] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(
+            help="Only the parameters whose name, unit or description contain this text "
+            "(case-insensitive), e.g. --search insulin."
+        ),
+    ] = None,
+) -> None:
+    """List the models, their parameters (unit, default, bounds) and references; MODEL and
+    --search narrow the listing."""
+    from ..models import get_model, list_models
+
+    classes = list_models()
+    if model is not None:
+        classes = [c for c in classes if model in (c.name, *getattr(c, "aliases", ()))]
+        if not classes:
+            get_model(model)  # raises UnknownModelError, naming the known models
+    if search is not None:
+        classes = [c for c in classes if _matches(c, [search])]
+        if not classes:
+            raise MedtwinError(
+                f"No model has a parameter, observable or input matching {search!r}. "
+                "Run `medtwin models` for the full listing."
+            )
+    for cls in classes:
         aliases = ", ".join(getattr(cls, "aliases", ()))
         console.print(f"[bold]{cls.name}[/bold]" + (f" (alias: {aliases})" if aliases else ""))
         console.print(f"  {cls.title}")
@@ -40,6 +98,10 @@ def models_command() -> None:
         refs = list(dict.fromkeys(p.reference for p in cls.parameters if p.reference))
         table = Table("parameter", "unit", "default", "bounds", "description", "ref")
         for p in cls.parameters:
+            if search is not None and search.lower() not in (
+                f"{p.name} {p.unit} {p.description}".lower()
+            ):
+                continue
             ref = str(refs.index(p.reference) + 1) if p.reference else ""
             bounds = f"[{p.bounds[0]:g}, {p.bounds[1]:g}]"
             table.add_row(p.name, p.unit, f"{p.default:.6g}", bounds, p.description, ref)
@@ -74,17 +136,19 @@ def simulate_command(
     D: Annotated[float, typer.Option("--D", help="glioma: diffusion, mm^2/day.")] = 0.1,
     rho: Annotated[float, typer.Option("--rho", help="glioma: proliferation, 1/day.")] = 0.05,
     dim: Annotated[int, typer.Option(help="glioma: 1 (radial), 2 or 3.")] = 1,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
 ) -> None:
     """Simulate a type-1 diabetes patient and write one row per minute as CSV; or, with
     MODEL glioma, a glioma (--out is then a folder: radii CSV, density NIfTI, slices PNG)."""
     if model == "glioma":
         from ._glioma import simulate_glioma
 
-        simulate_glioma(D, rho, dim, days, out)
+        simulate_glioma(D, rho, dim, days, out, overwrite=overwrite)
         return
     from ..simulate import simulate
     from ._t1d import t1d_setup
 
+    out = output_file(out, overwrite=overwrite)
     setup = t1d_setup(model, patient, meal or [], bolus or [], basal, days)
     traj = simulate(setup.model, setup.params, setup.regimen, t1=days * DAY, save_states=False)
     if int(traj.status) != 0:
@@ -149,7 +213,9 @@ def demo_command(
     _print_summary(np.asarray(traj.observable("bg")), f"Plasma glucose, {patient}, 24 h")
 
 
-twin_app = typer.Typer(help="Digital twins: replay a recorded stream through a twin.")
+twin_app = typer.Typer(
+    help="Digital twins: create one for a stored patient, replay a recorded stream, glioma."
+)
 app.add_typer(twin_app, name="twin")
 
 
@@ -178,10 +244,12 @@ def twin_replay_command(
     particles: Annotated[int, typer.Option(help="Particles of the twin's ensemble.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the twin's random numbers.")] = 0,
     out: Annotated[Path | None, typer.Option(help="CSV of every forecast issued.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
 ) -> None:
     """Replay a recorded stream as if live: assimilate each reading, forecast, score."""
     from . import _replay
 
+    out = output_file(out, overwrite=overwrite)
     _replay.run_replay(data, model, events, horizon, particles, seed, out, _write_csv)
 
 
@@ -200,6 +268,11 @@ from ._glioma import register as _register_glioma  # noqa: E402
 
 _register_glioma(twin_app)
 
+# `medtwin twin create` lives in _twin_create.py.
+from ._twin_create import register as _register_twin_create  # noqa: E402
+
+_register_twin_create(twin_app)
+
 # The store's commands (users, audit, export, keygen) live in _store_cmds.py.
 from ._store_cmds import register as _register_store_commands  # noqa: E402
 
@@ -215,12 +288,25 @@ _register_analysis_commands(app)
 
 
 def main() -> None:
-    """Entry point. A MedtwinError prints one line and exits with status 2 (as do usage errors,
-    which click reports itself). JAX's persistent compilation cache is on for the process
-    (``MEDTWIN_JAX_CACHE``, see ``medtwin._jax_cache``): a restart skips the compiles."""
+    """Entry point. A MedtwinError prints one line and exits with status 2, and so does a usage
+    error (``error: <what click says>. See 'medtwin CMD --help'.``). JAX's persistent compilation
+    cache is on for the process (``MEDTWIN_JAX_CACHE``, see ``medtwin._jax_cache``): a restart
+    skips the compiles."""
     enable_compilation_cache()
     try:
-        app()
+        rc = app(standalone_mode=False)
+    except click.NoArgsIsHelpError as exc:
+        exc.show()  # the help text, as `medtwin` alone or `medtwin CMD` without arguments
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else "medtwin"
+        said = one_line(exc.format_message()).rstrip(".")
+        print(f"{said}. See '{where} --help'.", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("Aborted.", file=sys.stderr)
+        sys.exit(1)
     except MedtwinError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(one_line(exc), file=sys.stderr)
         sys.exit(2)
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -10,19 +10,31 @@ patients. The cone is drawn as SVG by ``static/chart.js``. What the API lacks is
 ``patients``
     pseudonym, model, last data time and twin status: ``calibrating`` while the twin has fewer
     than :data:`CALIBRATING_VERSIONS` updates or :data:`CALIBRATING_HOURS` of data,
-    ``drifting`` when its skill ledger flags drift, else ``tracking``. Read for all patients in
-    one transaction (``Store.patient_summaries``), audited as ONE ``patient.list`` entry that
-    names them, so a poll writes one audit entry, not one per patient.
+    ``drifting`` when its calibration is off (``drift``: ``over-confident`` or
+    ``under-confident``, steady between refreshes: ``_dashboard_drift``), else ``tracking``.
+    Read for all patients in one transaction (``Store.patient_summaries``), audited as ONE
+    ``patient.list`` entry that names them, so a poll writes one audit entry, not one per
+    patient. (The page shows a patient's name beside the pseudonym from ``GET
+    /patients/{pid}``, which answers only a clinician granted the patient or an admin, each
+    read audited as ``patient.read``.)
 ``patients/{pid}/cone``
-    the last ``hours`` of observations, the latest stored forecast's median and nested bands,
-    and the alert derived from *that* stored forecast (:func:`alert_for`; no second
-    computation).
+    the last ``hours`` of observations (3, 6, 12 or 24 on the page; by default the shortest of
+    them at least twice the forecast horizon), the latest stored forecast's median and nested
+    bands, the alert derived from *that* stored forecast (:func:`alert_for`; no second
+    computation), the observable's unit as a lab report prints it (``unit_label``), its target
+    range if it has one (``target``: 70-180 mg/dL for glucose) and the what-if horizons
+    offered.
 ``patients/{pid}/posterior``
     5/50/95 % posterior quantiles of the free parameters at stored versions (how it narrowed).
 ``patients/{pid}/skill``
-    the skill ledger, as ``/patients/{pid}/skill``.
+    the skill ledger, as ``/patients/{pid}/skill``, and per observable its ``calibration``:
+    ``calibrated``, ``over-confident`` or ``under-confident`` (``_dashboard_drift``).
 ``patients/{pid}/what-if``
-    the cones (median and bands) of 1-3 candidate regimens, paired.
+    the cones (median and bands) of 1-3 candidate regimens, paired, at the horizon chosen: the
+    longest horizon offered is computed and cut (``_dashboard_whatif``: no compile per horizon,
+    a shorter horizon is the prefix of a longer one).
+
+Times travel as UTC ISO strings; the page shows them in the browser's time zone, named.
 
 Twin versions and forecasts are immutable, so per-version results are memoised in-process, and
 a new version's skill ledger is computed in the background while readers get the newest
@@ -55,12 +67,16 @@ from ._concurrency import heavy
 from ._dashboard_cache import Ledgers, Memo, version_grid
 from ._dashboard_cache import Ledgers as _Ledgers  # noqa: F401  (its former name here)
 from ._dashboard_cache import version_grid as _grid  # noqa: F401  (its former name here)
+from ._dashboard_display import human_unit, probability_phrase, target_range
+from ._dashboard_drift import calibration_of
+from ._dashboard_whatif import cut, horizon_choices
 from ._errors import ApiError
 from ._schemas import WhatIfConesBody, WhatIfConesJson
 from ._views import (
     _iso,
     _model_of,
     skill_json,
+    snap_horizon,
     what_if_horizon,
     what_if_regimens,
 )
@@ -81,6 +97,7 @@ _CSP = (
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 _PID = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+WINDOWS_H = (3.0, 6.0, 12.0, 24.0)  # the cone's time windows offered, hours of past data
 
 
 @dataclass(frozen=True)
@@ -97,23 +114,25 @@ def _who(request: Request) -> Caller:
 Who = Annotated[Caller, Depends(_who)]
 
 
-def _pct(p: float) -> str:
-    return "< 1 %" if p <= 0.01 + 1e-9 else "> 99 %" if p >= 0.99 - 1e-9 else f"{100 * p:.0f} %"
-
-
-def alert_for(f: StoredForecast, observable: str, unit: str) -> dict[str, Any]:
-    """The alert of stored forecast ``f`` for ``observable`` (in ``unit``), as the page shows
-    it: the rule the forecast's model declares for the observable (else the rule of its unit,
-    ``medtwin.loop.UNIT_RULES``) evaluated by ``medtwin.loop`` on the stored quantiles, and a
-    sentence naming the more likely crossing."""
+def alert_for(
+    f: StoredForecast, observable: str, unit: str, *, shown_unit: str | None = None
+) -> dict[str, Any]:
+    """The alert of stored forecast ``f`` for ``observable`` (in UCUM ``unit``), as the page
+    shows it: the rule the forecast's model declares for the observable (else the rule of its
+    unit, ``medtwin.loop.UNIT_RULES``) evaluated by ``medtwin.loop`` on the stored quantiles,
+    and a sentence naming the more likely crossing, with the unit written as ``shown_unit``
+    (default ``unit``). A sentence naming a time names it in UTC (``text``); ``template`` is
+    the same sentence with ``{at}`` for that time (``at``, UTC ISO), for a page to fill in
+    local time."""
     fc = f.forecast
     j = fc.observable_names.index(observable)
+    shown = unit if shown_unit is None else shown_unit
     base = {"version": f.version, "observable": observable, "unit": unit, "rules": []}
     rule = loop.rule_for(f.model_spec(), observable, unit, f.time_unit)
     if rule is None:
         end = float(fc.median[j, -1])
         text = (
-            f"No alert rule for {observable} ({unit}); forecast median {end:.3g} {unit} at "
+            f"No alert rule for {observable} ({shown}); forecast median {end:.3g} {shown} at "
             "the end of the horizon."
         )
         return {**base, "severity": "none", "text": text}
@@ -131,19 +150,22 @@ def alert_for(f: StoredForecast, observable: str, unit: str) -> dict[str, Any]:
     bounds = [f"{sign} {x:g}" for sign, x in (("<", rule.low), (">", rule.high)) if x is not None]
     if p <= 0.01 + 1e-9 and not any(c.band_crosses for c in alert.crossings):
         inside = "-".join(f"{x:g}" for x in (rule.low, rule.high) if x is not None)
+        event = f"{observable} {' or '.join(bounds)} {shown}"
         text = (
-            f"P({observable} {' or '.join(bounds)} {unit}) < 1 % throughout the next {span}; "
-            f"the {level} band stays within {inside} {unit}."
+            f"{probability_phrase(event, p)} throughout the next {span}; the {level} band "
+            f"stays within {inside} {shown}."
         )
-    else:
-        sign, side = ("<", "above") if worst.kind == "low" else (">", "below")
-        at = _iso(times[worst.at])
-        text = (
-            f"P({observable} {sign} {worst.threshold:g} {unit}) = {_pct(p)} at "
-            f"{at[11:16]} UTC, the highest in the next {span}; the {level} band "
-            f"{'crosses' if crosses else 'stays ' + side} {worst.threshold:g} {unit}."
-        )
-    return {**base, "severity": alert.severity, "text": text, "rules": rules}
+        return {**base, "severity": alert.severity, "text": text, "rules": rules}
+    sign, side = ("<", "above") if worst.kind == "low" else (">", "below")
+    at = _iso(times[worst.at])
+    event = f"{observable} {sign} {worst.threshold:g} {shown}"
+    template = (
+        f"{probability_phrase(event, p)} at {{at}}, the highest in the next {span}; the "
+        f"{level} band {'crosses' if crosses else 'stays ' + side} {worst.threshold:g} {shown}."
+    )
+    text = template.replace("{at}", f"{at[11:16]} UTC")
+    return {**base, "severity": alert.severity, "text": text, "template": template, "at": at,
+            "rules": rules}  # fmt: skip
 
 
 def _at(f: StoredForecast, model_time: float) -> datetime:
@@ -257,7 +279,8 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
     def ledger(store: Store, who: Caller, pid: str, version: int) -> tuple[int, dict]:
         def compute() -> tuple[int, dict]:
             fcs, obs = store.skill_data(pid, actor=who.name)  # one read, one audit entry
-            return (fcs[0].version if fcs else -1), skill_json(fcs, obs)
+            doc = {**skill_json(fcs, obs), "calibration": calibration_of(fcs, obs)}
+            return (fcs[0].version if fcs else -1), doc
 
         return ledgers.get(pid, version, compute)
 
@@ -272,8 +295,11 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
             row["status"] = "calibrating"
         else:  # the newest ledger scored; a newer version's is scored in the background
             _, skill = ledger(store, who, p.pid, p.version)
-            drifting = any(s["drifting"] for s in skill["by_observable"].values())
-            row["status"] = "drifting" if drifting else "tracking"
+            off = [c for c in skill.get("calibration", {}).values() if c["drifting"]]
+            row["status"] = "drifting" if off else "tracking"
+            if off:  # over-confident (too narrow: the unsafe side) first
+                worst = min(off, key=lambda c: c["status"] != "over-confident")
+                row.update(drift=worst["status"], drift_text=worst["text"])
         return row
 
     @router.get("/ui/api/patients")
@@ -293,33 +319,45 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
         pid: _PID,
         who: Who,
         request: Request,
-        hours: Annotated[float, Query(gt=0, le=24 * 30)] = 24.0,
+        hours: Annotated[float | None, Query(gt=0, le=24 * 30)] = None,
         observable: Annotated[str | None, Query(max_length=64)] = None,
         known: int | None = None,
     ) -> dict[str, Any]:
-        """Observations of the last ``hours`` before the latest forecast, that forecast and its
-        alert. ``known``: the version the page shows (answers ``unchanged`` if still latest)."""
+        """Observations of the last ``hours`` before the latest forecast (default: the
+        shortest of :data:`WINDOWS_H` at least twice the forecast horizon), that forecast and
+        its alert. ``known``: the version the page shows (answers ``unchanged`` if still
+        latest)."""
         store: Store = request.app.state.store
         pid = who.patient(pid, "forecast.search")
         f = head(store, who, pid)
         if known is not None and known == f.version:
             return {"unchanged": True, "version": f.version}
         model = _model_of(f)
+        if hours is None:
+            ahead = timeunits.convert(f.horizon, f.time_unit, "h")
+            hours = next((w for w in WINDOWS_H if w >= 2 * ahead), WINDOWS_H[-1])
         now = _at(f, f.forecast.issued_at)
         obs = store.observations(pid, actor=who.name, since=now - timedelta(hours=hours))
         spec = model.observables[_observable(model, observable, [o.code for o in obs])]
         mine = [o for o in obs if spec.loinc and o.code == spec.loinc]
         j = model.observable_names.index(spec.name)
+        label, kinds = human_unit(spec.unit), loop.event_kinds(model)
+        own = snap_horizon(model, min(f.horizon, limits.WHAT_IF_HORIZON.in_unit(f.time_unit).high))
         return {
             "patient": pid, "model": model.name, "time_unit": f.time_unit, "now": _iso(now),
-            "observable": spec.name, "unit": spec.unit, "version": f.version,
-            "horizon": f.horizon, "observables": list(model.observable_names),
-            "event_kinds": [{"kind": k, "unit": u} for k, u in loop.event_kinds(model)],
+            "observable": spec.name, "unit": spec.unit, "unit_label": label,
+            "version": f.version, "horizon": f.horizon, "hours": hours,
+            "windows": list(WINDOWS_H), "observables": list(model.observable_names),
+            "event_kinds": [{"kind": k, "unit": u} for k, u in kinds],
+            "unit_labels": {u: human_unit(u) for u in {spec.unit, *(u for _, u in kinds)}},
             "observations": {"times": [_iso(o.time) for o in mine],
                              "values": [o.value for o in mine],
                              "censored": [o.censored for o in mine]},
-            "forecast": _series(f, j), "alert": alert_for(f, spec.name, spec.unit),
+            "forecast": _series(f, j),
+            "alert": alert_for(f, spec.name, spec.unit, shown_unit=label),
             "thresholds": _thresholds(f, spec.name, spec.unit),
+            "target": target_range(model, spec.name),
+            "what_if": {"horizons": horizon_choices(model, f.horizon), "default": own},
         }  # fmt: skip
 
     @router.get("/ui/api/patients/{pid}/posterior")
@@ -347,7 +385,8 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
             q = np.array([r[name] for r in rows])  # (versions, 3)
             width = q[:, 2] - q[:, 0]
             out.append({
-                "name": name, "unit": spec.unit, "description": spec.description,
+                "name": name, "unit": spec.unit, "unit_label": human_unit(spec.unit),
+                "description": spec.description,
                 "q05": q[:, 0].tolist(), "median": q[:, 1].tolist(), "q95": q[:, 2].tolist(),
                 "narrowed": float(width[-1] / width[0]) if width[0] > 0 else None,
             })  # fmt: skip
@@ -371,7 +410,10 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
     ) -> dict[str, Any]:
         """Cones of 1-3 regimens from the latest version, paired (same random numbers):
         ``{"options": {"name": [{"after": 0, "kind": "bolus", "amount": 2}]}, "horizon": h,
-        "observable": name}`` (``after`` and ``horizon`` in the model's time unit)."""
+        "observable": name}`` (``after`` and ``horizon`` in the model's time unit; the
+        horizon by default the twin's own forecast horizon). Computed at the longest horizon
+        offered (or ``h`` if longer) and cut to ``h``: no compile per horizon, and a shorter
+        horizon's numbers are the prefix of a longer one's."""
         store: Store = request.app.state.store
         pid = who.patient(pid, "twin.what_if")
         with heavy(request.app, who, "twin.what_if", pid):
@@ -385,6 +427,8 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
         longest = limits.WHAT_IF_HORIZON.in_unit(twin.model.time_unit).high
         h = what_if_horizon(twin, min(f.horizon, longest) if body.horizon is None else body.horizon)
         regimens = what_if_regimens(twin, body.options, h, name_len=40)  # 1-3 options, 20 events
+        choices = horizon_choices(twin.model, f.horizon)
+        computed = max(h, *choices)  # one shape per twin: compiled once, then cut
         now = _at(f, twin.time)
         asked = body.observable
         codes = [] if asked is not None else [
@@ -392,16 +436,20 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
         ]  # fmt: skip
         spec = twin.model.observables[_observable(twin.model, asked, codes)]
         j = twin.model.observable_names.index(spec.name)
-        res = what_if(twin, regimens, h)
+        label = human_unit(spec.unit)
+        points = round(h / (5 * twin.model.input_dt))
+        res = cut(what_if(twin, regimens, computed), twin.model, points)
         opts = []
         for name, fc in zip(res.options, res.forecasts, strict=True):
             # as the store keeps a forecast: the draws reduced to their 1..99 % quantiles
             fc = replace(fc, draws=draw_quantiles(fc.draws, QUANTILES),
                          quantile_levels=tuple(QUANTILES))  # fmt: skip
             sf = StoredForecast(0, pid, twin.version, now, h, fc, f.epoch, f.time_unit, f.model)
+            alert = alert_for(sf, spec.name, spec.unit, shown_unit=label)
             opts.append({"name": name, **_series(sf, j), "metrics": res.metrics[name],
-                         "alert": alert_for(sf, spec.name, spec.unit)})  # fmt: skip
-        return {"patient": pid, "version": twin.version, "horizon": h, "observable": spec.name,
-                "unit": spec.unit, "now": _iso(now), "options": opts}  # fmt: skip
+                         "alert": alert})  # fmt: skip
+        return {"patient": pid, "version": twin.version, "horizon": h, "computed": computed,
+                "horizons": choices, "observable": spec.name, "unit": spec.unit,
+                "unit_label": label, "now": _iso(now), "options": opts}  # fmt: skip
 
     return router

@@ -23,6 +23,7 @@ from ._auth import Caller
 from ._concurrency import heavy
 from ._deps import RawBody, StoreOf, Who, fhir_response
 from ._errors import ApiError
+from ._fhir_schemas import fhir_body
 from ._views import observation_json
 
 __all__ = ["patients_router"]
@@ -47,7 +48,9 @@ def patients_router(*, max_body_bytes: int = 5_000_000) -> APIRouter:
         store.audit(who.name, "patient.list", resource="Patient", detail=detail)
         return {"patients": ids}
 
-    @router.post("/patients", status_code=201, tags=["patients"])
+    @router.post(
+        "/patients", status_code=201, tags=["patients"], openapi_extra=fhir_body("Patient")
+    )
     def create_patient(
         who: Who, body: RawBody, store: StoreOf, confirm: Confirm = None
     ) -> JSONResponse:
@@ -81,7 +84,7 @@ def patients_router(*, max_body_bytes: int = 5_000_000) -> APIRouter:
 
     # -- data in -----------------------------------------------------------------------------
 
-    @router.post("/fhir", tags=["fhir"])
+    @router.post("/fhir", tags=["fhir"], openapi_extra=fhir_body("Bundle"))
     def post_bundle(
         who: Who, body: RawBody, store: StoreOf, request: Request, confirm: Confirm = None
     ) -> JSONResponse:
@@ -97,7 +100,8 @@ def patients_router(*, max_body_bytes: int = 5_000_000) -> APIRouter:
             done = ingest(store, who, parsed, confirm=confirm is not None)
         return JSONResponse(done, status_code=200)
 
-    @router.post("/patients/{pid}/observations", tags=["data"])
+    @router.post("/patients/{pid}/observations", tags=["data"],
+                 openapi_extra=fhir_body("Observation", "Bundle"))  # fmt: skip
     def post_observation(
         pid: str, who: Who, body: RawBody, store: StoreOf, request: Request
     ) -> dict[str, Any]:
@@ -107,7 +111,8 @@ def patients_router(*, max_body_bytes: int = 5_000_000) -> APIRouter:
         with heavy(request.app, who, "observation.create", pid):
             return ingest(store, who, parsed, fixed_pid=pid)
 
-    @router.post("/patients/{pid}/regimen", tags=["data"])
+    @router.post("/patients/{pid}/regimen", tags=["data"],
+                 openapi_extra=fhir_body("MedicationAdministration"))  # fmt: skip
     def post_administration(
         pid: str, who: Who, body: RawBody, store: StoreOf, request: Request
     ) -> dict[str, Any]:

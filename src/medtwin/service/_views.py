@@ -23,6 +23,7 @@ __all__ = [
     "observation_json",
     "provenance_of",
     "skill_json",
+    "snap_horizon",
     "twin_json",
     "version_json",
     "what_if_horizon",
@@ -128,12 +129,18 @@ def _bounded(bound: limits.Bound, value: Any, where: str, **kw: Any) -> Any:
         raise ApiError(422, str(exc), expression=where) from None
 
 
+def snap_horizon(model: Any, horizon: float) -> float:
+    """``horizon`` (model time units) on the forecast cadence of ``model`` (5 input steps),
+    at least one step of it."""
+    every = 5 * model.input_dt
+    return max(every, round(horizon / every) * every)
+
+
 def what_if_horizon(twin: Any, horizon: Any) -> float:
     """The what-if ``horizon`` (model time units) if within ``limits.WHAT_IF_HORIZON``, snapped
     to the forecast cadence (5 input steps)."""
     h = _bounded(limits.WHAT_IF_HORIZON.in_unit(twin.model.time_unit), horizon, "horizon")
-    every = 5 * twin.model.input_dt
-    return max(every, round(h / every) * every)
+    return snap_horizon(twin.model, h)
 
 
 def what_if_regimens(

@@ -36,7 +36,10 @@ def twin_row(session: Session, pid: str, *, lock: bool = False) -> TwinRow:
     q = select(TwinRow).where(TwinRow.pid == pid)
     row = session.execute(q.with_for_update() if lock else q).scalar_one_or_none()
     if row is None:
-        raise StoreError(f"Patient {pid!r} has no twin. Create one with create_twin() first.")
+        raise StoreError(
+            f"Patient {pid!r} has no twin. Create one first: `medtwin twin create {pid}`, or "
+            f"POST /patients/{pid}/twin."
+        )
     return row
 
 

@@ -132,6 +132,8 @@ def test_t1d_batched_updates_are_bit_identical_on_cpu(t1d):
         assert a.report == b.report
 
 
+# slow (about 40 s); tests/unit/loop/test_update_many.py compares batched forecasts too
+@pytest.mark.slow
 def test_t1d_batched_forecasts_equal_one_by_one(t1d):
     _, one, _ = t1d
     new = [a.twin for a in one]
@@ -160,6 +162,9 @@ def test_unbatchable_twins_run_one_by_one_and_errors_stay_with_their_twin(t1d):
 # -- sepsis: Reynolds 2006, SpecPrior, the default particle filter -----------------------------
 
 
+# slow (about 60 s: compiles the sepsis kernels per batch size); the default run keeps the T1D
+# update equality here and tests/unit/loop/test_update_many.py (updates and forecasts)
+@pytest.mark.slow
 def test_sepsis_batched_updates_and_forecasts_equal_one_by_one():
     model = Reynolds2006()
     prior = SpecPrior(("k_pg", "P0"))

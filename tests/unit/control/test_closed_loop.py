@@ -107,6 +107,8 @@ def test_pump_limits_are_never_exceeded(seed, error, scale):
         assert np.all(np.isfinite(res.bg))
 
 
+# slow (about 70 s on 2 cores): a full MPC day; the MPC's decisions are tested in test_mpc.py
+@pytest.mark.slow
 def test_an_mpc_that_may_not_trust_its_twin_is_basal_bolus():
     """With a validated CGM range no reading falls in, every decision falls back (code 3) and
     the run is the basal-bolus run, number for number."""
@@ -168,6 +170,8 @@ def _bb_low_target(basal, cr, cf):
     return BasalBolus(basal, cr, cf, target=110.0, threshold=120.0, correct_between_meals=False)
 
 
+# slow (about 35 s): a trial of closed-loop arms; trials are tested in cohorts/test_trials.py
+@pytest.mark.slow
 def test_a_policy_is_a_trial_arm():
     """Closed-loop policies as arms of run_trial: same meals and noise per patient in every arm
     (paired), endpoints from the loop's glucose, the same numbers on a second run."""

@@ -44,6 +44,8 @@ def test_a_failing_member_gets_a_status_and_leaves_the_others_intact(patients):
     )
 
 
+# slow (about 40 s): one saveat grid per subset; the other saveat tests stay in the default run
+@pytest.mark.slow
 def test_saveat_subsets_match_the_full_grid(patients):
     full = simulate(MODEL, patients[0], DAY_REGIMEN, t1=900)
     for ts in (np.array([7.0, 133.0, 899.0]), np.arange(0, 901, 30.0), np.array([900.0])):

@@ -68,12 +68,28 @@
     document.body.dataset.ready = [...have].sort().join(" ");
   };
 
+  // Times arrive as UTC ISO strings and are shown in the browser's time zone, named.
   const pad = (n) => String(n).padStart(2, "0");
-  MT.hhmm = (ms) => { const d = new Date(ms); return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`; };
+  MT.hhmm = (ms) => { const d = new Date(ms); return `${pad(d.getHours())}:${pad(d.getMinutes())}`; };
   MT.dayTime = (ms) => {
     const d = new Date(ms);
-    return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${MT.hhmm(ms)}`;
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${MT.hhmm(ms)}`;
   };
+  MT.zoneId = () => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  // the zone's short name at a time ("UTC", "EST", "GMT+1": daylight saving aware)
+  MT.zone = (ms) => {
+    const parts = new Intl.DateTimeFormat("en-US", { timeZoneName: "short" }).formatToParts(new Date(ms === undefined ? Date.now() : ms));
+    const name = parts.find((x) => x.type === "timeZoneName");
+    return name ? name.value : "UTC";
+  };
+  MT.offsetMs = (ms) => -new Date(ms).getTimezoneOffset() * 60000;  // local - UTC
+  MT.at = (ms) => `${MT.hhmm(ms)} ${MT.zone(ms)}`;
+  // name the zone wherever the page says which zone its times are in
+  document.addEventListener("DOMContentLoaded", () => {
+    const id = MT.zoneId(), short = MT.zone();
+    for (const e of document.querySelectorAll(".tz")) e.textContent = short;
+    for (const e of document.querySelectorAll(".tz-long")) e.textContent = id === short || /^(Etc\/)?UTC$/.test(id) ? short : `${short} (${id})`;
+  });
   MT.num = (v, digits = 3) => {
     if (v === null || v === undefined || !Number.isFinite(v)) return "–";
     const a = Math.abs(v);

@@ -40,7 +40,8 @@
     const span = xmax - xmin;
     const xs = TIME_STEPS.find((s) => span / s <= xTicks) || TIME_STEPS[TIME_STEPS.length - 1];
     const long = span > 2 * 86400000;
-    for (let t = Math.ceil(xmin / xs) * xs; t <= xmax; t += xs) {
+    const off = MT.offsetMs(xmin);  // ticks on the local clock's round hours and midnights
+    for (let t = Math.ceil((xmin + off) / xs) * xs - off; t <= xmax; t += xs) {
       axes.append(svgEl("line", { class: "grid", x1: x(t), x2: x(t), y1: m.t, y2: H - m.b }));
       axes.append(svgEl("text", { class: "tick x", x: x(t), y: H - m.b + 16 },
         long ? MT.dayTime(t).slice(5) : MT.hhmm(t)));
@@ -79,15 +80,16 @@
     return [lo, hi];
   };
 
-  // The cone: nested bands (widest first), median line, observations as points, "now", events
-  // along the bottom and dashed thresholds. d = {now, obs: {t, v, c}, fc: {t, median, bands},
-  // events: [{t, kind, amount, unit}], thresholds, unit, xmin?, xmax?, ymin?, ymax?}
+  // The cone: the target range as a band behind it, nested bands (widest first), median line,
+  // observations as points, "now", events along the bottom and dashed thresholds.
+  // d = {now, obs: {t, v, c}, fc: {t, median, bands}, events: [{t, kind, amount, unit}],
+  // thresholds, target: [low, high] | null, unit, xmin?, xmax?, ymin?, ymax?}
   MT.drawCone = function (svg, d) {
     svg.replaceChildren();
     const obsT = d.obs ? d.obs.t : [], obsV = d.obs ? d.obs.v : [];
     const fcT = d.fc ? d.fc.t : [];
     let [ymin, ymax] = MT.coneRange([d]);
-    for (const th of d.thresholds || []) {
+    for (const th of [...(d.thresholds || []), ...(d.target || [])]) {
       const near = 0.35 * Math.max(ymax - ymin, Math.abs(th) * 0.2);
       if (th > ymin - near && th < ymax + near) { ymin = Math.min(ymin, th); ymax = Math.max(ymax, th); }
     }
@@ -97,6 +99,15 @@
     const xmax = d.xmax !== undefined ? d.xmax : Math.max(d.now, ...(fcT.length ? [fcT[fcT.length - 1]] : []));
     const f = frame(svg, { xmin, xmax, ymin, ymax, unit: d.unit, compact: !!d.compact, xTicks: d.compact ? 5 : 8 });
 
+    if (d.target) {  // the target range, clipped to the plot
+      const [lo, hi] = d.target;
+      const top = f.y(Math.min(hi, f.ymax)), bottom = f.y(Math.max(lo, f.ymin));
+      if (bottom > top) {
+        const r = svgEl("rect", { class: "target", x: f.m.l, y: top, width: f.W - f.m.l - f.m.r, height: bottom - top, "data-low": lo, "data-high": hi });
+        r.append(svgEl("title", {}, `target range ${MT.num(lo)}–${MT.num(hi)} ${d.unit || ""}`));
+        svg.append(r);
+      }
+    }
     for (const th of d.thresholds || []) {
       if (th < f.ymin || th > f.ymax) continue;
       svg.append(svgEl("line", { class: "threshold", x1: f.m.l, x2: f.W - f.m.r, y1: f.y(th), y2: f.y(th), "data-value": th }));
@@ -113,7 +124,9 @@
     }
     const nowX = f.x(d.now);
     svg.append(svgEl("line", { class: "now", x1: nowX, x2: nowX, y1: f.m.t, y2: f.H - f.m.b, "data-time": new Date(d.now).toISOString() }));
-    svg.append(svgEl("text", { class: "now-label", x: nowX + 4, y: f.m.t + 12 }, `now ${MT.hhmm(d.now)}`));
+    // "now" above the plot, in the top margin: never over a threshold's or the axis' labels
+    const anchor = nowX > f.W - f.m.r - 40 ? "end" : nowX < f.m.l + 40 ? "start" : "middle";
+    svg.append(svgEl("text", { class: "now-label", x: nowX, y: f.m.t - 5, "text-anchor": anchor }, `now ${MT.hhmm(d.now)}`));
 
     const pts = svgEl("g", { class: "observations" });
     for (let i = 0; i < obsT.length; i++) {
@@ -140,6 +153,7 @@
     Object.assign(svg.dataset, {
       points: String(shown), bands: String(bands.childElementCount), forecastPoints: String(fcT.length),
       now: new Date(d.now).toISOString(), last: obsT.length ? new Date(obsT[obsT.length - 1]).toISOString() : "",
+      xmin: new Date(f.xmin).toISOString(), xmax: new Date(f.xmax).toISOString(),
     });
     if (d.version !== undefined) svg.dataset.version = String(d.version);
     return f;

@@ -4,7 +4,11 @@ document.addEventListener("DOMContentLoaded", async () => {
   const pid = document.body.dataset.pid;
   const base = `/ui/api/patients/${encodeURIComponent(pid)}`;
   const $ = (id) => document.getElementById(id);
-  const state = { cone: null, events: [], version: null, sideAt: 0, sideBusy: false, sideVersion: null };
+  const params = new URLSearchParams(location.search);
+  const state = {
+    cone: null, events: [], version: null, sideAt: 0, sideBusy: false, sideVersion: null,
+    hours: Number(params.get("window")) || null, allLeads: false, lastWhatIf: null,
+  };
   const ms = (iso) => Date.parse(iso);
 
   function fail(e) {
@@ -15,13 +19,31 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (!MT.token()) { MT.toLogin(); return; }
   const started = MT.start().catch(fail);  // who am I: in parallel with the data
 
-  const kindUnit = () => Object.fromEntries((state.cone.event_kinds || []).map((k) => [k.kind, k.unit]));
+  const labels = () => state.cone.unit_labels || {};  // UCUM code -> as people write it
+  const kindUnit = () => Object.fromEntries((state.cone.event_kinds || []).map((k) => [k.kind, labels()[k.unit] || k.unit]));
   const tunit = () => (state.cone.time_unit === "h" ? "h" : "min");
+  const unitOf = (c) => c.unit_label || c.unit;
+  // an alert sentence with its time in local time (the server's text names UTC)
+  const alertText = (a) => (a.template && a.at ? a.template.replace("{at}", MT.at(ms(a.at))) : a.text);
+
+  // the patient's name, for a user the API shows it to (a granted clinician, an admin)
+  async function loadName() {
+    try {
+      const p = await MT.api(`/patients/${encodeURIComponent(pid)}`);
+      if (p.name) {
+        $("patient-name").textContent = p.name;
+        document.title = `${p.name} · medtwin`;
+      }
+    } catch (e) { /* no access: the cone says so */ }
+    MT.ready("name");
+  }
 
   function coneData(c, extra = {}) {
     const units = kindUnit();
+    const now = ms(c.now);
     return {
-      now: ms(c.now), unit: c.unit, thresholds: c.thresholds, version: c.version,
+      now, unit: unitOf(c), thresholds: c.thresholds, target: c.target, version: c.version,
+      xmin: now - 3600000 * c.hours,
       obs: { t: c.observations.times.map(ms), v: c.observations.values, c: c.observations.censored },
       fc: { t: c.forecast.times.map(ms), median: c.forecast.median, bands: c.forecast.bands },
       events: state.events.map((e) => ({ t: ms(e.time), kind: e.kind, amount: e.amount, unit: units[e.kind] })),
@@ -35,11 +57,16 @@ document.addEventListener("DOMContentLoaded", async () => {
     const a = $("alert");
     a.className = `alert sev-${c.alert.severity}`;
     a.dataset.version = String(c.alert.version);
-    a.replaceChildren(MT.el("strong", { text: `Forecast v${c.alert.version}: ` }), c.alert.text);
-    const n = c.observations.values.length;
-    const last = n ? `last ${MT.num(c.observations.values[n - 1], 4)} ${c.unit} at ${MT.hhmm(ms(c.observations.times[n - 1]))}` : "no readings yet";
-    $("meta").textContent = `Model ${c.model} · ${c.observable} (${c.unit}) · twin version ${c.version} · ${n} readings in view, ${last}`;
-    $("cone-caption").textContent = `${c.observable}, forecast v${c.version} issued ${MT.hhmm(ms(c.now))} UTC, ${MT.num(c.horizon)} ${tunit()} ahead`;
+    a.replaceChildren(MT.el("strong", { text: `Forecast v${c.alert.version}: ` }), alertText(c.alert));
+    const n = c.observations.values.length, u = unitOf(c);
+    const last = n ? `last ${MT.num(c.observations.values[n - 1], 4)} ${u} at ${MT.hhmm(ms(c.observations.times[n - 1]))}` : "no readings yet";
+    const shown = u === c.unit ? "" : `, shown as ${u}`;  // the UCUM code once, for modellers
+    $("meta").textContent = `Model ${c.model} · ${c.observable} (${c.unit})${shown} · twin version ${c.version} · ${n} readings in the last ${MT.num(c.hours)} h, ${last}`;
+    $("cone-caption").textContent = `${c.observable}, forecast v${c.version} issued ${MT.at(ms(c.now))}, ${MT.num(c.horizon)} ${tunit()} ahead`;
+    $("window").value = String(c.hours);
+    const lt = $("legend-target");
+    lt.hidden = !c.target;
+    if (c.target) lt.lastChild.textContent = `target ${MT.num(c.target[0])}–${MT.num(c.target[1])} ${u}`;
     MT.ready("cone");
   }
 
@@ -70,7 +97,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       const k = q.median.length - 1;
       const narrowed = q.narrowed === null ? "" : ` · interval ${MT.pct(q.narrowed)} of the prior's`;
       return MT.el("figure", { class: "param", "data-name": q.name },
-        MT.el("figcaption", {}, MT.el("b", { text: q.name }), ` (${q.unit}) `,
+        MT.el("figcaption", {}, MT.el("b", { text: q.name }), ` (${q.unit_label || q.unit}) `,
           MT.el("span", { class: "muted", text: q.description })),
         svg,
         MT.el("p", { class: "qs", text: `${MT.num(q.median[k])} [${MT.num(q.q05[k])}, ${MT.num(q.q95[k])}]${narrowed}` }));
@@ -82,30 +109,53 @@ document.addEventListener("DOMContentLoaded", async () => {
 
   async function loadSkill() {
     const s = await MT.api(`${base}/skill`);
-    const row = s.by_observable[state.cone.observable];
-    const body = $("skill").tBodies[0];
-    const sk = $("skill");
-    sk.dataset.version = String(s.version);
+    state.skill = s;
+    drawSkill();
+    MT.ready("skill");
+    // the latest version's ledger is being scored on the server: ask again shortly
+    if (s.stale) setTimeout(() => loadSkill().catch(fail), 1000);
+  }
+
+  // The ledger's rows by lead time: 8 spread over the horizon, or all of them; what is left out
+  // or not scored is said, with the reason.
+  function drawSkill() {
+    const s = state.skill, name = state.cone.observable;
+    const row = s.by_observable[name], cal = (s.calibration || {})[name];
+    const body = $("skill").tBodies[0], sum = $("skill-summary"), notes = [];
+    $("skill").dataset.version = String(s.version);
+    if (s.unavailable) notes.push(`Not scored: ${s.unavailable}.`);
     if (!row || !row.scored) {
-      $("skill-summary").textContent = "No forecast has been scored yet (targets are scored as data arrive).";
+      sum.className = "muted";
+      sum.textContent = "No forecast has been scored yet (targets are scored as data arrive).";
       body.replaceChildren();
     } else {
-      const rc = row.recent_coverage;
-      $("skill-summary").className = row.drifting ? "drifting" : "ok";
-      $("skill-summary").textContent = `${row.scored} targets scored (forecasts up to v${s.version}`
+      const rc = row.recent_coverage, status = cal ? cal.status : (row.drifting ? "drifting" : "calibrated");
+      sum.className = status === "calibrated" ? "ok" : `drifting ${status}`;
+      sum.dataset.status = status;
+      const since = cal && cal.since && status !== "calibrated" ? ` since ${MT.dayTime(ms(cal.since))}` : "";
+      sum.textContent = `${row.scored} targets scored (forecasts up to v${s.version}`
         + `${s.stale ? `; v${s.latest} being scored` : ""}); recent coverage 50/80/95 %: `
         + `${[0.5, 0.8, 0.95].map((lv) => MT.pct(rc[String(lv)])).join(" / ")} — `
-        + (row.drifting ? "drifting: recent coverage is outside its 99 % interval" : "within calibration");
-      const hs = row.by_horizon, keep = Math.min(8, hs.length);
+        + (cal ? `${status === "calibrated" ? "" : "drifting, "}${cal.text}${since}` : (row.drifting ? "drifting: recent coverage is outside its 99 % interval" : "within calibration"));
+      const hs = row.by_horizon, keep = state.allLeads ? hs.length : Math.min(8, hs.length);
       const pick = [...new Set(Array.from({ length: keep }, (_, i) => Math.round(i * (hs.length - 1) / Math.max(1, keep - 1))))];
       body.replaceChildren(...pick.map((i) => hs[i]).map((h) => MT.el("tr", { "data-horizon": h.horizon },
         MT.el("td", { text: `${MT.num(h.horizon)} ${tunit()}` }), MT.el("td", { text: String(h.n) }),
         ...["0.5", "0.8", "0.95"].map((lv) => MT.el("td", { text: MT.pct(h.coverage[lv]) })),
         MT.el("td", { text: MT.num(h.crps) }), MT.el("td", { text: MT.num(h.mard) }), MT.el("td", { text: MT.num(h.rmse) }))));
+      if (pick.length < hs.length) {
+        const span = `${MT.num(hs[0].horizon)} to ${MT.num(hs[hs.length - 1].horizon)} ${tunit()}`;
+        const more = MT.el("button", { type: "button", id: "skill-all", class: "linkish", text: `show all ${hs.length}` });
+        more.addEventListener("click", () => { state.allLeads = true; drawSkill(); });
+        notes.push(MT.el("span", { id: "skill-rows", text: `${pick.length} of ${hs.length} lead times shown, spread over ${span}, to keep the table short; ` }), more);
+      } else if (hs.length > 8) {
+        const fewer = MT.el("button", { type: "button", id: "skill-all", class: "linkish", text: "show 8" });
+        fewer.addEventListener("click", () => { state.allLeads = false; drawSkill(); });
+        notes.push(MT.el("span", { id: "skill-rows", text: `All ${hs.length} lead times shown; ` }), fewer);
+      }
+      if (cal && cal.censored) notes.push(` ${cal.censored} reading${cal.censored > 1 ? "s" : ""} above or below the sensor's range (HI/LO) not scored: a censored reading has no exact value to score a forecast against.`);
     }
-    MT.ready("skill");
-    // the latest version's ledger is being scored on the server: ask again shortly
-    if (s.stale) setTimeout(() => loadSkill().catch(fail), 1000);
+    $("skill-notes").replaceChildren(...notes);
   }
 
   // posterior and skill are heavier: refresh on a new version, at most every 4 poll periods
@@ -121,6 +171,11 @@ document.addEventListener("DOMContentLoaded", async () => {
 
   function setupWhatIf() {
     const kinds = state.cone.event_kinds || [];
+    const wi = state.cone.what_if || { horizons: [state.cone.horizon], default: state.cone.horizon };
+    const hsel = $("whatif-horizon");
+    hsel.replaceChildren(...wi.horizons.map((h) => MT.el("option", { value: String(h), text: `${MT.num(h)} ${tunit()}` })));
+    hsel.value = String(wi.default);
+    hsel.addEventListener("change", () => { if (state.lastWhatIf) $("whatif-form").requestSubmit(); });
     const has = (k) => kinds.some((x) => x.kind === k);
     for (const fs of document.querySelectorAll("#whatif-form fieldset.option")) {
       const sel = fs.querySelector("select[name=kind]");
@@ -155,10 +210,13 @@ document.addEventListener("DOMContentLoaded", async () => {
     const status = $("whatif-status");
     status.textContent = "Computing…";
     $("whatif-run").disabled = true;
+    const horizon = Number($("whatif-horizon").value);
     try {
-      const r = await MT.api(`${base}/what-if`, { method: "POST", body: { options, observable: state.cone.observable } });
+      const r = await MT.api(`${base}/what-if`, { method: "POST", body: { options, observable: state.cone.observable, horizon } });
+      state.lastWhatIf = r;
       drawWhatIf(r);
-      status.textContent = `From twin version ${r.version}, ${MT.num(r.horizon)} ${tunit()} ahead.`;
+      const longer = r.computed > r.horizon ? ` (the first part of the ${MT.num(r.computed)}-${tunit()} comparison: the same numbers)` : "";
+      status.textContent = `From twin version ${r.version}, ${MT.num(r.horizon)} ${tunit()} ahead${longer}.`;
     } catch (e) {
       status.textContent = e.message;
     } finally { $("whatif-run").disabled = false; }
@@ -171,7 +229,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     const past = now - (xmax - now);  // as much past as future
     const obs = { t: c.observations.times.map(ms), v: c.observations.values, c: c.observations.censored };
     let [ymin, ymax] = MT.coneRange([...parts, { obs: { v: obs.v.filter((_, i) => obs.t[i] >= past) } }]);
-    for (const th of c.thresholds || []) { if (th >= ymin - 0.3 * (ymax - ymin) && th <= ymax + 0.3 * (ymax - ymin)) { ymin = Math.min(ymin, th); ymax = Math.max(ymax, th); } }
+    for (const th of [...(c.thresholds || []), ...(c.target || [])]) { if (th >= ymin - 0.3 * (ymax - ymin) && th <= ymax + 0.3 * (ymax - ymin)) { ymin = Math.min(ymin, th); ymax = Math.max(ymax, th); } }
     const cards = r.options.map((o, i) => {
       const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
       svg.setAttribute("viewBox", "0 0 420 260");
@@ -179,25 +237,42 @@ document.addEventListener("DOMContentLoaded", async () => {
       svg.dataset.option = o.name;
       MT.drawCone(svg, { ...coneData(c), obs, fc: parts[i].fc, now, xmin: past, xmax, ymin, ymax, version: r.version, compact: true });
       const m = o.metrics, obsName = r.observable;
-      const facts = [`mean ${MT.num(m[`${obsName}_mean`], 4)} ${r.unit}`];
+      const facts = [`mean ${MT.num(m[`${obsName}_mean`], 4)} ${r.unit_label || r.unit}`];
       if (m[`${obsName}_tir_pct`] !== undefined) facts.push(`time in 70–180: ${MT.num(m[`${obsName}_tir_pct`], 3)} %`, `P(any < 70): ${MT.pct(m[`${obsName}_p_below_70`])}`);
       return MT.el("figure", { class: "option-cone", "data-option": o.name },
         MT.el("figcaption", {}, MT.el("b", { text: o.name })), svg,
         MT.el("p", { class: "facts", text: facts.join(" · ") }),
-        MT.el("p", { class: `alert small sev-${o.alert.severity}`, text: o.alert.text }));
+        MT.el("p", { class: `alert small sev-${o.alert.severity}`, text: alertText(o.alert) }));
     });
     $("whatif").replaceChildren(...cards);
     MT.ready("whatif");
   }
 
   async function refreshCone() {
-    const q = state.version === null ? "" : `?known=${state.version}`;
-    const c = await MT.api(`${base}/cone${q}`);
+    const q = new URLSearchParams();
+    if (state.version !== null) q.set("known", state.version);
+    if (state.hours) q.set("hours", state.hours);
+    const qs = q.toString();
+    const c = await MT.api(`${base}/cone${qs ? `?${qs}` : ""}`);
     if (c.unchanged) return false;
     state.cone = c;
     state.version = c.version;
     return true;
   }
+
+  // the time window: 3/6/12/24 h of past data (kept in the page's address)
+  $("window").addEventListener("change", async (ev) => {
+    state.hours = Number(ev.target.value);
+    const url = new URL(location.href);
+    url.searchParams.set("window", String(state.hours));
+    history.replaceState(null, "", url);
+    state.version = null;  // not "unchanged": a different window
+    try {
+      await refreshCone();
+      drawCone();
+      if (state.lastWhatIf) drawWhatIf(state.lastWhatIf);
+    } catch (e) { fail(e); }
+  });
 
   try {
     await Promise.all([refreshCone(), loadEvents(), started]);
@@ -205,6 +280,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     drawEvents();
     setupWhatIf();
   } catch (e) { fail(e); return; }
+  loadName();
   refreshSide(true);
 
   const period = MT.pollMs();

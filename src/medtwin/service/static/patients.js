@@ -1,22 +1,67 @@
+// The patient list: pseudonym (and name, where the user may see it), model, last data in local
+// time, updates and twin status (drifting: over- or under-confident, said on hover).
 "use strict";
 document.addEventListener("DOMContentLoaded", async () => {
   const body = document.querySelector("#patients tbody");
   const err = document.getElementById("list-error");
   if (!(await MT.start().catch((e) => { err.textContent = e.message; err.hidden = false; }))) return;
 
+  // Names come from GET /patients/{pid}, which answers a clinician granted the patient or an
+  // admin (each read audited): read once per page, kept in memory only, at most 4 at a time.
+  const names = new Map(), queue = [];
+  let running = 0;
+  function pump() {
+    while (running < 4 && queue.length) {
+      const id = queue.shift();
+      running += 1;
+      MT.api(`/patients/${encodeURIComponent(id)}`)
+        .then((p) => { names.set(id, p.name || ""); })
+        .catch(() => { names.set(id, ""); })
+        .finally(() => {
+          running -= 1;
+          showName(id);
+          if (!running && !queue.length) MT.ready("names");
+          pump();
+        });
+    }
+  }
+  function want(ids) {
+    for (const id of ids) if (!names.has(id) && !queue.includes(id)) { names.set(id, undefined); queue.push(id); }
+    if (!queue.length && !running) MT.ready("names");
+    pump();
+  }
+  function showName(id) {
+    const cell = body.querySelector(`tr[data-id="${CSS.escape(id)}"] .pname`);
+    if (cell) cell.textContent = names.get(id) || "";
+  }
+
+  function statusBadge(p) {
+    const cls = `badge status-${p.status.replace(" ", "-")}${p.drift ? ` drift-${p.drift}` : ""}`;
+    const badge = MT.el("span", { class: cls, text: p.status });
+    if (p.drift) {
+      badge.dataset.drift = p.drift;
+      badge.title = p.drift_text;
+      badge.setAttribute("aria-label", `${p.status}, ${p.drift}: ${p.drift_text}`);
+    }
+    return badge;
+  }
+
   async function load() {
     try {
       const doc = await MT.api("/ui/api/patients");
       const rows = doc.patients.map((p) => MT.el("tr", { "data-id": p.id },
-        MT.el("td", {}, MT.el("a", { href: `/ui/patients/${encodeURIComponent(p.id)}`, text: p.id })),
+        MT.el("td", {}, MT.el("a", { href: `/ui/patients/${encodeURIComponent(p.id)}` },
+          MT.el("span", { class: "pname", text: names.get(p.id) || "" }),
+          MT.el("code", { class: "pid", text: p.id }))),
         MT.el("td", { text: p.model || "–" }),
         MT.el("td", { text: p.last_data ? MT.dayTime(Date.parse(p.last_data)) : "–" }),
         MT.el("td", { class: "num", text: String(p.versions) }),
-        MT.el("td", {}, MT.el("span", { class: `badge status-${p.status.replace(" ", "-")}`, text: p.status }))));
+        MT.el("td", {}, statusBadge(p))));
       if (!rows.length) rows.push(MT.el("tr", {}, MT.el("td", { colspan: "5", class: "muted", text: "No patients granted to you." })));
       body.replaceChildren(...rows);
       err.hidden = true;
       MT.ready("patients");
+      want(doc.patients.map((p) => p.id));
     } catch (e) {
       err.textContent = e.message;
       err.hidden = false;

@@ -1,0 +1,75 @@
+"""The dashboard's what-if at a choice of horizons, with no compile per horizon.
+
+A what-if horizon fixes the simulation's shape (its number of steps and saves), and each new
+shape compiled for 20-50 s, so the page used to offer one horizon. It now offers a few
+(:func:`horizon_choices`: 1, 2 and 4 hours and the twin's own forecast horizon, in the model's
+time unit, within ``medtwin.limits.WHAT_IF_HORIZON``) and always computes the *longest* of them
+(or the horizon asked, when that is longer): one shape per twin, compiled once -- the twin's own
+forecast has compiled it already when its horizon is the longest choice. A shorter horizon is
+the longest one cut (:func:`cut`): the same draws, so its numbers are the prefix of the longer
+horizon's, number for number, and switching horizons never changes what was already shown.
+The metrics of a cut are computed on the cut, as :func:`medtwin.forecast.what_if` computes them
+on its whole horizon (:func:`option_metrics`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .. import limits, timeunits
+from ..forecast import Forecast, WhatIf
+from ._views import snap_horizon
+
+__all__ = ["CHOICES_MIN", "cut", "horizon_choices", "option_metrics"]
+
+CHOICES_MIN = (60.0, 120.0, 240.0)
+"""The what-if horizons offered, in minutes (besides the twin's own forecast horizon)."""
+
+
+def horizon_choices(model: Any, own: float) -> list[float]:
+    """The horizons the page offers for a twin of ``model`` whose forecasts look ``own``
+    ahead (both in the model's time unit): :data:`CHOICES_MIN` and ``own``, each within the
+    what-if limit and snapped to the cadence, ascending."""
+    unit = model.time_unit
+    longest = limits.WHAT_IF_HORIZON.in_unit(unit).high
+    wanted = [timeunits.convert(m, "min", unit) for m in CHOICES_MIN] + [min(own, longest)]
+    return sorted({snap_horizon(model, h) for h in wanted if h <= longest})
+
+
+def option_metrics(model: Any, draws: np.ndarray) -> dict[str, float]:
+    """One option's metrics from its forecast ``draws`` (draws, observables, times), as
+    :func:`medtwin.forecast.what_if` computes them: per observable the mean of the draws, and
+    for glucose in mg/dL the expected time in range 70-180 mg/dL (%) and the probability of
+    any value below 70 mg/dL."""
+    row: dict[str, float] = {}
+    for j, spec in enumerate(model.observables):
+        d = draws[:, j]
+        row[f"{spec.name}_mean"] = float(np.nanmean(d))
+        if spec.unit == "mg/dL":
+            row[f"{spec.name}_tir_pct"] = float(100 * np.mean((d >= 70) & (d <= 180)))
+            row[f"{spec.name}_p_below_70"] = float(np.mean(np.any(d < 70, axis=-1)))
+    return row
+
+
+def _cut_forecast(fc: Forecast, n: int) -> Forecast:
+    return replace(
+        fc,
+        times=fc.times[:n],
+        median=fc.median[:, :n],
+        lower=fc.lower[:, :, :n],
+        upper=fc.upper[:, :, :n],
+        draws=fc.draws[:, :, :n],
+    )
+
+
+def cut(res: WhatIf, model: Any, points: int) -> WhatIf:
+    """``res`` cut to its first ``points`` forecast times, the metrics of each option
+    computed on the cut (``res`` itself when nothing is cut)."""
+    if points >= len(res.forecasts[0].times):
+        return res
+    fcs = tuple(_cut_forecast(fc, points) for fc in res.forecasts)
+    metrics = {n: option_metrics(model, fc.draws) for n, fc in zip(res.options, fcs, strict=True)}
+    return WhatIf(res.options, fcs, metrics)
