@@ -265,7 +265,7 @@ def test_drift_says_which_way_the_bands_are_off(tab, site):
     login(page, site, "alice")
     page.wait_for_selector("body[data-ready~=patients]", state="attached")
     badge = page.locator(f"tr[data-id='{site.t1d}'] .badge")
-    assert badge.inner_text() == "drifting" and badge.get_attribute("data-drift") == side
+    assert badge.inner_text() == f"drifting: {side}" and badge.get_attribute("data-drift") == side
     assert badge.get_attribute("title") == cal["text"] and cal["text"].startswith(PHRASE[side])
     assert side in badge.get_attribute("aria-label")
     assert badge.evaluate("e => getComputedStyle(e).color") == COLOUR[side]

@@ -37,7 +37,8 @@ document.addEventListener("DOMContentLoaded", async () => {
 
   function statusBadge(p) {
     const cls = `badge status-${p.status.replace(" ", "-")}${p.drift ? ` drift-${p.drift}` : ""}`;
-    const badge = MT.el("span", { class: cls, text: p.status });
+    // the direction in words, not in colour alone: "drifting: over-confident"
+    const badge = MT.el("span", { class: cls, text: p.drift ? `${p.status}: ${p.drift}` : p.status });
     if (p.drift) {
       badge.dataset.drift = p.drift;
       badge.title = p.drift_text;
