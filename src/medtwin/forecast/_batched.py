@@ -121,13 +121,11 @@ def _noise(model, keys, latent):
 
 
 def _quantiles(draws: np.ndarray, levels: tuple[float, ...]) -> list[np.ndarray]:
-    """``forecast``'s ``np.nanquantile(draws[k], ..., axis=0)`` for every patient ``k``; one
-    ``np.quantile`` over all of them where no draw is NaN (the same numbers: numpy takes the
-    same order statistics and interpolates them alike)."""
+    """``forecast``'s quantiles of ``draws[k]`` over its draws for every patient ``k``, in one
+    :func:`draw_quantiles` call over the draw axis (each column alone, NaN draws left out: the
+    numbers of one call per patient)."""
     qs = [0.5] + [(1 - lv) / 2 for lv in levels] + [(1 + lv) / 2 for lv in levels]
-    if not np.isnan(draws).any():
-        return list(np.moveaxis(draw_quantiles(draws, qs, axis=1), 0, 1))
-    return [draw_quantiles(d, qs) for d in draws]
+    return list(np.moveaxis(draw_quantiles(draws, qs, axis=1), 0, 1))
 
 
 def _run_group(twins, regimens, keys, horizon, every, n_t, stride, levels) -> list:
