@@ -22,6 +22,7 @@ from ._codec import QUANTILES as QUANTILES
 from ._codec import forecast_model as forecast_model
 from ._codec import pack_ensemble as pack_ensemble
 from ._codec import pack_forecast as pack_forecast
+from ._codec import pack_forecast_exact as pack_forecast_exact
 from ._codec import unpack_ensemble as unpack_ensemble
 from ._codec import unpack_forecast as unpack_forecast
 from ._config import TwinConfig as TwinConfig
@@ -42,6 +43,7 @@ from ._step import PendingEvent as PendingEvent
 from ._step import PendingObservation as PendingObservation
 from ._step import Step as Step
 from ._step import create as create
+from ._step import redo as redo
 from ._step import restore as restore
 from ._step import update as update
 from ._stored import StoredForecast as StoredForecast
@@ -75,6 +77,8 @@ __all__ = [
     "observations_of",
     "pack_ensemble",
     "pack_forecast",
+    "pack_forecast_exact",
+    "redo",
     "regimen_event",
     "replay_stream",
     "restore",

@@ -24,6 +24,7 @@ import jax
 
 from .. import limits
 from ..assimilate import Assimilation, Observations, assimilate_with_report
+from ..errors import DataError
 from ..forecast import Forecast, forecast
 from ..simulate import Regimen
 from ..twin import Twin
@@ -32,7 +33,7 @@ from ._codec import unpack_ensemble
 from ._config import TwinConfig, build_twin, new_twin
 from ._mapping import observations_of, regimen_event, snapped, to_model_time
 
-__all__ = ["PendingEvent", "PendingObservation", "Step", "create", "restore", "update"]
+__all__ = ["PendingEvent", "PendingObservation", "Step", "create", "redo", "restore", "update"]
 
 
 class PendingObservation(NamedTuple):
@@ -217,3 +218,27 @@ def update(
     out = assimilate_with_report(twin, planned.observations, planned.regimen, until=planned.until)
     fc, alerts = _forecast(out.twin, config)
     return finish_update(planned, out, fc, alerts)
+
+
+def redo(
+    config: TwinConfig,
+    twin: Twin,
+    observations: Sequence[PendingObservation],
+    events: Sequence[PendingEvent],
+    until: float | None,
+) -> Twin:
+    """The twin a stored step made, made again from its parent ``twin``: ``observations`` and
+    ``events`` are the records that step applied (each in time order) and ``until`` the time
+    its report says it moved on to. The same numbers, bit for bit, as :func:`update` gave
+    (keys derive from the twin's root key and version); no forecast. A store that keeps the
+    ensemble of some versions only (``medtwin.store``) restores the others this way."""
+    planned = plan_update(config, twin, observations, events)
+    not_applied = {i: m for i, m in planned.obs_marks.items() if m != "applied"}
+    not_applied.update({i: m for i, m in planned.ev_marks.items() if m != "applied"})
+    if not_applied or len(planned.obs_marks) != len(observations):
+        raise DataError(
+            f"Version {twin.version + 1} cannot be recomputed from version {twin.version}: "
+            f"records it applied would now be marked {not_applied}. The stored records do not "
+            "match the stored version; restore the store from a backup."
+        )
+    return assimilate_with_report(twin, planned.observations, planned.regimen, until=until).twin

@@ -42,6 +42,7 @@ __all__ = [
     "PatientRow",
     "RecommendationRow",
     "TokenRow",
+    "TwinEnsembleRow",
     "TwinRow",
     "TwinVersionRow",
     "UTCDateTime",
@@ -151,7 +152,8 @@ class TwinRow(Base):
 
 
 class TwinVersionRow(Base):
-    """One immutable twin version: ensemble blob, assimilation report, what it applied."""
+    """One immutable twin version: assimilation report, what it applied (its ensemble, where
+    kept, is a :class:`TwinEnsembleRow`)."""
 
     __tablename__ = "twin_versions"
     __table_args__ = (UniqueConstraint("pid", "version", name="uq_twin_versions_pid_version"),)
@@ -164,9 +166,18 @@ class TwinVersionRow(Base):
     model_version: Mapped[str] = mapped_column(String(32))
     seed: Mapped[int] = mapped_column(BigInteger)
     model_time: Mapped[float] = mapped_column(Double)
-    ensemble: Mapped[bytes] = mapped_column(LargeBinary)
     report: Mapped[str] = mapped_column(Text)
     applied: Mapped[str] = mapped_column(Text)
+
+
+class TwinEnsembleRow(Base):
+    """The ensemble of a twin version (a compressed npz blob), kept for the head and every
+    ``CHECKPOINT_EVERY``-th version (``_updates``): the others are deleted once a child is
+    written and restored by making their steps again (bit for bit)."""
+
+    __tablename__ = "twin_ensembles"
+    version_id: Mapped[int] = mapped_column(ForeignKey("twin_versions.id"), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ForecastRow(Base):

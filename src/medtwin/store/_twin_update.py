@@ -11,6 +11,11 @@ numbers are computed.
    one read and the records taken are still pending, write the next version, its forecast and
    the records' marks; else write nothing (the caller reads and computes again).
 
+The ensemble of a version is kept while it is the head and, after, for every
+``CHECKPOINT_EVERY``-th version only: phase 3 deletes the parent's otherwise. A version whose
+ensemble is not kept is restored from the nearest earlier kept one by making its steps again
+(``_updates.restore``, ``medtwin.loop.redo``), bit for bit.
+
 Either all of phase 3 commits or none of it does, so a process killed at any point leaves the
 records pending for the next update: none lost, none applied twice, versions numbered without
 gaps, each one's parent the one before. Keys derive from the root seed and the version number,
@@ -38,15 +43,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from .. import __version__, limits, loop
 from ..errors import StoreError
 from ..loop import TwinConfig
-from ._schema import EventRow, ForecastRow, ObservationRow, TwinRow, TwinVersionRow
-from ._updates import Stored, read_stored, restore, twin_row, version_row
+from ._schema import (
+    EventRow,
+    ForecastRow,
+    ObservationRow,
+    TwinEnsembleRow,
+    TwinRow,
+    TwinVersionRow,
+)
+from ._updates import CHECKPOINT_EVERY, Stored, read_stored, restore, twin_row, version_row
 
 __all__ = [
     "PAUSE_ENV",
@@ -255,12 +267,13 @@ def _write_version(
     version = TwinVersionRow(
         pid=row.pid, version=done.version, parent_id=parent_id, created_at=datetime.now(UTC),
         model=done.model, model_version=__version__, seed=config.seed,
-        model_time=done.model_time, ensemble=done.ensemble,
-        report=json.dumps(done.report, sort_keys=True),
+        model_time=done.model_time,
+        report=json.dumps(done.report, sort_keys=True, separators=(",", ":")),
         applied=json.dumps(done.applied, sort_keys=True),
     )  # fmt: skip
     session.add(version)
     session.flush()
+    session.add(TwinEnsembleRow(version_id=version.id, data=done.ensemble))
     session.add(
         ForecastRow(
             pid=row.pid, version_id=version.id, version=done.version,
@@ -304,6 +317,10 @@ def write_update(session: Session, plan: Plan, done: Computed) -> TwinVersionRow
         if not _still_pending(session, table, sorted(marks)):
             return None
     version = _write_version(session, row, plan.stored.config, done, plan.stored.version_id)
+    if plan.stored.version % CHECKPOINT_EVERY:  # the parent is no longer the head: thin it
+        session.execute(
+            delete(TwinEnsembleRow).where(TwinEnsembleRow.version_id == plan.stored.version_id)
+        )
     for table, marks in ((ObservationRow, done.obs_marks), (EventRow, done.ev_marks)):
         for value in sorted(set(marks.values())):
             ids = sorted(i for i, s in marks.items() if s == value)

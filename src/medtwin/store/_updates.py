@@ -5,6 +5,7 @@ forecasts. Creating and updating a twin (read, compute with no lock held, write)
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,10 +15,19 @@ from sqlalchemy.orm import Session
 from .. import loop
 from ..errors import StoreError
 from ..loop import StoredForecast, Twin, TwinConfig
-from ._schema import EventRow, ForecastRow, TwinRow, TwinVersionRow
+from ._schema import (
+    EventRow,
+    ForecastRow,
+    ObservationRow,
+    TwinEnsembleRow,
+    TwinRow,
+    TwinVersionRow,
+)
 from ._views import TwinVersionView
 
 __all__ = [
+    "CHECKPOINT_EVERY",
+    "Redo",
     "Stored",
     "forecasts",
     "load",
@@ -52,36 +62,107 @@ def version_row(session: Session, pid: str, version: int) -> TwinVersionRow:
     return row
 
 
+# A twin keeps the ensemble of its head and of every 32nd version (160 min of CGM): a power of
+# two, so the versions the dashboard's posterior panel picks (a power-of-two grid, see
+# service/_dashboard_cache.version_grid) are kept ones once a twin has some 500 versions.
+CHECKPOINT_EVERY = 32
+
+
+@dataclass(frozen=True)
+class Redo:
+    """One stored step whose ensemble is no longer kept: the records it applied (observations:
+    id, code, time, value, censored; events: id, kind, time, amount; each in time order) and
+    the time its report says it moved on to."""
+
+    obs: tuple[tuple[int, str, datetime, float, int], ...]
+    evs: tuple[tuple[int, str, datetime, float], ...]
+    until: float | None
+
+
 @dataclass(frozen=True)
 class Stored:
-    """A stored twin version as plain values: enough to restore it with no session open."""
+    """A stored twin version as plain values: enough to restore it with no session open.
+
+    ``ensemble`` is that of version ``base`` (the version itself, or the nearest earlier one
+    whose ensemble is kept), ``history`` the events taken up to ``base``, and ``redo`` the
+    steps from ``base`` to ``version`` (empty when ``base == version``)."""
 
     config: TwinConfig
     version: int
     version_id: int
     ensemble: bytes
     history: tuple[tuple[str, datetime, float], ...]  # applied events: kind, time, amount
+    base: int
+    redo: tuple[Redo, ...] = ()
+
+
+def _redo_steps(session: Session, pid: str, base: int, version: int) -> tuple[Redo, ...]:
+    """The steps from version ``base`` to ``version`` of ``pid``'s twin, read back from the
+    records each applied and the ``until`` of its report."""
+    rows = session.execute(
+        select(TwinVersionRow.id, TwinVersionRow.version, TwinVersionRow.report)
+        .where(TwinVersionRow.pid == pid, TwinVersionRow.version > base,
+               TwinVersionRow.version <= version)
+        .order_by(TwinVersionRow.version)
+    ).all()  # fmt: skip
+    if [r[1] for r in rows] != list(range(base + 1, version + 1)):
+        raise StoreError(f"Patient {pid!r}'s twin lacks some of versions {base + 1}..{version}.")
+    ids = [r[0] for r in rows]
+    obs: dict[int, list] = defaultdict(list)
+    evs: dict[int, list] = defaultdict(list)
+    for table, cols, into in (
+        (ObservationRow, ("code", "time", "value", "censored"), obs),
+        (EventRow, ("kind", "time", "amount"), evs),
+    ):
+        for k in range(0, len(ids), 500):
+            found = session.execute(
+                select(table.version_id, table.id, *(getattr(table, c) for c in cols))
+                .where(table.version_id.in_(ids[k : k + 500]), table.status == "applied")
+                .order_by(table.time, table.id)
+            ).all()  # fmt: skip
+            for r in found:
+                into[r[0]].append(tuple(r[1:]))
+    return tuple(
+        Redo(tuple(obs[i]), tuple(evs[i]), json.loads(report).get("until")) for i, _, report in rows
+    )
 
 
 def read_stored(session: Session, pid: str, version: int | None = None) -> Stored:
-    """Version ``version`` (the head if None) of ``pid``'s twin and the events it took."""
+    """Version ``version`` (the head if None) of ``pid``'s twin and the events it took; if its
+    ensemble is not kept, the nearest earlier kept one and the steps from there."""
     row = twin_row(session, pid)
     config = TwinConfig.from_json(row.config)
     v = row.head_version if version is None else version
     vrow = version_row(session, pid, v)
+    kept = session.execute(
+        select(TwinVersionRow.version, TwinEnsembleRow.data)
+        .join(TwinEnsembleRow, TwinEnsembleRow.version_id == TwinVersionRow.id)
+        .where(TwinVersionRow.pid == pid, TwinVersionRow.version <= v)
+        .order_by(TwinVersionRow.version.desc()).limit(1)
+    ).first()  # fmt: skip
+    if kept is None:
+        raise StoreError(f"Patient {pid!r}'s twin keeps no ensemble at or before version {v}.")
+    base, ensemble = int(kept[0]), bytes(kept[1])
+    redo = _redo_steps(session, pid, base, v) if base < v else ()
     q = (
         select(EventRow.kind, EventRow.time, EventRow.amount)
         .join(TwinVersionRow, EventRow.version_id == TwinVersionRow.id)
-        .where(EventRow.pid == pid, EventRow.status == "applied", TwinVersionRow.version <= v)
+        .where(EventRow.pid == pid, EventRow.status == "applied", TwinVersionRow.version <= base)
         .order_by(EventRow.time, EventRow.id)
     )
     history = tuple((k, t, a) for k, t, a in session.execute(q))
-    return Stored(config, v, vrow.id, vrow.ensemble, history)
+    return Stored(config, v, vrow.id, ensemble, history, base, redo)
 
 
 def restore(stored: Stored) -> Twin:
-    """The twin of ``stored``, restored to continue exactly (same keys as if never stored)."""
-    return loop.restore(stored.config, stored.version, stored.ensemble, stored.history)
+    """The twin of ``stored``, restored to continue exactly (same keys as if never stored):
+    from its kept ensemble, then each step not kept made again (``medtwin.loop.redo``)."""
+    twin = loop.restore(stored.config, stored.base, stored.ensemble, stored.history)
+    for step in stored.redo:
+        obs = [loop.PendingObservation(*o) for o in step.obs]
+        evs = [loop.PendingEvent(*e) for e in step.evs]
+        twin = loop.redo(stored.config, twin, obs, evs, step.until)
+    return twin
 
 
 def load(session: Session, pid: str, version: int | None = None) -> Twin:

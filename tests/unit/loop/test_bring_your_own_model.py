@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from medtwin import loop
 from medtwin.assimilate import Observations, assimilate, observations
-from medtwin.data.records import EventRecord
+from medtwin.data.records import EventRecord, PatientRecord
 from medtwin.forecast import forecast
 from medtwin.models import (
     AbstractODEModel,
@@ -246,6 +246,11 @@ def test_the_stream_reader_names_what_the_model_observes(tmp_path):
 
 def test_a_starting_service_warms_up_for_the_stored_twin_shapes(world):
     store, _, _ = world
-    shapes = store.twin_shapes()  # the world's one twin (run after the twin test above)
+    # A twin of the shape the twin test above makes (that test may run in another xdist
+    # worker): the shapes are one however many twins share it.
+    pid = store.add_patient(PatientRecord("Patient/warm"), actor="alice")
+    config = loop.TwinConfig(CRPKinetics.name, EPOCH, prior="spec", n=16, seed=4, horizon=10.0)
+    store.create_twin(pid, config, actor="alice")
+    shapes = store.twin_shapes()
     assert [(c.model, c.n, c.horizon) for c in shapes] == [(CRPKinetics.name, 16, 10.0)]
     assert loop.warm_up(shapes[0]) > 0.0
