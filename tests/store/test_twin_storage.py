@@ -5,19 +5,21 @@ from a restored twin is that of an uninterrupted run. On SQLite and PostgreSQL."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from sqlalchemy import text
 
+from medtwin import limits
 from medtwin.data.records import EventRecord, ObservationRecord, PatientRecord
 from medtwin.forecast import forecast
 from medtwin.loop import PendingEvent, PendingObservation, TwinConfig, new_twin, update
 from medtwin.store import _twin_update
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
-CONFIG = TwinConfig("t1d", T0, n=32, seed=5, horizon=30.0)
+CONFIG = TwinConfig("t1d", T0, n=64, seed=3, horizon=30.0)  # as tests/store/test_twins.py
 EVERY = 3  # a checkpoint every 3rd version here, to cross several with few updates
 
 
@@ -26,8 +28,9 @@ def at(minutes: float) -> datetime:
 
 
 # Arrivals: (observations as (minute, mg/dL), events as (kind, minute, amount)); the last
-# reading comes 8 days later, past what one update may advance (a week), so the twin moves
-# on over the empty span first ("until" in the version's report) and takes it in a later one.
+# reading comes 3 h later, past what one update may advance (a week; 1 h here, to keep the test
+# short), so the twin moves on over the empty span first ("until" in the version's report) and
+# takes it in a later one.
 ARRIVALS = [
     ([(5, 151.0)], [("meal", 3, 40.0), ("bolus", 3, 3.0)]),
     ([(10, 149.5), (15, 156.0)], []),
@@ -35,13 +38,14 @@ ARRIVALS = [
     ([(25, 181.0)], []),
     ([(30, 188.0), (35, 191.0)], [("bolus", 32, 1.0)]),
     ([(40, 187.0)], []),
-    ([(8 * 24 * 60, 140.0)], []),
+    ([(220, 140.0)], []),
 ]
 
 
 @pytest.fixture
 def thin(monkeypatch):
     monkeypatch.setattr(_twin_update, "CHECKPOINT_EVERY", EVERY)
+    monkeypatch.setattr(limits, "UPDATE_SPAN", replace(limits.UPDATE_SPAN, high=60.0))
 
 
 def kept_versions(store, pid):
@@ -102,7 +106,7 @@ def test_every_version_restores_bit_for_bit_from_the_kept_ones(store, thin):
         next(f for f in store.forecasts(pid, actor="a") if f.version == v).forecast.median,
     )
     # The next update continues from the head as the uninterrupted run does.
-    rec = ObservationRecord("cgm-last", "P", "99504-3", at(8 * 24 * 60 + 5), 142.0, "mg/dL")
+    rec = ObservationRecord("cgm-last", "P", "99504-3", at(225), 142.0, "mg/dL")
     store.add_observations(pid, [rec], actor="a")
     nxt = update(CONFIG, twin, [PendingObservation(99, "99504-3", rec.time, 142.0, 0)], [])
     same(store.twin(pid, actor="a"), nxt.twin)
