@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 QUANTILES = np.arange(1, 100) / 100.0  # the quantile levels a stored forecast keeps
+_LEVELS = tuple(float(x) for x in QUANTILES)
 _MAGIC = b"MTFQ2"  # a packed forecast (else: an npz of float64 arrays, lossless)
 
 
@@ -188,8 +189,11 @@ def _unpack_packed(blob: bytes) -> dict[str, Any]:
 
 def forecast_model(blob: bytes) -> str | None:
     """The model a packed forecast records (None for blobs written before it was recorded)."""
-    if blob.startswith(_MAGIC):
-        return str(_unpack_packed(blob)["head"]["model"])
+    if blob.startswith(_MAGIC):  # inflate the header only
+        z = zlib.decompressobj(-15)
+        start = z.decompress(blob[len(_MAGIC) :], 4)
+        (n,) = struct.unpack("<I", start)
+        return str(json.loads(z.decompress(z.unconsumed_tail, n))["model"])
     a = _load(blob)
     return str(a["model"]) if "model" in a else None
 
@@ -209,13 +213,13 @@ def unpack_forecast(
             )
         edges = [q[_at(grid, e)] for e in _edges(levels)]
         n_l = len(levels)
-        body = [_at(grid, x) for x in QUANTILES]
+        body = np.abs(grid[None, :] - QUANTILES[:, None]).argmin(axis=1)  # QUANTILES' rows
         return Forecast(
             issued_at=float(p["head"]["issued_at"]), twin_version=version, times=p["times"],
             observable_names=names, levels=levels, median=p["median"],
             lower=np.stack(edges[:n_l]) if n_l else np.zeros((0, *q.shape[1:])),
             upper=np.stack(edges[n_l:]) if n_l else np.zeros((0, *q.shape[1:])),
-            draws=q[body], quantile_levels=tuple(float(x) for x in QUANTILES),
+            draws=q[body], quantile_levels=_LEVELS,
         )  # fmt: skip
     a = _load(blob)
     q_levels = a.get("quantile_levels", QUANTILES)
