@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -203,7 +205,10 @@ def _recommend(
     seed: Annotated[int, typer.Option(help="Seed of the schedule search (sepsis).")] = 0,
 ) -> None:
     """Ranked options for a stored twin: insulin plans by predicted risk and P(BG<70) for a
-    T1D twin, treatment schedules by P(return to health) for a sepsis twin."""
+    T1D twin, treatment schedules by P(return to health) for a sepsis twin. Says when the twin
+    stands (local time and UTC), its current glucose, and warns when the data are old."""
+    from ._progress import spinner
+    from ._recommend_info import clock_text, stale_warning, when
     from ._store_cmds import _actor, _open, _patient
 
     try:
@@ -213,19 +218,42 @@ def _recommend(
                 raise DataError(f"{option} must be a number > 0. Got {value!r}.")
         event_amount("meal", carbs, "--carbs")
         limit(SEED, seed, "--seed")
-        store = _open(db, create=False)
-        pid = _patient(store, patient)
-        twin = store.twin(pid, actor=_actor())
-        table = _recommend_table(twin, carb_ratio, correction_factor, carbs, seed)
+        with _open(db, create=False) as store:  # closed however the block ends
+            pid = _patient(store, patient)
+            twin = store.twin(pid, actor=_actor())
+            at = when(store, pid, twin, actor=_actor())
+        with spinner() as progress:  # on stderr; the store is closed meanwhile
+            what = (f"Ranking the options on the twin's {twin.ensemble.size} particles (the "
+                    "first run compiles the model)")  # fmt: skip
+            progress.add_task(what, total=None)
+            ranking = _recommend_table(twin, carb_ratio, correction_factor, carbs, seed)
     except MedtwinError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    console.print(f"Twin of {patient}, version {twin.version}, at t = {twin.time:g} "
-                  f"{twin.model.time_unit} (model {twin.model.name})")  # fmt: skip
-    console.print(table)
+    console.print(f"Twin of {patient}, version {twin.version} (model {twin.model.name}), at "
+                  f"{clock_text(at.time)}; model time {twin.time:g} {twin.model.time_unit}",
+                  soft_wrap=True, markup=False)  # fmt: skip
+    warning = stale_warning(at, datetime.now(UTC))
+    if warning is not None:
+        console.print(f"[bold yellow]Warning:[/bold yellow] {warning}", soft_wrap=True)
+    if ranking.now is not None:
+        console.print(ranking.now, soft_wrap=True)
+    console.print(ranking.table)
+    for line in ranking.legend:
+        console.print(line, soft_wrap=True, markup=False)
 
 
-def _recommend_table(twin, carb_ratio, correction_factor, carbs, seed) -> Table:
+@dataclass(frozen=True)
+class _Ranking:
+    """The table of ranked options, the twin's current state in words (None if the model has
+    no glucose) and the legend of the table's columns."""
+
+    table: Table
+    now: str | None = None
+    legend: tuple[str, ...] = ()
+
+
+def _recommend_table(twin, carb_ratio, correction_factor, carbs, seed) -> _Ranking:
     from ..control import (
         MPC,
         BasalBolus,
@@ -235,6 +263,7 @@ def _recommend_table(twin, carb_ratio, correction_factor, carbs, seed) -> Table:
         rank_schedules,
         search_schedule,
     )
+    from ._recommend_info import glucose_now
 
     model = twin.model
     if "insulin" in model.input_names and "sc_glucose" in model.observable_names:
@@ -242,7 +271,7 @@ def _recommend_table(twin, carb_ratio, correction_factor, carbs, seed) -> Table:
         j = model.observable_index("sc_glucose")
         ens = twin.ensemble
         pred = jax.vmap(model.observe, (None, 0, 0))(ens.time, ens.states, ens.params)[:, j]
-        cgm = float(np.asarray(ens.weights) @ np.asarray(pred))
+        cgm, lo, hi = glucose_now(ens, pred)
         mpc = MPC(BasalBolus(basal, carb_ratio, correction_factor), particles=200)
         meals = ((twin.time, carbs),) if carbs > 0 else ()
         plan = mpc.plan(PolicyInput(twin.time, cgm, meals=meals, twin=twin))
@@ -254,7 +283,18 @@ def _recommend_table(twin, carb_ratio, correction_factor, carbs, seed) -> Table:
             table.add_row(str(r), f"{row[0]:.2f}", f"{row[1]:.2f}", f"{row[-1]:.2f}",
                           f"{plan.risk[i]:.2f}", f"{plan.p_hypo[i]:.1%}",
                           "yes" if plan.p_hypo[i] <= mpc.p_hypo_max else "no")  # fmt: skip
-        return table
+        now = (f"Estimated glucose now: {cgm:.0f} mg/dL (95 % range {lo:.0f}-{hi:.0f} mg/dL), "
+               f"the CGM value the twin's {ens.size} particles predict, weighted.")  # fmt: skip
+        h = f"{mpc.horizon:g} min"
+        legend = (
+            f"risk: the Kovatchev blood-glucose risk index (0 at 112.5 mg/dL, 100 at the "
+            f"extremes; lower is better) of the plasma glucose the plan leads to, averaged over "
+            f"the next {h} and the twin's posterior ({plan.n_particles} particles).",
+            f"P(BG<{mpc.hypo:g}): the probability of plasma glucose below {mpc.hypo:g} mg/dL in "
+            f"the next {h} or later from the insulin still on board; meets "
+            f"P<={mpc.p_hypo_max:.0%}: whether it is at most {100 * mpc.p_hypo_max:g} %.",
+        )
+        return _Ranking(table, now, legend)
     if model.name.startswith("reynolds"):
         best, _ = search_schedule(twin, key=jax.random.key(seed), limits=DoseLimits())
         options = {
@@ -270,7 +310,7 @@ def _recommend_table(twin, carb_ratio, correction_factor, carbs, seed) -> Table:
             1,
         ):
             table.add_row(str(r), name, f"{p:.1%}", f"{se:.1%}", _describe(s))
-        return table
+        return _Ranking(table)
     raise DataError(
         f"medtwin recommend knows insulin plans (T1D twins) and sepsis schedules (Reynolds). "
         f"The twin's model is {model.name!r}."

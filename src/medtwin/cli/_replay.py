@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -15,6 +16,7 @@ from ..errors import DataError, LimitError
 from ..limits import FORECAST_HORIZON, PARTICLES, SEED
 from ..loop import forecast_rows, model_of, replay_stream
 from ..simulate import Dose, Regimen, SetRate
+from . import _progress
 from ._checks import event_amount, one_line, physical
 
 __all__ = ["run_replay"]
@@ -31,8 +33,10 @@ def run_replay(
     seed: int,
     out: Path | None,
     write_csv,
+    plot: Path | None = None,
 ) -> None:
-    """The command's body (``write_csv(path, columns)`` writes the forecasts)."""
+    """The command's body (``write_csv(path, columns)`` writes the forecasts; ``plot``, a
+    checked path, the PNG of :func:`~medtwin.cli._plots.plot_replay`)."""
     spec = model_of(model)
     unit = spec.time_unit
     try:  # the bounds the service enforces (medtwin.limits)
@@ -54,16 +58,25 @@ def run_replay(
     regimen = read_model_events_csv(events, spec) if events is not None else Regimen()
     if events is not None:
         _check_events(regimen, spec, Path(events).name)
-    res = replay_stream(
-        stream, regimen, horizon=horizon, particles=particles, seed=seed, model=model
-    )
+    with _progress.bar("reading times") as bar:  # on stderr
+        task = bar.add_task(f"Replaying {len(stream)} readings through a {spec.name} twin "
+                            f"({particles} particles), a forecast after each")  # fmt: skip
+
+        def step(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        res = replay_stream(stream, regimen, horizon=horizon, particles=particles, seed=seed,
+                            model=model, progress=step)  # fmt: skip
     first = next(iter(res.skills))
+    first_spec = spec.observables[spec.observable_index(first)]
+    suffix = re.sub(r"[^0-9a-z]+", "_", first_spec.unit.lower()).strip("_")
+    rows = forecast_rows(res.forecasts, first, suffix, unit) if out or plot else {}
     if out is not None:
-        obs_unit = spec.observables[spec.observable_index(first)].unit
-        suffix = re.sub(r"[^0-9a-z]+", "_", obs_unit.lower()).strip("_")
-        write_csv(out, forecast_rows(res.forecasts, first, suffix, unit))
+        write_csv(out, rows)
     drops = ", ".join(f"{n} {why}" for why, n in res.dropped.items()) or "none"
-    console.print(f"{len(stream)} readings: {res.used} assimilated, dropped: {drops}")
+    summary = (f"{len(stream)} readings: {res.used} assimilated, dropped: {drops}; "
+               f"{res.censored} of the assimilated censored (LO/HI)")  # fmt: skip
+    console.print(summary, soft_wrap=True)
     for name, skill in res.skills.items():
         title = f"Forecast skill ({skill.scored} scored targets)"
         table = Table(title=title if len(res.skills) == 1 else f"{name}: {title}")
@@ -84,6 +97,28 @@ def run_replay(
         f"{k} {v[1]:.3g} [{v[0]:.3g}, {v[2]:.3g}]" for k, v in q.items()))  # fmt: skip
     if out is not None:
         console.print(f"Wrote the forecasts to {out}")
+    if plot is not None:
+        from ._plots import plot_replay, target_range
+
+        mine = np.array([o == first for o in stream.observable], dtype=bool)
+        plot_replay(
+            plot, times=stream.times[mine], values=stream.values[mine],
+            censored=stream.censored[mine],
+            rows={_unsuffixed(k, suffix, unit): v for k, v in rows.items()},
+            horizon=horizon, time_unit=unit, observable=first, unit=first_spec.unit,
+            cadence=every, target=target_range(first_spec.loinc, first_spec.unit),
+            title=f"twin replay of {Path(data).name}: a {spec.name} twin, {particles} "
+            f"particles, forecasts {horizon:g} {unit} ahead",
+        )  # fmt: skip
+        console.print(f"Wrote the plot to {plot}")
+
+
+def _unsuffixed(column: str, *suffixes: str) -> str:
+    """``median_mg_dl`` -> ``median``, ``issued_at_min`` -> ``issued_at``."""
+    for s in suffixes:
+        if s and column.endswith("_" + s):
+            return column[: -len(s) - 1]
+    return column
 
 
 def _check_readings(stream, spec, name: str) -> None:

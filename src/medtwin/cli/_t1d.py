@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -11,7 +12,7 @@ from ..errors import DataError
 from ..limits import SIMULATION_SPAN
 from ..models import get_model
 from ..models._base import AbstractModel
-from ..simulate import Regimen, applied_inputs, basal, bolus, meal
+from ..simulate import Dose, Regimen, applied_inputs, basal, bolus, meal
 from ._checks import event_amount, limit
 from ._parse import parse_timed_amount
 
@@ -66,3 +67,29 @@ def t1d_setup(
     compiled = daily.compile(model.input_names, 0.0, model.input_dt, days * DAY)
     rates = applied_inputs(compiled.override, compiled.dose_rate, model.baseline_inputs(params))
     return T1DSetup(model, params, daily, np.asarray(rates), label)
+
+
+def plot_setup(
+    path: Path,
+    setup: T1DSetup,
+    columns: dict[str, np.ndarray],
+    days: int,
+    basal_u_per_h: float | None,
+) -> None:
+    """The ``--plot`` of ``medtwin simulate``: the glucose columns written to the CSV (plasma
+    ``bg_mg_dl`` and, where the model has it, the CGM's ``sc_glucose_mg_dl``) with the
+    regimen's meals (g) and boluses (U); ``basal_u_per_h`` the ``--basal`` rate (U/h) or None (the
+    patient's steady state)."""
+    from ._plots import plot_simulation
+
+    names = {"bg_mg_dl": "plasma glucose (BG)", "sc_glucose_mg_dl": "CGM (interstitial glucose)"}
+    doses = [e for e in setup.regimen.events if isinstance(e, Dose)]
+    plot_simulation(
+        path,
+        time_min=columns["time_min"],
+        traces={label: columns[k] for k, label in names.items() if k in columns},
+        meals=[(e.time, e.amount) for e in doses if e.label == "meal"],
+        boluses=[(e.time, e.amount) for e in doses if e.label == "bolus"],
+        basal_u_per_h=basal_u_per_h,
+        title=f"medtwin simulate: {setup.label}, {days} day(s)",
+    )

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from ..data.csvio import write_columns
@@ -30,7 +30,9 @@ from ..limits import (
     finite,
 )
 from ..limits import shown as limits_shown
+from . import _progress
 from ._checks import OVERWRITE_HELP, limit, output_file
+from ._plots import plot_file, plot_trial
 
 __all__ = ["TrialSpec", "basal_day", "load_spec", "run_spec", "trial_app"]
 
@@ -236,10 +238,8 @@ def run_spec(spec: TrialSpec, *, executor: str | None = None, seed: int | None =
 
 
 def _progress_bar() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
-        TimeElapsedColumn(), console=console, transient=True,
-    )  # fmt: skip
+    """The trial's progress (population, then trial) in chunks, on stderr."""
+    return _progress.bar("chunks")
 
 
 def _fmt(m: float, lo: float, hi: float) -> str:
@@ -299,10 +299,15 @@ def trial_run_command(
         str | None, typer.Option(help="Override the spec's executor: serial, process or dask.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the spec's seed.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="PNG: each endpoint's distribution per arm.")
+    ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
 ) -> None:
-    """Run an in-silico trial: population, arms, endpoints -> report and per-patient CSV."""
+    """Run an in-silico trial: population, arms, endpoints -> report, per-patient CSV and
+    (--plot) a PNG of each endpoint's distribution per arm."""
     out = output_file(out, overwrite=overwrite)
+    plot = plot_file(plot, overwrite=overwrite, out=out)
     if seed is not None:
         limit(SEED, seed, "--seed")
     parsed = load_spec(spec)
@@ -311,3 +316,14 @@ def trial_run_command(
     if out is not None:
         write_columns(out, result.columns(), digits=6, option="--out")
         console.print(f"Wrote {len(result.arms) * len(result.population)} rows to {out}")
+    if plot is not None:
+        from ..cohorts import GLUCOSE_METRICS
+
+        days = int(parsed.get("days", 1))
+        plot_trial(
+            plot, arms=result.arms, endpoints=result.endpoints, units=result.units,
+            values=result.values, descriptions={k: v[1] for k, v in GLUCOSE_METRICS.items()},
+            title=f"trial {spec.name}: {len(result.population)} virtual patients, {days} "
+            "day(s); each point a patient",
+        )  # fmt: skip
+        console.print(f"Wrote the plot to {plot}")

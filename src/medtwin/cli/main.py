@@ -136,19 +136,30 @@ def simulate_command(
     D: Annotated[float, typer.Option("--D", help="glioma: diffusion, mm^2/day.")] = 0.1,
     rho: Annotated[float, typer.Option("--rho", help="glioma: proliferation, 1/day.")] = 0.05,
     dim: Annotated[int, typer.Option(help="glioma: 1 (radial), 2 or 3.")] = 1,
+    plot: Annotated[
+        Path | None, typer.Option(help="PNG: glucose over clock time, target band, meals.")
+    ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
 ) -> None:
-    """Simulate a type-1 diabetes patient and write one row per minute as CSV; or, with
-    MODEL glioma, a glioma (--out is then a folder: radii CSV, density NIfTI, slices PNG)."""
+    """Simulate a type-1 diabetes patient and write one row per minute as CSV (--plot: a PNG
+    of glucose over the 70-180 mg/dL band); or, with MODEL glioma, a glioma (--out is then a
+    folder: radii CSV, density NIfTI, slices PNG)."""
     if model == "glioma":
         from ._glioma import simulate_glioma
 
+        if plot is not None:
+            raise MedtwinError(
+                "--plot draws the glucose models (t1d, bergman). simulate glioma writes its "
+                "image, slices.png, into the --out folder."
+            )
         simulate_glioma(D, rho, dim, days, out, overwrite=overwrite)
         return
     from ..simulate import simulate
+    from ._plots import plot_file
     from ._t1d import t1d_setup
 
     out = output_file(out, overwrite=overwrite)
+    plot = plot_file(plot, overwrite=overwrite, out=out)
     setup = t1d_setup(model, patient, meal or [], bolus or [], basal, days)
     traj = simulate(setup.model, setup.params, setup.regimen, t1=days * DAY, save_states=False)
     if int(traj.status) != 0:
@@ -164,9 +175,14 @@ def simulate_command(
     kept: dict[str, np.ndarray] = {k: v for k, v in columns.items() if v is not None}
     if out is None:
         _print_summary(np.asarray(traj.observable("bg")), f"{setup.label}, {days} day(s)")
-        return
-    _write_csv(out, kept)
-    console.print(f"Wrote {n} rows to {out}")
+    else:
+        _write_csv(out, kept)
+        console.print(f"Wrote {n} rows to {out}")
+    if plot is not None:
+        from ._t1d import plot_setup
+
+        plot_setup(plot, setup, kept, days, basal)
+        console.print(f"Wrote the plot to {plot}")
 
 
 def _maybe(traj, name: str, n: int) -> np.ndarray | None:
@@ -198,13 +214,19 @@ def demo_command(
     """One simulated day of a virtual patient with meals and carb-counted boluses."""
     from ..data import therapy_settings
     from ..simulate import simulate
+    from ._progress import spinner
     from ._t1d import t1d_setup
 
-    therapy = therapy_settings(patient)
-    meals = {"07:00": 45.0, "12:30": 70.0, "19:00": 60.0}
-    boluses = [f"{t}={g / therapy.carb_ratio:.2f}" for t, g in meals.items()]
-    setup = t1d_setup("t1d", patient, [f"{t}={g}" for t, g in meals.items()], boluses, None, 1)
-    traj = simulate(setup.model, setup.params, setup.regimen, t1=DAY, save_states=False)
+    with spinner() as progress:  # on stderr
+        task = progress.add_task(f"Loading the virtual patient {patient}", total=None)
+        therapy = therapy_settings(patient)
+        meals = {"07:00": 45.0, "12:30": 70.0, "19:00": 60.0}
+        boluses = [f"{t}={g / therapy.carb_ratio:.2f}" for t, g in meals.items()]
+        setup = t1d_setup("t1d", patient, [f"{t}={g}" for t, g in meals.items()], boluses,
+                          None, 1)  # fmt: skip
+        progress.update(task, description=f"Simulating one day of {patient} (UVA/Padova; the "
+                        "first run compiles the model)")  # fmt: skip
+        traj = simulate(setup.model, setup.params, setup.regimen, t1=DAY, save_states=False)
     console.print(
         f"[bold]medtwin demo[/bold]: UVA/Padova virtual patient {patient}, one day.\n"
         f"Meals {', '.join(f'{t} {g:g} g' for t, g in meals.items())}; boluses by the patient's "
@@ -244,13 +266,19 @@ def twin_replay_command(
     particles: Annotated[int, typer.Option(help="Particles of the twin's ensemble.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the twin's random numbers.")] = 0,
     out: Annotated[Path | None, typer.Option(help="CSV of every forecast issued.")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="PNG: the readings and the forecasts made --horizon ahead (band)."),
+    ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
 ) -> None:
     """Replay a recorded stream as if live: assimilate each reading, forecast, score."""
     from . import _replay
+    from ._plots import plot_file
 
     out = output_file(out, overwrite=overwrite)
-    _replay.run_replay(data, model, events, horizon, particles, seed, out, _write_csv)
+    plot = plot_file(plot, overwrite=overwrite, out=out)
+    _replay.run_replay(data, model, events, horizon, particles, seed, out, _write_csv, plot)
 
 
 # In-silico trials (`medtwin trial ...`) live in _trial.py.

@@ -4,6 +4,7 @@ Any registered model: the twin is made as the model's ``twin_defaults`` say."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +26,9 @@ __all__ = ["ReplayResult", "forecast_rows", "replay_stream"]
 class ReplayResult:
     """The twin after the last reading, every forecast issued, the skill per observable
     observed (``skill``: that of the first, e.g. ``sc_glucose`` for a CGM stream), the readings
-    assimilated and those dropped (by reason)."""
+    assimilated, those dropped (by reason), and how many of the assimilated were censored
+    (``LO``/``HI``: below or above a sensor's range; counted as the assimilation reports count
+    them, as ``medtwin identifiability`` does)."""
 
     twin: Twin
     forecasts: tuple[Forecast, ...]
@@ -33,6 +36,7 @@ class ReplayResult:
     used: int
     dropped: dict[str, int]
     skills: dict[str, SkillSummary]
+    censored: int = 0
 
 
 def replay_stream(
@@ -46,12 +50,13 @@ def replay_stream(
     prior: Prior | None = None,
     method: Any = None,
     free: tuple[str, ...] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReplayResult:
     """Assimilate each reading of ``data`` (model time) in time order and issue a forecast
     ``horizon`` ahead after each. The twin of ``model`` is made as a stored twin would be
     (:class:`TwinConfig` with the model's defaults: ``particles``, ``seed``, ``free``; the
     work bounds of ``medtwin.limits`` apply); ``prior`` and ``method`` override its prior and
-    filter."""
+    filter. ``progress(done, total)`` is called after each reading time's forecast."""
     spec = model_of(model)
     config = TwinConfig(
         model, datetime(2000, 1, 1, tzinfo=UTC), prior=spec.twin_defaults.prior, free=free,
@@ -68,7 +73,7 @@ def replay_stream(
         m, prior or default_prior, key=jax.random.key(seed), n=particles, t0=t0,
         method=method or default_method,
     )  # fmt: skip
-    forecasts, used = [], 0
+    forecasts, used, censored = [], 0, 0
     dropped: dict[str, int] = {}
     upper = -np.inf
     for t in times:  # each reading falls in exactly one window (lower, upper]
@@ -76,9 +81,12 @@ def replay_stream(
         window = data.window(lower, upper)
         out = assimilate_with_report(twin, window, events, until=float(t))
         twin, used = out.twin, used + out.report.data.used
+        censored += out.report.data.censored
         for why, n in out.report.data.dropped.items():
             dropped[why] = dropped.get(why, 0) + n
         forecasts.append(forecast(twin, horizon))
+        if progress is not None:
+            progress(len(forecasts), len(times))
     rest = data._take(np.flatnonzero(~finite))  # readings without a valid time: reported
     if len(rest):
         dropped["without a valid time"] = dropped.get("without a valid time", 0) + len(rest)
@@ -89,7 +97,9 @@ def replay_stream(
             f"The stream observes none of {m.name!r}'s observables "
             f"({', '.join(m.observable_names)}); nothing to score."
         )
-    return ReplayResult(twin, tuple(forecasts), skills[observed[0]], used, dropped, skills)
+    return ReplayResult(
+        twin, tuple(forecasts), skills[observed[0]], used, dropped, skills, censored
+    )
 
 
 def forecast_rows(
