@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import jax.monitoring
 import pytest
 
-from medtwin.forecast import what_if
-from medtwin.service._dashboard_whatif import cut, option_metrics
+from medtwin.forecast import outcome_metrics, what_if
+from medtwin.service._dashboard_whatif import cut
 from medtwin.service._schemas import WhatIfEvent
 from medtwin.service._views import what_if_regimens
 
@@ -217,7 +217,8 @@ def test_units_are_shown_as_people_write_them(tab, site):
     page.wait_for_selector("body[data-ready~=cone][data-ready~=posterior]", state="attached")
     assert page.text_content("#cone text.unit") == "×10³/µL"
     meta = page.inner_text("#meta")
-    assert "wbc (10*3/uL), shown as ×10³/µL" in meta  # the UCUM code once, for modellers
+    assert "wbc (×10³/µL)" in meta  # the UCUM code only on hover, for modellers
+    assert page.get_attribute("#meta .meta-unit", "data-ucum") == "10*3/uL"
     elsewhere = page.inner_text("main").replace(meta, "")
     assert "10*3" not in elsewhere and "×10³/µL" in page.inner_text("#alert")
     served = site.api("alice", f"/ui/api/patients/{site.sepsis}/cone").json()
@@ -349,7 +350,7 @@ def test_what_if_horizons_are_cuts_of_one_computation(tab, site):
     options = {k: [WhatIfEvent(**e) for e in v] for k, v in request["options"].items()}
     res = what_if(twin, what_if_regimens(twin, options, 240.0), 240.0)
     for name, fc in zip(res.options, res.forecasts, strict=True):
-        assert option_metrics(twin.model, fc.draws) == res.metrics[name]
+        assert outcome_metrics(twin.model, fc.draws) == res.metrics[name]
     for h in (60, 120, 240):
         mine = cut(res, twin.model, h // 5).metrics
         assert {o["name"]: o["metrics"] for o in docs[h]["options"]} == mine

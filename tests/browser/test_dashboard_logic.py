@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from medtwin.forecast import Forecast, coverage_drift, what_if
+from medtwin.forecast import Forecast, coverage_drift, outcome_metrics, what_if
 from medtwin.loop import TwinConfig, new_twin
 from medtwin.service._dashboard import alert_for
 from medtwin.service._dashboard_display import human_unit, probability_phrase, target_range
 from medtwin.service._dashboard_drift import RECENT, calibration_walk
-from medtwin.service._dashboard_whatif import cut, horizon_choices, option_metrics
+from medtwin.service._dashboard_whatif import cut, horizon_choices
 from medtwin.simulate import Regimen
 from medtwin.store import StoredForecast
 
@@ -175,7 +175,7 @@ def test_a_cut_what_if_is_the_prefix_of_the_longer_one_with_its_own_metrics():
     twin = new_twin(config)
     res = what_if(twin, {"none": Regimen()}, 4.0)
     for name, fc in zip(res.options, res.forecasts, strict=True):  # the definitions agree
-        assert option_metrics(twin.model, fc.draws) == res.metrics[name]
+        assert outcome_metrics(twin.model, fc.draws) == res.metrics[name]
     short = cut(res, twin.model, 6)  # 1.5 h of 15-minute points
     full, part = res.forecasts[0], short.forecasts[0]
     np.testing.assert_array_equal(part.times, full.times[:6])

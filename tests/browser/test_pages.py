@@ -122,7 +122,7 @@ def test_sepsis_twin_page_runs_in_hours(page, site):
     assert cone.get_attribute("data-points") == "6" and cone.get_attribute("data-bands") == "3"
     # forecasts every 5 input steps of 0.05 h over 12 h
     assert int(cone.get_attribute("data-forecast-points")) == round(SEPSIS_HORIZON / 0.25)
-    assert "wbc (10*3/uL)" in page.inner_text("#meta")
+    assert "wbc (×10³/µL)" in page.inner_text("#meta")
     assert page.locator("figure.param").count() == 2  # k_pg and P0
     kinds = page.eval_on_selector_all(
         "fieldset.option select[name=kind] option", "els => [...new Set(els.map(e => e.value))]"

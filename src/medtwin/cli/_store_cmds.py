@@ -374,13 +374,16 @@ def serve_command(
         float, typer.Option(help="With --checkpoint-file: seconds between checkpoints.")
     ] = 60.0,
 ) -> None:
-    """Run the REST API (OpenAPI at /docs) over the store; with --demo, live demo patients."""
-    import threading
+    """Run the REST API (OpenAPI at /docs) over the store; with --demo, live demo patients.
 
+    The URL is printed once the server accepts connections; Ctrl-C (or SIGTERM) is answered
+    with one line at once, and the server stops within seconds (``medtwin.service._lifecycle``).
+    Exit status: 130 after Ctrl-C, 0 after SIGTERM."""
     try:
         import uvicorn
 
         from ..service import create_app
+        from ..service._lifecycle import JOIN_S, Lifecycle
         from ..service._transport import plain_http_warning, uvicorn_options
     except ImportError as exc:
         raise MedtwinError(
@@ -401,37 +404,49 @@ def serve_command(
             if not DEMO_KEY.exists():
                 _store_module().generate_key_file(DEMO_KEY)
             os.environ["MEDTWIN_KEY_FILE"] = str(DEMO_KEY.resolve())
-    with _open(db) as store:
-        stop, streamer = threading.Event(), None
-        base = f"{'https' if ssl_certfile else 'http'}://{host}:{port}"
-        if demo:
-            from ..service._demo import seed_demo, stream_demo
+    life = Lifecycle(typer.echo)
+    base = f"{'https' if ssl_certfile else 'http'}://{host}:{port}"
+    typer.echo(f"Starting medtwin on port {port} (the URL follows once it listens) ...")
+    try:
+        with life.signals(), _open(db) as store:
+            streamer = None
+            if demo:
+                from ..service._demo import demo_stream
 
-            patients, token = seed_demo(store)
-            streamer = threading.Thread(target=stream_demo, args=(store, patients, stop, tick),
-                                        name="demo-stream", daemon=True)  # fmt: skip
-            typer.echo(
-                f"medtwin demo: {len(patients)} patients streaming (1 tick = 5 min every "
-                f"{tick:g} s).\n  Dashboard: {base}/\n  API docs:  {base}/docs\n"
-                f"  Login token (user 'demo', admin): {token}\nCtrl-C stops."
-            )
-            streamer.start()
-        else:
-            typer.echo(f"medtwin API on {base} (docs at /docs), {store.dialect} store")
-        checkpoints = None
-        if checkpoint_file is not None:
-            from ..service._checkpoints import CheckpointWriter
+                streamer = demo_stream(store, life.stop, tick)
+                banner = streamer.banner(base)
+            else:
+                banner = f"medtwin API on {base} (docs at /docs), {store.dialect} store."
 
-            checkpoints = CheckpointWriter(store, checkpoint_file, checkpoint_every_s).start()
-        try:
-            uvicorn.run(create_app(store, warm=True), host=host, port=port, log_level="warning",
-                        **transport)  # fmt: skip
-        finally:
-            stop.set()
-            if streamer is not None:
-                streamer.join(timeout=60)
-            if checkpoints is not None:
-                checkpoints.stop()
+            def ready() -> None:  # the server listens: say where, start the demo's data
+                typer.echo(banner)
+                if streamer is not None:
+                    streamer.start()
+
+            checkpoints = None
+            if checkpoint_file is not None:
+                from ..service._checkpoints import CheckpointWriter
+
+                checkpoints = CheckpointWriter(store, checkpoint_file, checkpoint_every_s).start()
+            app = create_app(store, warm=True)
+            life.attach(app, ready, host, port)
+            life.check()
+            try:
+                uvicorn.run(app, host=host, port=port, log_level="warning",
+                            **life.uvicorn_options(), **transport)  # fmt: skip
+            finally:
+                life.stop.set()
+                if streamer is not None:
+                    streamer.join(JOIN_S)  # else left: its update is one transaction
+                if checkpoints is not None:
+                    checkpoints.stop()
+    except KeyboardInterrupt:
+        if life.signal is None:  # not a stop signal of ours
+            raise
+    code = life.exit_code()
+    life.leave(code)
+    if code:
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,6 +7,7 @@ from ._forecast import Forecast as Forecast
 from ._forecast import WhatIf as WhatIf
 from ._forecast import draw_quantiles as draw_quantiles
 from ._forecast import forecast as forecast
+from ._forecast import outcome_metrics as outcome_metrics
 from ._forecast import what_if as what_if
 from ._ledger import HorizonSkill as HorizonSkill
 from ._ledger import ScoredTargets as ScoredTargets
@@ -46,6 +47,7 @@ __all__ = [
     "interval_score",
     "mae",
     "mard",
+    "outcome_metrics",
     "pit",
     "rmse",
     "score_forecasts",

@@ -16,7 +16,15 @@ from ..assimilate._filters import systematic_resample
 from ..errors import SimulationError
 from ..simulate import Regimen, simulate
 
-__all__ = ["LEVELS", "Forecast", "WhatIf", "draw_quantiles", "forecast", "what_if"]
+__all__ = [
+    "LEVELS",
+    "Forecast",
+    "WhatIf",
+    "draw_quantiles",
+    "forecast",
+    "outcome_metrics",
+    "what_if",
+]
 
 LEVELS = (0.5, 0.8, 0.95)
 
@@ -161,6 +169,25 @@ class WhatIf:
     metrics: dict[str, dict[str, float]]
 
 
+def outcome_metrics(model: Any, draws: np.ndarray) -> dict[str, float]:
+    """The outcome metrics of one forecast's ``draws`` (draws, observables, times) of ``model``'s
+    observables: per observable ``<name>_mean``, the mean of the draws (NaN draws left out, in
+    the observable's unit), and for an observable in mg/dL (glucose) ``<name>_tir_pct``, the
+    expected time in range 70-180 mg/dL (% of draws x times), and ``<name>_p_below_70``, the
+    probability of any value below 70 mg/dL over the horizon (the fraction of draws with one).
+
+    Reference: Battelino et al. (2019), International consensus on time in range, Diabetes
+    Care 42:1593-1603 (the 70-180 mg/dL target range and the < 70 mg/dL hypoglycaemia level)."""
+    row: dict[str, float] = {}
+    for j, spec in enumerate(model.observables):
+        d = draws[:, j]
+        row[f"{spec.name}_mean"] = float(np.nanmean(d))
+        if spec.unit == "mg/dL":
+            row[f"{spec.name}_tir_pct"] = float(100 * np.mean((d >= 70) & (d <= 180)))
+            row[f"{spec.name}_p_below_70"] = float(np.mean(np.any(d < 70, axis=-1)))
+    return row
+
+
 def what_if(
     twin,
     regimens: Mapping[str, Regimen],
@@ -171,18 +198,12 @@ def what_if(
 ) -> WhatIf:
     """Forecast each candidate regimen with the same random numbers (a paired comparison).
 
-    Metrics per option and observable: the mean of the draws, and for glucose in mg/dL the
-    expected time in range 70-180 mg/dL and the probability of any value below 70 mg/dL."""
+    Metrics per option: :func:`outcome_metrics` of its forecast's draws (per observable the
+    mean of the draws, and for glucose in mg/dL the expected time in range 70-180 mg/dL and
+    the probability of any value below 70 mg/dL)."""
     names = tuple(regimens)
     fcs = tuple(forecast(twin, horizon, regimens[name], every=every, key=key) for name in names)
-    metrics: dict[str, dict[str, float]] = {}
-    for name, fc in zip(names, fcs, strict=True):
-        row: dict[str, float] = {}
-        for j, spec in enumerate(twin.model.observables):
-            d = fc.draws[:, j]
-            row[f"{spec.name}_mean"] = float(np.nanmean(d))
-            if spec.unit == "mg/dL":
-                row[f"{spec.name}_tir_pct"] = float(100 * np.mean((d >= 70) & (d <= 180)))
-                row[f"{spec.name}_p_below_70"] = float(np.mean(np.any(d < 70, axis=-1)))
-        metrics[name] = row
+    metrics = {
+        name: outcome_metrics(twin.model, fc.draws) for name, fc in zip(names, fcs, strict=True)
+    }
     return WhatIf(names, fcs, metrics)

@@ -47,6 +47,7 @@ from ._step import redo as redo
 from ._step import restore as restore
 from ._step import update as update
 from ._stored import StoredForecast as StoredForecast
+from ._stored import stored_observations as stored_observations
 from ._stored import stored_skill as stored_skill
 from ._warm import warm_up as warm_up
 
@@ -84,6 +85,7 @@ __all__ = [
     "restore",
     "rule_for",
     "snapped",
+    "stored_observations",
     "stored_skill",
     "to_model_time",
     "unpack_ensemble",

@@ -16,7 +16,7 @@ from ..models import get_model
 from ..models._base import AbstractModel
 from ._mapping import from_model_time, to_model_time
 
-__all__ = ["StoredForecast", "stored_skill"]
+__all__ = ["StoredForecast", "stored_observations", "stored_skill"]
 
 
 @dataclass(frozen=True)
@@ -50,31 +50,46 @@ class StoredForecast:
             return None
 
 
-def stored_skill(
+def stored_observations(
     forecasts: Sequence[StoredForecast], observed: Sequence[tuple[datetime, str, float, int]]
-) -> dict[str, Any]:
-    """The skill of ``forecasts`` (newest first, one twin) against later ``observed`` records
-    (time, LOINC code, value, censored), per observable the model maps the codes to, by
-    horizon: coverage per band, CRPS, MARD, RMSE and the drift flag. Observation times are
-    snapped to the model's input grid, as the twin saw them."""
-    out: dict[str, Any] = {"scored": 0, "by_observable": {}}
+) -> Observations | None:
+    """``observed`` records (time, LOINC code, value, censored) as the model that issued
+    ``forecasts`` (newest first, one twin) sees them, ready to be matched to the forecasts'
+    target times: in model time snapped to the model's input grid (as the twin saw them), each
+    code mapped to the observable the model measures with it (records of other codes left
+    out). None when there are no forecasts or their model is not registered."""
     if not forecasts:
-        return out
+        return None
     f0 = forecasts[0]
     model = f0.model_spec()
     if model is None:
-        return {**out, "unavailable": f"model {f0.model!r} is not registered"}
+        return None
     rows = [(to_model_time(t, f0.epoch, f0.time_unit), model.observable_for_code(code), v, c)
             for t, code, v, c in observed]  # fmt: skip
     rows = [r for r in rows if r[1] is not None]
     names: tuple[str, ...] = tuple(str(r[1]) for r in rows)
     step = model.input_dt
-    stream = Observations(
+    return Observations(
         np.round(np.array([r[0] for r in rows], dtype=np.float64) / step) * step,
         names,
         np.array([r[2] for r in rows], dtype=np.float64),
         np.array([r[3] for r in rows], dtype=np.int8),
     )  # fmt: skip
+
+
+def stored_skill(
+    forecasts: Sequence[StoredForecast], observed: Sequence[tuple[datetime, str, float, int]]
+) -> dict[str, Any]:
+    """The skill of ``forecasts`` (newest first, one twin) against later ``observed`` records
+    (time, LOINC code, value, censored), per observable the model maps the codes to, by
+    horizon: coverage per band, CRPS, MARD, RMSE and the drift flag. The records are matched
+    to the forecasts' targets by :func:`stored_observations`."""
+    out: dict[str, Any] = {"scored": 0, "by_observable": {}}
+    if not forecasts:
+        return out
+    stream = stored_observations(forecasts, observed)
+    if stream is None:
+        return {**out, "unavailable": f"model {forecasts[0].model!r} is not registered"}
     fcs = [f.forecast for f in reversed(forecasts)]
     for name in sorted(set(stream.observable)):
         s = score_forecasts(fcs, stream, name)

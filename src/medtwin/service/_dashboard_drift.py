@@ -123,29 +123,18 @@ def calibration_of(
     time of the target at which the status was entered, None if calibrated throughout), the
     recent ``coverage`` per level and its ``n``, ``censored`` (readings above or below the
     device's range, which are not scored: they have no exact value) and a sentence ``text``.
-    ``fcs`` newest first, as the store reads them; the targets are matched to the readings as
-    :func:`medtwin.loop.stored_skill` matches them."""
-    if not fcs:
+    ``fcs`` newest first, as the store reads them; the readings are matched to the targets by
+    :func:`medtwin.loop.stored_observations`, as :func:`medtwin.loop.stored_skill` matches
+    them."""
+    stream = loop.stored_observations(fcs, [(o.time, o.code, o.value, o.censored) for o in obs])
+    if stream is None:
         return {}
     f0 = fcs[0]
-    model = f0.model_spec()
-    if model is None:
-        return {}
-    rows: list[tuple[float, str, float, int]] = []
-    for o in obs:
-        name = model.observable_for_code(o.code)
-        if name is not None:
-            rows.append((loop.to_model_time(o.time, f0.epoch, f0.time_unit), name, o.value,
-                         o.censored))  # fmt: skip
-    step = model.input_dt
-    times = np.round(np.array([r[0] for r in rows], dtype=np.float64) / step) * step
-    stream = loop.observations_of(
-        [(float(t), n, v, c) for t, (_, n, v, c) in zip(times, rows, strict=True)]
-    )
     forecasts = [f.forecast for f in reversed(fcs)]
     out: dict[str, dict[str, Any]] = {}
     for name in sorted(set(stream.observable)):
-        censored = sum(1 for r in rows if r[1] == name and r[3] != 0)
+        censored = sum(1 for n, c in zip(stream.observable, stream.censored, strict=True)
+                       if n == name and c != 0)  # fmt: skip
         scored = scored_targets(forecasts, stream, name, draws=False)
         if scored is None:
             continue

@@ -8,8 +8,8 @@ time unit, within ``medtwin.limits.WHAT_IF_HORIZON``) and always computes the *l
 forecast has compiled it already when its horizon is the longest choice. A shorter horizon is
 the longest one cut (:func:`cut`): the same draws, so its numbers are the prefix of the longer
 horizon's, number for number, and switching horizons never changes what was already shown.
-The metrics of a cut are computed on the cut, as :func:`medtwin.forecast.what_if` computes them
-on its whole horizon (:func:`option_metrics`).
+The metrics of a cut are computed on the cut by :func:`medtwin.forecast.outcome_metrics`, the
+function :func:`medtwin.forecast.what_if` computes them with on its whole horizon.
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from .. import limits, timeunits
-from ..forecast import Forecast, WhatIf
+from ..forecast import Forecast, WhatIf, outcome_metrics
 from ._views import snap_horizon
 
-__all__ = ["CHOICES_MIN", "cut", "horizon_choices", "option_metrics"]
+__all__ = ["CHOICES_MIN", "cut", "horizon_choices"]
 
 CHOICES_MIN = (60.0, 120.0, 240.0)
 """The what-if horizons offered, in minutes (besides the twin's own forecast horizon)."""
@@ -37,21 +35,6 @@ def horizon_choices(model: Any, own: float) -> list[float]:
     longest = limits.WHAT_IF_HORIZON.in_unit(unit).high
     wanted = [timeunits.convert(m, "min", unit) for m in CHOICES_MIN] + [min(own, longest)]
     return sorted({snap_horizon(model, h) for h in wanted if h <= longest})
-
-
-def option_metrics(model: Any, draws: np.ndarray) -> dict[str, float]:
-    """One option's metrics from its forecast ``draws`` (draws, observables, times), as
-    :func:`medtwin.forecast.what_if` computes them: per observable the mean of the draws, and
-    for glucose in mg/dL the expected time in range 70-180 mg/dL (%) and the probability of
-    any value below 70 mg/dL."""
-    row: dict[str, float] = {}
-    for j, spec in enumerate(model.observables):
-        d = draws[:, j]
-        row[f"{spec.name}_mean"] = float(np.nanmean(d))
-        if spec.unit == "mg/dL":
-            row[f"{spec.name}_tir_pct"] = float(100 * np.mean((d >= 70) & (d <= 180)))
-            row[f"{spec.name}_p_below_70"] = float(np.mean(np.any(d < 70, axis=-1)))
-    return row
 
 
 def _cut_forecast(fc: Forecast, n: int) -> Forecast:
@@ -71,5 +54,5 @@ def cut(res: WhatIf, model: Any, points: int) -> WhatIf:
     if points >= len(res.forecasts[0].times):
         return res
     fcs = tuple(_cut_forecast(fc, points) for fc in res.forecasts)
-    metrics = {n: option_metrics(model, fc.draws) for n, fc in zip(res.options, fcs, strict=True)}
+    metrics = {n: outcome_metrics(model, fc.draws) for n, fc in zip(res.options, fcs, strict=True)}
     return WhatIf(res.options, fcs, metrics)

@@ -28,7 +28,14 @@ from ..models import GaussianNoise, Reynolds2006, UVAPadova
 from ..simulate import Regimen, bolus, meal, simulate
 from ..store import Store, TwinConfig
 
-__all__ = ["DemoPatient", "demo_patients", "seed_demo", "stream_demo"]
+__all__ = [
+    "DemoPatient",
+    "DemoStream",
+    "demo_patients",
+    "demo_stream",
+    "seed_demo",
+    "stream_demo",
+]
 
 log = logging.getLogger("medtwin.demo")
 DEMO_USER = "demo"
@@ -147,11 +154,14 @@ def stream_demo(
     store: Store, patients: list[DemoPatient], stop: threading.Event, tick_s: float = 1.0
 ) -> None:
     """Send the demo data, one 5-minute tick every ``tick_s`` seconds, until ``stop`` (checked
-    after each tick) or until every reading is sent."""
-    tick = min(p.sent * p.every for p in patients)
+    before each patient's step and after each tick; a run stopped before it starts still sends
+    its first tick) or until every reading is sent."""
+    tick = first = min(p.sent * p.every for p in patients)
     while True:
         t0 = datetime.now(UTC)
         for p in patients:
+            if tick > first and stop.is_set():  # stopped mid-tick: the next run resumes
+                return
             if p.due(tick) and p.sent * p.every <= tick:
                 try:
                     step(store, p)
@@ -165,3 +175,42 @@ def stream_demo(
         spent = (datetime.now(UTC) - t0).total_seconds()
         if stop.wait(max(0.0, tick_s - spent)):
             return
+
+
+@dataclass
+class DemoStream:
+    """The demo as ``medtwin serve --demo`` runs it (from :func:`demo_stream`): its seeded
+    ``patients``, the demo user's login ``token``, and the daemon ``thread`` that runs
+    :func:`stream_demo` from :meth:`start` (when the server listens) until its stop event is
+    set. A step cut off when the process exits is not lost: each store write is one
+    transaction, and the next run resumes from the readings stored."""
+
+    patients: list[DemoPatient]
+    token: str
+    tick_s: float
+    thread: threading.Thread
+
+    def banner(self, base: str) -> str:
+        """What the terminal shows once the server at ``base`` listens."""
+        return (
+            f"medtwin demo: {len(self.patients)} patients streaming (1 tick = 5 min every "
+            f"{self.tick_s:g} s).\n  Dashboard: {base}/\n  API docs:  {base}/docs\n"
+            f"  Login token (user '{DEMO_USER}', admin): {self.token}\nCtrl-C stops."
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def join(self, timeout: float) -> None:
+        """Wait at most ``timeout`` seconds for the stream to stop (after its stop event)."""
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+
+
+def demo_stream(store: Store, stop: threading.Event, tick_s: float = 1.0) -> DemoStream:
+    """Seed the demo in ``store`` (:func:`seed_demo`) and ready its stream, one tick every
+    ``tick_s`` seconds until ``stop``; :meth:`DemoStream.start` starts it."""
+    patients, token = seed_demo(store)
+    thread = threading.Thread(target=stream_demo, args=(store, patients, stop, tick_s),
+                              name="demo-stream", daemon=True)  # fmt: skip
+    return DemoStream(patients, token, tick_s, thread)

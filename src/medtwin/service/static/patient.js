@@ -60,8 +60,10 @@ document.addEventListener("DOMContentLoaded", async () => {
     a.replaceChildren(MT.el("strong", { text: `Forecast v${c.alert.version}: ` }), alertText(c.alert));
     const n = c.observations.values.length, u = unitOf(c);
     const last = n ? `last ${MT.num(c.observations.values[n - 1], 4)} ${u} at ${MT.hhmm(ms(c.observations.times[n - 1]))}` : "no readings yet";
-    const shown = u === c.unit ? "" : `, shown as ${u}`;  // the UCUM code once, for modellers
-    $("meta").textContent = `Model ${c.model} · ${c.observable} (${c.unit})${shown} · twin version ${c.version} · ${n} readings in the last ${MT.num(c.hours)} h, ${last}`;
+    // the unit as people write it; its UCUM code (10*3/uL) only on hover, for modellers
+    const unit = MT.el("span", { class: "meta-unit", text: u, title: `UCUM code: ${c.unit}`, "data-ucum": c.unit });
+    $("meta").replaceChildren(`Model ${c.model} · ${c.observable} (`, unit,
+      `) · twin version ${c.version} · ${n} readings in the last ${MT.num(c.hours)} h, ${last}`);
     $("cone-caption").textContent = `${c.observable}, forecast v${c.version} issued ${MT.at(ms(c.now))}, ${MT.num(c.horizon)} ${tunit()} ahead`;
     $("window").value = String(c.hours);
     const lt = $("legend-target");
