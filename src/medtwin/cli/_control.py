@@ -275,18 +275,21 @@ def _recommend_table(twin, carb_ratio, correction_factor, carbs, seed) -> _Ranki
         mpc = MPC(BasalBolus(basal, carb_ratio, correction_factor), particles=200)
         meals = ((twin.time, carbs),) if carbs > 0 else ()
         plan = mpc.plan(PolicyInput(twin.time, cgm, meals=meals, twin=twin))
-        order = np.lexsort((plan.risk, plan.p_hypo > mpc.p_hypo_max))
+        order = np.lexsort((plan.risk, plan.p_hypo > mpc.p_hypo_max))[:10]
+        ahead = _predicted_bg(twin, mpc, plan.plans[order], carbs)
+        h = f"{mpc.horizon:g} min"
         table = Table("rank", "basal 0-30 min U/h", "basal 30-120 min U/h", "bolus U",
-                      "risk", "P(BG<70)", "meets P<=5%")  # fmt: skip
-        for r, i in enumerate(order[:10], 1):
+                      f"BG in {h} mg/dL", "risk", "P(BG<70)", "meets P<=5%")  # fmt: skip
+        for r, (i, bg) in enumerate(zip(order, ahead, strict=True), 1):
             row = plan.plans[i]
-            table.add_row(str(r), f"{row[0]:.2f}", f"{row[1]:.2f}", f"{row[-1]:.2f}",
+            table.add_row(str(r), f"{row[0]:.2f}", f"{row[1]:.2f}", f"{row[-1]:.2f}", bg,
                           f"{plan.risk[i]:.2f}", f"{plan.p_hypo[i]:.1%}",
                           "yes" if plan.p_hypo[i] <= mpc.p_hypo_max else "no")  # fmt: skip
         now = (f"Estimated glucose now: {cgm:.0f} mg/dL (95 % range {lo:.0f}-{hi:.0f} mg/dL), "
                f"the CGM value the twin's {ens.size} particles predict, weighted.")  # fmt: skip
-        h = f"{mpc.horizon:g} min"
         legend = (
+            f"BG in {h}: the plasma glucose the plan leads to {h} from now, median (95 % "
+            f"band) of a what-if forecast on the twin's posterior ({ens.size} particles).",
             f"risk: the Kovatchev blood-glucose risk index (0 at 112.5 mg/dL, 100 at the "
             f"extremes; lower is better) of the plasma glucose the plan leads to, averaged over "
             f"the next {h} and the twin's posterior ({plan.n_particles} particles).",
@@ -315,6 +318,29 @@ def _recommend_table(twin, carb_ratio, correction_factor, carbs, seed) -> _Ranki
         f"medtwin recommend knows insulin plans (T1D twins) and sepsis schedules (Reynolds). "
         f"The twin's model is {model.name!r}."
     )
+
+
+def _predicted_bg(twin, mpc, plans: np.ndarray, carbs: float) -> list[str]:
+    """Per plan (basal per MPC block in U/h, then the bolus in U, from the twin's time), the
+    plasma glucose ``mpc.horizon`` ahead: median (95 % band) of one paired what-if."""
+    from ..forecast import what_if
+    from ..simulate import Regimen, basal, bolus, meal
+
+    t0 = float(twin.time)
+    starts = t0 + np.concatenate([[0.0], np.cumsum(mpc.blocks)[:-1]])
+    extra = (meal(t0, carbs),) if carbs > 0 else ()
+    options = {
+        str(k): Regimen((*(basal(float(t), float(r)) for t, r in zip(starts, row[:-1],
+                                                                      strict=True)),
+                         bolus(t0, float(row[-1])), *extra))
+        for k, row in enumerate(plans)
+    }  # fmt: skip
+    res = what_if(twin, options, mpc.horizon)
+    out = []
+    for fc in res.forecasts:
+        lo, hi = fc.band("bg", 0.95)
+        out.append(f"{fc.observable('bg')[-1]:.0f} ({lo[-1]:.0f}-{hi[-1]:.0f})")
+    return out
 
 
 def _describe(s) -> str:

@@ -169,7 +169,14 @@ def test_recommend_says_when_what_now_and_warns_of_old_data(db, closes, zone):
     assert now
     mean, lo, hi = (int(g) for g in now.groups())
     assert 40 <= lo <= mean <= hi <= 400
-    assert sum(line.startswith("│ ") for line in lines) == 10
+    rows = [line for line in lines if line.startswith("│ ")]
+    assert len(rows) == 10
+    for row in rows:  # BG in 120 min: median (95 % band) of the plan's what-if, in mg/dL
+        bg = re.fullmatch(r"(\d+) \((\d+)-(\d+)\)", row.split("│")[5].strip())
+        assert bg, row
+        mid, low, high = (int(g) for g in bg.groups())
+        assert 20 <= low <= mid <= high <= 600
+    assert lines[-3].startswith("BG in 120 min: the plasma glucose the plan leads to")
     assert lines[-2].startswith("risk: the Kovatchev blood-glucose risk index")
     assert lines[-1].startswith("P(BG<70): the probability of plasma glucose below 70 mg/dL")
     assert len(closes) == 1
