@@ -4,14 +4,12 @@ gets a PNG image of what the command computed."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from medtwin.cli._plots import plot_trial
-from medtwin.cli.main import main
 
 PNG = b"\x89PNG\r\n\x1a\n"
 STREAM = "time,glucose_mg_dl\n" + "".join(
@@ -54,14 +52,6 @@ def folder(tmp_path, monkeypatch):
     return tmp_path
 
 
-def run_main(argv, monkeypatch, capsys) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["medtwin", *argv])
-    with pytest.raises(SystemExit) as info:
-        main()
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
-
-
 def snapshot(root: Path) -> dict[str, bytes | None]:
     return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None
             for p in root.rglob("*")}  # fmt: skip
@@ -75,10 +65,10 @@ def assert_png(path: Path) -> None:
 
 @pytest.mark.parametrize("command", list(COMMANDS))
 @pytest.mark.parametrize("case", list(BAD))
-def test_a_bad_plot_path_is_refused_before_the_work(command, case, folder, monkeypatch, capsys):
+def test_a_bad_plot_path_is_refused_before_the_work(command, case, folder, run_main):
     extra, fragment = BAD[case]
     before = snapshot(folder)
-    code, out, err = run_main([*COMMANDS[command], *extra], monkeypatch, capsys)
+    code, out, err = run_main([*COMMANDS[command], *extra])
     assert code == 2, (out, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], err
@@ -86,37 +76,35 @@ def test_a_bad_plot_path_is_refused_before_the_work(command, case, folder, monke
     assert snapshot(folder) == before
 
 
-def test_glioma_refuses_plot(folder, monkeypatch, capsys):
-    code, out, err = run_main(["simulate", "glioma", "--plot", "g.png", "--out", "g"],
-                              monkeypatch, capsys)  # fmt: skip
+def test_glioma_refuses_plot(folder, run_main):
+    code, out, err = run_main(["simulate", "glioma", "--plot", "g.png", "--out", "g"])
     assert code == 2 and out == "" and "slices.png" in err and len(err.splitlines()) == 1
 
 
-def test_simulate_plot_is_a_png_beside_the_csv(folder, monkeypatch, capsys):
+def test_simulate_plot_is_a_png_beside_the_csv(folder, run_main):
     argv = ["simulate", "t1d", "--days", "1", "--meal", "07:00=45", "--bolus", "07:00=4.5",
             "--out", "day.csv", "--plot", "day.png"]  # fmt: skip
-    code, out, err = run_main(argv, monkeypatch, capsys)
+    code, out, err = run_main(argv)
     assert code == 0, err
     assert_png(folder / "day.png")
     assert (folder / "day.csv").read_text().startswith("time_min,bg_mg_dl")
     assert "Wrote the plot to day.png" in out
     # and with --overwrite, an existing PNG is replaced
-    code, out, err = run_main(["simulate", "bergman", "--plot", "existing.png", "--overwrite"],
-                              monkeypatch, capsys)  # fmt: skip
+    code, out, err = run_main(["simulate", "bergman", "--plot", "existing.png", "--overwrite"])
     assert code == 0, err
     assert_png(folder / "existing.png")
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary left
 
 
-def test_replay_plot_is_a_png(folder, monkeypatch, capsys):
-    code, out, err = run_main([*COMMANDS["replay"], "--plot", "replay.png"], monkeypatch, capsys)
+def test_replay_plot_is_a_png(folder, run_main):
+    code, out, err = run_main([*COMMANDS["replay"], "--plot", "replay.png"])
     assert code == 0, err
     assert_png(folder / "replay.png")
     assert out.startswith("24 readings: 23 assimilated, dropped: 1 missing value (NaN); 3 of")
 
 
-def test_trial_plot_is_a_png(folder, monkeypatch, capsys):
-    code, out, err = run_main([*COMMANDS["trial"], "--plot", "trial.png"], monkeypatch, capsys)
+def test_trial_plot_is_a_png(folder, run_main):
+    code, out, err = run_main([*COMMANDS["trial"], "--plot", "trial.png"])
     assert code == 0, err
     assert_png(folder / "trial.png")
     assert "Arm means (3 patients" in out and "Wrote the plot to trial.png" in out

@@ -1,6 +1,7 @@
-"""What `medtwin recommend` says around its table: the twin's time as a clock time (local zone
-named, and UTC), its current glucose, a legend of the columns, a warning when the data are
-old; and that it closes its store."""
+"""What `medtwin recommend` says for a T1D twin in a real SQLite store: the insulin plans
+ranked, and around the table the twin's time as a clock time (local zone named, and UTC), its
+current glucose, a legend of the columns, a warning when the data are old; and that it closes
+its store."""
 
 from __future__ import annotations
 
@@ -169,8 +170,13 @@ def test_recommend_says_when_what_now_and_warns_of_old_data(db, closes, zone):
     assert now
     mean, lo, hi = (int(g) for g in now.groups())
     assert 40 <= lo <= mean <= hi <= 400
+    assert "version" in res.output and "P(BG<70)" in res.output
     rows = [line for line in lines if line.startswith("│ ")]
     assert len(rows) == 10
+    # ranked: plans meeting the chance constraint first, by risk
+    meets = [r.split("│")[-2].strip() for r in rows]
+    assert meets == sorted(meets, key=lambda m: m != "yes")
+    assert any("1.20" in r for r in rows)  # the told basal rate is the grid's x1 level
     for row in rows:  # BG in 120 min: median (95 % band) of the plan's what-if, in mg/dL
         bg = re.fullmatch(r"(\d+) \((\d+)-(\d+)\)", row.split("│")[5].strip())
         assert bg, row

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import io
 import re
-import sys
 
 import pytest
 from rich.console import Console
 
 from medtwin.cli import _progress, _trial
-from medtwin.cli.main import main
 
 # 24 readings every 5 min: two HI, one LO, one gap (an empty value)
 STREAM = "time,glucose_mg_dl\n" + "".join(
@@ -36,19 +34,9 @@ def terminal(monkeypatch):
     return buffer
 
 
-def run_main(argv, monkeypatch, capsys) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["medtwin", *argv])
-    with pytest.raises(SystemExit) as info:
-        main()
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
-
-
-def test_replay_counts_hi_and_lo_as_censored_as_identifiability_does(
-    folder, monkeypatch, capsys, terminal
-):
+def test_replay_counts_hi_and_lo_as_censored_as_identifiability_does(folder, run_main, terminal):
     code, out, err = run_main(["twin", "replay", "--data", "cgm.csv", "--particles", "64",
-                               "--horizon", "30"], monkeypatch, capsys)  # fmt: skip
+                               "--horizon", "30"])  # fmt: skip
     assert code == 0, err
     first = out.splitlines()[0]
     assert first == (
@@ -60,14 +48,13 @@ def test_replay_counts_hi_and_lo_as_censored_as_identifiability_does(
     drawn = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", terminal.getvalue())  # colours left out
     assert re.search(r"(\d+)/\1 reading times", drawn)  # counted to the end
     assert "Replaying" not in out and err == ""
-    code, out, err = run_main(["identifiability", "t1d", "--data", "cgm.csv", "--free", "kp1"],
-                              monkeypatch, capsys)  # fmt: skip
+    code, out, err = run_main(["identifiability", "t1d", "--data", "cgm.csv", "--free", "kp1"])
     assert code == 0, err
     assert re.search(r"23 used \((\d+) censored\)", out).group(1) == "3"
 
 
-def test_demo_progress_is_on_stderr(folder, monkeypatch, capsys, terminal):
-    code, out, err = run_main(["demo"], monkeypatch, capsys)
+def test_demo_progress_is_on_stderr(folder, run_main, terminal):
+    code, out, err = run_main(["demo"])
     assert code == 0, err
     assert "Time in range 70-180 mg/dL" in out
     assert "Simulating one day of adult#001" in terminal.getvalue()
