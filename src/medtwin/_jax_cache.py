@@ -8,7 +8,9 @@ the same JAX version, flags and program loads it from there instead of compiling
 
 :func:`enable_compilation_cache` is called where a process starts, never on ``import medtwin``:
 importing the library leaves JAX's global configuration alone (the one exception is float64,
-see ``medtwin/__init__.py``).
+see ``medtwin/__init__.py``). It does not load JAX either: before JAX is imported it sets the
+environment variables JAX reads when it loads (``JAX_COMPILATION_CACHE_DIR``,
+``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS``), after, ``jax.config``.
 
 Where the cache lives (first that applies):
 
@@ -33,12 +35,11 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import tempfile
 import warnings
 from pathlib import Path
-
-import jax
-from jax.experimental.compilation_cache import compilation_cache as _jax_cc
+from typing import Any
 
 __all__ = [
     "ENV_VAR",
@@ -48,6 +49,9 @@ __all__ = [
 ]
 
 ENV_VAR = "MEDTWIN_JAX_CACHE"
+# What JAX reads when it is imported (its flags' environment variables).
+_JAX_DIR = "JAX_COMPILATION_CACHE_DIR"
+_JAX_MIN = "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"
 _OFF = frozenset({"off", "0", "false", "no", "none"})
 
 # Compiles shorter than this are not written (seconds; JAX's default is 1 s). A twin update
@@ -57,6 +61,7 @@ MIN_COMPILE_TIME_S = 0.0
 
 _enabled: Path | None = None  # the directory this module set, if any
 _foreign: tuple[str | None, float] = (None, 1.0)  # JAX's own directory and threshold before
+_foreign_env: tuple[str | None, str | None] = (None, None)  # and their variables before
 _refused: set[Path] = set()  # directories already warned about (one warning per process)
 
 
@@ -69,7 +74,7 @@ def cache_dir_from_env() -> Path | None:
         return None
     if value:
         return Path(value).expanduser()
-    given = _foreign[0] if _enabled is not None else jax.config.values["jax_compilation_cache_dir"]
+    given = _foreign[0] if _enabled is not None else _jax_setting("jax_compilation_cache_dir")
     if given:
         return Path(given)
     base = os.environ.get("XDG_CACHE_HOME", "").strip()
@@ -82,13 +87,13 @@ def enable_compilation_cache(path: str | os.PathLike[str] | None = None) -> Path
     docstring) and return the directory, or None when the cache is off or the directory is
     refused (one :class:`RuntimeWarning` says why; nothing raises). Idempotent: calling again
     with the same directory does nothing; another directory replaces the first."""
-    global _enabled, _foreign
+    global _enabled, _foreign, _foreign_env
     directory = Path(path).expanduser() if path is not None else cache_dir_from_env()
     if directory is None:
         disable_compilation_cache()
         return None
     directory = directory.absolute()
-    if directory == _enabled and jax.config.values["jax_compilation_cache_dir"] == str(directory):
+    if directory == _enabled and _jax_setting("jax_compilation_cache_dir") == str(directory):
         return directory
     problem = None if directory in _refused else _unusable(directory)
     if directory in _refused or problem is not None:
@@ -105,12 +110,11 @@ def enable_compilation_cache(path: str | os.PathLike[str] | None = None) -> Path
         return None
     if _enabled is None:
         _foreign = (
-            jax.config.values["jax_compilation_cache_dir"],
-            jax.config.values["jax_persistent_cache_min_compile_time_secs"],
+            _jax_setting("jax_compilation_cache_dir"),
+            float(_jax_setting("jax_persistent_cache_min_compile_time_secs") or 1.0),
         )
-    _jax_cc.reset_cache()  # JAX opens its cache once; forget any previous directory
-    jax.config.update("jax_compilation_cache_dir", str(directory))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_TIME_S)
+        _foreign_env = (os.environ.get(_JAX_DIR), os.environ.get(_JAX_MIN))
+    _apply(str(directory), MIN_COMPILE_TIME_S)
     _enabled = directory
     return directory
 
@@ -122,10 +126,41 @@ def disable_compilation_cache() -> None:
     global _enabled
     if _enabled is None:
         return
-    jax.config.update("jax_compilation_cache_dir", _foreign[0])
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", _foreign[1])
-    _jax_cc.reset_cache()
+    _apply(_foreign[0], _foreign[1])
+    for name, value in zip((_JAX_DIR, _JAX_MIN), _foreign_env, strict=True):
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     _enabled = None
+
+
+def _jax_setting(name: str) -> Any:
+    """JAX's flag ``name``: from ``jax.config`` once JAX is loaded, else from the environment
+    variable JAX will read when it loads (so asking does not load JAX, ~1.5 s)."""
+    jax = sys.modules.get("jax")
+    if jax is not None:
+        return jax.config.values[name]
+    return os.environ.get(name.upper())
+
+
+def _apply(directory: str | None, min_compile_s: float) -> None:
+    """Point JAX's persistent cache at ``directory``: through ``jax.config`` when JAX is loaded
+    (forgetting the directory it had opened), and through the environment variables it reads
+    when it loads (for a JAX not loaded yet, and for the processes this one starts)."""
+    if directory is None:
+        os.environ.pop(_JAX_DIR, None)
+    else:
+        os.environ[_JAX_DIR] = directory
+    os.environ[_JAX_MIN] = repr(float(min_compile_s))
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return
+    from jax.experimental.compilation_cache import compilation_cache
+
+    compilation_cache.reset_cache()  # JAX opens its cache once; forget any previous directory
+    jax.config.update("jax_compilation_cache_dir", directory)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_s)
 
 
 def _unusable(directory: Path) -> str | None:

@@ -112,3 +112,24 @@ def test_importing_medtwin_changes_no_cache_setting():
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "None"
+
+
+def test_enabled_before_jax_loads_it_reaches_jax_and_a_compile_writes(tmp_path):
+    """The command line enables the cache before it imports JAX (which it may never need):
+    JAX, loaded after, uses the directory and writes every compile there."""
+    code = (
+        "import sys\n"
+        "from medtwin._jax_cache import enable_compilation_cache\n"
+        f"d = enable_compilation_cache({str(tmp_path / 'c')!r})\n"
+        "assert 'jax' not in sys.modules\n"
+        "import jax, jax.numpy as jnp\n"
+        "print(jax.config.values['jax_compilation_cache_dir'] == str(d),\n"
+        "      jax.config.values['jax_persistent_cache_min_compile_time_secs'])\n"
+        "jax.jit(lambda x: jnp.sin(x) * 3.21)(jnp.arange(5.0)).block_until_ready()\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["True", "0.0"]
+    assert len(entries(tmp_path / "c")) >= 1

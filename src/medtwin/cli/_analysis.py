@@ -26,11 +26,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..data.csvio import write_csv
 from ..errors import DataError
 from ..limits import BATCH_ROWS, SEED, SENSITIVITY_RUNS, SIMULATION_SPAN, WORKERS
 from ..timeunits import convert
-from ._checks import OVERWRITE_HELP, limit, output_file
+from ._checks import OVERWRITE_HELP, input_file, limit, output_file
 from ._store_cmds import _one_line_errors
 
 __all__ = ["ModelOutput", "register"]
@@ -156,6 +155,13 @@ def sensitivity_command(
     overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
 ) -> None:
     """Global sensitivity (Sobol or Morris) of a scalar model output to its parameters."""
+    _check_method(method, n)  # what needs no model first: it loads after
+    limit(SIMULATION_SPAN, hours, "--hours", "h")
+    limit(BATCH_ROWS, chunk, "--chunk")
+    limit(WORKERS, workers, "--workers")
+    limit(SEED, seed, "--seed")
+    out = output_file(out, overwrite=overwrite)
+
     from ..analysis import MorrisResult, SobolResult, morris, problem_from_model, sobol
     from ..cohorts import DaskExecutor, Executor, ProcessExecutor, SerialExecutor
     from ..models import get_model
@@ -172,15 +178,10 @@ def sensitivity_command(
         p.name for p in m.parameters if all(math.isfinite(b) for b in p.bounds)
     ]
     problem = problem_from_model(m, names)
-    limit(SIMULATION_SPAN, hours, "--hours", "h")
     t1 = round(convert(hours, "h", m.time_unit) / m.input_dt) * m.input_dt
     if not t1 > 0:
         raise DataError(f"--hours must be > 0. Got {hours!r}.")
     _check_runs(method, n, len(names))
-    limit(BATCH_ROWS, chunk, "--chunk")
-    limit(WORKERS, workers, "--workers")
-    limit(SEED, seed, "--seed")
-    out = output_file(out, overwrite=overwrite)
     fn = ModelOutput(m.name, _base_point(m, patient, None), tuple(names), _regimen(events), t1,
                      obs, stat)  # fmt: skip
     executors: dict[str, Callable[[], Executor]] = {
@@ -227,9 +228,8 @@ def sensitivity_command(
         console.print(f"Wrote the indices to {out}")
 
 
-def _check_runs(method: str, n: int, d: int) -> None:
-    """``-n`` as the method needs it, and the model runs it asks for (Sobol n x (d + 2),
-    Morris n x (d + 1), ``d`` parameters) within :data:`~medtwin.limits.SENSITIVITY_RUNS`."""
+def _check_method(method: str, n: int) -> None:
+    """``--method`` one of sobol and morris, and ``-n`` as it needs it."""
     if method == "sobol" and (n < 2 or n & (n - 1)):
         raise DataError(
             f"-n is Sobol's base sample size and must be a power of 2 (e.g. 64 or 1024). Got {n}."
@@ -238,12 +238,19 @@ def _check_runs(method: str, n: int, d: int) -> None:
         raise DataError(f"-n is the number of Morris trajectories and must be >= 2. Got {n}.")
     if method not in ("sobol", "morris"):
         raise DataError(f"--method must be sobol or morris. Got {method!r}.")
+
+
+def _check_runs(method: str, n: int, d: int) -> None:
+    """The model runs ``-n`` asks for (Sobol n x (d + 2), Morris n x (d + 1), ``d``
+    parameters) within :data:`~medtwin.limits.SENSITIVITY_RUNS`."""
     k = 2 if method == "sobol" else 1
     limit(SENSITIVITY_RUNS, n * (d + k), f"-n x ({d} parameters + {k})")
 
 
 def _write_rows(path: Path, header: tuple[str, ...], rows: list[tuple]) -> None:
-    """Write a CSV atomically (see :func:`write_csv`)."""
+    """Write a CSV atomically (see :func:`medtwin.data.csvio.write_csv`)."""
+    from ..data.csvio import write_csv
+
     write_csv(path, header, [(r[0], *(float(v) for v in r[1:])) for r in rows], option="--out")
 
 
@@ -258,6 +265,7 @@ def identifiability_command(
     level: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
 ) -> None:
     """Which parameters the data pin down: Fisher-information rank and profile likelihood."""
+    input_file(data, "a CSV with a time column")  # before the model loads
     from ..analysis import identifiability
     from ..models import get_model
 

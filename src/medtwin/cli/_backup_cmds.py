@@ -34,6 +34,7 @@ def backup_command(
     service runs, after verifying its audit log; beside the file, a signed checkpoint of the log
     that `medtwin restore` checks. Keep the key out of the backups."""
     checked = output_file(out, overwrite=overwrite, beside=(".checkpoint.json",))
+    _store_module().refuse_missing(db)  # before the store (and JAX) load
     res = _store_module().backup_store(checked or out, db, force=force, actor=_actor())
     typer.echo(
         f"Wrote the {res.backend} backup {res.path} ({res.size} bytes) and its signed checkpoint "

@@ -8,7 +8,8 @@
 - **Amounts of work**: through the declared bounds of :mod:`medtwin.limits` (:func:`limit`),
   the ones the API checks.
 - **Physical values** (:func:`physical`, :func:`event_amount`): the ranges FHIR ingestion (and
-  so the API) accepts -- a measurement's ``valid_range`` in :data:`medtwin.data.units.LOINC`,
+  so the API) accepts -- a measurement's ``valid_range`` in the curated table
+  (:data:`medtwin.data.units.CURATED`; a code only a model declares takes any finite value),
   a carbohydrate intake's (LOINC 9059-7, g), an insulin bolus's (U) and basal rate's (U/h) of
   FHIR MedicationAdministration -- and the what-if's :data:`~medtwin.limits.EVENT_AMOUNT` for
   any other event kind.
@@ -26,8 +27,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..data.fhir._medication import _BASAL_RANGE, _BOLUS_RANGE  # the API's insulin ranges
-from ..data.units import LOINC
+from ..data.units import CURATED, INSULIN_BASAL_RANGE, INSULIN_BOLUS_RANGE
 from ..errors import DataError, MedtwinError
 from ..limits import EVENT_AMOUNT, Bound
 
@@ -35,6 +35,7 @@ __all__ = [
     "CARBS_LOINC",
     "atomic",
     "event_amount",
+    "input_file",
     "limit",
     "one_line",
     "output_file",
@@ -145,11 +146,22 @@ def atomic(path: Path) -> Iterator[Path]:
         raise
 
 
+def input_file(path: str | os.PathLike[str], expected: str) -> Path:
+    """``path`` if it names a file that is there (the reader then says what is wrong inside),
+    else :class:`DataError` -- checked before a command loads what reads the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"No such file: {str(path)!r}. Expected {expected}.")
+    return path
+
+
 def physical(value: float, code: str, what: str) -> float:
     """``value`` (in the canonical unit of LOINC ``code``) if FHIR ingestion would accept it --
     inside the code's physically possible range -- else :class:`DataError` naming ``what``."""
-    row = LOINC.get(code)
-    if row is None:
+    row = CURATED.get(code)
+    if row is None:  # a registered model's own code: any finite value (medtwin.data.loinc)
+        if not math.isfinite(value):
+            raise DataError(f"{what}: expected a finite number, got {value!r}.")
         return value
     lo, hi = row.valid_range
     if not (math.isfinite(value) and lo <= value <= hi):
@@ -163,8 +175,8 @@ def physical(value: float, code: str, what: str) -> float:
 
 _EVENT_RANGES = {
     "meal": (None, "g"),  # LOINC 9059-7's range, read on use
-    "bolus": (_BOLUS_RANGE, "U"),
-    "basal rate": (_BASAL_RANGE, "U/h"),
+    "bolus": (INSULIN_BOLUS_RANGE, "U"),
+    "basal rate": (INSULIN_BASAL_RANGE, "U/h"),
 }
 
 

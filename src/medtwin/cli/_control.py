@@ -11,13 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import jax
 import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..data.csvio import write_csv
 from ..errors import DataError, MedtwinError
 from ..limits import SEED, SIMULATION_SPAN, UNSTORED_PARTICLES, finite
 from ._checks import OVERWRITE_HELP, event_amount, limit, output_file
@@ -71,6 +69,8 @@ def run_t1d_control(
 ) -> dict[str, dict[str, np.ndarray]]:
     """Run each policy on the virtual patients ``names`` with the same seeded meals,
     announcements and sensor noise; returns per-policy per-patient metrics."""
+    import jax
+
     from ..control import MPC, PID, BasalBolus, ClosedLoop, random_meals
     from ..data import (
         T1D_CGM_FILTER,
@@ -152,7 +152,6 @@ def _t1d_control(
     announcements and CGM noise; MPC's twin starts from the population prior and learns from
     the CGM alone. Prints a table per policy and age group."""
     try:
-        names = _patients(patients)
         pols = [p.strip() for p in policies.split(",") if p.strip()]
         if not days > 0:
             raise DataError(f"--days must be > 0. Got {days!r}.")
@@ -161,6 +160,7 @@ def _t1d_control(
         limit(UNSTORED_PARTICLES, particles, "--particles")
         limit(UNSTORED_PARTICLES, mpc_particles, "--mpc-particles")
         out = output_file(out, overwrite=overwrite)
+        names = _patients(patients)  # loads the virtual patients (and JAX): after the bounds
         res = run_t1d_control(pols, names, days=days, seed=seed, particles=particles,
                               mpc_particles=mpc_particles, announce=announce)  # fmt: skip
     except MedtwinError as exc:
@@ -182,6 +182,8 @@ def _t1d_control(
         ]
         try:
             header = ["policy", "patient", "group", *(k for k, _ in METRICS)]
+            from ..data.csvio import write_csv
+
             write_csv(out, header, rows, option="--out")
         except MedtwinError as exc:
             typer.echo(f"error: {exc}", err=True)
@@ -254,6 +256,8 @@ class _Ranking:
 
 
 def _recommend_table(twin, carb_ratio, correction_factor, carbs, seed) -> _Ranking:
+    import jax
+
     from ..control import (
         MPC,
         BasalBolus,

@@ -17,7 +17,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..data.csvio import write_csv
 from ..errors import DataError
 from ..limits import SEED, SIMULATION_SPAN, UNSTORED_PARTICLES
 from ._checks import OVERWRITE_HELP, atomic, limit, output_folder
@@ -89,10 +88,6 @@ def _png(path: Path, field: np.ndarray, title: str, thr_t1: float, thr_t2: float
 def simulate_glioma(D: float, rho: float, dim: int, days: int, out: Path | None,
                     R0: float = 10.0, *, overwrite: bool = False) -> None:  # fmt: skip
     """Simulate the PI model and write radii.csv, density NIfTI and slices.png into ``out``."""
-    from ..data import write_nifti
-    from ..models.oncology import Glioma, synthetic_brain
-    from ..simulate import simulate
-
     if out is None:
         raise DataError("medtwin simulate glioma needs --out DIR (a folder for the outputs).")
     if dim not in (1, 2, 3):
@@ -103,6 +98,12 @@ def simulate_glioma(D: float, rho: float, dim: int, days: int, out: Path | None,
     names = (*SIMULATE_FILES, f"density_day{days}.nii.gz")
     folder = output_folder(out, names, overwrite=overwrite)
     assert folder is not None
+
+    from ..data import write_nifti
+    from ..data.csvio import write_csv
+    from ..models.oncology import Glioma, synthetic_brain
+    from ..simulate import simulate
+
     if dim == 1:
         model = Glioma(1, (200,), 0.5)
     else:
@@ -145,10 +146,20 @@ def simulate_glioma(D: float, rho: float, dim: int, days: int, out: Path | None,
 def twin_glioma(images: Path, particles: int, horizon: int, seed: int, out: Path | None,
                 *, overwrite: bool = False) -> None:  # fmt: skip
     """Calibrate the glioma twin on a scan series, forecast, and compare RT schedules."""
+    if particles < 2:
+        raise DataError(f"--particles must be >= 2. Got {particles}.")
+    if horizon < 1:
+        raise DataError(f"--horizon must be >= 1 day. Got {horizon}.")
+    limit(UNSTORED_PARTICLES, particles, "--particles")
+    limit(SIMULATION_SPAN, horizon, "--horizon", "d")
+    limit(SEED, seed, "--seed")
+    folder = output_folder(out, TWIN_FILES, overwrite=overwrite)
+
     import jax
 
     from ..assimilate import SpecPrior, assimilate
     from ..data import read_scans, write_nifti
+    from ..data.csvio import write_csv
     from ..forecast import forecast, what_if
     from ..imaging import (
         days_gained,
@@ -161,14 +172,6 @@ def twin_glioma(images: Path, particles: int, horizon: int, seed: int, out: Path
     from ..simulate import Regimen
     from ..twin import Twin
 
-    if particles < 2:
-        raise DataError(f"--particles must be >= 2. Got {particles}.")
-    if horizon < 1:
-        raise DataError(f"--horizon must be >= 1 day. Got {horizon}.")
-    limit(UNSTORED_PARTICLES, particles, "--particles")
-    limit(SIMULATION_SPAN, horizon, "--horizon", "d")
-    limit(SEED, seed, "--seed")
-    folder = output_folder(out, TWIN_FILES, overwrite=overwrite)
     series = read_scans(images)
     if len(series) < 2:
         raise DataError(f"The glioma twin needs scans at two or more days. Got {len(series)}.")

@@ -1,16 +1,13 @@
-"""Parsing of command-line values (times of day, TIME=AMOUNT pairs) into regimen events. The
-commands write CSV files with :func:`medtwin.data.csvio.write_csv` (re-exported here for
-``main.py`` until it imports it from there)."""
+"""Parsing of command-line values (times of day, TIME=AMOUNT pairs) into regimen events."""
 
 from __future__ import annotations
 
 import math
 import re
 
-from ..data.csvio import write_csv
 from ..errors import DataError
 
-__all__ = ["parse_clock", "parse_timed_amount", "write_csv"]
+__all__ = ["parse_clock", "parse_timed_amount"]
 
 
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")

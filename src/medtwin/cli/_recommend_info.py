@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from ..loop import from_model_time
-
 __all__ = ["STALE", "TwinWhen", "age_text", "clock_text", "glucose_now", "stale_warning", "when"]
 
 STALE = timedelta(hours=1)  # data older than this: the ranking is for then, not now
@@ -62,6 +60,8 @@ def when(store: Any, pid: str, twin: Any, *, actor: str) -> TwinWhen:
     recent)."""
     stored = store.forecasts(pid, actor=actor, limit=1)
     if stored:
+        from ..loop import from_model_time
+
         t = from_model_time(twin.time, stored[0].epoch, stored[0].time_unit)
     else:  # no stored forecast: the version's own time (epoch + model time)
         t = store.twin_versions(pid, actor=actor)[-1].time

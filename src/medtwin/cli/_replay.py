@@ -11,13 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..data import read_model_events_csv, read_stream_csv
 from ..errors import DataError, LimitError
 from ..limits import FORECAST_HORIZON, PARTICLES, SEED
-from ..loop import forecast_rows, model_of, replay_stream
-from ..simulate import Dose, Regimen, SetRate
 from . import _progress
-from ._checks import event_amount, one_line, physical
+from ._checks import event_amount, input_file, one_line, physical
 
 __all__ = ["run_replay"]
 
@@ -36,13 +33,26 @@ def run_replay(
     plot: Path | None = None,
 ) -> None:
     """The command's body (``write_csv(path, columns)`` writes the forecasts; ``plot``, a
-    checked path, the PNG of :func:`~medtwin.cli._plots.plot_replay`)."""
-    spec = model_of(model)
-    unit = spec.time_unit
+    checked path, the PNG of :func:`~medtwin.cli._plots.plot_replay`). What needs no model is
+    checked before the model loads: the bounds, the files being there."""
     try:  # the bounds the service enforces (medtwin.limits)
         PARTICLES.check(particles, name="--particles")
-        FORECAST_HORIZON.in_unit(unit).check(horizon, name="--horizon")
         SEED.check(seed, name="--seed")
+    except LimitError as exc:
+        typer.echo(one_line(exc), err=True)
+        raise typer.Exit(2) from None
+    input_file(data, "a CSV with a time column")
+    if events is not None:
+        input_file(events, "a CSV with the columns time,kind,amount")
+
+    from ..data import read_model_events_csv, read_stream_csv
+    from ..loop import forecast_rows, model_of, replay_stream
+    from ..simulate import Regimen
+
+    spec = model_of(model)
+    unit = spec.time_unit
+    try:  # the horizon's bound is in the model's time unit
+        FORECAST_HORIZON.in_unit(unit).check(horizon, name="--horizon")
     except LimitError as exc:
         typer.echo(one_line(exc), err=True)
         raise typer.Exit(2) from None
@@ -132,9 +142,11 @@ def _check_readings(stream, spec, name: str) -> None:
         physical(float(v), code, f"{name}: the {obs} reading at time {float(t):g}")
 
 
-def _check_events(regimen: Regimen, spec, name: str) -> None:
+def _check_events(regimen, spec, name: str) -> None:
     """Every event amount within the range the API accepts (``_checks.event_amount``), in the
     unit the file gave it (the regimen holds amount / ``EventSpec.per``)."""
+    from ..simulate import Dose, SetRate
+
     kinds = {(e.label or e.kind.replace("_", "-")): e for e in spec.events}
     for ev in regimen.events:
         es = kinds.get(ev.label)

@@ -66,8 +66,12 @@ def _store_module():
 
 def _open(db: str | None, *, create: bool = True):
     """The store at ``db``; ``create=False`` (commands that only read or check a store) refuses
-    a missing one instead of creating an empty store there."""
-    return _store_module().open_store(db, create=create)
+    a missing one instead of creating an empty store there (a missing SQLite file is refused
+    before the store and JAX load)."""
+    store = _store_module()
+    if not create:
+        store.refuse_missing(db)
+    return store.open_store(db, create=create)
 
 
 def _actor() -> str:

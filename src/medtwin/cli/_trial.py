@@ -18,7 +18,6 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from ..data.csvio import write_columns
 from ..errors import DataError
 from ..limits import (
     BATCH_ROWS,
@@ -314,6 +313,8 @@ def trial_run_command(
     result = run_spec(parsed, executor=executor, seed=seed)
     print_report(result, parsed)
     if out is not None:
+        from ..data.csvio import write_columns
+
         write_columns(out, result.columns(), digits=6, option="--out")
         console.print(f"Wrote {len(result.arms) * len(result.population)} rows to {out}")
     if plot is not None:

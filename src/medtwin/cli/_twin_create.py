@@ -16,7 +16,9 @@ from typing import Annotated
 import typer
 
 from ..errors import DataError
-from ._store_cmds import Db, _actor, _one_line_errors, _open, _patient
+from ..limits import PARTICLES, SEED
+from ._checks import limit
+from ._store_cmds import Db, _actor, _one_line_errors, _open, _patient, _store_module
 
 __all__ = ["register"]
 
@@ -56,9 +58,12 @@ def twin_create_command(
 ) -> None:
     """Create the twin of a stored patient (then assimilate its pending data), so that
     `medtwin recommend PATIENT` and the dashboard can use it."""
+    when = _epoch(epoch)
+    limit(PARTICLES, particles, "--particles")  # what needs no model, before it loads
+    limit(SEED, seed, "--seed")
+    _store_module().refuse_missing(db)
     from ..loop import TwinConfig
 
-    when = _epoch(epoch)
     # checked (limits, model, prior) before the store is opened or anything computed
     TwinConfig(model, when or datetime.now(UTC), prior=prior, n=particles, seed=seed,
                horizon=horizon)  # fmt: skip

@@ -15,7 +15,6 @@ from typer._click import exceptions as click  # the click that typer bundles
 from .._jax_cache import enable_compilation_cache
 from ..errors import MedtwinError
 from ._checks import OVERWRITE_HELP, one_line, output_file
-from ._parse import write_csv
 
 app = typer.Typer(
     name="medtwin",
@@ -154,13 +153,14 @@ def simulate_command(
             )
         simulate_glioma(D, rho, dim, days, out, overwrite=overwrite)
         return
-    from ..simulate import simulate
     from ._plots import plot_file
     from ._t1d import t1d_setup
 
     out = output_file(out, overwrite=overwrite)
     plot = plot_file(plot, overwrite=overwrite, out=out)
     setup = t1d_setup(model, patient, meal or [], bolus or [], basal, days)
+    from ..simulate import simulate
+
     traj = simulate(setup.model, setup.params, setup.regimen, t1=days * DAY, save_states=False)
     if int(traj.status) != 0:
         raise MedtwinError(f"The simulation failed for {patient!r} (status {int(traj.status)}).")
@@ -191,6 +191,8 @@ def _maybe(traj, name: str, n: int) -> np.ndarray | None:
 
 def _write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
     """Write the columns atomically (:func:`medtwin.data.csvio.write_csv`)."""
+    from ..data.csvio import write_csv
+
     rows = np.column_stack(list(columns.values())).astype(float).tolist()
     write_csv(path, list(columns), rows, option="--out")
 

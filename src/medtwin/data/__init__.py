@@ -1,26 +1,61 @@
-"""Edge: patient data in and out (CSV, imaging files), named parameter sets, units and codes."""
+"""Edge: patient data in and out (CSV, imaging files), named parameter sets, units and codes.
 
-from .csvio import read_cgm_csv as read_cgm_csv
-from .csvio import read_events_csv as read_events_csv
-from .csvio import read_model_events_csv as read_model_events_csv
-from .csvio import read_stream_csv as read_stream_csv
-from .images import read_nifti as read_nifti
-from .images import read_radii_csv as read_radii_csv
-from .images import read_scans as read_scans
-from .images import write_nifti as write_nifti
-from .images import write_phantom as write_phantom
-from .images import write_radii_csv as write_radii_csv
-from .vpatients import T1D_CGM_FILTER as T1D_CGM_FILTER
-from .vpatients import T1D_FILTER as T1D_FILTER
-from .vpatients import T1D_FREE as T1D_FREE
-from .vpatients import VIRTUAL_PATIENTS as VIRTUAL_PATIENTS
-from .vpatients import TherapySettings as TherapySettings
-from .vpatients import age_group as age_group
-from .vpatients import load_virtual_patient as load_virtual_patient
-from .vpatients import load_virtual_patients as load_virtual_patients
-from .vpatients import t1d_population_prior as t1d_population_prior
-from .vpatients import therapy_settings as therapy_settings
-from .vpatients import virtual_population as virtual_population
+The names below load on first use (PEP 562), so that ``medtwin.data.units`` -- the curated LOINC
+table the command line checks values against -- is read without loading JAX (``csvio`` and
+``vpatients`` need it).
+"""
+
+from __future__ import annotations
+
+import importlib as _importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .csvio import read_cgm_csv as read_cgm_csv
+    from .csvio import read_events_csv as read_events_csv
+    from .csvio import read_model_events_csv as read_model_events_csv
+    from .csvio import read_stream_csv as read_stream_csv
+    from .images import read_nifti as read_nifti
+    from .images import read_radii_csv as read_radii_csv
+    from .images import read_scans as read_scans
+    from .images import write_nifti as write_nifti
+    from .images import write_phantom as write_phantom
+    from .images import write_radii_csv as write_radii_csv
+    from .vpatients import T1D_CGM_FILTER as T1D_CGM_FILTER
+    from .vpatients import T1D_FILTER as T1D_FILTER
+    from .vpatients import T1D_FREE as T1D_FREE
+    from .vpatients import VIRTUAL_PATIENTS as VIRTUAL_PATIENTS
+    from .vpatients import TherapySettings as TherapySettings
+    from .vpatients import age_group as age_group
+    from .vpatients import load_virtual_patient as load_virtual_patient
+    from .vpatients import load_virtual_patients as load_virtual_patients
+    from .vpatients import t1d_population_prior as t1d_population_prior
+    from .vpatients import therapy_settings as therapy_settings
+    from .vpatients import virtual_population as virtual_population
+
+_WHERE = {
+    "read_cgm_csv": "csvio",
+    "read_events_csv": "csvio",
+    "read_model_events_csv": "csvio",
+    "read_stream_csv": "csvio",
+    "read_nifti": "images",
+    "read_radii_csv": "images",
+    "read_scans": "images",
+    "write_nifti": "images",
+    "write_phantom": "images",
+    "write_radii_csv": "images",
+    "T1D_CGM_FILTER": "vpatients",
+    "T1D_FILTER": "vpatients",
+    "T1D_FREE": "vpatients",
+    "VIRTUAL_PATIENTS": "vpatients",
+    "TherapySettings": "vpatients",
+    "age_group": "vpatients",
+    "load_virtual_patient": "vpatients",
+    "load_virtual_patients": "vpatients",
+    "t1d_population_prior": "vpatients",
+    "therapy_settings": "vpatients",
+    "virtual_population": "vpatients",
+}
 
 __all__ = [
     "T1D_CGM_FILTER",
@@ -45,3 +80,11 @@ __all__ = [
     "write_phantom",
     "write_radii_csv",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """The re-exported names, each loaded from its module on first use."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(_importlib.import_module(f"{__name__}.{module}"), name)

@@ -1,5 +1,9 @@
 """The curated LOINC table and the UCUM unit conversions medtwin applies at ingestion.
 
+This module loads nothing but the standard library (the command line checks values against it
+before any heavy import); :data:`medtwin.data.loinc.LOINC` adds the codes the registered
+models declare.
+
 Every value a twin reads is converted once, here, into the canonical unit of its observable
 (the unit the models declare), from an allow-list of UCUM units per LOINC code. A unit that is
 not on the list is refused, never guessed. Insulin units (UCUM ``U``, ``[iU]``) are never
@@ -18,19 +22,17 @@ References: LOINC 2.77 (https://loinc.org), the Unified Code for Units of Measur
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-
-from ..models import list_models
 
 __all__ = [
     "CURATED",
     "GLUCOSE_MG_DL_PER_MMOL_L",
+    "INSULIN_BASAL_RANGE",
+    "INSULIN_BOLUS_RANGE",
     "LACTATE_MG_DL_PER_MMOL_L",
-    "LOINC",
     "LOINC_SYSTEM",
     "UCUM_SYSTEM",
     "LoincCode",
@@ -40,6 +42,10 @@ __all__ = [
 
 LOINC_SYSTEM = "http://loinc.org"
 UCUM_SYSTEM = "http://unitsofmeasure.org"
+
+# What FHIR MedicationAdministration ingestion (and so the API) accepts of an insulin dose.
+INSULIN_BOLUS_RANGE = (0.0, 300.0)  # U
+INSULIN_BASAL_RANGE = (0.0, 50.0)  # U/h
 
 GLUCOSE_MG_DL_PER_MMOL_L = 180.156 / 10.0  # 18.0156 (mg/dL) per (mmol/L)
 LACTATE_MG_DL_PER_MMOL_L = 90.08 / 10.0  # 9.008 (mg/dL) per (mmol/L)
@@ -171,33 +177,3 @@ _ROWS = (
 
 CURATED: Mapping[str, LoincCode] = MappingProxyType({r.code: r for r in _ROWS})
 """The curated table: LOINC code -> :class:`LoincCode`."""
-
-
-class _Table(Mapping[str, LoincCode]):
-    """The curated table, then every LOINC code a registered model's observables declare that
-    the table lacks (its declared unit the one accepted, no conversion, any finite value): so a
-    model a user registers reads its own measurements. Read from the registry on use."""
-
-    def _rows(self) -> dict[str, LoincCode]:
-        out = dict(CURATED)
-        for cls in list_models():
-            for spec in getattr(cls, "observables", ()):
-                if spec.loinc and spec.loinc not in out and is_valid_loinc(spec.loinc):
-                    display = f"{spec.description or spec.name} (model {cls.name})"
-                    out[spec.loinc] = _row(spec.loinc, display, spec.loinc, spec.unit,
-                                           {spec.unit: _SAME}, (-math.inf, math.inf))  # fmt: skip
-        return out
-
-    def __getitem__(self, code: str) -> LoincCode:
-        return self._rows()[code]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._rows())
-
-    def __len__(self) -> int:
-        return len(self._rows())
-
-
-LOINC: Mapping[str, LoincCode] = _Table()
-"""LOINC code -> :class:`LoincCode` (what the twins read): the curated table and the codes the
-registered models declare."""

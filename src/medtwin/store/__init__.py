@@ -38,39 +38,85 @@ Guarantees
   before; a restored twin continues with the same numbers as an uninterrupted run.
 """
 
-from ..loop import TwinConfig as TwinConfig
-from ._audit import AuditEntry as AuditEntry
-from ._audit import AuditReport as AuditReport
-from ._audit import Checkpoint as Checkpoint
-from ._backup import backup_store as backup_store
-from ._backup import restore_store as restore_store
-from ._batcher import Batching as Batching
-from ._checkpoint_file import append_checkpoint as append_checkpoint
-from ._checkpoint_file import read_checkpoints as read_checkpoints
-from ._crypto import generate_key_file as generate_key_file
-from ._crypto import read_key_file as read_key_file
-from ._deid import EXPORT_LIMIT_PER_HOUR as EXPORT_LIMIT_PER_HOUR
-from ._deid import ExportLimitReached as ExportLimitReached
-from ._fhir_audit import to_fhir as audit_event_to_fhir
-from ._identity import IngestRefused as IngestRefused
-from ._identity import PatientConflict as PatientConflict
-from ._identity import pseudonym_of as pseudonym_of
-from ._store import Store as Store
-from ._store import open_store as open_store
-from ._summaries import PatientSummary as PatientSummary
-from ._users import MAX_TOKEN_TTL_DAYS as MAX_TOKEN_TTL_DAYS
-from ._users import token_id as token_id
-from ._views import ROLES as ROLES
-from ._views import AddResult as AddResult
-from ._views import IngestResult as IngestResult
-from ._views import PatientView as PatientView
-from ._views import StoredEvent as StoredEvent
-from ._views import StoredForecast as StoredForecast
-from ._views import StoredObservation as StoredObservation
-from ._views import StoredRecommendation as StoredRecommendation
-from ._views import TokenView as TokenView
-from ._views import TwinVersionView as TwinVersionView
-from ._views import User as User
+from __future__ import annotations
+
+import importlib as _importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..loop import TwinConfig as TwinConfig
+    from ._audit import AuditEntry as AuditEntry
+    from ._audit import AuditReport as AuditReport
+    from ._audit import Checkpoint as Checkpoint
+    from ._backup import backup_store as backup_store
+    from ._backup import restore_store as restore_store
+    from ._batcher import Batching as Batching
+    from ._checkpoint_file import append_checkpoint as append_checkpoint
+    from ._checkpoint_file import read_checkpoints as read_checkpoints
+    from ._crypto import generate_key_file as generate_key_file
+    from ._crypto import read_key_file as read_key_file
+    from ._deid import EXPORT_LIMIT_PER_HOUR as EXPORT_LIMIT_PER_HOUR
+    from ._deid import ExportLimitReached as ExportLimitReached
+    from ._engine import refuse_missing as refuse_missing
+    from ._fhir_audit import to_fhir as audit_event_to_fhir
+    from ._identity import IngestRefused as IngestRefused
+    from ._identity import PatientConflict as PatientConflict
+    from ._identity import pseudonym_of as pseudonym_of
+    from ._store import Store as Store
+    from ._store import open_store as open_store
+    from ._summaries import PatientSummary as PatientSummary
+    from ._users import MAX_TOKEN_TTL_DAYS as MAX_TOKEN_TTL_DAYS
+    from ._users import token_id as token_id
+    from ._views import ROLES as ROLES
+    from ._views import AddResult as AddResult
+    from ._views import IngestResult as IngestResult
+    from ._views import PatientView as PatientView
+    from ._views import StoredEvent as StoredEvent
+    from ._views import StoredForecast as StoredForecast
+    from ._views import StoredObservation as StoredObservation
+    from ._views import StoredRecommendation as StoredRecommendation
+    from ._views import TokenView as TokenView
+    from ._views import TwinVersionView as TwinVersionView
+    from ._views import User as User
+
+# The names above load on first use (PEP 562): `medtwin audit verify --db MISSING` and the
+# like are refused (refuse_missing) before the store, the loop and JAX are imported.
+_WHERE = {
+    "TwinConfig": ("..loop", "TwinConfig"),
+    "AuditEntry": ("._audit", "AuditEntry"),
+    "AuditReport": ("._audit", "AuditReport"),
+    "Checkpoint": ("._audit", "Checkpoint"),
+    "backup_store": ("._backup", "backup_store"),
+    "restore_store": ("._backup", "restore_store"),
+    "Batching": ("._batcher", "Batching"),
+    "append_checkpoint": ("._checkpoint_file", "append_checkpoint"),
+    "read_checkpoints": ("._checkpoint_file", "read_checkpoints"),
+    "generate_key_file": ("._crypto", "generate_key_file"),
+    "read_key_file": ("._crypto", "read_key_file"),
+    "EXPORT_LIMIT_PER_HOUR": ("._deid", "EXPORT_LIMIT_PER_HOUR"),
+    "ExportLimitReached": ("._deid", "ExportLimitReached"),
+    "audit_event_to_fhir": ("._fhir_audit", "to_fhir"),
+    "IngestRefused": ("._identity", "IngestRefused"),
+    "PatientConflict": ("._identity", "PatientConflict"),
+    "pseudonym_of": ("._identity", "pseudonym_of"),
+    "Store": ("._store", "Store"),
+    "open_store": ("._store", "open_store"),
+    "PatientSummary": ("._summaries", "PatientSummary"),
+    "MAX_TOKEN_TTL_DAYS": ("._users", "MAX_TOKEN_TTL_DAYS"),
+    "token_id": ("._users", "token_id"),
+    "ROLES": ("._views", "ROLES"),
+    "AddResult": ("._views", "AddResult"),
+    "IngestResult": ("._views", "IngestResult"),
+    "PatientView": ("._views", "PatientView"),
+    "StoredEvent": ("._views", "StoredEvent"),
+    "StoredForecast": ("._views", "StoredForecast"),
+    "StoredObservation": ("._views", "StoredObservation"),
+    "StoredRecommendation": ("._views", "StoredRecommendation"),
+    "TokenView": ("._views", "TokenView"),
+    "TwinVersionView": ("._views", "TwinVersionView"),
+    "User": ("._views", "User"),
+    "refuse_missing": ("._engine", "refuse_missing"),
+}
 
 __all__ = [
     "EXPORT_LIMIT_PER_HOUR",
@@ -104,6 +150,16 @@ __all__ = [
     "pseudonym_of",
     "read_checkpoints",
     "read_key_file",
+    "refuse_missing",
     "restore_store",
     "token_id",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """The re-exported names, each loaded from its module on first use."""
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = where
+    return getattr(_importlib.import_module(module, __name__), attr)

@@ -37,6 +37,7 @@ __all__ = [
     "migrate",
     "no_store",
     "read_only",
+    "refuse_missing",
     "require_store",
 ]
 
@@ -115,6 +116,16 @@ def no_store(url: Any) -> StoreError:
     )
 
 
+def refuse_missing(url: str | None = None) -> None:
+    """Raise what ``open_store(url, create=False)`` raises for a SQLite file that is not there
+    (:func:`no_store`), without opening or importing anything more: the command line checks
+    this before it loads the store. A PostgreSQL URL passes (only a connection can tell)."""
+    url = database_url(url)
+    db = make_url(url).database or "" if make_url(url).get_backend_name() == "sqlite" else ""
+    if db and db != ":memory:" and not db.startswith("file:") and not os.path.isfile(db):
+        raise no_store(url)
+
+
 def _private_file(db: str) -> None:
     """Create the SQLite file with mode 0600 before SQLite does (SQLite gives its -journal,
     -wal and -shm files the database file's mode); take world access off an existing one."""
@@ -139,8 +150,8 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         db = u.database or ""
         if db and db != ":memory:" and not db.startswith("file:"):
             folder = os.path.dirname(os.path.abspath(db))
-            if not create and not os.path.isfile(db):
-                raise no_store(url)
+            if not create:
+                refuse_missing(url)
             if not os.path.isdir(folder):
                 raise StoreError(
                     f"The SQLite file {db!r} is in a folder that does not exist. Create "

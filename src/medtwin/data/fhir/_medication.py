@@ -25,7 +25,7 @@ from typing import Any
 
 from ...timeunits import SECONDS, convert
 from ..records import EventRecord
-from ..units import UCUM_SYSTEM
+from ..units import INSULIN_BASAL_RANGE, INSULIN_BOLUS_RANGE, UCUM_SYSTEM
 from ._issues import Issues, Skip, show
 from ._refs import patient_ref, source_id
 from ._times import effective_time
@@ -41,8 +41,6 @@ _INSULIN_SNOMED = {"67866001"}
 
 _DOSE_UNITS = ("U", "[iU]", "[IU]")
 _DOSE_ALIASES = ("u", "iu", "unit", "units", "international unit", "international units")
-_BOLUS_RANGE = (0.0, 300.0)  # U
-_BASAL_RANGE = (0.0, 50.0)  # U/h
 
 
 def is_insulin(concept: dict[str, Any] | None) -> bool:
@@ -186,10 +184,10 @@ def read_administration(
         issues.add("required", d_root, "An insulin administration needs dosage.dose or a rate.")
     elif has_rate:
         amount = _rate(dosage, d_root, issues)
-        kind, (lo, hi), unit = "basal", _BASAL_RANGE, "U/h"
+        kind, (lo, hi), unit = "basal", INSULIN_BASAL_RANGE, "U/h"
     elif "dose" in dosage:
         amount = _amount(dosage["dose"], f"{d_root}.dose", issues)
-        kind, (lo, hi), unit = "bolus", _BOLUS_RANGE, "U"
+        kind, (lo, hi), unit = "bolus", INSULIN_BOLUS_RANGE, "U"
     else:
         issues.add(
             "required", f"{d_root}.dose", "An insulin administration needs dosage.dose or a rate."

@@ -1,7 +1,7 @@
 """Observation -> ObservationRecord (a measurement) or EventRecord (a carbohydrate intake).
 
 What is taken: an Observation with status ``final``, ``amended`` or ``corrected`` whose code
-has a LOINC coding in the curated table (:data:`medtwin.data.units.LOINC`) and whose value is a
+has a LOINC coding in the curated table (:data:`medtwin.data.loinc.LOINC`) and whose value is a
 ``valueQuantity`` in one of that code's allowed UCUM units. The value is converted to the
 canonical unit once, here. ``Quantity.comparator`` ``<``/``<=`` (``>``/``>=``) marks a reading
 below (above) the device's range -- a CGM's "LO"/"HI" -- and becomes ``censored = -1`` (+1)
@@ -25,8 +25,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..loinc import LOINC
 from ..records import EventRecord, ObservationRecord
-from ..units import LOINC, LOINC_SYSTEM, UCUM_SYSTEM, LoincCode, is_valid_loinc
+from ..units import LOINC_SYSTEM, UCUM_SYSTEM, LoincCode, is_valid_loinc
 from ._issues import Issues, Skip, show
 from ._refs import patient_ref, source_id
 from ._times import effective_time

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import DataError
 from ...timeunits import SECONDS
-from ..units import LOINC, LOINC_SYSTEM, UCUM_SYSTEM
+from ..loinc import LOINC
+from ..units import LOINC_SYSTEM, UCUM_SYSTEM
 from ._observation import FORECAST_TAG, TAG_SYSTEM
 from ._times import iso_utc
 

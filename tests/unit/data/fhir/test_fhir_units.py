@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from medtwin.data.loinc import LOINC
 from medtwin.data.units import (
     GLUCOSE_MG_DL_PER_MMOL_L,
-    LOINC,
     is_valid_loinc,
 )
 

@@ -1,0 +1,175 @@
+"""The bad input a user types, one case per row: the table that
+``tests/unit/cli/test_bad_input.py`` drives every command with and that
+``benchmarks/cli_bad_input.py`` times in fresh processes.
+
+``CASES``: name -> (arguments after ``medtwin``, a fragment the one-line error must hold),
+run in a folder holding ``FILES`` (path -> text) and an empty folder ``dir``
+(:func:`make_folder`). ``NEEDS_MODEL``: the cases whose check needs a model's declaration
+(its observables, time unit or event kinds) -- these load the models, and so JAX; every other
+case is refused before JAX is imported.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+KEY = base64.b64encode(bytes(range(32))).decode()
+P = "p-0123456789abcdef"  # a pseudonym no store holds
+MISSING_DB = "sqlite:///missing.db"
+
+FILES = {
+    "good.csv": "time,glucose_mg_dl\n0,120\n5,125\n",
+    "negative.csv": "time,glucose_mg_dl\n0,120\n5,-30\n",
+    "huge.csv": "time,glucose_mg_dl\n0,120\n5,1e308\n",
+    "malformed.csv": "when;what\n1;2\n",
+    "big_bolus.csv": "time,kind,amount\n0,meal,40\n5,bolus,1e12\n",
+    "big_meal.csv": "time,kind,amount\n0,meal,1e300\n",
+    "existing.csv": "keep me\n",
+    "existing.json": "{}\n",
+    "bad.yaml": "arms: [a\n  b: c: d\n",
+    "list.yaml": "- just\n- a list\n",
+    "huge.yaml": "arms: [{name: a}]\nendpoints: [tir]\npopulation: {enlarge: {n: 1000000000}}\n",
+    "days.yaml": "arms: [{name: a}]\nendpoints: [tir]\ndays: 100000000\n",
+    "boot.yaml": "arms: [{name: a}]\nendpoints: [tir]\nn_boot: 1000000000\n",
+    "good.yaml": "arms: [{name: a}]\nendpoints: [tir]\n",
+    "gdone/radii.csv": "day\n",
+}
+
+S = ["sensitivity", "t1d", "--output", "bg"]
+CASES = {
+    # simulate t1d
+    "days huge": (["simulate", "t1d", "--days", "100000000"], "(0, 366] d"),
+    "days not an integer": (["simulate", "t1d", "--days", "1e8"], "'--days'"),
+    "meal 1e300 g": (["simulate", "t1d", "--meal", "07:00=1e300"], "[0, 1000] g"),
+    "bolus 1e12 U": (["simulate", "t1d", "--bolus", "07:00=1e12"], "[0, 300] U"),
+    "basal 1e9 U/h": (["simulate", "t1d", "--basal", "1e9"], "[0, 50] U/h"),
+    "out a folder": (["simulate", "t1d", "--out", "dir"], "names a folder"),
+    "out missing folder": (["simulate", "t1d", "--out", "nodir/x.csv"], "existing folder"),
+    "out exists": (["simulate", "t1d", "--out", "existing.csv"], "--overwrite"),
+    "out unwritable": (["simulate", "t1d", "--out", "/proc/x.csv"], "cannot write"),
+    "unknown option": (["simulate", "t1d", "--dayz", "2"], "No such option"),
+    # simulate glioma
+    "glioma days huge": (["simulate", "glioma", "--days", "100000000", "--out", "g"], "366"),
+    "glioma out a file": (["simulate", "glioma", "--out", "existing.csv"], "names a file"),
+    "glioma out missing folder": (["simulate", "glioma", "--out", "nodir/g"], "existing folder"),
+    "glioma outputs exist": (["simulate", "glioma", "--out", "gdone"], "already holds radii"),
+    # twin replay
+    "replay horizon 1e9": (["twin", "replay", "--data", "good.csv", "--horizon", "1e9"],
+                           "'--horizon'"),
+    "replay particles 1e9": (["twin", "replay", "--data", "good.csv", "--particles",
+                              "1000000000"], "'--particles'"),
+    "replay seed -1": (["twin", "replay", "--data", "good.csv", "--seed", "-1"], "'--seed'"),
+    "replay -30 mg/dL": (["twin", "replay", "--data", "negative.csv"], "-30 mg/dL"),
+    "replay 1e308 mg/dL": (["twin", "replay", "--data", "huge.csv"], "1e+308 mg/dL"),
+    "replay data a folder": (["twin", "replay", "--data", "dir"], "'dir'"),
+    "replay data malformed": (["twin", "replay", "--data", "malformed.csv"], "header"),
+    "replay data missing": (["twin", "replay", "--data", "nope.csv"], "No such file"),
+    "replay bolus 1e12": (["twin", "replay", "--data", "good.csv", "--events",
+                           "big_bolus.csv"], "[0, 300] U"),
+    "replay meal 1e300": (["twin", "replay", "--data", "good.csv", "--events",
+                           "big_meal.csv"], "[0, 1000] g"),
+    "replay out a folder": (["twin", "replay", "--data", "good.csv", "--out", "dir"],
+                            "names a folder"),
+    "replay out exists": (["twin", "replay", "--data", "good.csv", "--out", "existing.csv"],
+                          "--overwrite"),
+    # twin glioma
+    "glioma twin particles": (["twin", "glioma", "--images", "dir", "--particles",
+                               "100000000"], "'--particles'"),
+    "glioma twin horizon": (["twin", "glioma", "--images", "dir", "--horizon", "100000000"],
+                            "'--horizon'"),
+    "glioma twin out a file": (["twin", "glioma", "--images", "dir", "--out", "existing.csv"],
+                               "names a file"),
+    # twin create
+    "create no store": (["twin", "create", P, "--db", MISSING_DB], "No medtwin store"),
+    "create particles 1e9": (["twin", "create", P, "--db", MISSING_DB, "--particles",
+                              "1000000000"], "particles"),
+    "create horizon 1e9": (["twin", "create", P, "--db", "sqlite:///existing.json", "--horizon",
+                            "1e9"], "horizon"),
+    "create bad epoch": (["twin", "create", P, "--db", MISSING_DB, "--epoch", "yesterday"],
+                         "--epoch"),
+    # trial run
+    "trial spec a folder": (["trial", "run", "dir"], "is a folder"),
+    "trial spec missing": (["trial", "run", "nope.yaml"], "does not exist"),
+    "trial malformed yaml": (["trial", "run", "bad.yaml"], "not valid YAML at line"),
+    "trial yaml a list": (["trial", "run", "list.yaml"], "YAML mapping"),
+    "trial 1e9 patients": (["trial", "run", "huge.yaml"], "population.enlarge.n"),
+    "trial 1e8 days": (["trial", "run", "days.yaml"], "'days'"),
+    "trial 1e9 resamples": (["trial", "run", "boot.yaml"], "'n_boot'"),
+    "trial seed -1": (["trial", "run", "good.yaml", "--seed", "-1"], "'--seed'"),
+    "trial out a folder": (["trial", "run", "good.yaml", "--out", "dir"], "names a folder"),
+    "trial out exists": (["trial", "run", "good.yaml", "--out", "existing.csv"], "--overwrite"),
+    # trial t1d-control
+    "control days 1e9": (["trial", "t1d-control", "--days", "1e9"], "'--days'"),
+    "control particles": (["trial", "t1d-control", "--particles", "100000000"], "particles"),
+    "control out a folder": (["trial", "t1d-control", "--out", "dir"], "names a folder"),
+    # recommend
+    "recommend carbs 1e12": (["recommend", P, "--db", MISSING_DB, "--carbs", "1e12"],
+                             "[0, 1000] g"),
+    "recommend carb ratio 0": (["recommend", P, "--db", MISSING_DB, "--carb-ratio", "0"],
+                               "--carb-ratio"),
+    "recommend no store": (["recommend", P, "--db", MISSING_DB], "No medtwin store"),
+    # sensitivity and identifiability
+    "sensitivity n huge": ([*S, "-n", "1073741824"], "runs"),
+    "sensitivity n not 2^k": ([*S, "-n", "100"], "power of 2"),
+    "sensitivity hours": ([*S, "--hours", "1e9"], "'--hours'"),
+    "sensitivity chunk 0": ([*S, "--chunk", "0"], "'--chunk'"),
+    "sensitivity workers": ([*S, "--workers", "100000"], "'--workers'"),
+    "sensitivity out folder": ([*S, "--out", "dir"], "names a folder"),
+    "identifiability data missing": (["identifiability", "t1d", "--data", "nope.csv", "--free",
+                                      "kp1"], "No such file"),
+    "identifiability malformed": (["identifiability", "t1d", "--data", "malformed.csv",
+                                   "--free", "kp1"], "header"),
+    # the store's commands
+    "audit verify no store": (["audit", "verify", "--db", MISSING_DB], "No medtwin store"),
+    "audit export no store": (["audit", "export", "--out", "a.json", "--db", MISSING_DB],
+                              "No medtwin store"),
+    "audit export out folder": (["audit", "export", "--out", "dir", "--db", MISSING_DB],
+                                "names a folder"),
+    "checkpoint out exists": (["audit", "checkpoint", "--out", "existing.json", "--db",
+                               MISSING_DB], "--overwrite"),
+    "export no store": (["export", "--deidentified", "--out", "x.json", "--db", MISSING_DB],
+                        "No medtwin store"),
+    "export out exists": (["export", "--deidentified", "--out", "existing.json", "--db",
+                           MISSING_DB], "--overwrite"),
+    "export out unwritable": (["export", "--deidentified", "--out", "/proc/x.json", "--db",
+                               MISSING_DB], "cannot write"),
+    "backup no store": (["backup", "--out", "b.db", "--db", MISSING_DB], "No medtwin store"),
+    "backup out exists": (["backup", "--out", "existing.csv", "--db", MISSING_DB],
+                          "--overwrite"),
+    "users list no store": (["users", "list", "--db", MISSING_DB], "No medtwin store"),
+    "grant no store": (["users", "grant", "alice", P, "--db", MISSING_DB], "No medtwin store"),
+    # listing
+    "models unknown": (["models", "nope"], "Unknown model 'nope'"),
+    "models search nothing": (["models", "t1d", "--search", "zzzz"], "matching 'zzzz'"),
+}  # fmt: skip
+
+
+NEEDS_MODEL = frozenset({
+    "replay horizon 1e9",  # the horizon's bound is in the model's time unit
+    "create horizon 1e9",
+    "replay -30 mg/dL",  # a column maps to an observable and its LOINC range
+    "replay 1e308 mg/dL",
+    "replay data malformed",  # the header names the model's observables
+    "replay bolus 1e12",  # an event kind is one the model declares
+    "replay meal 1e300",
+    "sensitivity n huge",  # its bound is on n x (the model's parameters + 2) runs
+    "identifiability malformed",  # the header names the model's observables
+    "models unknown",  # the registry is the models
+    "models search nothing",
+})  # fmt: skip
+
+
+def make_folder(root: Path) -> Path:
+    """Write ``FILES`` and an empty ``dir`` under ``root``; returns ``root``."""
+    for name, text in FILES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    (root / "dir").mkdir()
+    return root
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root`` with its bytes (None for a folder)."""
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None
+            for p in root.rglob("*")}  # fmt: skip
