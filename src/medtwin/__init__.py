@@ -8,12 +8,10 @@ either way -- through ``jax.config`` when JAX is already loaded, else through th
 answer without the seconds JAX, SciPy and the models take to import.
 """
 
-from __future__ import annotations
-
 import importlib as _importlib
 import os as _os
 import sys as _sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from . import errors as errors
 from .errors import MedtwinError as MedtwinError
@@ -23,7 +21,7 @@ if "jax" in _sys.modules:
 else:  # JAX reads JAX_ENABLE_X64 when it is imported
     _os.environ["JAX_ENABLE_X64"] = "1"
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from . import models as models
     from . import simulate as simulate
 

@@ -52,6 +52,9 @@ ENV_VAR = "MEDTWIN_JAX_CACHE"
 # What JAX reads when it is imported (its flags' environment variables).
 _JAX_DIR = "JAX_COMPILATION_CACHE_DIR"
 _JAX_MIN = "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"
+# The directory this module put in _JAX_DIR: a process started from this one inherits both, and
+# a directory medtwin chose in a parent is not "JAX's own" to go back to on disable.
+_OURS = "MEDTWIN_JAX_CACHE_SET"
 _OFF = frozenset({"off", "0", "false", "no", "none"})
 
 # Compiles shorter than this are not written (seconds; JAX's default is 1 s). A twin update
@@ -109,11 +112,15 @@ def enable_compilation_cache(path: str | os.PathLike[str] | None = None) -> Path
         disable_compilation_cache()
         return None
     if _enabled is None:
-        _foreign = (
-            _jax_setting("jax_compilation_cache_dir"),
-            float(_jax_setting("jax_persistent_cache_min_compile_time_secs") or 1.0),
-        )
-        _foreign_env = (os.environ.get(_JAX_DIR), os.environ.get(_JAX_MIN))
+        given = _jax_setting("jax_compilation_cache_dir")
+        if given is not None and given == os.environ.get(_OURS):  # a parent's medtwin set it
+            _foreign, _foreign_env = (None, 1.0), (None, None)
+        else:
+            _foreign = (
+                given,
+                float(_jax_setting("jax_persistent_cache_min_compile_time_secs") or 1.0),
+            )
+            _foreign_env = (os.environ.get(_JAX_DIR), os.environ.get(_JAX_MIN))
     _apply(str(directory), MIN_COMPILE_TIME_S)
     _enabled = directory
     return directory
@@ -126,7 +133,7 @@ def disable_compilation_cache() -> None:
     global _enabled
     if _enabled is None:
         return
-    _apply(_foreign[0], _foreign[1])
+    _apply(_foreign[0], _foreign[1], ours=False)
     for name, value in zip((_JAX_DIR, _JAX_MIN), _foreign_env, strict=True):
         if value is None:
             os.environ.pop(name, None)
@@ -144,14 +151,19 @@ def _jax_setting(name: str) -> Any:
     return os.environ.get(name.upper())
 
 
-def _apply(directory: str | None, min_compile_s: float) -> None:
+def _apply(directory: str | None, min_compile_s: float, *, ours: bool = True) -> None:
     """Point JAX's persistent cache at ``directory``: through ``jax.config`` when JAX is loaded
     (forgetting the directory it had opened), and through the environment variables it reads
-    when it loads (for a JAX not loaded yet, and for the processes this one starts)."""
+    when it loads (for a JAX not loaded yet, and for the processes this one starts); ``ours``:
+    the directory is this module's choice (marked in ``MEDTWIN_JAX_CACHE_SET``)."""
     if directory is None:
         os.environ.pop(_JAX_DIR, None)
     else:
         os.environ[_JAX_DIR] = directory
+    if ours and directory is not None:
+        os.environ[_OURS] = directory
+    else:
+        os.environ.pop(_OURS, None)
     os.environ[_JAX_MIN] = repr(float(min_compile_s))
     jax = sys.modules.get("jax")
     if jax is None:

@@ -369,12 +369,12 @@ CLI_ATTACKS = {
 
 @pytest.mark.parametrize(("args", "named"), CLI_ATTACKS.values(), ids=CLI_ATTACKS)
 def test_twin_replay_refuses_too_much_work(cgm_csv, tmp_path, monkeypatch, args, named):
-    from medtwin.cli import _replay
+    from medtwin import loop  # the command imports replay_stream from it when it runs
 
     def refuse(*_: Any, **__: Any) -> None:
         pytest.fail("the replay ran")
 
-    monkeypatch.setattr(_replay, "replay_stream", refuse)
+    monkeypatch.setattr(loop, "replay_stream", refuse)
     out = tmp_path / "forecasts.csv"
     res = CliRunner().invoke(cli, ["twin", "replay", "--data", str(cgm_csv), "--out", str(out),
                                    *args])  # fmt: skip

@@ -5,12 +5,10 @@ table the command line checks values against -- is read without loading JAX (``c
 ``vpatients`` need it).
 """
 
-from __future__ import annotations
-
 import importlib as _importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from .csvio import read_cgm_csv as read_cgm_csv
     from .csvio import read_events_csv as read_events_csv
     from .csvio import read_model_events_csv as read_model_events_csv

@@ -38,12 +38,10 @@ Guarantees
   before; a restored twin continues with the same numbers as an uninterrupted run.
 """
 
-from __future__ import annotations
-
 import importlib as _importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from ..loop import TwinConfig as TwinConfig
     from ._audit import AuditEntry as AuditEntry
     from ._audit import AuditReport as AuditReport

@@ -26,6 +26,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool
 
 from ..errors import StoreError
+from ._crypto import load_key
 
 __all__ = [
     "DB_ENV",
@@ -117,11 +118,17 @@ def no_store(url: Any) -> StoreError:
 
 
 def refuse_missing(url: str | None = None) -> None:
-    """Raise what ``open_store(url, create=False)`` raises for a SQLite file that is not there
-    (:func:`no_store`), without opening or importing anything more: the command line checks
-    this before it loads the store. A PostgreSQL URL passes (only a connection can tell)."""
-    url = database_url(url)
-    db = make_url(url).database or "" if make_url(url).get_backend_name() == "sqlite" else ""
+    """Raise what ``open_store(url, create=False)`` raises before it connects -- no key (the
+    master key, as :func:`~medtwin.store._crypto.load_key` finds it), then a SQLite file that is
+    not there (:func:`no_store`) -- without opening or importing anything more: the command line
+    checks this before it loads the store. A PostgreSQL URL passes (only a connection can tell)."""
+    load_key()
+    _refuse_missing_file(database_url(url))
+
+
+def _refuse_missing_file(url: str) -> None:
+    u = make_url(url)
+    db = (u.database or "") if u.get_backend_name() == "sqlite" else ""
     if db and db != ":memory:" and not db.startswith("file:") and not os.path.isfile(db):
         raise no_store(url)
 
@@ -151,7 +158,7 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         if db and db != ":memory:" and not db.startswith("file:"):
             folder = os.path.dirname(os.path.abspath(db))
             if not create:
-                refuse_missing(url)
+                _refuse_missing_file(url)
             if not os.path.isdir(folder):
                 raise StoreError(
                     f"The SQLite file {db!r} is in a folder that does not exist. Create "
