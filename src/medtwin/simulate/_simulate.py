@@ -216,20 +216,20 @@ def _kernel(
             y_new, ok_k, fin_k = _advance_one(model, solver, t, y, inputs_at(k), p, dt, sub, *flags)
             return (y_new, ok & ok_k, finite & fin_k), None
 
-        def save(carry):
+        def save(carry, t):  # t: the saved time
             y, ok, _ = carry
-            out = (jnp.where(ok, model.observe(t0, y, p), jnp.nan),) if save_obs else ()
+            out = (jnp.where(ok, model.observe(t, y, p), jnp.nan),) if save_obs else ()
             return (*out, jnp.where(ok, y, jnp.nan)) if save_states else out
 
         carry0 = (y, jnp.bool_(True), jnp.bool_(True))
         if uniform:
             stride = segments[-1]
             first = segments[0]
-            out0 = save(carry0) if first == 0 else None
+            out0 = save(carry0, t0) if first == 0 else None
 
             def segment(carry, ks):
                 carry, _ = jax.lax.scan(step, carry, ks)
-                return carry, save(carry)
+                return carry, save(carry, t0 + (ks[-1] + 1) * dt)
 
             n_seg = len(segments) - (1 if first == 0 else 0)
             ks = jnp.arange(n_seg * stride).reshape(n_seg, stride)
@@ -243,7 +243,7 @@ def _kernel(
             def segment(carry, bounds):
                 a, b = bounds
                 carry = jax.lax.fori_loop(a, b, lambda k, c: step(c, k)[0], carry)
-                return carry, save(carry)
+                return carry, save(carry, t0 + b * dt)
 
             carry, outs = jax.lax.scan(segment, carry0, (starts, stops))
         ok, finite = carry[1], carry[2]

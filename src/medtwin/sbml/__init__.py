@@ -1,0 +1,24 @@
+"""Bring your own model: SBML in.
+
+:func:`load_sbml` imports an SBML Level 2 or 3 core model (the pure-ODE subset: compartments,
+species, parameters, reactions, rules, initial assignments, function definitions) as a medtwin
+model class, simulated in float64 on JAX like every other model. Features it does not import
+yet (events, algebraic rules, fast reactions, ``delay``, packages) are refused with
+:class:`UnsupportedSBMLError`, never simulated wrongly.
+
+Needs python-libsbml: ``pip install 'medtwin[sbml]'``.
+"""
+
+try:
+    import libsbml as _libsbml  # noqa: F401
+except ImportError:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "medtwin.sbml needs python-libsbml, which is not installed. Install the sbml extra: "
+        "pip install 'medtwin[sbml]'."
+    ) from None
+
+from ._errors import UnsupportedSBMLError as UnsupportedSBMLError
+from ._load import load_sbml as load_sbml
+from ._model import SBMLModel as SBMLModel
+
+__all__ = ["SBMLModel", "UnsupportedSBMLError", "load_sbml"]

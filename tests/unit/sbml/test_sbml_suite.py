@@ -1,0 +1,75 @@
+"""The SBML Test Suite (semantic cases, core, time course) at the suite's own tolerances.
+
+* A seeded sample of the pure-ODE list runs in the default test run: each case passes or is
+  refused with a named feature; one that simulates but misses the tolerance fails the test.
+* Every case of the other lists (events with and without delay; algebraic rules, csymbol
+  delay, fast reactions, random event order) is refused at import with its feature -- no
+  simulation, so it is cheap.
+* The full pure-ODE list is ``slow`` (25-60 min on 2 cores: one compile per case) and prints
+  its counts.
+
+The suite is read from ``../shared/reference/sbml-test-suite-semantic.tar.xz`` and unpacked
+into this session's temporary directory; without it these tests are skipped.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+from sbml_suite import case_list, run_cases, summarize, tarball, unpack
+
+from medtwin.sbml import UnsupportedSBMLError, load_sbml
+
+SAMPLE_SIZE = 40  # 1.5-3 s per case on 2 cores (tracing and compiling its model's kernel)
+SEED = 17  # issue 17
+
+
+@pytest.fixture(scope="session")
+def suite(tmp_path_factory):
+    archive = tarball()
+    if archive is None:
+        pytest.skip("the SBML Test Suite archive (../shared/reference/) is not on this machine")
+    return unpack(archive, tmp_path_factory.mktemp("sbml-test-suite"))
+
+
+def sample(cases: list[str], k: int, seed: int) -> list[str]:
+    return sorted(random.Random(seed).sample(cases, k))
+
+
+def test_a_seeded_sample_of_the_pure_ode_cases_passes(suite):
+    cases = sample(case_list(suite, "pure_ode_cases.txt"), SAMPLE_SIZE, SEED)
+    outcomes = run_cases(suite, cases)
+    print(f"\nSBML Test Suite, pure ODE, seeded sample {SEED}:\n{summarize(outcomes)}")
+    bad = [o for o in outcomes if o.status not in ("passed", "refused")]
+    assert not bad, summarize(outcomes)
+    assert sum(o.status == "passed" for o in outcomes) >= SAMPLE_SIZE - 1
+
+
+@pytest.mark.parametrize(
+    "listing", ["events_nodelay_cases.txt", "events_delay_cases.txt", "other_core_cases.txt"]
+)
+def test_every_case_outside_the_pure_ode_list_is_refused_with_its_feature(suite, listing):
+    features: dict[str, int] = {}
+    accepted = []
+    for case in case_list(suite, listing):
+        xml = next((suite / "cases" / case).glob(f"{case}-sbml-l*.xml"))
+        try:
+            load_sbml(xml)
+        except UnsupportedSBMLError as exc:
+            features[exc.feature] = features.get(exc.feature, 0) + 1
+        else:
+            accepted.append(case)
+    print(f"\n{listing}: refused by feature {features}")
+    assert not accepted, f"imported although they use unsupported features: {accepted}"
+
+
+@pytest.mark.slow
+def test_the_full_pure_ode_list(suite):
+    start = time.perf_counter()
+    outcomes = run_cases(suite, case_list(suite, "pure_ode_cases.txt"), report_every=50)
+    print(f"\nSBML Test Suite, pure ODE, all {len(outcomes)} cases "
+          f"({time.perf_counter() - start:.0f} s):\n{summarize(outcomes)}")  # fmt: skip
+    bad = [o for o in outcomes if o.status not in ("passed", "refused")]
+    assert not bad, summarize(outcomes)
