@@ -1,9 +1,10 @@
 """Bring your own model: SBML in.
 
 :func:`load_sbml` imports an SBML Level 2 or 3 core model (the pure-ODE subset: compartments,
-species, parameters, reactions, rules, initial assignments, function definitions) as a medtwin
-model class, simulated in float64 on JAX like every other model. Features it does not import
-yet (events, algebraic rules, fast reactions, ``delay``, packages) are refused with
+species, parameters, reactions, rules, initial assignments, function definitions, events
+without delay) as a medtwin model class, simulated in float64 on JAX like every other model.
+Features it does not import yet (event delays, algebraic rules, fast reactions, ``delay``,
+packages) are refused with
 :class:`UnsupportedSBMLError`, never simulated wrongly.
 
 Needs python-libsbml: ``pip install 'medtwin[sbml]'``.
@@ -18,7 +19,8 @@ except ImportError:  # pragma: no cover - depends on the environment
     ) from None
 
 from ._errors import UnsupportedSBMLError as UnsupportedSBMLError
+from ._eventmodel import SBMLEventModel as SBMLEventModel
 from ._load import load_sbml as load_sbml
 from ._model import SBMLModel as SBMLModel
 
-__all__ = ["SBMLModel", "UnsupportedSBMLError", "load_sbml"]
+__all__ = ["SBMLEventModel", "SBMLModel", "UnsupportedSBMLError", "load_sbml"]

@@ -25,11 +25,11 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from ..errors import ModelError
-from ..models._base import AbstractODEModel
+from ..models._base import AbstractModel, AbstractODEModel
 from ._graph import deps, evaluate, order, stack
 from ._program import Layout, amount_key, conc_key
 
-__all__ = ["Equations", "SBMLModel", "resolve"]
+__all__ = ["Equations", "SBMLBase", "SBMLModel", "resolve"]
 
 _FORM = re.compile(r"^(amount|concentration)\((\w+)\)$")
 
@@ -100,7 +100,44 @@ def resolve(layout: Layout, name: str) -> str:
     return key
 
 
-class SBMLModel(AbstractODEModel):
+class SBMLBase(AbstractModel):
+    """What every imported model shares: the class attributes ``load_sbml`` sets and the
+    evaluation of initial states, observables and quantities. The ODE states come first in
+    the state vector; a model with events keeps its event memory after them."""
+
+    sbml_sha256: ClassVar[str]
+    equations: ClassVar[Equations]
+    observable_keys: ClassVar[tuple[str, ...]]
+    inputs: ClassVar = ()
+
+    def _x(self, y: Array) -> Array:
+        return y[: len(self.equations.state_keys)]
+
+    def initial_state(self, params: Float[Array, " n_params"]) -> Float[Array, " n_states"]:
+        return self.equations.initial_state(jnp.asarray(params))
+
+    def observe(
+        self,
+        t: Float[ArrayLike, ""],
+        y: Float[Array, " n_states"],
+        params: Float[Array, " n_params"],
+    ) -> Float[Array, " n_observables"]:
+        return self.equations.quantities(t, self._x(y), params, self.observable_keys)
+
+    def quantities(
+        self,
+        t: Float[ArrayLike, ""],
+        y: Float[Array, " n_states"],
+        params: Float[Array, " n_params"],
+        names: Sequence[str],
+    ) -> Float[Array, " n_names"]:
+        """The values of ``names`` (SBML ids, ``amount(S)``, ``concentration(S)``) at time
+        ``t`` and state ``y``, for one member (``jax.vmap`` it over times or members)."""
+        keys = tuple(resolve(self.equations.layout, n) for n in names)
+        return self.equations.quantities(t, self._x(y), params, keys)
+
+
+class SBMLModel(SBMLBase, AbstractODEModel):
     """A model imported from SBML by :func:`medtwin.sbml.load_sbml` (one subclass per document
     and options; instantiate it, ``Model(input_dt=...)``, like any medtwin model).
 
@@ -117,16 +154,10 @@ class SBMLModel(AbstractODEModel):
     ``input_dt`` (model time units, default 1) is the grid on which ``simulate`` saves and
     advances; choose it to match the times you need. :meth:`quantities` evaluates any SBML id
     at given times and states (e.g. over ``Trajectory.states``).
+    A model with events is an :class:`~medtwin.sbml.SBMLEventModel` instead.
     """
 
-    sbml_sha256: ClassVar[str]
-    equations: ClassVar[Equations]
-    observable_keys: ClassVar[tuple[str, ...]]
-    inputs: ClassVar = ()
     input_dt: float = 1.0
-
-    def initial_state(self, params: Float[Array, " n_params"]) -> Float[Array, " n_states"]:
-        return self.equations.initial_state(jnp.asarray(params))
 
     def vector_field(
         self,
@@ -136,23 +167,3 @@ class SBMLModel(AbstractODEModel):
         params: Float[Array, " n_params"],
     ) -> Float[Array, " n_states"]:
         return self.equations.rhs(t, y, params)
-
-    def observe(
-        self,
-        t: Float[ArrayLike, ""],
-        y: Float[Array, " n_states"],
-        params: Float[Array, " n_params"],
-    ) -> Float[Array, " n_observables"]:
-        return self.equations.quantities(t, y, params, self.observable_keys)
-
-    def quantities(
-        self,
-        t: Float[ArrayLike, ""],
-        y: Float[Array, " n_states"],
-        params: Float[Array, " n_params"],
-        names: Sequence[str],
-    ) -> Float[Array, " n_names"]:
-        """The values of ``names`` (SBML ids, ``amount(S)``, ``concentration(S)``) at time
-        ``t`` and state ``y``, for one member (``jax.vmap`` it over times or members)."""
-        keys = tuple(resolve(self.equations.layout, n) for n in names)
-        return self.equations.quantities(t, y, params, keys)

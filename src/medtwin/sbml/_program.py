@@ -16,6 +16,9 @@ Every identifier with a value gets a *role* (SBML L3V2 core sections 4.5-4.11):
 * ``fixed`` -- anything else: its value at the initial time; for a species its amount, so its
   concentration follows a changing compartment even where the species is ``constant`` (as
   the SBML Test Suite's cases 01117 and 01118 require).
+  Where an event assigns it, it is a state with zero derivative instead
+  (:mod:`._eventgraph`, which also adds the events' triggers, priorities and assigned values
+  to the RHS graph).
 
 Initial values (time 0, section 3.4): an initial assignment (section 4.8) wins over the
 value in the document, and initial assignments and assignment rules are evaluated together in
@@ -37,11 +40,20 @@ from dataclasses import dataclass
 
 from ..errors import DataError
 from ._errors import UnsupportedSBMLError
+from ._eventgraph import EventInfo, compile_events, event_targets
 from ._jaxmath import rate_name
 from ._mathml import Apply, Expr, Num, Sym, rate_of_symbols
 from ._symbols import Declared, Quantity
 
-__all__ = ["Layout", "ParamInfo", "StateInfo", "amount_key", "build_layout", "conc_key"]
+__all__ = [
+    "EventInfo",
+    "Layout",
+    "ParamInfo",
+    "StateInfo",
+    "amount_key",
+    "build_layout",
+    "conc_key",
+]
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,8 @@ class Layout:
     derivs: tuple[str, ...]  # per state, the key of its derivative
     outputs: tuple[str, ...]  # the default observables (SBML ids)
     units: dict[str, str]  # unit of each output key
+    events: tuple[EventInfo, ...] = ()
+    roots: tuple[str, ...] = ()  # keys of the trigger atoms' root functions (a - b for a > b)
 
 
 def _mul(a: Expr, b: Expr) -> Expr:
@@ -200,12 +214,15 @@ def _param_info(q: Quantity) -> ParamInfo:
 
 def _all_exprs(d: Declared) -> list[Expr]:
     return [*d.assignment.values(), *d.rate.values(), *d.initial.values(),
-            *(r.law for r in d.reactions)]  # fmt: skip
+            *(r.law for r in d.reactions),
+            *(x for e in d.events for x in (e.trigger, *(v for _, v in e.assignments))),
+            *(e.priority for e in d.events if e.priority is not None)]  # fmt: skip
 
 
 def build_layout(d: Declared) -> Layout:
     """The graphs, states and parameters of a declared model."""
     roles = _roles(d)
+    targets = event_targets(d, roles)
     init: dict[str, Expr] = {}
     rhs: dict[str, Expr] = {}
     states: list[StateInfo] = []
@@ -251,20 +268,28 @@ def build_layout(d: Declared) -> Layout:
         elif role == "rate":
             init[f"d/dt {sid}"] = rhs[f"d/dt {sid}"] = d.rate[sid]
             states.append(StateInfo(sid, sid, q.unit, f"{q.kind} {sid} (rate rule)"))
+        elif role == "fixed" and sid in targets:
+            # changed only by events: a state with zero derivative
+            key = amount_key(sid) if q.kind == "species" else sid
+            unit = q.amount_unit if q.kind == "species" else q.unit
+            init[f"d/dt {key}"] = rhs[f"d/dt {key}"] = Num(0.0)
+            states.append(StateInfo(sid, key, unit, f"{q.kind} {sid} (set by events)"))
         elif role == "fixed":
             consts.add(amount_key(sid) if q.kind == "species" else sid)
-        if role in ("amount", "rate"):
+        if role in ("amount", "rate") or (role == "fixed" and sid in targets):
             derivs.append(f"d/dt {states[-1].key}")
     for x in sorted(set().union(*(rate_of_symbols(e) for e in _all_exprs(d)))):
         init[rate_name(x)] = rhs[rate_name(x)] = _rate_of(x, d, roles)
     outputs = tuple(
         sid for sid, q in d.quantities.items()
-        if q.kind == "species" or (q.kind != "speciesReference" and roles[sid] != "fixed")
+        if q.kind == "species"
+        or (q.kind != "speciesReference" and (roles[sid] != "fixed" or sid in targets))
     )  # fmt: skip
     units = {sid: q.unit for sid, q in d.quantities.items()}
     for sid, q in d.quantities.items():
         if q.kind == "species":
             units[amount_key(sid)] = q.amount_unit
             units[conc_key(sid)] = q.concentration_unit
+    events, roots = compile_events(d, rhs, tuple(s.key for s in states))
     return Layout(tuple(states), tuple(params), init, rhs, frozenset(consts), tuple(derivs),
-                  outputs, units)  # fmt: skip
+                  outputs, units, events, roots)  # fmt: skip

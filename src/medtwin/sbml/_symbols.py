@@ -5,8 +5,9 @@
 assignment rules, rate rules and initial assignments by target, and the reactions with their
 kinetic laws and stoichiometries, all as plain Python values and :mod:`._mathml` trees.
 
-Refused here (:class:`~medtwin.sbml.UnsupportedSBMLError`): events, algebraic rules and fast
-reactions (checked on the document as read, before conversion to L3V2 drops ``fast``).
+Refused here (:class:`~medtwin.sbml.UnsupportedSBMLError`): algebraic rules, fast reactions
+(checked on the document as read, before conversion to L3V2 drops ``fast``) and the event
+features :mod:`._events` refuses (delays, random execution order).
 
 References: SBML L3V2 core, sections 4.5 (compartments), 4.6 (species), 4.7 (parameters), 4.8
 (initial assignments), 4.9 (rules), 4.11 (reactions, species references, kinetic laws and
@@ -22,6 +23,7 @@ import libsbml
 from ..errors import DataError
 from . import _units
 from ._errors import UnsupportedSBMLError
+from ._events import EventDecl, read_events, refuse_unsupported_events
 from ._mathml import Expr, Num, Sym, translate
 
 __all__ = ["Declared", "Quantity", "Reaction", "read_model", "refuse_unsupported"]
@@ -79,6 +81,7 @@ class Declared:
     rate: dict[str, Expr] = field(default_factory=dict)
     initial: dict[str, Expr] = field(default_factory=dict)
     reactions: tuple[Reaction, ...] = ()
+    events: tuple[EventDecl, ...] = ()
 
 
 def _label(sb: libsbml.SBase, kind: str, index: int) -> str:
@@ -90,13 +93,9 @@ def _label(sb: libsbml.SBase, kind: str, index: int) -> str:
 
 
 def refuse_unsupported(model: libsbml.Model) -> None:
-    """Refuse events, algebraic rules and fast reactions, naming the first element that has
-    one. Run on the document as read (any level)."""
-    if model.getNumEvents():
-        raise UnsupportedSBMLError(
-            "events", _label(model.getEvent(0), "event", 0),
-            f"The model has {model.getNumEvents()} event(s); they are not imported yet.",
-        )  # fmt: skip
+    """Refuse algebraic rules, fast reactions and unsupported event features, naming the first
+    element that has one. Run on the document as read (any level)."""
+    refuse_unsupported_events(model)
     for i, rule in enumerate(model.getListOfRules()):
         if rule.isAlgebraic():
             raise UnsupportedSBMLError("algebraic rules", _label(rule, "algebraicRule", i))
@@ -224,4 +223,5 @@ def read_model(model: libsbml.Model) -> Declared:
     return Declared(
         model.getId(), model.getName() or model.getId(), _units.time_unit(model), qs,
         rules["assignment"], rules["rate"], rules["initial"], tuple(reactions),
+        read_events(model),
     )  # fmt: skip

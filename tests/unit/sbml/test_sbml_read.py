@@ -1,5 +1,5 @@
 """Reading SBML safely and refusing what is not imported: a DTD (external entities, entity
-expansion), oversize and non-UTF-8 documents, libsbml errors, Level 1, packages, events,
+expansion), oversize and non-UTF-8 documents, libsbml errors, Level 1, packages, event delays,
 algebraic rules, fast reactions and the delay csymbol -- each with an error that names what
 came and the element."""
 
@@ -103,15 +103,16 @@ def _refused(text: str) -> UnsupportedSBMLError:
     return info.value
 
 
-def test_events_are_refused_naming_the_event():
+def test_delayed_events_are_refused_naming_the_event():
     event = (
         '<event id="dose" useValuesFromTriggerTime="true"><trigger initialValue="false" '
         f'persistent="true">{math(apply("gt", ci("S"), cn(2)))}</trigger>'
+        f"<delay>{math(cn(1))}</delay>"
         '<listOfEventAssignments><eventAssignment variable="S">'
         f"{math(cn(0))}</eventAssignment></listOfEventAssignments></event>"
     )
     err = _refused(SIMPLE.replace("</model>", f"<listOfEvents>{event}</listOfEvents></model>"))
-    assert (err.feature, err.element) == ("events", "event 'dose'")
+    assert (err.feature, err.element) == ("event delays", "event 'dose'")
 
 
 def test_algebraic_rules_are_refused():
