@@ -7,20 +7,21 @@ import re
 from pathlib import Path
 
 import numpy as np
-import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import DataError, LimitError
+from ..errors import DataError
 from ..limits import FORECAST_HORIZON, PARTICLES, SEED
 from . import _progress
-from ._checks import event_amount, input_file, one_line, physical
+from ._checks import event_amount, input_file, limit, physical
+from ._store_cmds import _one_line_errors
 
 __all__ = ["run_replay"]
 
 console = Console()
 
 
+@_one_line_errors
 def run_replay(
     data: Path,
     model: str,
@@ -35,12 +36,8 @@ def run_replay(
     """The command's body (``write_csv(path, columns)`` writes the forecasts; ``plot``, a
     checked path, the PNG of :func:`~medtwin.cli._plots.plot_replay`). What needs no model is
     checked before the model loads: the bounds, the files being there."""
-    try:  # the bounds the service enforces (medtwin.limits)
-        PARTICLES.check(particles, name="--particles")
-        SEED.check(seed, name="--seed")
-    except LimitError as exc:
-        typer.echo(one_line(exc), err=True)
-        raise typer.Exit(2) from None
+    limit(PARTICLES, particles, "--particles")  # the bounds the service enforces
+    limit(SEED, seed, "--seed")
     input_file(data, "a CSV with a time column")
     if events is not None:
         input_file(events, "a CSV with the columns time,kind,amount")
@@ -51,11 +48,7 @@ def run_replay(
 
     spec = model_of(model)
     unit = spec.time_unit
-    try:  # the horizon's bound is in the model's time unit
-        FORECAST_HORIZON.in_unit(unit).check(horizon, name="--horizon")
-    except LimitError as exc:
-        typer.echo(one_line(exc), err=True)
-        raise typer.Exit(2) from None
+    limit(FORECAST_HORIZON, horizon, "--horizon", unit)  # its bound is in the model's unit
     every = 5 * spec.input_dt
     k = round(horizon / every)
     if k < 1 or abs(k * every - horizon) > 1e-9 * horizon:
