@@ -3,11 +3,10 @@ within a second, before any heavy work").
 
 Every case of the bad-input table (``tests/unit/cli/bad_input_table.py``) runs as a user runs
 it: the ``medtwin`` console script in a fresh process, in a fresh folder holding the table's
-files. Printed per case: the wall time, the exit status, and whether it is one of the cases
-whose check needs a model's declaration (``NEEDS_MODEL``: those load the models and so JAX).
-Then the summary against the one-second target, beside what any Python process pays first
-(``python -c pass``) and what importing JAX alone costs on this machine (``python -c 'import
-jax'``), the floor for the cases that need a model.
+files. Printed per case: the wall time and the exit status. Then the summary against the
+one-second target, beside what any Python process pays first (``python -c pass``) and what
+importing JAX alone costs on this machine (``python -c 'import jax'``) -- what a check would pay
+if it loaded a model's numerics rather than reading its declaration.
 
     python benchmarks/cli_bad_input.py [--repeat 3]
 
@@ -29,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "unit" / "cli"))
 
-from bad_input_table import CASES, KEY, NEEDS_MODEL, make_folder  # noqa: E402
+from bad_input_table import CASES, KEY, make_folder  # noqa: E402
 
 SCRIPT = Path(sys.executable).parent / "medtwin"
 TARGET_S = 1.0
@@ -66,27 +65,20 @@ def main() -> int:
     version, _ = _best([str(SCRIPT), "--version"], args.repeat)
     print(f"python -c pass: {python:.3f} s; python -c 'import jax': {jax:.3f} s; "
           f"medtwin --version: {version:.3f} s (load {os.getloadavg()[0]:.1f})\n")  # fmt: skip
-    light: list[float] = []
-    model: list[float] = []
+    times: list[float] = []
     wrong = []
-    print(f"{'case':<34} {'wall s':>7}  exit  needs a model")
+    print(f"{'case':<34} {'wall s':>7}  exit")
     for name, (argv, _) in CASES.items():
         took, code = _best([str(SCRIPT), *argv], args.repeat)
-        (model if name in NEEDS_MODEL else light).append(took)
+        times.append(took)
         if code != 2:
             wrong.append(name)
-        mark = "yes" if name in NEEDS_MODEL else ""
-        print(f"{name:<34} {took:7.3f}  {code:4d}  {mark}")
-    over = sum(t > TARGET_S for t in light)
+        print(f"{name:<34} {took:7.3f}  {code:4d}")
+    over = sum(t > TARGET_S for t in times)
     print(
-        f"\n{len(light)} cases that need no model: median {statistics.median(light):.3f} s, "
-        f"max {max(light):.3f} s; {len(light) - over} of {len(light)} within {TARGET_S:g} s "
-        f"(slowest / target = {max(light) / TARGET_S:.2f})."
-    )
-    print(
-        f"{len(model)} cases that need a model's declaration: median "
-        f"{statistics.median(model):.3f} s, max {max(model):.3f} s "
-        f"(importing JAX alone: {jax:.3f} s)."
+        f"\n{len(times)} cases: median {statistics.median(times):.3f} s, max {max(times):.3f} s; "
+        f"{len(times) - over} of {len(times)} within {TARGET_S:g} s (slowest / target = "
+        f"{max(times) / TARGET_S:.2f}; importing JAX alone: {jax:.3f} s)."
     )
     if wrong:
         print(f"Not exit status 2: {', '.join(wrong)}")

@@ -31,7 +31,7 @@ def test_float64_whichever_is_imported_first(code):
 
 def test_import_medtwin_loads_no_jax_and_the_subpackages_on_use():
     out = _run(
-        "import sys, medtwin, medtwin.data.units, medtwin.store, medtwin.cli.main\n"
+        "import sys, medtwin, medtwin.data.units, medtwin.store, medtwin.cli.main, medtwin.models\n"
         "print(sorted(m for m in ('jax', 'scipy', 'sqlalchemy') if m in sys.modules))\n"
         "medtwin.models.get_model('t1d')\n"
         "print('jax' in sys.modules)"

@@ -107,25 +107,36 @@ def _regimen(events: Path | None):
     return read_events_csv(events)
 
 
-def _read_data(path: Path, model, observable: str | None):
-    """Observations from a long CSV (time,observable,value) or a CGM CSV (time,glucose_mg_dl)."""
-    from ..assimilate import Observations, observations
-    from ..data import read_cgm_csv
-
+def _data_header(path: Path) -> bool:
+    """Whether ``path`` is a CGM CSV (``time,glucose_mg_dl``) rather than a long one
+    (``time,observable,value``); else a :class:`DataError` naming the two headers."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"No such file: {str(path)!r}. Expected a CSV of observations.")
     with path.open(newline="") as fh:
         header = tuple(c.strip() for c in next(csv.reader(fh), []))
     if header[:2] == ("time", "glucose_mg_dl"):
-        cgm = read_cgm_csv(path)
-        name = observable or ("sc_glucose" if "sc_glucose" in model.observable_names else "bg")
-        return Observations(cgm.times, (name,) * len(cgm), cgm.values, cgm.censored)
+        return True
     if header[:3] != ("time", "observable", "value"):
         raise DataError(
             f"{path.name}: expected the header time,observable,value (or time,glucose_mg_dl). "
             f"Got {','.join(header) or '(empty file)'}."
         )
+    return False
+
+
+def _read_data(path: Path, model, observable: str | None, cgm: bool):
+    """Observations from a long CSV (time,observable,value) or, if ``cgm``, a CGM CSV
+    (time,glucose_mg_dl); the header checked by :func:`_data_header`."""
+    from ..assimilate import Observations, observations
+    from ..data import read_cgm_csv
+
+    path = Path(path)
+    if cgm:
+        readings = read_cgm_csv(path)
+        name = observable or ("sc_glucose" if "sc_glucose" in model.observable_names else "bg")
+        return Observations(readings.times, (name,) * len(readings), readings.values,
+                            readings.censored)  # fmt: skip
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     try:
@@ -161,27 +172,30 @@ def sensitivity_command(
     limit(WORKERS, workers, "--workers")
     limit(SEED, seed, "--seed")
     out = output_file(out, overwrite=overwrite)
+    from ..models import declaration
+
+    d = declaration(model)  # what needs the model's declaration, before its numerics load
+    stat, _, obs = output.rpartition(":")
+    stat = stat or "mean"
+    if stat not in STATS:
+        raise DataError(f"--output STAT must be one of {', '.join(STATS)}. Got {stat!r}.")
+    d.observable_index(obs)  # raises on unknown names
+    if stat in ("tir", "tbr", "tar") and d.observables[d.observable_index(obs)].unit != "mg/dL":
+        raise DataError(f"--output {stat} needs a glucose observable in mg/dL. Got {obs!r}.")
+    names = _names(params, "--params") or [
+        p.name for p in d.parameters if all(math.isfinite(b) for b in p.bounds)
+    ]
+    _check_runs(method, n, len(names))
 
     from ..analysis import MorrisResult, SobolResult, morris, problem_from_model, sobol
     from ..cohorts import DaskExecutor, Executor, ProcessExecutor, SerialExecutor
     from ..models import get_model
 
     m = get_model(model)
-    stat, _, obs = output.rpartition(":")
-    stat = stat or "mean"
-    if stat not in STATS:
-        raise DataError(f"--output STAT must be one of {', '.join(STATS)}. Got {stat!r}.")
-    m.observable_index(obs)  # raises on unknown names
-    if stat in ("tir", "tbr", "tar") and m.observables[m.observable_index(obs)].unit != "mg/dL":
-        raise DataError(f"--output {stat} needs a glucose observable in mg/dL. Got {obs!r}.")
-    names = _names(params, "--params") or [
-        p.name for p in m.parameters if all(math.isfinite(b) for b in p.bounds)
-    ]
     problem = problem_from_model(m, names)
     t1 = round(convert(hours, "h", m.time_unit) / m.input_dt) * m.input_dt
     if not t1 > 0:
         raise DataError(f"--hours must be > 0. Got {hours!r}.")
-    _check_runs(method, n, len(names))
     fn = ModelOutput(m.name, _base_point(m, patient, None), tuple(names), _regimen(events), t1,
                      obs, stat)  # fmt: skip
     executors: dict[str, Callable[[], Executor]] = {
@@ -266,12 +280,13 @@ def identifiability_command(
 ) -> None:
     """Which parameters the data pin down: Fisher-information rank and profile likelihood."""
     input_file(data, "a CSV with a time column")  # before the model loads
+    cgm = _data_header(data)
     from ..analysis import identifiability
     from ..models import get_model
 
     m = get_model(model)
     names = _names(free, "--free")
-    obs = _read_data(data, m, observable)
+    obs = _read_data(data, m, observable, cgm)
     base = _base_point(m, patient, point)
     rep = identifiability(m, obs, _regimen(events), free=names, point=base, level=level)
     fim, prof = rep.fisher, rep.profiles

@@ -42,13 +42,21 @@ def run_replay(
     if events is not None:
         input_file(events, "a CSV with the columns time,kind,amount")
 
+    from ..data._csvrows import event_rows, stream_rows
+    from ..models import declaration
+
+    decl = declaration(model)  # the model's declaration: no numerics loaded yet
+    unit = decl.time_unit
+    limit(FORECAST_HORIZON, horizon, "--horizon", unit)  # its bound is in the model's unit
+    _check_readings(*stream_rows(data, decl), decl, Path(data).name)
+    if events is not None:
+        _check_events(event_rows(events, decl), Path(events).name)
+
     from ..data import read_model_events_csv, read_stream_csv
     from ..loop import forecast_rows, model_of, replay_stream
     from ..simulate import Regimen
 
     spec = model_of(model)
-    unit = spec.time_unit
-    limit(FORECAST_HORIZON, horizon, "--horizon", unit)  # its bound is in the model's unit
     every = 5 * spec.input_dt
     k = round(horizon / every)
     if k < 1 or abs(k * every - horizon) > 1e-9 * horizon:
@@ -57,10 +65,7 @@ def run_replay(
             f"of a {spec.name} twin). Got {horizon:g}."
         )
     stream = read_stream_csv(data, spec)
-    _check_readings(stream, spec, Path(data).name)
     regimen = read_model_events_csv(events, spec) if events is not None else Regimen()
-    if events is not None:
-        _check_events(regimen, spec, Path(events).name)
     with _progress.bar("reading times") as bar:  # on stderr
         task = bar.add_task(f"Replaying {len(stream)} readings through a {spec.name} twin "
                             f"({particles} particles), a forecast after each")  # fmt: skip
@@ -124,31 +129,22 @@ def _unsuffixed(column: str, *suffixes: str) -> str:
     return column
 
 
-def _check_readings(stream, spec, name: str) -> None:
+def _check_readings(times, values, observed, decl, name: str) -> None:
     """Every reading within its observable's physically possible range -- the range FHIR
-    ingestion, and so the API, accepts (LOINC table) -- or a one-line error naming it."""
-    for t, obs, v, c in zip(stream.times, stream.observable, stream.values, stream.censored,
-                            strict=True):  # fmt: skip
-        code = spec.observables[spec.observable_index(obs)].loinc
-        if code is None or c != 0 or v != v:  # no declared code; LO/HI; a gap (NaN)
+    ingestion, and so the API, accepts (LOINC table) -- or a one-line error naming it. A
+    reading that is no number (``LO``/``HI``, a gap, a typo) is left to the reader."""
+    for t, v, obs in zip(times, values, observed, strict=True):
+        code = decl.observables[decl.observable_index(obs)].loinc
+        try:
+            x = float(v)
+        except ValueError:
             continue
-        physical(float(v), code, f"{name}: the {obs} reading at time {float(t):g}")
+        if code is not None and x == x:  # a declared code; not a gap (NaN)
+            physical(x, code, f"{name}: the {obs} reading at time {t:g}")
 
 
-def _check_events(regimen, spec, name: str) -> None:
+def _check_events(rows, name: str) -> None:
     """Every event amount within the range the API accepts (``_checks.event_amount``), in the
-    unit the file gave it (the regimen holds amount / ``EventSpec.per``)."""
-    from ..simulate import Dose, SetRate
-
-    kinds = {(e.label or e.kind.replace("_", "-")): e for e in spec.events}
-    for ev in regimen.events:
-        es = kinds.get(ev.label)
-        if es is None:
-            continue
-        if isinstance(ev, SetRate):
-            amount = ev.rate * es.per
-        elif isinstance(ev, Dose):
-            amount = ev.amount * es.per
-        else:
-            continue
-        event_amount(es.kind, float(amount), f"{name}: the {es.kind} at time {ev.time:g}")
+    unit the file gives it."""
+    for _, kind, t, amount in rows:
+        event_amount(kind, amount, f"{name}: the {kind} at time {t:g}")

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from ..errors import DataError
-from ..limits import PARTICLES, SEED
+from ..limits import FORECAST_HORIZON, PARTICLES, SEED
 from ._checks import limit
 from ._store_cmds import Db, _actor, _one_line_errors, _open, _patient, _store_module
 
@@ -61,6 +61,9 @@ def twin_create_command(
     when = _epoch(epoch)
     limit(PARTICLES, particles, "--particles")  # what needs no model, before it loads
     limit(SEED, seed, "--seed")
+    from ..models import declaration  # a declaration: no numerics loaded
+
+    limit(FORECAST_HORIZON, horizon, "--horizon", declaration(model).time_unit)
     _store_module().refuse_missing(db)
     from ..loop import TwinConfig
 

@@ -51,8 +51,8 @@ def _root(
 
 def _matches(cls, words: list[str]) -> bool:
     """True if every word occurs (case-insensitively) in the model's name, aliases, title,
-    reference, or in one of its parameters, observables or inputs."""
-    parts = [cls.name, *getattr(cls, "aliases", ()), cls.title, cls.reference]
+    reference, or in one of its parameters, observables or inputs (``cls``: a declaration)."""
+    parts = [cls.name, *cls.aliases, cls.title, cls.reference]
     parts += [f"{p.name} {p.unit} {p.description}" for p in cls.parameters]
     parts += [f"{o.name} {o.unit} {o.loinc or ''}" for o in cls.observables]
     parts += [f"{i.name} {i.unit}" for i in cls.inputs]
@@ -75,13 +75,9 @@ def models_command(
 ) -> None:
     """List the models, their parameters (unit, default, bounds) and references; MODEL and
     --search narrow the listing."""
-    from ..models import get_model, list_models
+    from ..models import declaration, list_declarations  # declarations: no numerics loaded
 
-    classes = list_models()
-    if model is not None:
-        classes = [c for c in classes if model in (c.name, *getattr(c, "aliases", ()))]
-        if not classes:
-            get_model(model)  # raises UnknownModelError, naming the known models
+    classes = list_declarations() if model is None else [declaration(model)]
     if search is not None:
         classes = [c for c in classes if _matches(c, [search])]
         if not classes:
@@ -90,7 +86,7 @@ def models_command(
                 "Run `medtwin models` for the full listing."
             )
     for cls in classes:
-        aliases = ", ".join(getattr(cls, "aliases", ()))
+        aliases = ", ".join(cls.aliases)
         console.print(f"[bold]{cls.name}[/bold]" + (f" (alias: {aliases})" if aliases else ""))
         console.print(f"  {cls.title}")
         console.print(f"  Reference: {cls.reference}")

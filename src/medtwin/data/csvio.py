@@ -26,9 +26,10 @@ from typing import Any
 
 from ..assimilate import Observations, observations
 from ..errors import DataError
-from ..loop import event_kinds, regimen_event
+from ..loop import regimen_event
 from ..models._base import AbstractModel
 from ..simulate import Dose, Regimen, SetRate, basal, bolus, meal
+from ._csvrows import event_rows, rows, stream_rows
 
 __all__ = [
     "read_cgm_csv",
@@ -47,26 +48,10 @@ _EVENT_KINDS: dict[str, Callable[..., Dose | SetRate]] = {
 }
 
 
-def _rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"No such file: {str(path)!r}. Expected a CSV with {', '.join(columns)}.")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = tuple(c.strip() for c in (reader.fieldnames or ()))
-        if header[: len(columns)] != columns:
-            raise DataError(
-                f"{path.name}: expected the header {','.join(columns)}. Got "
-                f"{','.join(header) or '(empty file)'}."
-            )
-        return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
-
-
 def read_cgm_csv(path: Path) -> Observations:
     """The CGM readings of ``path`` as observations of ``sc_glucose``."""
-    rows = _rows(path, ("time", "glucose_mg_dl"))
     times, values = [], []
-    for line, row in enumerate(rows, start=2):
+    for line, row in enumerate(rows(path, ("time", "glucose_mg_dl")), start=2):
         try:
             times.append(float(row["time"]))
         except ValueError:
@@ -85,7 +70,7 @@ def read_cgm_csv(path: Path) -> Observations:
 def read_events_csv(path: Path) -> Regimen:
     """The meals, boluses and basal rates of ``path`` as a regimen."""
     events = []
-    for line, row in enumerate(_rows(path, ("time", "kind", "amount")), start=2):
+    for line, row in enumerate(rows(path, ("time", "kind", "amount")), start=2):
         kind = row["kind"].lower()
         if kind not in _EVENT_KINDS:
             raise DataError(
@@ -104,68 +89,21 @@ def read_stream_csv(path: Path, model: AbstractModel) -> Observations:
     column per measured quantity, named by the observable (``sc_glucose``) or its LOINC code
     (``99504-3``); ``glucose_mg_dl`` is the CGM stream's ``sc_glucose``. A value is a number,
     empty or NaN for a gap, ``LO``/``HI`` for a reading below/above a sensor's range."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"No such file: {str(path)!r}. Expected a CSV with a time column.")
-    with path.open(newline="") as fh:
-        header = [c.strip() for c in next(csv.reader(fh), [])]
-    if header[:1] != ["time"] or len(header) < 2:
-        raise DataError(
-            f"{path.name}: expected the header time,<observable or LOINC code>,... . Got "
-            f"{','.join(header) or '(empty file)'}."
-        )
-    names = {}
-    for col in header[1:]:
-        name = "sc_glucose" if col == "glucose_mg_dl" else col
-        name = model.observable_for_code(name) or name
-        if name not in model.observable_names:
-            known = ", ".join(
-                f"{o.name}" + (f" (LOINC {o.loinc})" if o.loinc else "") for o in model.observables
-            )
-            raise DataError(
-                f"{path.name}: column {col!r} is no observable of {model.name!r}. Expected one "
-                f"of: {known}."
-            )
-        names[col] = name
-    times, values, observed = [], [], []
-    for line, row in enumerate(_rows(path, tuple(header)), start=2):
-        try:
-            t = float(row["time"])
-        except ValueError:
-            raise DataError(
-                f"{path.name} line {line}: time must be a number ({model.time_unit}). "
-                f"Got {row['time']!r}."
-            ) from None
-        for col, name in names.items():
-            v = row.get(col, "")
-            if v == "" and len(names) > 1:
-                continue  # a wide file: this quantity was not measured at this time
-            times.append(t)
-            values.append(v if v.upper() in ("LO", "HI") else (v or "nan"))
-            observed.append(name)
+    times, values, observed = stream_rows(path, model)
     try:
         return observations(times, values, observed)
     except DataError as exc:
-        raise DataError(f"{path.name}: {exc}") from None
+        raise DataError(f"{Path(path).name}: {exc}") from None
 
 
 def read_model_events_csv(path: Path, model: AbstractModel) -> Regimen:
     """The events of ``path`` (``time,kind,amount``, time in the model's time unit) as the
     regimen of a twin of ``model``: each kind one the model declares (its ``events``)."""
-    kinds = [k for k, _ in event_kinds(model)]
     events = []
-    for line, row in enumerate(_rows(path, ("time", "kind", "amount")), start=2):
-        kind = row["kind"].lower()
-        if kind not in kinds:
-            expected = " or ".join([", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds)
-            expected = expected or "(none: the model takes no events)"
-            raise DataError(
-                f"{Path(path).name} line {line}: kind must be {expected}. Got {row['kind']!r}."
-            )
+    for line, kind, t, amount in event_rows(path, model):
         try:
-            t, amount = float(row["time"]), float(row["amount"])
             ev = regimen_event(model, kind, t, amount)
-        except (ValueError, DataError) as exc:
+        except DataError as exc:
             raise DataError(
                 f"{Path(path).name} line {line}: time and amount must be numbers ({exc})."
             ) from None

@@ -3,7 +3,8 @@ every code a registered model's observables declare that the table lacks.
 
 A model a user registers reads its own measurements this way, with no edit here: its declared
 unit is the one unit accepted (no conversion) and any finite value is physically possible.
-The registry is read on each lookup, so a model registered after import is seen.
+The registry is read on each lookup, so a model registered after import is seen; the built-in
+models' declarations are read without loading JAX.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
-from ..models import list_models
+from ..models import list_declarations
 from .units import CURATED, LoincCode, UnitConversion, is_valid_loinc
 
 __all__ = ["LOINC"]
@@ -23,12 +24,12 @@ class _Table(Mapping[str, LoincCode]):
 
     def _rows(self) -> dict[str, LoincCode]:
         out = dict(CURATED)
-        for cls in list_models():
-            for spec in getattr(cls, "observables", ()):
+        for decl in list_declarations():
+            for spec in decl.observables:
                 if spec.loinc and spec.loinc not in out and is_valid_loinc(spec.loinc):
                     out[spec.loinc] = LoincCode(
                         code=spec.loinc,
-                        display=f"{spec.description or spec.name} (model {cls.name})",
+                        display=f"{spec.description or spec.name} (model {decl.name})",
                         canonical_code=spec.loinc,
                         canonical_unit=spec.unit,
                         units=MappingProxyType({spec.unit: UnitConversion(1.0)}),

@@ -66,7 +66,7 @@ def regimen_event(model: AbstractModel, kind: str, t: float, amount: float) -> E
 
 def event_kinds(model: AbstractModel) -> list[tuple[str, str]]:
     """(kind, unit) of every event ``model`` takes, as declared."""
-    return [(e.kind, e.unit) for e in model.events if e.input in model.input_names]
+    return model.event_kinds()
 
 
 def observations_of(rows: Sequence[tuple[float, str, float, int]]) -> Observations:

@@ -1,34 +1,85 @@
-"""What a patient is: the model interface, priors, noise models and the published models."""
+"""What a patient is: the model interface, priors, noise models and the published models.
 
-from . import glucose as glucose
-from . import inflammation as inflammation
-from . import oncology as oncology
-from ._base import AbstractModel as AbstractModel
-from ._base import AbstractODEModel as AbstractODEModel
-from ._base import AbstractSteppedModel as AbstractSteppedModel
-from ._base import AlertRule as AlertRule
-from ._base import EventSpec as EventSpec
-from ._base import InputSpec as InputSpec
-from ._base import ObservableSpec as ObservableSpec
-from ._base import ParameterSpec as ParameterSpec
-from ._base import ParamView as ParamView
-from ._base import StateSpec as StateSpec
-from ._base import TwinDefaults as TwinDefaults
-from ._free import FreeParameters as FreeParameters
-from ._free import free_parameters as free_parameters
-from ._noise import GaussianNoise as GaussianNoise
-from ._noise import NoiseModel as NoiseModel
-from ._priors import LogNormal as LogNormal
-from ._priors import Normal as Normal
-from ._priors import Prior as Prior
-from ._priors import Uniform as Uniform
-from ._registry import get_model as get_model
-from ._registry import list_models as list_models
-from ._registry import register_model as register_model
-from .glucose import BergmanMinimal as BergmanMinimal
-from .glucose import UVAPadova as UVAPadova
-from .inflammation import Reynolds2006 as Reynolds2006
-from .oncology import Glioma as Glioma
+The names below load on first use (PEP 562). A model's declaration (:class:`Declaration`: its
+parameters, observables, events, time unit) is read without loading JAX
+(:func:`declaration`, :func:`list_declarations`); the model class, and JAX with it, loads when
+the model is asked for (:func:`get_model`)."""
+
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+if _TYPE_CHECKING:
+    from . import glucose as glucose
+    from . import inflammation as inflammation
+    from . import oncology as oncology
+    from ._base import AbstractModel as AbstractModel
+    from ._base import AbstractODEModel as AbstractODEModel
+    from ._base import AbstractSteppedModel as AbstractSteppedModel
+    from ._base import ParamView as ParamView
+    from ._base import declared as declared
+    from ._free import FreeParameters as FreeParameters
+    from ._free import free_parameters as free_parameters
+    from ._noise import GaussianNoise as GaussianNoise
+    from ._noise import NoiseModel as NoiseModel
+    from ._priors import LogNormal as LogNormal
+    from ._priors import Normal as Normal
+    from ._priors import Prior as Prior
+    from ._priors import Uniform as Uniform
+    from ._registry import declaration as declaration
+    from ._registry import get_model as get_model
+    from ._registry import list_declarations as list_declarations
+    from ._registry import list_models as list_models
+    from ._registry import register_model as register_model
+    from ._spec import AlertRule as AlertRule
+    from ._spec import Declaration as Declaration
+    from ._spec import Declared as Declared
+    from ._spec import EventSpec as EventSpec
+    from ._spec import InputSpec as InputSpec
+    from ._spec import ObservableSpec as ObservableSpec
+    from ._spec import ParameterSpec as ParameterSpec
+    from ._spec import StateSpec as StateSpec
+    from ._spec import TwinDefaults as TwinDefaults
+    from .glucose import BergmanMinimal as BergmanMinimal
+    from .glucose import UVAPadova as UVAPadova
+    from .inflammation import Reynolds2006 as Reynolds2006
+    from .oncology import Glioma as Glioma
+
+_WHERE = {
+    "glucose": "glucose",
+    "inflammation": "inflammation",
+    "oncology": "oncology",
+    "AbstractModel": "_base",
+    "AbstractODEModel": "_base",
+    "AbstractSteppedModel": "_base",
+    "AlertRule": "_spec",
+    "declared": "_base",
+    "EventSpec": "_spec",
+    "Declaration": "_spec",
+    "Declared": "_spec",
+    "InputSpec": "_spec",
+    "ObservableSpec": "_spec",
+    "ParameterSpec": "_spec",
+    "ParamView": "_base",
+    "StateSpec": "_spec",
+    "TwinDefaults": "_spec",
+    "FreeParameters": "_free",
+    "free_parameters": "_free",
+    "GaussianNoise": "_noise",
+    "NoiseModel": "_noise",
+    "LogNormal": "_priors",
+    "Normal": "_priors",
+    "Prior": "_priors",
+    "Uniform": "_priors",
+    "declaration": "_registry",
+    "get_model": "_registry",
+    "list_declarations": "_registry",
+    "list_models": "_registry",
+    "register_model": "_registry",
+    "BergmanMinimal": "glucose",
+    "UVAPadova": "glucose",
+    "Reynolds2006": "inflammation",
+    "Glioma": "oncology",
+}
 
 __all__ = [
     "AbstractModel",
@@ -36,6 +87,8 @@ __all__ = [
     "AbstractSteppedModel",
     "AlertRule",
     "BergmanMinimal",
+    "Declaration",
+    "Declared",
     "EventSpec",
     "FreeParameters",
     "GaussianNoise",
@@ -53,11 +106,27 @@ __all__ = [
     "TwinDefaults",
     "UVAPadova",
     "Uniform",
+    "declaration",
+    "declared",
     "free_parameters",
     "get_model",
     "glucose",
     "inflammation",
+    "list_declarations",
     "list_models",
     "oncology",
     "register_model",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """The re-exported names (and subpackages), each loaded on first use."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    loaded = _importlib.import_module(f"{__name__}.{module}")
+    return loaded if module == name else getattr(loaded, name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

@@ -28,9 +28,9 @@ Two ways to move the state, chosen by the base class:
 from __future__ import annotations
 
 import functools
-import math
-from dataclasses import dataclass, field
-from typing import ClassVar
+from collections.abc import Callable
+from dataclasses import fields
+from typing import ClassVar, TypeVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -38,14 +38,24 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ..errors import ModelError
-from ._noise import NoiseModel
-from ._priors import Prior
+from ._spec import (
+    AlertRule,
+    Declaration,
+    Declared,
+    EventSpec,
+    InputSpec,
+    ObservableSpec,
+    ParameterSpec,
+    StateSpec,
+    TwinDefaults,
+)
 
 __all__ = [
     "AbstractModel",
     "AbstractODEModel",
     "AbstractSteppedModel",
     "AlertRule",
+    "Declaration",
     "EventSpec",
     "InputSpec",
     "ObservableSpec",
@@ -53,145 +63,10 @@ __all__ = [
     "ParameterSpec",
     "StateSpec",
     "TwinDefaults",
+    "declared",
 ]
 
-
-@dataclass(frozen=True)
-class StateSpec:
-    """One state variable. ``kind="memory"`` marks a discrete state changed only by ``on_step``."""
-
-    name: str
-    unit: str
-    description: str = ""
-    kind: str = "continuous"
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("continuous", "memory"):
-            raise ModelError(
-                f"StateSpec.kind must be 'continuous' or 'memory'. Got {self.kind!r} for "
-                f"state {self.name!r}."
-            )
-
-
-@dataclass(frozen=True)
-class ParameterSpec:
-    """One model parameter with its unit, default, plausible bounds, prior and source."""
-
-    name: str
-    unit: str
-    default: float
-    bounds: tuple[float, float] = (-math.inf, math.inf)
-    prior: Prior | None = None
-    description: str = ""
-    reference: str = ""
-
-    def __post_init__(self) -> None:
-        lo, hi = self.bounds
-        if self.prior is not None and not isinstance(self.prior, Prior):
-            raise ModelError(
-                f"ParameterSpec {self.name!r} needs a Prior (Normal, LogNormal, Uniform) or None "
-                f"as prior. Got {self.prior!r}."
-            )
-        if not math.isfinite(self.default):
-            raise ModelError(
-                f"ParameterSpec {self.name!r} needs a finite default. Got {self.default!r}."
-            )
-        if not lo < hi:
-            raise ModelError(
-                f"ParameterSpec {self.name!r} needs bounds (low, high) with low < high. "
-                f"Got {self.bounds!r}."
-            )
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """One input channel: a rate, piecewise constant over each input step."""
-
-    name: str
-    unit: str
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class ObservableSpec:
-    """A quantity that can be measured, with its unit, LOINC code and measurement noise."""
-
-    name: str
-    unit: str
-    loinc: str | None = None
-    description: str = ""
-    noise: NoiseModel | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class EventSpec:
-    """An event kind of a patient's record that the model takes, and how it becomes input.
-
-    ``kind``: the record's kind (``meal``, ``bolus``, ``basal``, ``antibiotic``, ...);
-    ``unit``: the unit of the recorded amount; ``input``: the model input it acts on.
-    ``form``: ``"dose"`` (the amount is delivered into the input: within one input step, or at
-    ``rate`` input units per model time unit, e.g. a meal eaten at 5 g/min) or ``"rate"`` (the
-    input's background rate from the event's time on, e.g. a basal rate). The input receives
-    ``amount / per`` (``per``: 60 for an amount per hour on a model timed in minutes, else 1).
-    ``label``: the regimen event's label (default: ``kind`` with ``-`` for ``_``)."""
-
-    kind: str
-    unit: str
-    input: str
-    form: str = "dose"
-    per: float = 1.0
-    rate: float | None = None
-    label: str | None = None
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        if self.form not in ("dose", "rate"):
-            raise ModelError(
-                f"EventSpec {self.kind!r}: form must be 'dose' or 'rate'. Got {self.form!r}."
-            )
-        if not (isinstance(self.per, int | float) and math.isfinite(self.per) and self.per > 0):
-            raise ModelError(f"EventSpec {self.kind!r}: per must be > 0. Got {self.per!r}.")
-        if self.rate is not None and self.form != "dose":
-            raise ModelError(f"EventSpec {self.kind!r}: only a dose has an intake rate.")
-
-
-@dataclass(frozen=True)
-class AlertRule:
-    """When a forecast of ``observable`` calls for attention: the probability that it falls
-    below ``low`` or rises above ``high`` (either may be None) at any forecast time within
-    ``within`` model time units of issue. ``medtwin.loop`` evaluates the rules on every
-    forecast a twin issues (``alert`` from 20 %, ``watch`` from 5 % or when the widest band
-    crosses). ``reference``: where the thresholds come from."""
-
-    observable: str
-    low: float | None = None
-    high: float | None = None
-    within: float = 60.0
-    reference: str = ""
-
-    def __post_init__(self) -> None:
-        if self.low is None and self.high is None:
-            raise ModelError(f"AlertRule for {self.observable!r}: give low, high or both.")
-        if not (math.isfinite(self.within) and self.within > 0):
-            raise ModelError(
-                f"AlertRule for {self.observable!r}: within must be > 0. Got {self.within!r}."
-            )
-
-
-@dataclass(frozen=True)
-class TwinDefaults:
-    """How the model becomes a twin when a configuration does not say otherwise.
-
-    ``prior``: ``"spec"`` (each free parameter from its ``ParameterSpec.prior``) or
-    ``"population"`` (a kernel density over the model's :meth:`AbstractModel.population`).
-    ``free``: the parameters the twin learns (empty: the configuration must name them).
-    ``drift``: the particle filter's parameter drift per sqrt(hour). ``alerts``: the rules
-    checked on every forecast the twin issues."""
-
-    prior: str = "spec"
-    free: tuple[str, ...] = ()
-    drift: float = 0.0
-    alerts: tuple[AlertRule, ...] = ()
+_C = TypeVar("_C", bound=type)
 
 
 class ParamView:
@@ -208,20 +83,12 @@ class ParamView:
         return self._vec[self._index[name]]
 
 
-def _index(specs: tuple, name: str, what: str, model: str) -> int:
-    for i, s in enumerate(specs):
-        if s.name == name:
-            return i
-    known = ", ".join(s.name for s in specs)
-    raise ModelError(f"Model {model!r} has no {what} named {name!r}. Expected one of: {known}.")
-
-
 @functools.cache
 def _name_index(specs: tuple[ParameterSpec, ...]) -> dict[str, int]:
     return {s.name: i for i, s in enumerate(specs)}
 
 
-class AbstractModel(eqx.Module):
+class AbstractModel(Declared, eqx.Module):
     """Interface of every model. Subclass :class:`AbstractODEModel` or
     :class:`AbstractSteppedModel`, not this class.
 
@@ -233,6 +100,7 @@ class AbstractModel(eqx.Module):
     """
 
     name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
     title: ClassVar[str]
     reference: ClassVar[str]
     time_unit: ClassVar[str]
@@ -247,60 +115,10 @@ class AbstractModel(eqx.Module):
     # Inputs are piecewise constant over steps of this length (model time unit).
     input_dt: eqx.AbstractVar[float]
 
-    # ---- declaration helpers -------------------------------------------------------------
-    @property
-    def n_states(self) -> int:
-        return len(self.states)
-
-    @property
-    def n_params(self) -> int:
-        return len(self.parameters)
-
-    @property
-    def parameter_names(self) -> tuple[str, ...]:
-        return tuple(p.name for p in self.parameters)
-
-    @property
-    def state_names(self) -> tuple[str, ...]:
-        return tuple(s.name for s in self.states)
-
-    @property
-    def input_names(self) -> tuple[str, ...]:
-        return tuple(s.name for s in self.inputs)
-
-    @property
-    def observable_names(self) -> tuple[str, ...]:
-        return tuple(s.name for s in self.observables)
-
+    # ---- declaration helpers (the lookups are :class:`~medtwin.models.Declared`'s) ----------
     def named(self, params: Float[Array, " n_params"]) -> ParamView:
         """Attribute access to ``params`` by parameter name (``self.named(params).kp1``)."""
         return ParamView(params, _name_index(type(self).parameters))
-
-    def param_index(self, name: str) -> int:
-        return _index(self.parameters, name, "parameter", self.name)
-
-    def state_index(self, name: str) -> int:
-        return _index(self.states, name, "state", self.name)
-
-    def input_index(self, name: str) -> int:
-        return _index(self.inputs, name, "input", self.name)
-
-    def observable_index(self, name: str) -> int:
-        return _index(self.observables, name, "observable", self.name)
-
-    def observable_for_code(self, code: str) -> str | None:
-        """The observable measured by LOINC ``code`` (None if the model observes no such code)."""
-        for spec in self.observables:
-            if spec.loinc == code:
-                return spec.name
-        return None
-
-    def event_spec(self, kind: str) -> EventSpec | None:
-        """The declared event of ``kind`` (None if the model takes no such event)."""
-        for spec in self.events:
-            if spec.kind == kind:
-                return spec
-        return None
 
     def population(self) -> Float[Array, "m n_params"]:
         """Parameter vectors of a published population of this model (e.g. the 30 UVA/Padova
@@ -379,3 +197,24 @@ class AbstractSteppedModel(AbstractModel):
         key: PRNGKeyArray | None,
     ) -> Float[Array, " n_states"]:
         raise NotImplementedError
+
+
+def declared(declaration: Declaration) -> Callable[[_C], _C]:
+    """Class decorator: the model class takes its class attributes (``name``, ``parameters``,
+    ...) from ``declaration``, the data the registry reads without loading the numerics.
+    ``declaration.model`` must name the class it decorates. An attribute the class defines itself
+    is kept (a grid model's states, one per cell of the instance's grid)."""
+
+    def apply(cls: _C) -> _C:
+        where = f"{cls.__module__}:{cls.__qualname__}"
+        if declaration.model != where:
+            raise ModelError(
+                f"The declaration of {declaration.name!r} names its class {declaration.model!r}, "
+                f"but decorates {where!r}. Set Declaration.model to {where!r}."
+            )
+        for f in fields(Declaration):
+            if f.name != "model" and f.name not in vars(cls):  # the class's own (a grid's states)
+                setattr(cls, f.name, getattr(declaration, f.name))
+        return cls
+
+    return apply

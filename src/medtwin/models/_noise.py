@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import jax
-import jax.numpy as jnp
-import jax.scipy.stats
-from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
+if TYPE_CHECKING:  # JAX loads when a prior or noise model is used, not declared
+    from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 __all__ = ["GaussianNoise", "NoiseModel", "censored_log_likelihood"]
 
@@ -54,24 +53,39 @@ class GaussianNoise(NoiseModel):
             )
 
     def sd(self, y: Float[ArrayLike, ...]) -> Float[Array, ...]:
+        import jax.numpy as jnp
+
         y = jnp.asarray(y)
         return jnp.sqrt(self.absolute**2 + (self.relative * y) ** 2)
 
     def sample(self, key: PRNGKeyArray, y: Float[ArrayLike, ...]) -> Float[Array, ...]:
+        import jax
+        import jax.numpy as jnp
+
         y = jnp.asarray(y, dtype=jnp.float64)
         return y + self.sd(y) * jax.random.normal(key, y.shape, dtype=jnp.float64)
 
     def log_likelihood(
         self, observed: Float[ArrayLike, ...], y: Float[ArrayLike, ...]
     ) -> Float[Array, ...]:
+        import jax.numpy as jnp
+
         sd = self.sd(y)
         z = (jnp.asarray(observed) - jnp.asarray(y)) / sd
         return -0.5 * z**2 - jnp.log(sd) - 0.5 * math.log(2 * math.pi)
 
     def log_prob_below(self, limit: Float[ArrayLike, ...], y: Float[ArrayLike, ...]) -> Array:
+        import jax
+        import jax.numpy as jnp
+        import jax.scipy.stats
+
         return jax.scipy.stats.norm.logcdf((jnp.asarray(limit) - jnp.asarray(y)) / self.sd(y))
 
     def log_prob_above(self, limit: Float[ArrayLike, ...], y: Float[ArrayLike, ...]) -> Array:
+        import jax
+        import jax.numpy as jnp
+        import jax.scipy.stats
+
         return jax.scipy.stats.norm.logcdf((jnp.asarray(y) - jnp.asarray(limit)) / self.sd(y))
 
 
@@ -87,6 +101,8 @@ def censored_log_likelihood(
     reported limit ``observed``) ``log P(measurement < observed)``; where it is positive (``HI``)
     ``log P(measurement > observed)``. The three terms are evaluated everywhere and selected, so
     the function is jit- and vmap-friendly; arguments broadcast against each other."""
+    import jax.numpy as jnp
+
     exact = noise.log_likelihood(observed, y)
     below = noise.log_prob_below(observed, y)
     above = noise.log_prob_above(observed, y)

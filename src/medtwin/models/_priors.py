@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import jax
-import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
+if TYPE_CHECKING:  # JAX loads when a prior or noise model is used, not declared
+    from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 __all__ = ["LogNormal", "Normal", "Prior", "Uniform"]
 
@@ -39,9 +39,14 @@ class Normal(Prior):
             raise ValueError(f"Normal prior needs sd > 0. Got sd={self.sd!r}.")
 
     def sample(self, key: PRNGKeyArray, shape: tuple[int, ...] = ()) -> Float[Array, ...]:
+        import jax
+        import jax.numpy as jnp
+
         return self.mean + self.sd * jax.random.normal(key, shape, dtype=jnp.float64)
 
     def log_prob(self, x: Float[ArrayLike, ...]) -> Float[Array, ...]:
+        import jax.numpy as jnp
+
         z = (jnp.asarray(x) - self.mean) / self.sd
         return -0.5 * z**2 - math.log(self.sd) - 0.5 * math.log(2 * math.pi)
 
@@ -61,10 +66,15 @@ class LogNormal(Prior):
             )
 
     def sample(self, key: PRNGKeyArray, shape: tuple[int, ...] = ()) -> Float[Array, ...]:
+        import jax
+        import jax.numpy as jnp
+
         z = jax.random.normal(key, shape, dtype=jnp.float64)
         return self.median * jnp.exp(self.sigma * z)
 
     def log_prob(self, x: Float[ArrayLike, ...]) -> Float[Array, ...]:
+        import jax.numpy as jnp
+
         x = jnp.asarray(x)
         z = (jnp.log(x) - math.log(self.median)) / self.sigma
         out = -0.5 * z**2 - jnp.log(x * self.sigma) - 0.5 * math.log(2 * math.pi)
@@ -85,9 +95,14 @@ class Uniform(Prior):
             )
 
     def sample(self, key: PRNGKeyArray, shape: tuple[int, ...] = ()) -> Float[Array, ...]:
+        import jax
+        import jax.numpy as jnp
+
         return jax.random.uniform(key, shape, dtype=jnp.float64, minval=self.low, maxval=self.high)
 
     def log_prob(self, x: Float[ArrayLike, ...]) -> Float[Array, ...]:
+        import jax.numpy as jnp
+
         x = jnp.asarray(x)
         inside = (x >= self.low) & (x <= self.high)
         return jnp.where(inside, -math.log(self.high - self.low), -jnp.inf)

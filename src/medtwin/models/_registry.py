@@ -1,21 +1,64 @@
-"""The registry of published models, by name and alias."""
+"""The registry of models, by name and alias.
+
+Two kinds of entry. The published models that ship with medtwin are known by their
+declarations (``_BUILTIN``, each a :class:`~medtwin.models.Declaration` in a module that loads
+no JAX): :func:`declaration` reads them at once, and a model's class -- and JAX with it -- loads
+when the model is first asked for (:func:`get_model`). Classes registered at run time (an
+imported SBML model, a test's own model) are found first, by the same names.
+"""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import functools
+import importlib
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import UnknownModelError
-from ._base import AbstractModel
+from ._spec import Declaration
 
-__all__ = ["get_model", "list_models", "register_model", "unregister_model"]
+if TYPE_CHECKING:
+    from ._base import AbstractModel
 
-_M = TypeVar("_M", bound=AbstractModel)
+__all__ = [
+    "declaration",
+    "get_model",
+    "list_declarations",
+    "list_models",
+    "register_model",
+    "unregister_model",
+]
+
+_M = TypeVar("_M", bound="type[AbstractModel]")
+
+# The published models medtwin ships: where each declaration lives ("module:NAME"). The
+# declaration names the class that implements it (Declaration.model), which registers itself
+# when its module is imported.
+_BUILTIN = (
+    "medtwin.models.glucose._declarations:UVA_PADOVA",
+    "medtwin.models.glucose._declarations:BERGMAN",
+    "medtwin.models.inflammation._declarations:REYNOLDS2006",
+    "medtwin.models.oncology._declarations:GLIOMA",
+)
 
 _MODELS: dict[str, type[AbstractModel]] = {}
 _ALIASES: dict[str, str] = {}
 
 
-def register_model(cls: type[_M]) -> type[_M]:
+def _load(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@functools.cache
+def _builtin() -> dict[str, Declaration]:
+    """The built-in declarations by name (their modules load no JAX)."""
+    return {d.name: d for d in map(_load, _BUILTIN)}
+
+
+_declaration_of = functools.cache(Declaration.of)  # per class: a class is one declaration
+
+
+def register_model(cls: _M) -> _M:
     """Register a model class under its ``name`` and ``aliases``. Usable as a decorator."""
     _MODELS[cls.name] = cls
     for alias in getattr(cls, "aliases", ()):
@@ -23,18 +66,57 @@ def register_model(cls: type[_M]) -> type[_M]:
     return cls
 
 
+def _unknown(name: str) -> UnknownModelError:
+    known = ", ".join(sorted({n for d in list_declarations() for n in d.names()}))
+    return UnknownModelError(f"Unknown model {name!r}. Expected one of: {known}.")
+
+
+def _builtin_named(name: str) -> Declaration | None:
+    for d in _builtin().values():
+        if name in d.names():
+            return d
+    return None
+
+
+def declaration(name: str) -> Declaration:
+    """The declaration of the model registered as ``name`` (or one of its aliases): a class
+    registered at run time, else a built-in model, read without loading its numerics."""
+    key = _ALIASES.get(name, name)
+    if key in _MODELS:
+        return _declaration_of(_MODELS[key])
+    found = _builtin_named(name)
+    if found is None:
+        raise _unknown(name)
+    return found
+
+
 def get_model(name: str, **config: Any) -> AbstractModel:
     """An instance of the model registered as ``name`` (or one of its aliases)."""
     key = _ALIASES.get(name, name)
     if key not in _MODELS:
-        known = ", ".join(sorted([*_MODELS, *_ALIASES]))
-        raise UnknownModelError(f"Unknown model {name!r}. Expected one of: {known}.")
+        found = _builtin_named(name)
+        if found is None:
+            raise _unknown(name)
+        _load(found.model)  # the class registers itself on import
+        key = found.name
     return _MODELS[key](**config)
 
 
 def list_models() -> list[type[AbstractModel]]:
-    """The registered model classes, sorted by name."""
+    """The registered model classes (the built-in ones loaded), sorted by name."""
+    for d in _builtin().values():
+        if d.name not in _MODELS:
+            _load(d.model)
     return [_MODELS[k] for k in sorted(_MODELS)]
+
+
+def list_declarations() -> list[Declaration]:
+    """The declarations of every model :func:`get_model` knows, sorted by name, without
+    loading a built-in model's numerics (a class registered at run time overrides a built-in
+    model of the same name)."""
+    out = dict(_builtin())
+    out.update({name: _declaration_of(cls) for name, cls in _MODELS.items()})
+    return [out[k] for k in sorted(out)]
 
 
 def unregister_model(name: str) -> None:

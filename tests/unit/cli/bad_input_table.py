@@ -4,9 +4,8 @@
 
 ``CASES``: name -> (arguments after ``medtwin``, a fragment the one-line error must hold),
 run in a folder holding ``FILES`` (path -> text) and an empty folder ``dir``
-(:func:`make_folder`). ``NEEDS_MODEL``: the cases whose check needs a model's declaration
-(its observables, time unit or event kinds) -- these load the models, and so JAX; every other
-case is refused before JAX is imported.
+(:func:`make_folder`). Every case is refused before JAX is imported: a check that needs a
+model reads its declaration (:func:`medtwin.models.declaration`), not its numerics.
 """
 
 from __future__ import annotations
@@ -143,21 +142,6 @@ CASES = {
     "models unknown": (["models", "nope"], "Unknown model 'nope'"),
     "models search nothing": (["models", "t1d", "--search", "zzzz"], "matching 'zzzz'"),
 }  # fmt: skip
-
-
-NEEDS_MODEL = frozenset({
-    "replay horizon 1e9",  # the horizon's bound is in the model's time unit
-    "create horizon 1e9",
-    "replay -30 mg/dL",  # a column maps to an observable and its LOINC range
-    "replay 1e308 mg/dL",
-    "replay data malformed",  # the header names the model's observables
-    "replay bolus 1e12",  # an event kind is one the model declares
-    "replay meal 1e300",
-    "sensitivity n huge",  # its bound is on n x (the model's parameters + 2) runs
-    "identifiability malformed",  # the header names the model's observables
-    "models unknown",  # the registry is the models
-    "models search nothing",
-})  # fmt: skip
 
 
 def make_folder(root: Path) -> Path:

@@ -19,7 +19,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from bad_input_table import CASES, KEY, NEEDS_MODEL, make_folder, snapshot
+from bad_input_table import CASES, KEY, make_folder, snapshot
 
 from medtwin.cli.main import main
 
@@ -88,18 +88,16 @@ def test_the_script_itself_prints_one_line(folder):
     ]
 
 
-# A fresh interpreter runs every case that needs no model, one after the other, each in a fresh
-# copy of the folder, and reports the first after which JAX (or SciPy) was loaded.
+# A fresh interpreter runs every case, one after the other, each in a fresh copy of the folder,
+# and reports the first after which JAX (or SciPy) was loaded.
 CHILD = textwrap.dedent("""
     import json, os, sys, tempfile
     from pathlib import Path
     sys.path.insert(0, sys.argv[1])
-    from bad_input_table import CASES, NEEDS_MODEL, make_folder
+    from bad_input_table import CASES, make_folder
     from medtwin.cli.main import main
     report = {"codes": {}, "loaded": None}
     for name, (argv, _) in CASES.items():
-        if name in NEEDS_MODEL:
-            continue
         with tempfile.TemporaryDirectory() as tmp:
             os.chdir(make_folder(Path(tmp)))
             sys.argv = ["medtwin", *argv]
@@ -121,20 +119,19 @@ def test_refused_before_jax_is_imported(tmp_path):
                          text=True, timeout=300, env=env)  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     report = json.loads(res.stdout.strip().splitlines()[-1])
-    light = [n for n in CASES if n not in NEEDS_MODEL]
-    assert report["codes"] == dict.fromkeys(light, 2)
+    assert report["codes"] == dict.fromkeys(CASES, 2)
     assert report["loaded"] is None, f"case {report['loaded'][0]!r} loaded {report['loaded'][1]}"
-    # The cases that may load JAX are named, and stay few: a check that needs no model runs first.
-    assert NEEDS_MODEL <= set(CASES) and len(NEEDS_MODEL) <= 11
 
 
 def test_the_child_would_see_jax_loaded(tmp_path):
-    """The check above can fail: a case that needs a model loads JAX in the same harness."""
-    code = CHILD.replace("if name in NEEDS_MODEL", "if name != 'models unknown'")
+    """The check above can fail: a command that runs a model loads JAX in the same harness."""
+    code = CHILD.replace("for name, (argv, _) in CASES.items():", "for name, (argv, _) in {"
+                         "'a run': (['simulate', 'bergman', '--days', '1', '--out', 'x.csv'], "
+                         "'')}.items():")  # fmt: skip
     env = {"MEDTWIN_KEY": KEY, "MEDTWIN_JAX_CACHE": "off", "PATH": "/usr/bin:/bin",
            "HOME": str(tmp_path)}  # fmt: skip
     res = subprocess.run([sys.executable, "-c", code, str(HERE)], capture_output=True,
                          text=True, timeout=300, env=env)  # fmt: skip
     report = json.loads(res.stdout.strip().splitlines()[-1])
-    assert report["codes"] == {"models unknown": 2}
-    assert report["loaded"][0] == "models unknown" and "jax" in report["loaded"][1]
+    assert report["codes"] == {"a run": 0}, res.stderr[-2000:]
+    assert report["loaded"][0] == "a run" and "jax" in report["loaded"][1]

@@ -1,15 +1,32 @@
 """Glucose-insulin models for type-1 diabetes, and the CGM sensor and insulin pump."""
 
-from .bergman import BergmanMinimal as BergmanMinimal
-from .cgm import CGM_PRESETS as CGM_PRESETS
-from .cgm import CGMReadings as CGMReadings
-from .cgm import CGMSensor as CGMSensor
-from .cgm import cgm_preset as cgm_preset
-from .pump import PUMP_PRESETS as PUMP_PRESETS
-from .pump import InsulinPump as InsulinPump
-from .pump import pump_preset as pump_preset
-from .uva_padova import EAT_RATE as EAT_RATE
-from .uva_padova import UVAPadova as UVAPadova
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+if _TYPE_CHECKING:
+    from .bergman import BergmanMinimal as BergmanMinimal
+    from .cgm import CGM_PRESETS as CGM_PRESETS
+    from .cgm import CGMReadings as CGMReadings
+    from .cgm import CGMSensor as CGMSensor
+    from .cgm import cgm_preset as cgm_preset
+    from .pump import PUMP_PRESETS as PUMP_PRESETS
+    from .pump import InsulinPump as InsulinPump
+    from .pump import pump_preset as pump_preset
+    from .uva_padova import EAT_RATE as EAT_RATE
+    from .uva_padova import UVAPadova as UVAPadova
+
+_WHERE = {
+    "BergmanMinimal": "bergman",
+    "CGM_PRESETS": "cgm",
+    "CGMReadings": "cgm",
+    "CGMSensor": "cgm",
+    "cgm_preset": "cgm",
+    "PUMP_PRESETS": "pump",
+    "InsulinPump": "pump",
+    "pump_preset": "pump",
+    "EAT_RATE": "uva_padova",
+    "UVAPadova": "uva_padova",
+}
 
 __all__ = [
     "CGM_PRESETS",
@@ -23,3 +40,16 @@ __all__ = [
     "cgm_preset",
     "pump_preset",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """The re-exported names (and subpackages), each loaded on first use."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    loaded = _importlib.import_module(f"{__name__}.{module}")
+    return loaded if module == name else getattr(loaded, name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

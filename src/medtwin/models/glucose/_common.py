@@ -3,7 +3,7 @@ record they take, and the glucose alert rules."""
 
 from __future__ import annotations
 
-from .._base import AlertRule, EventSpec, InputSpec
+from .._spec import AlertRule, EventSpec, InputSpec
 
 # The input channels of every T1D model: what medtwin.simulate.meal/bolus/basal target.
 T1D_INPUTS = (

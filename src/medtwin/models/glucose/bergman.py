@@ -40,153 +40,22 @@ J Diabetes Sci Technol 3(5):1047-1057, 2009.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from .._base import AbstractODEModel, ObservableSpec, ParameterSpec, StateSpec, TwinDefaults
-from .._noise import GaussianNoise
+from .._base import AbstractODEModel, declared
 from .._registry import register_model
-from ._common import T1D_EVENTS, T1D_INPUTS, glucose_alerts
+from ._declarations import BERGMAN
 
 __all__ = ["MICRO_PER_UNIT", "BergmanMinimal"]
 
 MICRO_PER_UNIT = 1e6  # µU of insulin per U
 
-_B79 = "Bergman et al. 1979, Am J Physiol 236:E667"
-_B81 = "Bergman et al. 1981, J Clin Invest 68:1456"
-_H04 = "Hovorka et al. 2004, Physiol Meas 25:905"
-_K09 = "Kanderian et al. 2009, JDST 3:1047"
 
-
-def _P(
-    name: str, unit: str, default: float, bounds: tuple, description: str, reference: str
-) -> ParameterSpec:
-    return ParameterSpec(name, unit, default, bounds, description=description, reference=reference)
-
-
-# name, unit, default (a 70-kg adult with T1D), bounds (a plausibility box for priors and
-# calibration), description, reference.
-_PARAMETERS = (
-    _P(
-        "Gb",
-        "mg/dL",
-        130.0,
-        (70.0, 300.0),
-        "basal (rest) plasma glucose",
-        "typical T1D fasting glucose 120-140 mg/dL (assumed default)",
-    ),
-    _P(
-        "p1",
-        "1/min",
-        0.01,
-        (0.0, 0.05),
-        "glucose effectiveness at basal insulin (SG)",
-        f"{_B81}: SG 0.01-0.03/min; T1D: GEZI 2.2e-3/min + SI*Ib, {_K09}",
-    ),
-    _P(
-        "p2",
-        "1/min",
-        0.025,
-        (0.003, 0.1),
-        "rate of decay of remote insulin action",
-        f"{_B79}; {_B81} (~0.02-0.03/min); T1D mean 0.0106/min, {_K09}",
-    ),
-    _P(
-        "p3",
-        "mL/µU/min^2",
-        1.25e-5,
-        (1e-7, 2e-4),
-        "gain of insulin action (SI = p3/p2)",
-        f"{_B79}; SI = p3/p2 ~5e-4 mL/µU/min, {_B81}; T1D SI 8.1e-4, {_K09}",
-    ),
-    _P(
-        "n",
-        "1/min",
-        0.138,
-        (0.05, 0.5),
-        "fractional plasma insulin clearance",
-        f"{_H04} (ke = 0.138/min)",
-    ),
-    _P(
-        "Ib",
-        "µU/mL",
-        10.0,
-        (1.0, 60.0),
-        "plasma insulin sustained by the basal rate",
-        f"assumed: basal n*Ib*VI*BW/1e6 ~0.7 U/h (0.24 U/kg/day) at the defaults; cf. {_H04}",
-    ),
-    _P(
-        "VI",
-        "mL/kg",
-        120.0,
-        (40.0, 300.0),
-        "insulin distribution volume",
-        f"{_H04} (VI = 0.12 L/kg)",
-    ),
-    _P(
-        "VG",
-        "dL/kg",
-        1.6,
-        (0.8, 3.0),
-        "glucose distribution volume",
-        f"{_H04} (VG = 0.16 L/kg); 1.88 dL/kg in Dalla Man 2007",
-    ),
-    _P("BW", "kg", 70.0, (10.0, 250.0), "body weight", f"standard adult, {_H04}"),
-    _P(
-        "tau_i",
-        "min",
-        55.0,
-        (10.0, 150.0),
-        "time constant of subcutaneous insulin absorption",
-        f"{_H04} (tmax,I = 55 min); 47-49 min, {_K09}",
-    ),
-    _P(
-        "tau_m",
-        "min",
-        40.0,
-        (10.0, 150.0),
-        "time constant of carbohydrate absorption",
-        f"{_H04} (tmax,G = 40 min); 47 min, {_K09}",
-    ),
-    _P("Ag", "1", 0.8, (0.3, 1.0), "carbohydrate bioavailability", f"{_H04} (AG = 0.8)"),
-)
-del _P
-
-_STATES = (
-    StateSpec("G", "mg/dL", "plasma glucose"),
-    StateSpec("X", "1/min", "remote insulin action"),
-    StateSpec("I", "µU/mL", "plasma insulin"),
-    StateSpec("Isc1", "U", "first subcutaneous insulin depot"),
-    StateSpec("Isc2", "U", "second subcutaneous insulin depot"),
-    StateSpec("D1", "mg", "first gut glucose compartment"),
-    StateSpec("D2", "mg", "second gut glucose compartment"),
-)
-
-
+@declared(BERGMAN)
 class BergmanMinimal(AbstractODEModel):
     """Bergman minimal model of a T1D patient with gut and SC insulin compartments. See the
     module docstring."""
-
-    name: ClassVar[str] = "bergman"
-    aliases: ClassVar[tuple[str, ...]] = ("minimal",)
-    title: ClassVar[str] = "Bergman minimal model, type-1 diabetes (gut and SC insulin chains)"
-    reference: ClassVar[str] = (
-        "Bergman RN et al. Am J Physiol 236:E667-E677 (1979); "
-        "Hovorka R et al. Physiol Meas 25:905-920 (2004); "
-        "Kanderian SS et al. J Diabetes Sci Technol 3:1047-1057 (2009)"
-    )
-    time_unit: ClassVar[str] = "min"
-    states: ClassVar = _STATES
-    parameters: ClassVar = _PARAMETERS
-    inputs: ClassVar = T1D_INPUTS
-    observables: ClassVar = (
-        ObservableSpec("bg", "mg/dL", "2339-0", "plasma glucose G", GaussianNoise(3.0, 0.05)),
-        ObservableSpec("insulin", "µU/mL", None, "plasma insulin I", GaussianNoise(2.0, 0.1)),
-    )
-    events: ClassVar = T1D_EVENTS
-    twin_defaults: ClassVar = TwinDefaults(alerts=glucose_alerts("bg"))
 
     input_dt: float = 1.0
 

@@ -45,98 +45,16 @@ J Theor Biol 242(1):220-236, 2006. doi:10.1016/j.jtbi.2006.02.016. BioModels BIO
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from .._base import (
-    AbstractODEModel,
-    AlertRule,
-    EventSpec,
-    InputSpec,
-    ObservableSpec,
-    ParameterSpec,
-    StateSpec,
-    TwinDefaults,
-)
-from .._noise import GaussianNoise
-from .._priors import LogNormal, Prior
+from .._base import AbstractODEModel, declared
 from .._registry import register_model
+from ._declarations import REYNOLDS2006
 
 __all__ = ["HEALTH_TOL", "OUTCOMES", "SEPTIC_P", "Reynolds2006", "outcome_class"]
 
-_R06 = "Reynolds et al. 2006, J Theor Biol 242:220, Table 1; BIOMD0000000714"
-_MT = "medtwin assumption (not in Reynolds et al. 2006)"
-
-
-def _P(name: str, unit: str, default: float, description: str, *, ref: str = _R06,
-       bounds: tuple[float, float] | None = None,
-       prior: Prior | None = None) -> ParameterSpec:  # fmt: skip
-    # Bounds: a factor of 4 either side of the published value unless given.
-    lo, hi = bounds if bounds is not None else (default / 4.0, default * 4.0)
-    return ParameterSpec(name, unit, default, (lo, hi), prior=prior, description=description,
-                         reference=ref)  # fmt: skip
-
-
-_PARAMETERS = (
-    # Priors of the sepsis twin (medtwin assumption, not in the paper): an infection whose
-    # growth rate and initial load are unknown to within a factor of about 2.
-    _P(
-        "k_pg",
-        "1/h",
-        0.3,
-        "pathogen growth rate (Fig. 2c uses 0.6 for septic death)",
-        prior=LogNormal(0.4, 0.3),
-    ),
-    _P("p_inf", "1e6 cells/cc", 20.0, "pathogen carrying capacity"),
-    _P("k_pm", "1/(a.u. h)", 0.6, "pathogen kill rate by the non-specific local response"),
-    _P("s_m", "a.u./h", 0.005, "source of the non-specific local response"),
-    _P("mu_m", "1/h", 0.002, "decay of the non-specific local response"),
-    _P("k_mp", "1/(1e6 cells/cc h)", 0.01, "exhaustion of the local response by pathogen"),
-    _P("k_pn", "1/(a.u. h)", 1.8, "pathogen kill rate by activated phagocytes N*"),
-    _P("k_np", "1/(1e6 cells/cc h)", 0.1, "N* activation by pathogen"),
-    _P("k_nn", "1/(a.u. h)", 0.01, "N* activation by N* (cytokine positive feedback)"),
-    _P("s_nr", "a.u./h", 0.08, "maximal recruitment of activated phagocytes"),
-    _P("mu_nr", "1/h", 0.12, "half-saturation of N* recruitment (in units of R)"),
-    _P("mu_n", "1/h", 0.05, "decay rate of activated phagocytes"),
-    _P("k_nd", "1/(a.u. h)", 0.02, "N* activation by tissue damage"),
-    _P("k_dn", "a.u./h", 0.35, "maximal rate of damage caused by N*"),
-    _P("x_dn", "a.u.", 0.06, "N* level of half-maximal damage (Hill exponent 6)"),
-    _P("mu_d", "1/h", 0.02, "decay (repair) rate of damage"),
-    _P("c_inf", "a.u.", 0.28, "C_A level that halves pro-inflammatory signals"),
-    _P("s_c", "a.u./h", 0.0125, "constant source of C_A (resting C_A = s_c/mu_c)"),
-    _P("k_cn", "a.u./h", 0.04, "maximal C_A production driven by N* and damage"),
-    _P("k_cnd", "1", 48.0, "relative weight of damage vs N* in driving C_A"),
-    _P("mu_c", "1/h", 0.1, "decay rate of C_A"),
-    _P(
-        "P0",
-        "1e6 cells/cc",
-        1.0,
-        "initial pathogen load P(0), varied in the paper",
-        bounds=(0.0, 20.0),
-        ref="Reynolds et al. 2006 (P(0) = 1 baseline; 1.5 in Fig. 2b)",
-        prior=LogNormal(1.0, 0.5),
-    ),
-    _P(
-        "wbc0",
-        "10*3/uL",
-        7.0,
-        "white cell count at rest (N* = 0)",
-        bounds=(3.0, 12.0),
-        ref=f"{_MT}: normal adult WBC 4.5-11 x10^3/uL",
-    ),
-    _P(
-        "wbc_per_N",
-        "10*3/uL per a.u.",
-        10.0,
-        "WBC rise per unit of N* (assumed scale)",
-        bounds=(1.0, 50.0),
-        ref=f"{_MT}: N* of 0.5-2 a.u. maps to 12-27 x10^3/uL",
-    ),
-)
-del _P
 
 # Outcome thresholds (P in 1e6 cells/cc; N*, D in a.u.): see outcome_class.
 HEALTH_TOL = 0.05
@@ -144,66 +62,10 @@ SEPTIC_P = 0.5
 OUTCOMES = ("health", "aseptic death", "septic death")
 
 
+@declared(REYNOLDS2006)
 class Reynolds2006(AbstractODEModel):
     """Reduced 4-variable acute inflammatory response (Reynolds et al. 2006). See the module
     docstring."""
-
-    name: ClassVar[str] = "reynolds2006"
-    aliases: ClassVar[tuple[str, ...]] = ("sepsis",)
-    title: ClassVar[str] = "Reduced acute inflammatory response to infection (Reynolds 2006)"
-    reference: ClassVar[str] = (
-        "Reynolds A et al. J Theor Biol 242:220-236 (2006); BioModels BIOMD0000000714"
-    )
-    time_unit: ClassVar[str] = "h"
-    states: ClassVar = (
-        StateSpec("P", "1e6 cells/cc", "pathogen"),
-        StateSpec("N", "a.u.", "activated phagocytes N* and their cytokines (N*-units)"),
-        StateSpec("D", "a.u.", "tissue damage (D-units)"),
-        StateSpec("CA", "a.u.", "anti-inflammatory mediators C_A (C_A-units)"),
-    )
-    parameters: ClassVar = _PARAMETERS
-    inputs: ClassVar = (
-        InputSpec("antibiotic", "1/h", "extra first-order pathogen kill rate (extension)"),
-        InputSpec("anti_inflammatory", "a.u./h", "administered C_A, added to dCA/dt"),
-    )
-    observables: ClassVar = (
-        ObservableSpec(
-            "wbc",
-            "10*3/uL",
-            "6690-2",
-            "white cell count, wbc0 + wbc_per_N * N* (proportionality with an assumed scale)",
-            GaussianNoise(0.2, 0.05),
-        ),
-        ObservableSpec(
-            "damage",
-            "a.u.",
-            None,
-            "tissue damage D; stands for an organ-dysfunction score such as SOFA (no LOINC)",
-            GaussianNoise(0.02, 0.1),
-        ),
-        ObservableSpec(
-            "pathogen", "1e6 cells/cc", None, "pathogen load P", GaussianNoise(0.01, 0.3)
-        ),
-        ObservableSpec(
-            "anti_inflammatory",
-            "a.u.",
-            None,
-            "anti-inflammatory mediators C_A",
-            GaussianNoise(0.005, 0.15),
-        ),
-    )
-    # The events of an ICU record: rates per hour from the event's time on.
-    events: ClassVar = (
-        EventSpec("antibiotic", "1/h", "antibiotic", "rate", description="extra kill rate"),
-        EventSpec(
-            "anti_inflammatory", "a.u./h", "anti_inflammatory", "rate", description="C_A infusion"
-        ),
-    )
-    # White cells outside 4-12 x10^3/uL are a SIRS criterion (Bone RC et al., Chest
-    # 101:1644-1655, 1992); looked at over the next 12 hours.
-    twin_defaults: ClassVar = TwinDefaults(
-        alerts=(AlertRule("wbc", 4.0, 12.0, 12.0, "Bone et al., Chest 101:1644 (1992)"),)
-    )
 
     # 0.05 h (3 min): over 168 h RK4 (1 step per input step) agrees with Adaptive(rtol=atol=
     # 1e-10) to <= 1.3e-7 of each state's peak and <= 3e-6 pointwise where |y| > 0.01; at
