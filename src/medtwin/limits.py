@@ -42,6 +42,7 @@ __all__ = [
     "PARTICLES",
     "SEED",
     "SENSITIVITY_RUNS",
+    "SIMULATION_POINTS",
     "SIMULATION_SPAN",
     "TRIAL_BOOTSTRAP",
     "TRIAL_PATIENTS",
@@ -223,6 +224,11 @@ SIMULATION_SPAN = Bound(
     "replays. `simulate t1d --days 366` writes 527,040 rows in about 21 s with 0.8 GB at "
     "its peak (measured on the 2-core machine); cost and memory grow linearly with it "
     "(1e8 days asked for 2 TiB).",
+)  # fmt: skip
+SIMULATION_POINTS = Bound(
+    "points", "output times", "a run", 2, 1_000_001, "times", integer=True,
+    reason="The rows a time course writes (`sbml simulate`: --t1 / --dt + 1): a million rows "
+    "of a few observables are tens of MB of CSV; beyond that a coarser --dt says the same.",
 )  # fmt: skip
 UNSTORED_PARTICLES = replace(
     PARTICLES, owner="a twin run on the command line (glioma)", low=2,

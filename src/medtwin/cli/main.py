@@ -312,6 +312,11 @@ from ._analysis import register as _register_analysis_commands  # noqa: E402
 
 _register_analysis_commands(app)
 
+# `medtwin sbml import` and `medtwin sbml simulate` live in _sbml_cmds.py.
+from ._sbml_cmds import register as _register_sbml_commands  # noqa: E402
+
+_register_sbml_commands(app)
+
 
 def main() -> None:
     """Entry point. A MedtwinError prints one line and exits with status 2, and so does a usage

@@ -141,6 +141,17 @@ CASES = {
     # listing
     "models unknown": (["models", "nope"], "Unknown model 'nope'"),
     "models search nothing": (["models", "t1d", "--search", "zzzz"], "matching 'zzzz'"),
+    # sbml import / simulate (the document is read after these checks, JAX after the document)
+    "sbml document missing": (["sbml", "import", "missing.xml"], "No such file"),
+    "sbml document a folder": (["sbml", "simulate", "dir", "--t1", "10"], "No such file"),
+    "sbml t1 negative": (["sbml", "simulate", "m.xml", "--t1", "-5"], "--t1 must be"),
+    "sbml points huge": (["sbml", "simulate", "m.xml", "--t1", "1e9", "--dt", "1e-3"],
+                         "1,000,001"),
+    "sbml set malformed": (["sbml", "simulate", "m.xml", "--t1", "10", "--set", "k"],
+                           "ID=VALUE"),
+    "sbml out exists": (["sbml", "simulate", "m.xml", "--t1", "10", "--out", "existing.csv"],
+                        "--overwrite"),
+    "sbml time unit": (["sbml", "import", "good.csv", "--time-unit", "weeks"], "s, min, h or d"),
 }  # fmt: skip
 
 
