@@ -18,6 +18,8 @@ PACKAGES = [
     "medtwin.cohorts",
     "medtwin.data.fhir",
     "medtwin.store",
+    "medtwin.petab",
+    "medtwin.sbml",
     "medtwin.service",
 ]
 
