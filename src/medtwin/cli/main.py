@@ -317,6 +317,11 @@ from ._sbml_cmds import register as _register_sbml_commands  # noqa: E402
 
 _register_sbml_commands(app)
 
+# `medtwin petab llh` and `medtwin petab fit` live in _petab_cmds.py.
+from ._petab_cmds import register as _register_petab_commands  # noqa: E402
+
+_register_petab_commands(app)
+
 
 def main() -> None:
     """Entry point. A MedtwinError prints one line and exits with status 2, and so does a usage

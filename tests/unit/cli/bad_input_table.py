@@ -152,6 +152,10 @@ CASES = {
     "sbml out exists": (["sbml", "simulate", "m.xml", "--t1", "10", "--out", "existing.csv"],
                         "--overwrite"),
     "sbml time unit": (["sbml", "import", "good.csv", "--time-unit", "weeks"], "s, min, h or d"),
+    # petab llh / fit
+    "petab problem missing": (["petab", "llh", "missing.yaml"], "No such file"),
+    "petab starts 0": (["petab", "fit", "good.yaml", "--starts", "0"], "--starts must be"),
+    "petab out exists": (["petab", "fit", "good.yaml", "--out", "existing.csv"], "--overwrite"),
 }  # fmt: skip
 
 
