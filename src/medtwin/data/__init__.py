@@ -5,8 +5,9 @@ table the command line checks values against -- is read without loading JAX (``c
 ``vpatients`` need it).
 """
 
-import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from .._lazy import exports as _exports
 
 if _TYPE_CHECKING:
     from .csvio import read_cgm_csv as read_cgm_csv
@@ -79,10 +80,4 @@ __all__ = [
     "write_radii_csv",
 ]
 
-
-def __getattr__(name: str) -> object:
-    """The re-exported names, each loaded from its module on first use."""
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(_importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = _exports(__name__, _WHERE)

@@ -5,8 +5,9 @@ parameters, observables, events, time unit) is read without loading JAX
 (:func:`declaration`, :func:`list_declarations`); the model class, and JAX with it, loads when
 the model is asked for (:func:`get_model`)."""
 
-import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from .._lazy import exports as _exports
 
 if _TYPE_CHECKING:
     from . import glucose as glucose
@@ -118,15 +119,4 @@ __all__ = [
     "register_model",
 ]
 
-
-def __getattr__(name: str) -> object:
-    """The re-exported names (and subpackages), each loaded on first use."""
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    loaded = _importlib.import_module(f"{__name__}.{module}")
-    return loaded if module == name else getattr(loaded, name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+__getattr__ = _exports(__name__, _WHERE)

@@ -105,3 +105,15 @@ def nllh_normal(residuals_and_sigmas) -> float:
     """``sum 0.5 ln(2 pi s^2) + 0.5 (r/s)^2``."""
     return sum(0.5 * math.log(2 * math.pi * s * s) + 0.5 * (r / s) ** 2
                for r, s in residuals_and_sigmas)  # fmt: skip
+
+
+def closed_form_nllh(
+    k: float = 0.5, scale: float = 2.0, sd: float = 0.3, p_on: float = 1.5
+) -> float:
+    """The negative log-likelihood of the problem :func:`write` writes (default tables, A0 = 1,
+    t_on = 3), from the closed form: the nominal values unless given."""
+    a = lambda t, p: a_exact(t, a0=1.0, k=k, p=p, t_on=3.0)  # noqa: E731
+    return nllh_normal([
+        (scale * a(0, 0) - 1.9, sd), (scale * a(1, 0) - 1.1, sd),
+        (scale * a(2, p_on) - 0.8, 0.2), (scale * a(6, p_on) - 4.1, 0.2),
+    ])  # fmt: skip

@@ -9,18 +9,10 @@ import csv
 import re
 
 import pytest
-from petab_tiny import a_exact, nllh_normal, write
+from petab_tiny import closed_form_nllh, write
 from typer.testing import CliRunner
 
 from medtwin.cli.main import app
-
-
-def closed_form_nllh(k=0.5, scale=2.0, sd=0.3, p_on=1.5):
-    a = lambda t, p: a_exact(t, a0=1.0, k=k, p=p, t_on=3.0)  # noqa: E731
-    return nllh_normal([
-        (scale * a(0, 0) - 1.9, sd), (scale * a(1, 0) - 1.1, sd),
-        (scale * a(2, p_on) - 0.8, 0.2), (scale * a(6, p_on) - 4.1, 0.2),
-    ])  # fmt: skip
 
 
 def test_llh_prints_the_closed_form(tmp_path):

@@ -1,7 +1,8 @@
 """Glucose-insulin models for type-1 diabetes, and the CGM sensor and insulin pump."""
 
-import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from ..._lazy import exports as _exports
 
 if _TYPE_CHECKING:
     from .bergman import BergmanMinimal as BergmanMinimal
@@ -41,15 +42,4 @@ __all__ = [
     "pump_preset",
 ]
 
-
-def __getattr__(name: str) -> object:
-    """The re-exported names (and subpackages), each loaded on first use."""
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    loaded = _importlib.import_module(f"{__name__}.{module}")
-    return loaded if module == name else getattr(loaded, name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+__getattr__ = _exports(__name__, _WHERE)

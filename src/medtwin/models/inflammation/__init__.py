@@ -1,7 +1,8 @@
 """Models of the acute inflammatory response to infection (sepsis)."""
 
-import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from ..._lazy import exports as _exports
 
 if _TYPE_CHECKING:
     from .reynolds2006 import HEALTH_TOL as HEALTH_TOL
@@ -20,15 +21,4 @@ _WHERE = {
 
 __all__ = ["HEALTH_TOL", "OUTCOMES", "SEPTIC_P", "Reynolds2006", "outcome_class"]
 
-
-def __getattr__(name: str) -> object:
-    """The re-exported names (and subpackages), each loaded on first use."""
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    loaded = _importlib.import_module(f"{__name__}.{module}")
-    return loaded if module == name else getattr(loaded, name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+__getattr__ = _exports(__name__, _WHERE)

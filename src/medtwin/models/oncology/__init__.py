@@ -1,7 +1,8 @@
 """Oncology models: the Swanson proliferation-invasion glioma model with radiotherapy."""
 
-import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from ..._lazy import exports as _exports
 
 if _TYPE_CHECKING:
     from .glioma import Glioma as Glioma
@@ -16,15 +17,4 @@ _WHERE = {
 
 __all__ = ["Glioma", "synthetic_brain", "wave_profile"]
 
-
-def __getattr__(name: str) -> object:
-    """The re-exported names (and subpackages), each loaded on first use."""
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    loaded = _importlib.import_module(f"{__name__}.{module}")
-    return loaded if module == name else getattr(loaded, name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+__getattr__ = _exports(__name__, _WHERE)
