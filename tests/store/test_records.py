@@ -199,7 +199,7 @@ def test_migrations_match_the_tables_and_reopen_keeps_data(db_url, key):
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
             rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert diff == []
-    assert rev == "0003"
+    assert rev == "0004"
 
 
 def test_wrong_key_is_refused(db_url, key):

@@ -4,13 +4,16 @@ Two kinds of entry. The published models that ship with medtwin are known by the
 declarations (``_BUILTIN``, each a :class:`~medtwin.models.Declaration` in a module that loads
 no JAX): :func:`declaration` reads them at once, and a model's class -- and JAX with it -- loads
 when the model is first asked for (:func:`get_model`). Classes registered at run time (an
-imported SBML model, a test's own model) are found first, by the same names.
+imported SBML model, a test's own model) are found first, by the same names. A name found in
+neither is asked of the finders (:func:`add_model_finder`): a store adds one that reads its
+table of imported models, so a model imported by another process is found when a twin needs it.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import UnknownModelError
@@ -20,11 +23,13 @@ if TYPE_CHECKING:
     from ._base import AbstractModel
 
 __all__ = [
+    "add_model_finder",
     "declaration",
     "get_model",
     "list_declarations",
     "list_models",
     "register_model",
+    "remove_model_finder",
     "unregister_model",
 ]
 
@@ -42,6 +47,7 @@ _BUILTIN = (
 
 _MODELS: dict[str, type[AbstractModel]] = {}
 _ALIASES: dict[str, str] = {}
+_FINDERS: list[Callable[[str], object]] = []
 
 
 def _load(path: str) -> Any:
@@ -66,6 +72,29 @@ def register_model(cls: _M) -> _M:
     return cls
 
 
+def add_model_finder(finder: Callable[[str], object]) -> None:
+    """Ask ``finder(name)`` for a model name that is neither registered nor built in; the
+    finder registers the model (:func:`register_model`) if it has one, and returns anything."""
+    if finder not in _FINDERS:
+        _FINDERS.append(finder)
+
+
+def remove_model_finder(finder: Callable[[str], object]) -> None:
+    """Stop asking ``finder`` (added with :func:`add_model_finder`)."""
+    if finder in _FINDERS:
+        _FINDERS.remove(finder)
+
+
+def _found(name: str) -> str | None:
+    """The registered name of ``name`` after asking the finders, or None."""
+    for finder in list(_FINDERS):
+        finder(name)
+        key = _ALIASES.get(name, name)
+        if key in _MODELS:
+            return key
+    return None
+
+
 def _unknown(name: str) -> UnknownModelError:
     known = ", ".join(sorted({n for d in list_declarations() for n in d.names()}))
     return UnknownModelError(f"Unknown model {name!r}. Expected one of: {known}.")
@@ -86,7 +115,10 @@ def declaration(name: str) -> Declaration:
         return _declaration_of(_MODELS[key])
     found = _builtin_named(name)
     if found is None:
-        raise _unknown(name)
+        key = _found(name) or ""
+        if key not in _MODELS:
+            raise _unknown(name)
+        return _declaration_of(_MODELS[key])
     return found
 
 
@@ -95,10 +127,13 @@ def get_model(name: str, **config: Any) -> AbstractModel:
     key = _ALIASES.get(name, name)
     if key not in _MODELS:
         found = _builtin_named(name)
-        if found is None:
-            raise _unknown(name)
-        _load(found.model)  # the class registers itself on import
-        key = found.name
+        if found is not None:
+            _load(found.model)  # the class registers itself on import
+            key = found.name
+        else:
+            key = _found(name) or ""
+            if key not in _MODELS:
+                raise _unknown(name)
     return _MODELS[key](**config)
 
 

@@ -14,11 +14,14 @@ import re
 import threading
 import types
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from ..errors import ModelError
 from ..models._base import ObservableSpec, ParameterSpec, StateSpec
+from ..models._priors import LogNormal, Prior, Uniform
+from ..models._spec import TwinDefaults
 from ._eventgraph import EventInfo
 from ._eventmodel import SBMLEventModel
 from ._model import Equations, SBMLBase, SBMLModel, resolve
@@ -41,9 +44,11 @@ def load_sbml(
     source: str | os.PathLike[str] | bytes,
     *,
     name: str | None = None,
-    observables: Sequence[str] | None = None,
+    observables: Sequence[str | ObservableSpec] | None = None,
     time_unit: str | None = None,
     max_bytes: int = MAX_BYTES,
+    priors: Mapping[str, Prior] | None = None,
+    twin_defaults: TwinDefaults | None = None,
 ) -> type[SBMLModel] | type[SBMLEventModel]:
     """Import an SBML Level 2 or 3 core model as a medtwin model class.
 
@@ -52,8 +57,15 @@ def load_sbml(
     document's SHA-256>``); register the class with
     :func:`medtwin.models.register_model` to use it by name. ``observables``: what the model
     observes -- SBML ids, ``amount(S)`` or ``concentration(S)`` (default: every species and
-    every compartment or parameter moved by a rule). ``time_unit``: the model's time unit
-    where the document declares none medtwin knows (``s``, ``min``, ``h``, ``d``).
+    every compartment or parameter moved by a rule); an entry may be an
+    :class:`~medtwin.models.ObservableSpec` whose ``name`` is such an output, to give its unit,
+    LOINC code, description and measurement noise (a plain name takes the document's unit and
+    none of the others). ``time_unit``: the model's time unit where the document declares none
+    medtwin knows (``s``, ``min``, ``h``, ``d``). ``priors``: parameter id -> prior (its
+    bounds become the prior's support: ``(0, inf)`` for a log-normal, ``(low, high)`` for a
+    uniform); ``twin_defaults``: how the model becomes a twin (free parameters, drift,
+    alerts). These three make an imported model a twin (``medtwin.loop``) with no code written
+    for it; ``medtwin.data.model_mapping`` reads them from a mapping document.
 
     Returns a subclass of :class:`~medtwin.sbml.SBMLModel` (of ``SBMLEventModel`` where the
     document has events); ``load_sbml(path)()`` is a model instance for
@@ -78,7 +90,8 @@ def load_sbml(
     UTF-8, a DTD, libsbml errors, values that are missing or circular).
     """
     src = read_source(source, max_bytes=max_bytes)
-    key = (src.sha256, name, None if observables is None else tuple(observables), time_unit)
+    key = (src.sha256, name, None if observables is None else repr(tuple(observables)),
+           time_unit, repr(sorted((priors or {}).items())), repr(twin_defaults))  # fmt: skip
     with _LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
@@ -88,7 +101,8 @@ def load_sbml(
     declared = read_model(to_l3v2(doc).getModel())
     layout = build_layout(declared)
     equations = Equations(layout)
-    outputs = layout.outputs if observables is None else tuple(observables)
+    given = {o.name: o for o in observables or () if isinstance(o, ObservableSpec)}
+    outputs = layout.outputs if observables is None else tuple(_output(o) for o in observables)
     obs_keys = tuple(resolve(layout, o) for o in outputs)
     if len(set(outputs)) != len(outputs):
         raise ModelError(
@@ -100,6 +114,12 @@ def load_sbml(
             "observables with load_sbml(..., observables=[...])."
         )
     ref = f"document sha256:{src.sha256[:16]}"
+    params = tuple(
+        ParameterSpec(p.id, p.unit, p.default, (-math.inf, math.inf), None, p.description,
+                      f"SBML {p.description} ({ref})")
+        for p in layout.params
+    )  # fmt: skip
+    params = _with_priors(params, priors or {})
     model_id = declared.model_id or "model"
     ns: dict[str, Any] = {
         "name": name or f"sbml-{model_id}-{src.sha256[:8]}",
@@ -108,26 +128,19 @@ def load_sbml(
         "time_unit": time_unit or declared.time_unit,
         "states": tuple(StateSpec(s.id, s.unit, s.description) for s in layout.states)
         + _memory_specs(layout.events),
-        "parameters": tuple(
-            ParameterSpec(
-                p.id,
-                p.unit,
-                p.default,
-                (-math.inf, math.inf),
-                None,
-                p.description,
-                f"SBML {p.description} ({ref})",
-            )
-            for p in layout.params
-        ),
+        "parameters": params,
         "observables": tuple(
-            ObservableSpec(o, layout.units.get(k, "(undeclared)"), None, f"SBML {o}")
+            given.get(o)
+            or ObservableSpec(o, layout.units.get(k, "(undeclared)"), None, f"SBML {o}")
             for o, k in zip(outputs, obs_keys, strict=True)
         ),
         "sbml_sha256": src.sha256,
         "equations": equations,
         "observable_keys": obs_keys,
     }
+    if twin_defaults is not None:
+        _check_defaults(twin_defaults, params, outputs)
+        ns["twin_defaults"] = twin_defaults
     ns["__annotations__"] = {k: ClassVar for k in ns}
     base: type[SBMLBase] = SBMLEventModel if layout.events else SBMLModel
     cls = types.new_class(f"SBML_{_slug(model_id)}", (base,), exec_body=lambda d: d.update(ns))
@@ -137,6 +150,73 @@ def load_sbml(
         while len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)
     return cls
+
+
+def _output(entry: str | ObservableSpec) -> str:
+    if isinstance(entry, ObservableSpec):
+        return entry.name
+    if not isinstance(entry, str):
+        raise ModelError(
+            "load_sbml(observables=...) takes SBML ids, amount(S), concentration(S) or "
+            f"ObservableSpecs named so. Got {type(entry).__name__}: {entry!r:.60}."
+        )
+    return entry
+
+
+def _support(prior: Prior) -> tuple[float, float]:
+    """The bounds a parameter with ``prior`` gets: the prior's support."""
+    if isinstance(prior, LogNormal):
+        return (0.0, math.inf)
+    if isinstance(prior, Uniform):
+        return (prior.low, prior.high)
+    return (-math.inf, math.inf)
+
+
+def _with_priors(
+    params: tuple[ParameterSpec, ...], priors: Mapping[str, Prior]
+) -> tuple[ParameterSpec, ...]:
+    known = {p.name for p in params}
+    unknown = sorted(set(priors) - known)
+    if unknown:
+        raise ModelError(
+            f"load_sbml(priors=...) names {unknown[:5]}, which are no parameters of the imported "
+            f"model. Expected ids among its {len(known)} parameters, e.g. "
+            f"{sorted(known)[:8]}."
+        )
+    for pid, prior in priors.items():
+        if not isinstance(prior, Prior):
+            raise ModelError(
+                f"load_sbml(priors=...): the prior of {pid!r} must be a Prior (LogNormal, "
+                f"Normal, Uniform). Got {prior!r:.60}."
+            )
+    return tuple(
+        p if p.name not in priors else replace(p, prior=priors[p.name],
+                                                bounds=_support(priors[p.name]))
+        for p in params
+    )  # fmt: skip
+
+
+def _check_defaults(
+    defaults: TwinDefaults, params: tuple[ParameterSpec, ...], outputs: Sequence[str]
+) -> None:
+    by_name = {p.name: p for p in params}
+    for f in defaults.free:
+        if f not in by_name:
+            raise ModelError(
+                f"load_sbml(twin_defaults=...) frees {f!r}, which is no parameter of the "
+                "imported model. Name parameter ids of the document."
+            )
+        if defaults.prior == "spec" and by_name[f].prior is None:
+            raise ModelError(
+                f"load_sbml(twin_defaults=...) frees {f!r} with prior='spec', but {f!r} has no "
+                "prior. Give it one in priors={...}."
+            )
+    for rule in defaults.alerts:
+        if rule.observable not in outputs:
+            raise ModelError(
+                f"load_sbml(twin_defaults=...) has an alert on {rule.observable!r}, which is not "
+                f"observed. Expected one of {list(outputs)}."
+            )
 
 
 def _memory_specs(events: Sequence[EventInfo]) -> tuple[StateSpec, ...]:

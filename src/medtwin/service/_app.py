@@ -8,7 +8,8 @@ write). Errors are OperationOutcomes; nothing leaks a stack trace. :func:`create
 what is app-wide (state, error handlers, middleware) and includes the routers, each in its own
 module: patients and their data (``_patients_routes``), twins and forecasts
 (``_twins_routes``), audit (``_audit_routes``), users (``_users_routes``), research
-(``_research_routes``), health, docs and the dashboard.
+(``_research_routes``), models and SBML import (``_models_routes``), health, docs and the
+dashboard.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ._errors import install_error_handlers
 from ._headers import SecurityHeaders
 from ._health import health_router
 from ._limits import BodyLimit
+from ._models_routes import models_router
 from ._patients_routes import patients_router
 from ._research_routes import research_router
 from ._twins_routes import twins_router
@@ -106,6 +108,7 @@ def create_app(
     app.include_router(audit_router())
     app.include_router(users_router())  # users, tokens, grants (admin only)
     app.include_router(research_router(export_limit_per_hour=export_limit_per_hour))
+    app.include_router(models_router())  # the site's models; SBML import (admin only)
     app.include_router(dashboard_router())
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(SecurityHeaders)  # outermost: also on 413s

@@ -18,6 +18,10 @@ Tables
     The store keeps these as rows and opaque blobs; what they mean -- configuration, model,
     filter, the update step -- is ``medtwin.loop``'s.
 ``recommendations``, ``users``, ``tokens`` (SHA-256 hashes only), ``grants``
+``imported_models``
+    the site's imported models (an SBML document's bytes and SHA-256, its mapping document,
+    who imported it and when), registered in the process's model registry on open and on a
+    registry miss (``_store_models``).
 ``audit_log`` / ``audit_head`` / ``audit_checkpoints``
     the HMAC-keyed hash chain, its head and signed checkpoints (see ``_audit``).
 ``store_meta``
@@ -62,6 +66,7 @@ if _TYPE_CHECKING:
     from ._identity import pseudonym_of as pseudonym_of
     from ._store import Store as Store
     from ._store import open_store as open_store
+    from ._store_models import ImportedModel as ImportedModel
     from ._summaries import PatientSummary as PatientSummary
     from ._users import MAX_TOKEN_TTL_DAYS as MAX_TOKEN_TTL_DAYS
     from ._users import token_id as token_id
@@ -99,6 +104,7 @@ _WHERE = {
     "pseudonym_of": ("._identity", "pseudonym_of"),
     "Store": ("._store", "Store"),
     "open_store": ("._store", "open_store"),
+    "ImportedModel": ("._store_models", "ImportedModel"),
     "PatientSummary": ("._summaries", "PatientSummary"),
     "MAX_TOKEN_TTL_DAYS": ("._users", "MAX_TOKEN_TTL_DAYS"),
     "token_id": ("._users", "token_id"),
@@ -126,6 +132,7 @@ __all__ = [
     "Batching",
     "Checkpoint",
     "ExportLimitReached",
+    "ImportedModel",
     "IngestRefused",
     "IngestResult",
     "PatientConflict",

@@ -37,6 +37,7 @@ __all__ = [
     "EventRow",
     "ForecastRow",
     "GrantRow",
+    "ImportedModelRow",
     "MetaRow",
     "ObservationRow",
     "PatientRow",
@@ -281,3 +282,18 @@ class DeidShiftRow(Base):
     days: Mapped[int] = mapped_column(Integer)
     study_id: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ImportedModelRow(Base):
+    """A model imported at this site (an SBML document and its mapping document), by name:
+    the document's bytes and SHA-256, the mapping (JSON), who imported it and when. What the
+    row means -- the model class -- is ``medtwin.data.model_mapping``'s; the store keeps it."""
+
+    __tablename__ = "imported_models"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(SHA)
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    mapping: Mapped[str] = mapped_column(Text)
+    imported_by: Mapped[str] = mapped_column(String(128))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)

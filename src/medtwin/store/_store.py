@@ -30,6 +30,7 @@ from ._engine import database_url, lost_race, make_engine, migrate, read_only, r
 from ._schema import MetaRow, PatientRow
 from ._source_ids import hash_clear_source_ids
 from ._store_audit import AuditMethods
+from ._store_models import ModelMethods
 from ._store_records import RecordMethods
 from ._store_twin_batch import TwinBatchMethods
 from ._store_twins import TwinMethods
@@ -74,7 +75,9 @@ def open_store(
     except BaseException:
         engine.dispose()
         raise
-    return Store(engine, cipher, checkpoint_every=checkpoint_every, audit_keys=keys)
+    store = Store(engine, cipher, checkpoint_every=checkpoint_every, audit_keys=keys)
+    store._watch_models()  # the site's imported models, registered in this process
+    return store
 
 
 def _check_key(engine: Engine, cipher: FieldCipher) -> None:
@@ -95,14 +98,15 @@ def _check_key(engine: Engine, cipher: FieldCipher) -> None:
             continue
 
 
-class Store(RecordMethods, TwinMethods, TwinBatchMethods, UserMethods, AuditMethods):
+class Store(RecordMethods, TwinMethods, TwinBatchMethods, UserMethods, AuditMethods, ModelMethods):
     """Patients, observations, events, twins, forecasts, users and the audit log in one
     database. Use :func:`open_store`; close with :meth:`close` or a ``with`` block.
 
     The methods live in focused mixins, each over the transactions, cipher and audit log
     defined here: records (``_store_records``), twins (``_store_twins``), batched twin
     updates (``_store_twin_batch``), users (``_store_users``), the audit log
-    (``_store_audit``); this class keeps the connection, the transactions and the export."""
+    (``_store_audit``), imported models (``_store_models``); this class keeps the connection,
+    the transactions and the export."""
 
     def __init__(
         self,
@@ -130,6 +134,7 @@ class Store(RecordMethods, TwinMethods, TwinBatchMethods, UserMethods, AuditMeth
         return self._engine.dialect.name
 
     def close(self) -> None:
+        self._unwatch_models()
         self._engine.dispose()
 
     def __enter__(self) -> Store:
