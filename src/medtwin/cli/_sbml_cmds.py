@@ -12,6 +12,12 @@ observables on a grid of ``--dt``: the columns ``time`` and one per observable (
 without events is integrated by Dopri5 (diffrax) at ``--tol`` (relative and absolute); one with
 events locates each trigger within the step at the same tolerance.
 
+``medtwin sbml export FILE.xml --t1 T --dt D --out ARCHIVE.omex`` writes a COMBINE archive
+(OMEX) that another tool (tellurium, COPASI) reruns: the document as SBML L3V2 with the
+parameter values (``--set ID=VALUE``, else the defaults), a SED-ML time course from 0 to ``T``
+on a grid of ``D`` with the observables as its report, and the manifest. ``--sbml-out F.xml``
+writes the SBML alone (with or without ``--out``).
+
 Everything that needs no document (the bounds, the paths) is checked before the document is
 read; the document is read before JAX is imported.
 """
@@ -36,7 +42,8 @@ __all__ = ["register"]
 
 console = Console(width=150)
 sbml_app = typer.Typer(
-    help="Bring your own model: import an SBML document, simulate it.", no_args_is_help=True
+    help="Bring your own model: import an SBML document, simulate it, export it.",
+    no_args_is_help=True,
 )
 
 Document = Annotated[Path, typer.Argument(help="SBML Level 2 or 3 core document (.xml).")]
@@ -52,6 +59,12 @@ TimeUnit = Annotated[
     str | None,
     typer.Option("--time-unit", help="s, min, h or d, where the document declares none medtwin "
                  "knows (SBML's default is seconds)."),
+]  # fmt: skip
+
+ArchiveEnd = Annotated[
+    float | None,
+    typer.Option("--t1", help="End time of the archive's time course, in the model's time unit "
+                 "(needed with --out)."),
 ]  # fmt: skip
 
 
@@ -115,15 +128,8 @@ def simulate_command(
     overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
 ) -> None:
     """Simulate an SBML document from 0 to --t1 and write the observables on a grid of --dt."""
-    for value, option in ((t1, "--t1"), (dt, "--dt")):
-        if not (math.isfinite(value) and value > 0):
-            raise DataError(f"{option} must be a finite number > 0. Got {value!r}.")
-    steps = t1 / dt
-    limit(SIMULATION_POINTS, round(steps) + 1, f"--t1 / --dt + 1 ({t1:g} / {dt:g} + 1)")
-    if abs(steps - round(steps)) > 1e-9 * steps:
-        raise DataError(f"--t1 must be a whole number of --dt steps. Got {t1:g} and {dt:g}.")
-    if not (math.isfinite(tol) and 1e-14 <= tol <= 1e-2):
-        raise DataError(f"--tol must lie in [1e-14, 1e-2]. Got {tol!r}.")
+    _points(t1, dt)
+    _check_tol(tol)
     values = dict(_assignment(s) for s in set_ or [])
     out = output_file(out, overwrite=overwrite)
     cls = _load(document, name, observables, time_unit)
@@ -159,6 +165,93 @@ def simulate_command(
     console.print(f"Wrote {len(ts)} rows to {out}")
 
 
+def _points(t1: float, dt: float) -> int:
+    """The grid's number of times, 0 and --t1 included (checked: bounds, whole steps)."""
+    for value, option in ((t1, "--t1"), (dt, "--dt")):
+        if not (math.isfinite(value) and value > 0):
+            raise DataError(f"{option} must be a finite number > 0. Got {value!r}.")
+    steps = t1 / dt
+    limit(SIMULATION_POINTS, round(steps) + 1, f"--t1 / --dt + 1 ({t1:g} / {dt:g} + 1)")
+    if abs(steps - round(steps)) > 1e-9 * steps:
+        raise DataError(f"--t1 must be a whole number of --dt steps. Got {t1:g} and {dt:g}.")
+    return round(steps) + 1
+
+
+def _check_tol(tol: float) -> None:
+    if not (math.isfinite(tol) and 1e-14 <= tol <= 1e-2):
+        raise DataError(f"--tol must lie in [1e-14, 1e-2]. Got {tol!r}.")
+
+
+def export_command(
+    document: Document,
+    t1: ArchiveEnd = None,
+    dt: Annotated[float, typer.Option(help="Output grid step, in the model's time unit.")] = 1.0,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="ID=VALUE: a parameter's value instead of its default."),
+    ] = None,
+    tol: Annotated[
+        float, typer.Option(help="Relative and absolute tolerance the SED-ML asks for.")
+    ] = 1e-8,
+    name: Name = None,
+    observables: Observables = None,
+    time_unit: TimeUnit = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="COMBINE archive (.omex): the SBML, a SED-ML time course, manifest."),
+    ] = None,
+    sbml_out: Annotated[
+        Path | None, typer.Option("--sbml-out", help="The SBML document alone (.xml).")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
+) -> None:
+    """Export an SBML document with parameter values (--set) as SBML and, with --out, as a
+    COMBINE archive whose SED-ML reruns a time course from 0 to --t1 on a grid of --dt."""
+    if out is None and sbml_out is None:
+        raise DataError("Nothing to write: give --out ARCHIVE.omex, --sbml-out F.xml or both.")
+    points = 0
+    if out is not None:
+        if t1 is None:
+            raise DataError("--out needs --t1, the end time of the archive's time course.")
+        if out.suffix.lower() != ".omex":
+            raise DataError(
+                f"--out names a COMBINE archive and must end in .omex. Got {str(out)!r}."
+            )
+        points = _points(t1, dt)
+    _check_tol(tol)
+    values = dict(_assignment(s) for s in set_ or [])
+    out = output_file(out, overwrite=overwrite)
+    sbml_out = output_file(sbml_out, option="--sbml-out", overwrite=overwrite)
+    if out is not None and sbml_out is not None and out.resolve() == sbml_out.resolve():
+        raise DataError("--out and --sbml-out name the same file; give two paths.")
+    cls = _load(document, name, observables, time_unit)
+    known = [p.name for p in cls.parameters]
+    for key in values:
+        if key not in known:
+            raise DataError(
+                f"--set names {key!r}, which is no parameter of {cls.name!r}. Its parameters: "
+                f"{', '.join(known[:12])}{' ...' if len(known) > 12 else ''} (`medtwin sbml "
+                "import` lists them all)."
+            )
+    from ..sbml import export_omex, export_sbml
+
+    try:
+        sbml = export_sbml(cls, values, source=document)
+        if out is not None:
+            assert t1 is not None
+            export_omex(out, cls, values, source=document, t1=t1, points=points, rtol=tol,
+                        atol=tol, check=True)  # fmt: skip
+    except ImportError as exc:  # python-libcombine or python-libsedml missing: names the extra
+        raise MedtwinError(str(exc)) from None
+    if out is not None:
+        console.print(f"Wrote {out}: model.xml (SBML L3V2), simulation.sedml (0 to {t1:g} "
+                      f"{cls.time_unit}, {points} points, {len(cls.observables)} observables), "
+                      "manifest.xml")  # fmt: skip
+    if sbml_out is not None:
+        sbml_out.write_text(sbml, encoding="utf-8")
+        console.print(f"Wrote {sbml_out} (SBML L3V2, {len(values)} value(s) set)")
+
+
 def _assignment(text: str) -> tuple[str, float]:
     key, sep, value = text.partition("=")
     try:
@@ -171,7 +264,8 @@ def _assignment(text: str) -> tuple[str, float]:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``medtwin sbml import`` and ``medtwin sbml simulate`` to the ``medtwin`` app."""
+    """Add ``medtwin sbml import``, ``simulate`` and ``export`` to the ``medtwin`` app."""
     sbml_app.command("import")(_one_line_errors(import_command))
     sbml_app.command("simulate")(_one_line_errors(simulate_command))
+    sbml_app.command("export")(_one_line_errors(export_command))
     app.add_typer(sbml_app, name="sbml")

@@ -1,4 +1,5 @@
-"""Bring your own model: SBML in.
+"""Bring your own model: SBML in (and out: :func:`export_sbml`, :func:`export_sedml`,
+:func:`export_omex`).
 
 :func:`load_sbml` imports an SBML Level 2 or 3 core model (the pure-ODE subset: compartments,
 species, parameters, reactions, rules, initial assignments, function definitions, events
@@ -20,7 +21,22 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 from ._errors import UnsupportedSBMLError as UnsupportedSBMLError
 from ._eventmodel import SBMLEventModel as SBMLEventModel
+from ._export import export_sbml as export_sbml
+from ._export_sedml import export_omex as export_omex
+from ._export_sedml import export_sedml as export_sedml
+from ._export_sedml import omex_errors as omex_errors
+from ._export_sedml import sedml_errors as sedml_errors
 from ._load import load_sbml as load_sbml
 from ._model import SBMLModel as SBMLModel
 
-__all__ = ["SBMLEventModel", "SBMLModel", "UnsupportedSBMLError", "load_sbml"]
+__all__ = [
+    "SBMLEventModel",
+    "SBMLModel",
+    "UnsupportedSBMLError",
+    "export_omex",
+    "export_sbml",
+    "export_sedml",
+    "load_sbml",
+    "omex_errors",
+    "sedml_errors",
+]
