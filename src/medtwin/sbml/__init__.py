@@ -1,12 +1,11 @@
-"""Bring your own model: SBML in (and out: :func:`export_sbml`, :func:`export_sedml`,
-:func:`export_omex`).
+"""Bring your own model: SBML in.
 
-:func:`load_sbml` imports an SBML Level 2 or 3 core model (the pure-ODE subset: compartments,
-species, parameters, reactions, rules, initial assignments, function definitions, events
-without delay) as a medtwin model class, simulated in float64 on JAX like every other model.
-Features it does not import yet (event delays, algebraic rules, fast reactions, ``delay``,
-packages) are refused with
-:class:`UnsupportedSBMLError`, never simulated wrongly.
+:func:`load_sbml` imports an SBML Level 2 or 3 core model (compartments, species, parameters,
+reactions, rules, initial assignments, function definitions, events with or without delay)
+as a medtwin model class, simulated in float64 on JAX like every other model. Features it
+does not import (algebraic rules, fast reactions, the ``delay`` csymbol, random event
+execution order, packages) are refused with :class:`UnsupportedSBMLError`, never simulated
+wrongly.
 
 Needs python-libsbml: ``pip install 'medtwin[sbml]'``.
 """

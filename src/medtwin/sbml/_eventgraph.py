@@ -6,11 +6,12 @@ targets as states, and the root functions that locate trigger changes.
   species reference whose value is otherwise fixed) becomes a state with zero derivative
   (:func:`event_targets`, used by :func:`~._program.build_layout`).
 * :func:`compile_events` adds to the RHS graph, per event ``E`` (by position ``i``),
-  ``trigger#i`` (the trigger), ``priority#i`` and ``assign#i.j`` (the value of its ``j``-th
-  assignment), and one root function ``root#k`` per relational atom of any trigger: ``a - b``
-  for ``a > b``, ``a >= b``, ``a < b``, ``a <= b``, ``a == b``, ``a != b`` (n-ary relations
-  pairwise). A trigger's truth can change between two solver stops only where one of its atoms
-  changes, that is where a root function crosses zero, so the solver stops at those crossings
+  ``trigger#i`` (the trigger), ``priority#i``, ``assign#i.j`` (the value of its ``j``-th
+  assignment) and, for a delayed event, ``delay#i`` (its delay), and one root function
+  ``root#k`` per relational atom of any trigger: ``a - b`` for ``a > b``, ``a >= b``,
+  ``a < b``, ``a <= b``, ``a == b``, ``a != b`` (n-ary relations pairwise). A trigger's
+  truth can change between two solver stops only where one of its atoms changes, that is
+  where a root function crosses zero, so the solver stops at those crossings
   (:mod:`._eventstep`).
 
 Reference: SBML L3V2 core section 4.12.
@@ -39,7 +40,8 @@ class EventInfo:
     compartment's size (else None). ``rescale``: ``(state index, compartment)`` of each
     species whose state is its concentration (a rate rule) in a compartment the event
     resizes: its amount (after the event's own assignment to it, in the old size) is kept,
-    so its concentration scales by old size / new size."""
+    so its concentration scales by old size / new size. ``delay``: the key of the delay
+    (None: the event has none); ``variables``: the ids its assignments set."""
 
     label: str
     trigger: str
@@ -50,6 +52,8 @@ class EventInfo:
     values: tuple[str, ...]
     targets: tuple[tuple[int, str | None], ...]
     rescale: tuple[tuple[int, str], ...] = ()
+    delay: str | None = None
+    variables: tuple[str, ...] = ()
 
 
 def event_targets(d: Declared, roles: dict[str, str]) -> frozenset[str]:
@@ -97,6 +101,8 @@ def compile_events(
     for i, e in enumerate(d.events):
         rhs[f"trigger#{i}"] = e.trigger
         rhs[f"priority#{i}"] = e.priority if e.priority is not None else NO_PRIORITY
+        if e.delay is not None:
+            rhs[f"delay#{i}"] = e.delay
         values, targets = [], []
         for j, (target, value) in enumerate(e.assignments):
             rhs[f"assign#{i}.{j}"] = value
@@ -123,6 +129,7 @@ def compile_events(
             EventInfo(
                 e.label, f"trigger#{i}", f"priority#{i}", e.initial_value, e.persistent,
                 e.use_trigger_values, tuple(values), tuple(targets), rescale,
+                None if e.delay is None else f"delay#{i}", tuple(v for v, _ in e.assignments),
             )
         )  # fmt: skip
     return tuple(events), tuple(roots)

@@ -9,11 +9,14 @@ fields set the tolerances.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ..errors import ModelError
 from ..models._base import AbstractSteppedModel
+from ._eventqueue import MAX_PENDING
 from ._eventstep import EventSettings, event_step, initial_memory
 from ._model import SBMLBase
 
@@ -25,16 +28,25 @@ class SBMLEventModel(SBMLBase, AbstractSteppedModel):
     states, parameters and observables).
 
     The state vector holds the ODE states, then per event the value of its trigger at the
-    last check (``trigger(<event>)``, 1.0 or 0.0). :meth:`initial_state` executes the events
-    due at time 0 (a trigger true at 0 whose ``initialValue`` is false). A hand-made ``y0``
-    must carry the trigger values too (take them from :meth:`initial_state`).
+    last check (``trigger(<event>)``, 1.0 or 0.0), then per event with a delay its queue of
+    pending executions: ``max_pending`` slots of ``pending(<event>)[k]`` (1.0 or 0.0),
+    ``time(<event>)[k]`` and, with ``useValuesFromTriggerTime``, the values held from the
+    trigger time ``held(<event>)[k].<variable>`` (:mod:`medtwin.sbml._eventqueue`).
+    :meth:`initial_state` executes the events due at time 0 (a trigger true at 0 whose
+    ``initialValue`` is false) and queues the delayed ones. A hand-made ``y0`` must carry
+    the event memory too (take it from :meth:`initial_state`).
 
     Fields: ``input_dt`` (model time units, default 1: the save and input grid); ``rtol``,
     ``atol`` (the adaptive integrator's tolerances, default 1e-8); ``max_steps`` (integrator
     steps per solver stop); ``max_events`` (event executions per input step, default 1000)
     and ``max_stops`` (solver stops per input step, default 10000): a member that exceeds
-    them, or whose integration fails, gets NaN states and a non-zero ``simulate`` status.
+    them, or whose integration fails, gets NaN states and a non-zero ``simulate`` status; so
+    does one whose delayed event fires with a negative or NaN delay or while its queue holds
+    ``max_pending`` executions already (a class attribute, set by
+    ``load_sbml(..., max_pending=...)``, because it sizes the state vector).
     """
+
+    max_pending: ClassVar[int] = MAX_PENDING
 
     input_dt: float = 1.0
     rtol: float = 1e-8
@@ -61,7 +73,7 @@ class SBMLEventModel(SBMLBase, AbstractSteppedModel):
 
     def _settings(self) -> EventSettings:
         return EventSettings(float(self.rtol), float(self.atol), self.max_steps,
-                             self.max_events, self.max_stops)  # fmt: skip
+                             self.max_events, self.max_stops, self.max_pending)  # fmt: skip
 
     def step(
         self,

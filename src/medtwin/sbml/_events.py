@@ -7,14 +7,15 @@ event still executes if its trigger turns false before it does), an optional ``p
 (simultaneous events execute highest priority first), an optional ``delay``,
 ``useValuesFromTriggerTime`` and event assignments (``variable := math``).
 
-Imported: events without a delay, with their priorities, ``initialValue``, ``persistent`` and
-``useValuesFromTriggerTime`` (simulated by :mod:`._eventstep`). Refused
-(:class:`~medtwin.sbml.UnsupportedSBMLError`): event delays (feature ``"event delays"``, not
-imported yet), and two events with the same constant priority where one assigns what the
-other assigns or reads (feature ``"random event execution order"``: SBML leaves the order of
-such simultaneous events random, section
-4.12.7, and a deterministic simulator cannot reproduce it; a priority counts as constant
-where it reads only numbers and constant parameters or compartments).
+Imported: events with their priorities, ``initialValue``, ``persistent``,
+``useValuesFromTriggerTime`` and delays (simulated by :mod:`._eventstep`, the pending
+executions of delayed events by :mod:`._eventqueue`). Refused
+(:class:`~medtwin.sbml.UnsupportedSBMLError`): two events with the same constant priority
+where one assigns what the other assigns or reads (feature ``"random event execution
+order"``: SBML leaves the order of such simultaneous events random, section 4.12.7, and a
+deterministic simulator cannot reproduce it; a priority counts as constant where it reads
+only numbers and constant parameters or compartments). A ``<delay>`` without math is no
+delay (section 4.12.3).
 
 Reference: SBML Level 3 Version 2 Core, release 2 (Hucka et al. 2019), section 4.12.
 """
@@ -44,6 +45,7 @@ class EventDecl:
     use_trigger_values: bool
     priority: Expr | None
     assignments: tuple[tuple[str, Expr], ...]
+    delay: Expr | None = None  # evaluated when the event fires (section 4.12.3)
 
 
 def _label(e: libsbml.Event, i: int) -> str:
@@ -90,16 +92,12 @@ def _reads_writes(model: libsbml.Model, e: libsbml.Event) -> tuple[set[str], set
 
 
 def refuse_unsupported_events(model: libsbml.Model) -> None:
-    """Refuse delayed events, and events of equal constant priority where the order of
-    their execution matters (one assigns what the other assigns or reads). Run on the
-    document as read (any level)."""
+    """Refuse events of equal constant priority where the order of their execution matters
+    (one assigns what the other assigns or reads). Run on the document as read (any
+    level)."""
     by_priority: dict[float, list[tuple[str, set[str], set[str]]]] = {}
     for i, e in enumerate(model.getListOfEvents()):
         label = _label(e, i)
-        if e.isSetDelay() and e.getDelay().isSetMath():
-            raise UnsupportedSBMLError(
-                "event delays", f"event {label!r}", "Events with a <delay> are not imported yet."
-            )
         if e.isSetPriority() and e.getPriority().isSetMath():
             value = _constant(model, e.getPriority().getMath())
             if value is None:
@@ -148,6 +146,7 @@ def read_events(model: libsbml.Model) -> tuple[EventDecl, ...]:
             trigger = Num(False)
         priority = _math(e.getPriority() if e.isSetPriority() else None,
                          f"the priority of {label!r}")  # fmt: skip
+        delay = _math(e.getDelay() if e.isSetDelay() else None, f"the delay of {label!r}")
         assignments = []
         for ea in e.getListOfEventAssignments():
             expr = _math(ea, f"the assignment to {ea.getVariable()!r} in event {label!r}")
@@ -162,6 +161,7 @@ def read_events(model: libsbml.Model) -> tuple[EventDecl, ...]:
                 bool(e.getUseValuesFromTriggerTime()),
                 priority,
                 tuple(assignments),
+                delay,
             )
         )
     return tuple(out)

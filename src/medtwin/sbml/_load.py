@@ -22,8 +22,8 @@ from ..errors import ModelError
 from ..models._base import ObservableSpec, ParameterSpec, StateSpec
 from ..models._priors import LogNormal, Prior, Uniform
 from ..models._spec import TwinDefaults
-from ._eventgraph import EventInfo
 from ._eventmodel import SBMLEventModel
+from ._eventqueue import MAX_PENDING, memory_specs
 from ._model import Equations, SBMLBase, SBMLModel, resolve
 from ._program import build_layout
 from ._read import MAX_BYTES, parse, read_source, to_l3v2
@@ -49,6 +49,7 @@ def load_sbml(
     max_bytes: int = MAX_BYTES,
     priors: Mapping[str, Prior] | None = None,
     twin_defaults: TwinDefaults | None = None,
+    max_pending: int = MAX_PENDING,
 ) -> type[SBMLModel] | type[SBMLEventModel]:
     """Import an SBML Level 2 or 3 core model as a medtwin model class.
 
@@ -66,6 +67,8 @@ def load_sbml(
     uniform); ``twin_defaults``: how the model becomes a twin (free parameters, drift,
     alerts). These three make an imported model a twin (``medtwin.loop``) with no code written
     for it; ``medtwin.data.model_mapping`` reads them from a mapping document.
+    ``max_pending``: the pending executions held per delayed event (default 16; they are
+    states, so the number is fixed here; a member that needs more fails with NaN states).
 
     Returns a subclass of :class:`~medtwin.sbml.SBMLModel` (of ``SBMLEventModel`` where the
     document has events); ``load_sbml(path)()`` is a model instance for
@@ -78,20 +81,21 @@ def load_sbml(
     assignments in dependency order (4.8), assignment and rate rules (4.9), reactions with
     constant or variable stoichiometry and conversion factors (4.11), function definitions
     (4.3, expanded), MathML with ``piecewise``, ``time``, ``avogadro`` and ``rateOf`` (3.4),
-    events without delay, with priorities, ``initialValue``, ``persistent`` and
-    ``useValuesFromTriggerTime`` (4.12): a document with events gives a subclass of
+    events with priorities, ``initialValue``, ``persistent``, ``useValuesFromTriggerTime`` and
+    delays (4.12): a document with events gives a subclass of
     :class:`~medtwin.sbml.SBMLEventModel`, which advances itself (events located within each
-    step, per member).
+    step, delayed executions queued, per member).
 
     Raises :class:`~medtwin.sbml.UnsupportedSBMLError` (a ``DataError``) naming the feature and
-    the element for event delays, simultaneous events of equal priority (random execution
-    order), algebraic rules, fast reactions, the ``delay`` csymbol and SBML Level 3 packages,
+    the element for simultaneous events of equal priority (random execution order),
+    algebraic rules, fast reactions, the ``delay`` csymbol and SBML Level 3 packages,
     and :class:`~medtwin.errors.DataError` for a document that cannot be read (too large, not
     UTF-8, a DTD, libsbml errors, values that are missing or circular).
     """
     src = read_source(source, max_bytes=max_bytes)
     key = (src.sha256, name, None if observables is None else repr(tuple(observables)),
-           time_unit, repr(sorted((priors or {}).items())), repr(twin_defaults))  # fmt: skip
+           time_unit, repr(sorted((priors or {}).items())), repr(twin_defaults),
+           max_pending)  # fmt: skip
     with _LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
@@ -127,7 +131,7 @@ def load_sbml(
         "reference": f"SBML model {model_id!r} ({ref})",
         "time_unit": time_unit or declared.time_unit,
         "states": tuple(StateSpec(s.id, s.unit, s.description) for s in layout.states)
-        + _memory_specs(layout.events),
+        + memory_specs(layout, max_pending, time_unit or declared.time_unit),
         "parameters": params,
         "observables": tuple(
             given.get(o)
@@ -137,6 +141,7 @@ def load_sbml(
         "sbml_sha256": src.sha256,
         "equations": equations,
         "observable_keys": obs_keys,
+        "max_pending": max_pending,
     }
     if twin_defaults is not None:
         _check_defaults(twin_defaults, params, outputs)
@@ -217,10 +222,3 @@ def _check_defaults(
                 f"load_sbml(twin_defaults=...) has an alert on {rule.observable!r}, which is not "
                 f"observed. Expected one of {list(outputs)}."
             )
-
-
-def _memory_specs(events: Sequence[EventInfo]) -> tuple[StateSpec, ...]:
-    """The event memory's states (see :class:`~medtwin.sbml.SBMLEventModel`)."""
-    specs = [StateSpec(f"trigger({e.label})", "1", f"trigger of event {e.label} at the last "
-                       "check (1 true, 0 false)", "memory") for e in events]  # fmt: skip
-    return tuple(specs)

@@ -216,7 +216,8 @@ def _all_exprs(d: Declared) -> list[Expr]:
     return [*d.assignment.values(), *d.rate.values(), *d.initial.values(),
             *(r.law for r in d.reactions),
             *(x for e in d.events for x in (e.trigger, *(v for _, v in e.assignments))),
-            *(e.priority for e in d.events if e.priority is not None)]  # fmt: skip
+            *(e.priority for e in d.events if e.priority is not None),
+            *(e.delay for e in d.events if e.delay is not None)]  # fmt: skip
 
 
 def build_layout(d: Declared) -> Layout:

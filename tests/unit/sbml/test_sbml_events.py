@@ -1,6 +1,7 @@
 """SBML events (L3V2 section 4.12) against analytic solutions: a state-triggered reset located
 within the step and applied per member of a batch, time-triggered events in priority order,
-initialValue (firing at t0), useValuesFromTriggerTime, and what is refused."""
+initialValue (firing at t0), useValuesFromTriggerTime, and what is refused. Delayed events:
+test_sbml_event_delays.py."""
 
 from __future__ import annotations
 
@@ -105,15 +106,8 @@ def test_time_triggered_events_fire_at_t0_and_in_priority_order():
     np.testing.assert_allclose(p, [3, 3, 3, 3, 4, 4, 4])  # the last executed: 3 + 1
 
 
-def test_delays_and_equal_priorities_are_refused_by_name():
-    delayed = model_doc(
-        compartments=[compartment("c", 1.0)],
-        parameters=[parameter("p", 0.0, constant=False)],
-        events=[event("late", apply("geq", TIME, cn(1)), {"p": cn(1)}, delay=cn(2))],
-    )
-    with pytest.raises(UnsupportedSBMLError) as info:
-        load_sbml(delayed)
-    assert info.value.feature == "event delays"
+def test_equal_priorities_are_refused_by_name():
+    # (delayed events are imported: test_sbml_event_delays.py)
     tied = ORDER.replace("<cn>5</cn></math></priority>", "<cn>1</cn></math></priority>")
     with pytest.raises(UnsupportedSBMLError) as info:
         load_sbml(tied)

@@ -1,7 +1,7 @@
 """Reading SBML safely and refusing what is not imported: a DTD (external entities, entity
-expansion), oversize and non-UTF-8 documents, libsbml errors, Level 1, packages, event delays,
-algebraic rules, fast reactions and the delay csymbol -- each with an error that names what
-came and the element."""
+expansion), oversize and non-UTF-8 documents, libsbml errors, Level 1, packages, algebraic
+rules, fast reactions and the delay csymbol -- each with an error that names what came and
+the element. (Delayed events are imported: their queue's states are checked here.)"""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from sbml_docs import (
 )
 
 from medtwin.errors import DataError
-from medtwin.sbml import UnsupportedSBMLError, load_sbml
+from medtwin.sbml import SBMLEventModel, UnsupportedSBMLError, load_sbml
 
 SIMPLE = model_doc(
     compartments=[compartment()],
@@ -103,7 +103,7 @@ def _refused(text: str) -> UnsupportedSBMLError:
     return info.value
 
 
-def test_delayed_events_are_refused_naming_the_event():
+def test_delayed_events_are_imported_with_a_queue_named_by_the_event():
     event = (
         '<event id="dose" useValuesFromTriggerTime="true"><trigger initialValue="false" '
         f'persistent="true">{math(apply("gt", ci("S"), cn(2)))}</trigger>'
@@ -111,8 +111,11 @@ def test_delayed_events_are_refused_naming_the_event():
         '<listOfEventAssignments><eventAssignment variable="S">'
         f"{math(cn(0))}</eventAssignment></listOfEventAssignments></event>"
     )
-    err = _refused(SIMPLE.replace("</model>", f"<listOfEvents>{event}</listOfEvents></model>"))
-    assert (err.feature, err.element) == ("event delays", "event 'dose'")
+    cls = load_sbml(SIMPLE.replace("</model>", f"<listOfEvents>{event}</listOfEvents></model>"))
+    names = [s.name for s in cls.states]
+    assert issubclass(cls, SBMLEventModel) and cls.max_pending == 16
+    assert names[-1] == "held(dose)[15].S"  # after the 16 pending and 16 time slots
+    assert sum(n.startswith("pending(dose)[") for n in names) == 16
 
 
 def test_algebraic_rules_are_refused():
