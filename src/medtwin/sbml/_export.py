@@ -48,7 +48,7 @@ from jaxtyping import ArrayLike
 from ..errors import DataError, ModelError
 from . import _units
 from ._model import SBMLBase
-from ._read import MAX_BYTES, Source, _convert, parse, read_source
+from ._read import MAX_BYTES, Source, parse, read_source, to_l3v2
 
 __all__ = ["export_sbml", "parameter_values", "sbml_class"]
 
@@ -137,26 +137,13 @@ def export_sbml(
             f"imported from (SHA-256 {src.sha256[:16]}..., expected "
             f"{cls.sbml_sha256[:16]}...). Pass the document given to load_sbml()."
         )
-    doc = _converted(parse(src))
+    doc = to_l3v2(parse(src), expand=False)
     m = doc.getModel()
     written = [_set_value(m, sid, v) for sid, v in values.items()]
     _declare_time_unit(m, cls.time_unit)
     text = _exact(libsbml.writeSBMLToString(doc), written)
     _check(text, written, src)
     return text
-
-
-def _converted(doc: libsbml.SBMLDocument) -> libsbml.SBMLDocument:
-    """Local parameters promoted, then SBML L3V2: the ids the importer gives the parameters."""
-    props = libsbml.ConversionProperties()
-    props.addOption("promoteLocalParameters", True)
-    _convert(doc, props, "promote the local parameters")
-    if (doc.getLevel(), doc.getVersion()) != (3, 2):
-        props = libsbml.ConversionProperties(libsbml.SBMLNamespaces(3, 2))
-        props.addOption("setLevelAndVersion", True)
-        props.addOption("strict", False)
-        _convert(doc, props, f"convert SBML L{doc.getLevel()}V{doc.getVersion()} to L3V2")
-    return doc
 
 
 def _set_value(m: libsbml.Model, sid: str, value: float) -> tuple[str, str, str, float]:
@@ -248,7 +235,7 @@ def _check(text: str, written: list[tuple[str, str, str, float]], src: Source) -
             )
     new = _errors(doc)
     if new:
-        had = {eid for eid, _ in _errors(_converted(parse(src)))}
+        had = {eid for eid, _ in _errors(to_l3v2(parse(src), expand=False))}
         new = [(eid, msg) for eid, msg in new if eid not in had]
     if new:
         shown = "; ".join(msg for _, msg in new[:3])

@@ -182,9 +182,9 @@ def _convert(doc: libsbml.SBMLDocument, props: libsbml.ConversionProperties, wha
         )
 
 
-def to_l3v2(doc: libsbml.SBMLDocument) -> libsbml.SBMLDocument:
-    """Convert ``doc`` in place to SBML L3V2, with local parameters promoted and function
-    definitions expanded; returns it. Call after the unsupported features were refused: the
+def to_l3v2(doc: libsbml.SBMLDocument, *, expand: bool = True) -> libsbml.SBMLDocument:
+    """Convert ``doc`` in place to SBML L3V2, with local parameters promoted and (``expand``)
+    function definitions expanded; returns it. Call after the unsupported features were refused: the
     conversion drops attributes that Level 3 Version 2 no longer has (``fast``). Local
     parameters are promoted first: L3V1 allows a local parameter to share the id of a modifier
     species, L3V2 does not (section 4.11), and libsbml refuses to convert such a document."""
@@ -196,7 +196,7 @@ def to_l3v2(doc: libsbml.SBMLDocument) -> libsbml.SBMLDocument:
         props.addOption("setLevelAndVersion", True)
         props.addOption("strict", False)
         _convert(doc, props, f"convert SBML L{doc.getLevel()}V{doc.getVersion()} to L3V2")
-    if doc.getModel().getNumFunctionDefinitions():
+    if expand and doc.getModel().getNumFunctionDefinitions():
         props = libsbml.ConversionProperties()
         props.addOption("expandFunctionDefinitions", True)
         _convert(doc, props, "expand the function definitions")
