@@ -223,7 +223,17 @@ def test_units_names_time_unit_and_the_cache():
 def test_the_public_api_is_what_all_says():
     mod = medtwin.sbml
     public = {k for k in vars(mod) if not k.startswith("_")} - {"annotations"}
-    assert set(mod.__all__) == {"SBMLEventModel", "SBMLModel", "UnsupportedSBMLError", "load_sbml"}
+    assert set(mod.__all__) == {
+        "SBMLEventModel",
+        "SBMLModel",
+        "UnsupportedSBMLError",
+        "export_omex",
+        "export_sbml",
+        "export_sedml",
+        "load_sbml",
+        "omex_errors",
+        "sedml_errors",
+    }
     assert all(hasattr(mod, k) for k in mod.__all__)
     assert {k for k in public if not isinstance(getattr(mod, k), type(mod))} <= set(mod.__all__)
 
