@@ -4,9 +4,10 @@ The SBML model goes through :func:`medtwin.sbml.load_sbml`; the tables are mappe
 model here (see :mod:`._problem` for what the arrays mean). Refused, with what was expected and
 how to fix it: an SBML model with events (not yet simulated by the likelihood), measurements
 at ``time = inf`` (steady-state measurements), a condition-table column that is no parameter,
-species or compartment of the model, a species set by a condition whose initial value the
-model computes (an initial assignment), formulas naming unknown identifiers, and override
-cells whose count does not match the placeholders of the observable.
+species or compartment of the model, a quantity set by a condition that an assignment rule
+computes at every time, formulas naming unknown identifiers, and override cells whose count
+does not match the placeholders of the observable. A condition that sets a quantity the
+document computes by an initial assignment replaces that assignment (:mod:`._initial`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..sbml._mathml import free_symbols
 from ..sbml._model import resolve
 from ..sbml._program import amount_key
 from ._formula import parse_formula, replace_time
+from ._initial import override_initial_assignments
 from ._noise import DISTRIBUTIONS, TRANSFORMATIONS, code
 from ._parameters import Parameters, prior_code, scale_code
 from ._problem import PetabProblem, _gather, _Observable
@@ -52,8 +54,9 @@ def load_petab(
     parameters, compartments and species' initial values, and pre-equilibration to steady
     state. Raises :class:`~medtwin.errors.DataError` for what is refused (module docstring).
     """
-    tables = read_problem(yaml_path)
-    model_cls = load_sbml(tables.sbml)
+    read = read_problem(yaml_path)
+    tables, text = override_initial_assignments(read)
+    model_cls = load_sbml(read.sbml if text is None else text)
     if issubclass(model_cls, SBMLEventModel):
         raise DataError(
             f"The SBML model of the PEtab problem {str(yaml_path)!r} has events; the PEtab "
@@ -63,7 +66,7 @@ def load_petab(
     assert issubclass(model_cls, SBMLModel)
     model = model_cls()
     params = _parameters(tables)
-    return _compile(tables, model, params, settings or SolverSettings())
+    return _compile(tables, model, params, settings or SolverSettings(), read.conditions)
 
 
 def _parameters(tables: Tables) -> Parameters:
@@ -106,8 +109,8 @@ def _condition(tables: Tables, cid: str, role: str) -> dict[str, Cell]:
     return tables.conditions[cid]
 
 
-def _compile(tables: Tables, model: SBMLModel, params: Parameters,
-             settings: SolverSettings) -> PetabProblem:  # fmt: skip
+def _compile(tables: Tables, model: SBMLModel, params: Parameters, settings: SolverSettings,
+             given: dict[str, dict[str, Cell]]) -> PetabProblem:  # fmt: skip
     layout = model.equations.layout
     pnames = list(model.parameter_names)
     defaults = [float(p.default) for p in model.parameters]
@@ -127,7 +130,7 @@ def _compile(tables: Tables, model: SBMLModel, params: Parameters,
     columns = {c for cond in tables.conditions.values() for c in cond}
     for c in sorted(columns):
         if c not in pnames:
-            kind = "species with an initial assignment" if c in layout.rhs_defs else "id"
+            kind = "quantity set by an assignment rule" if c in layout.rhs_defs else "id"
             raise DataError(
                 f"The condition table has a column {c!r}; it must name a parameter, compartment "
                 f"or species of the model whose value the SBML document gives. {c!r} is a "
@@ -157,7 +160,7 @@ def _compile(tables: Tables, model: SBMLModel, params: Parameters,
                         lambda i: f"Condition {experiments[i][0]!r}")  # fmt: skip
         reinit = np.zeros((len(experiments), len(state_keys)), bool)
         for i, (pre, c) in enumerate(experiments):
-            cond = tables.conditions[c]
+            cond = given[c]  # the table as written: which states the condition sets
             for j, key in enumerate(state_keys):
                 sid = key[len("amount(") : -1] if key.startswith("amount(") else key
                 v = cond.get(sid, math.nan)
