@@ -205,10 +205,19 @@ def _recommend(
     ] = 40.0,
     carbs: Annotated[float, typer.Option(help="T1D: carbs announced now, g.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the schedule search (sepsis).")] = 0,
+    target_ldl: Annotated[
+        float | None, typer.Option(help="LDL: LDL-C target, mg/dL (or --risk).")
+    ] = None,
+    risk: Annotated[
+        str | None, typer.Option(help="LDL: ESC/EAS 2019 risk category (very-high ... low).")
+    ] = None,
 ) -> None:
     """Ranked options for a stored twin: insulin plans by predicted risk and P(BG<70) for a
-    T1D twin, treatment schedules by P(return to health) for a sepsis twin. Says when the twin
-    stands (local time and UTC), its current glucose, and warns when the data are old."""
+    T1D twin, treatment schedules by P(return to health) for a sepsis twin, the least statin /
+    ezetimibe therapy and re-check interval that keep LDL-C below --target-ldl for an LDL
+    twin. Says when the twin stands (local time and UTC), its current glucose, and warns when
+    the data are old."""
+    from ._ldl import check_target, ldl_ranking
     from ._progress import spinner
     from ._recommend_info import clock_text, stale_warning, when
     from ._store_cmds import _actor, _open, _patient
@@ -220,6 +229,7 @@ def _recommend(
                 raise DataError(f"{option} must be a number > 0. Got {value!r}.")
         event_amount("meal", carbs, "--carbs")
         limit(SEED, seed, "--seed")
+        target = check_target(target_ldl, risk)
         with _open(db, create=False) as store:  # closed however the block ends
             pid = _patient(store, patient)
             twin = store.twin(pid, actor=_actor())
@@ -228,7 +238,10 @@ def _recommend(
             what = (f"Ranking the options on the twin's {twin.ensemble.size} particles (the "
                     "first run compiles the model)")  # fmt: skip
             progress.add_task(what, total=None)
-            ranking = _recommend_table(twin, carb_ratio, correction_factor, carbs, seed)
+            if twin.model.name == "ldl-vargo2014":
+                ranking = _Ranking(*ldl_ranking(twin, target))
+            else:
+                ranking = _recommend_table(twin, carb_ratio, correction_factor, carbs, seed)
     except MedtwinError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -113,7 +113,7 @@ def models_command(
 
 @app.command("simulate")
 def simulate_command(
-    model: Annotated[str, typer.Argument(help="Model: t1d (UVA/Padova) or bergman.")],
+    model: Annotated[str, typer.Argument(help="Model: t1d (UVA/Padova), bergman, glioma or ldl.")],
     patient: Annotated[
         str, typer.Option(help="Virtual patient of the UVA/Padova model, e.g. adult#001.")
     ] = "adult#001",
@@ -135,10 +135,24 @@ def simulate_command(
         Path | None, typer.Option(help="PNG: glucose over clock time, target band, meals.")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
+    ldl0: Annotated[float, typer.Option(help="ldl: untreated LDL-C, mg/dL.")] = 160.0,
+    slope: Annotated[float, typer.Option(help="ldl: its rise, mg/dL a year.")] = 0.7,
+    resp: Annotated[float, typer.Option(help="ldl: response scale (1 typical).")] = 1.0,
+    drug: Annotated[
+        list[str] | None, typer.Option(help="ldl: DRUG=MG[@DAY] daily dose from a day on.")
+    ] = None,
+    years: Annotated[float, typer.Option(help="ldl: years to simulate.")] = 10.0,
 ) -> None:
     """Simulate a type-1 diabetes patient and write one row per minute as CSV (--plot: a PNG
     of glucose over the 70-180 mg/dL band); or, with MODEL glioma, a glioma (--out is then a
-    folder: radii CSV, density NIfTI, slices PNG)."""
+    folder: radii CSV, density NIfTI, slices PNG); or, with MODEL ldl, a person's LDL
+    cholesterol over years under statins and ezetimibe (--out: one row per day)."""
+    if model in ("ldl", "ldl-vargo2014"):
+        from ._ldl import simulate_ldl
+
+        console.print(simulate_ldl(ldl0, slope, resp, drug or [], years, out,
+                                   overwrite=overwrite), markup=False)  # fmt: skip
+        return
     if model == "glioma":
         from ._glioma import simulate_glioma
 
@@ -321,6 +335,11 @@ _register_sbml_commands(app)
 from ._petab_cmds import register as _register_petab_commands  # noqa: E402
 
 _register_petab_commands(app)
+
+# `medtwin bn query`, `bn fit` and `bn recommend` live in _bn_cmds.py.
+from ._bn_cmds import register as _register_bn_commands  # noqa: E402
+
+_register_bn_commands(app)
 
 
 def main() -> None:

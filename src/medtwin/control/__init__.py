@@ -1,10 +1,16 @@
 """Treatment policies for the T1D twin (basal-bolus, PID, model-predictive control over the
-posterior ensemble with a safe fallback) and schedule ranking for the sepsis twin."""
+posterior ensemble with a safe fallback), schedule ranking for the sepsis twin and the least
+lipid-lowering therapy for the LDL twin."""
 
 from ._basal_bolus import BasalBolus as BasalBolus
 from ._basal_bolus import basal_bolus_dose as basal_bolus_dose
 from ._closed_loop import ClosedLoop as ClosedLoop
 from ._closed_loop import ClosedLoopResult as ClosedLoopResult
+from ._lipids import LipidRecommendation as LipidRecommendation
+from ._lipids import Therapy as Therapy
+from ._lipids import lipid_target as lipid_target
+from ._lipids import recommend_lipid_therapy as recommend_lipid_therapy
+from ._lipids import therapy_ladder as therapy_ladder
 from ._meals import MealSchedule as MealSchedule
 from ._meals import random_meals as random_meals
 from ._mpc import MPC as MPC
@@ -39,6 +45,7 @@ __all__ = [
     "ClosedLoopResult",
     "Decision",
     "DoseLimits",
+    "LipidRecommendation",
     "MPCPlan",
     "MealSchedule",
     "Policy",
@@ -47,16 +54,20 @@ __all__ = [
     "SafetyLimits",
     "Schedule",
     "ScheduleRanking",
+    "Therapy",
     "basal_bolus_dose",
     "clip_to_pump",
     "insulin_on_board",
     "insulin_remaining",
     "kovatchev_risk",
+    "lipid_target",
     "mpc_scores",
     "pid_terms",
     "random_meals",
     "rank_schedules",
+    "recommend_lipid_therapy",
     "safety_check",
     "safety_flags",
     "search_schedule",
+    "therapy_ladder",
 ]

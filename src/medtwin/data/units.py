@@ -13,6 +13,9 @@ Conversions (canonical = factor * value + offset):
 
 - glucose, mmol/L -> mg/dL: x 18.0156 (molar mass of glucose 180.156 g/mol, 10 dL per L);
 - lactate, mg/dL -> mmol/L: / 9.008 (molar mass of lactate 90.08 g/mol);
+- cholesterol (LDL-C, total), mmol/L -> mg/dL: x 38.665 (molar mass of cholesterol
+  386.65 g/mol); LDL-C measured (18262-6), calculated (13457-7) or unspecified (2089-1) is
+  stored under 18262-6;
 - temperature, [degF] -> Cel: (F - 32) * 5/9; K -> Cel: K - 273.15;
 - leukocytes, 10*9/L = 10*3/uL = /nL; /uL -> 10*3/uL: x 0.001.
 
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 __all__ = [
+    "CHOLESTEROL_MG_DL_PER_MMOL_L",
     "CURATED",
     "GLUCOSE_MG_DL_PER_MMOL_L",
     "INSULIN_BASAL_RANGE",
@@ -49,6 +53,7 @@ INSULIN_BASAL_RANGE = (0.0, 50.0)  # U/h
 
 GLUCOSE_MG_DL_PER_MMOL_L = 180.156 / 10.0  # 18.0156 (mg/dL) per (mmol/L)
 LACTATE_MG_DL_PER_MMOL_L = 90.08 / 10.0  # 9.008 (mg/dL) per (mmol/L)
+CHOLESTEROL_MG_DL_PER_MMOL_L = 386.65 / 10.0  # 38.665 (mg/dL) per (mmol/L)
 
 _LOINC_RE = re.compile(r"^[1-9][0-9]{0,6}-[0-9]$")
 
@@ -134,6 +139,13 @@ _LACTATE_UNITS = {
     "mg/dl": UnitConversion(1.0 / LACTATE_MG_DL_PER_MMOL_L),
 }
 _GLUCOSE_RANGE = (0.0, 10_000.0)  # mg/dL: negative is impossible, > 10,000 is not blood
+_CHOLESTEROL_UNITS = {
+    "mg/dL": _SAME,
+    "mg/dl": _SAME,
+    "mmol/L": UnitConversion(CHOLESTEROL_MG_DL_PER_MMOL_L),
+    "mmol/l": UnitConversion(CHOLESTEROL_MG_DL_PER_MMOL_L),
+}
+_CHOLESTEROL_RANGE = (0.0, 3000.0)  # mg/dL: homozygous FH reaches ~1,000
 
 
 def _row(code, display, canonical_code, unit, units, valid_range, aliases=None, event=None):
@@ -173,6 +185,14 @@ _ROWS = (
          (0.0, 100.0)),
     _row("9059-7", "Carbohydrate intake Estimated", "9059-7", "g", {"g": _SAME},
          (0.0, 1000.0), {"gram": "g", "grams": "g"}, event="meal"),
+    _row("18262-6", "Cholesterol in LDL [Mass/volume] in Serum or Plasma by Direct assay",
+         "18262-6", "mg/dL", _CHOLESTEROL_UNITS, _CHOLESTEROL_RANGE),
+    _row("13457-7", "Cholesterol in LDL [Mass/volume] in Serum or Plasma by calculation",
+         "18262-6", "mg/dL", _CHOLESTEROL_UNITS, _CHOLESTEROL_RANGE),
+    _row("2089-1", "Cholesterol in LDL [Mass/volume] in Serum or Plasma", "18262-6", "mg/dL",
+         _CHOLESTEROL_UNITS, _CHOLESTEROL_RANGE),
+    _row("2093-3", "Cholesterol [Mass/volume] in Serum or Plasma", "2093-3", "mg/dL",
+         _CHOLESTEROL_UNITS, _CHOLESTEROL_RANGE),
 )  # fmt: skip
 
 CURATED: Mapping[str, LoincCode] = MappingProxyType({r.code: r for r in _ROWS})

@@ -12,6 +12,7 @@ from .._lazy import exports as _exports
 if _TYPE_CHECKING:
     from . import glucose as glucose
     from . import inflammation as inflammation
+    from . import lipids as lipids
     from . import oncology as oncology
     from ._base import AbstractModel as AbstractModel
     from ._base import AbstractODEModel as AbstractODEModel
@@ -43,11 +44,13 @@ if _TYPE_CHECKING:
     from .glucose import BergmanMinimal as BergmanMinimal
     from .glucose import UVAPadova as UVAPadova
     from .inflammation import Reynolds2006 as Reynolds2006
+    from .lipids import Vargo2014 as Vargo2014
     from .oncology import Glioma as Glioma
 
 _WHERE = {
     "glucose": "glucose",
     "inflammation": "inflammation",
+    "lipids": "lipids",
     "oncology": "oncology",
     "AbstractModel": "_base",
     "AbstractODEModel": "_base",
@@ -80,6 +83,7 @@ _WHERE = {
     "UVAPadova": "glucose",
     "Reynolds2006": "inflammation",
     "Glioma": "oncology",
+    "Vargo2014": "lipids",
 }
 
 __all__ = [
@@ -107,12 +111,14 @@ __all__ = [
     "TwinDefaults",
     "UVAPadova",
     "Uniform",
+    "Vargo2014",
     "declaration",
     "declared",
     "free_parameters",
     "get_model",
     "glucose",
     "inflammation",
+    "lipids",
     "list_declarations",
     "list_models",
     "oncology",

@@ -43,6 +43,7 @@ _BUILTIN = (
     "medtwin.models.glucose._declarations:BERGMAN",
     "medtwin.models.inflammation._declarations:REYNOLDS2006",
     "medtwin.models.oncology._declarations:GLIOMA",
+    "medtwin.models.lipids._declarations:VARGO2014",
 )
 
 _MODELS: dict[str, type[AbstractModel]] = {}

@@ -17,6 +17,11 @@ KEY = base64.b64encode(bytes(range(32))).decode()
 P = "p-0123456789abcdef"  # a pseudonym no store holds
 MISSING_DB = "sqlite:///missing.db"
 
+BN_VARS = (
+    "network t {\n}\nvariable a {\n  type discrete [ 2 ] { x, y };\n}\n"
+    "variable b {\n  type discrete [ 2 ] { lo, hi };\n}\n"
+)
+
 FILES = {
     "good.csv": "time,glucose_mg_dl\n0,120\n5,125\n",
     "negative.csv": "time,glucose_mg_dl\n0,120\n5,-30\n",
@@ -33,6 +38,17 @@ FILES = {
     "boot.yaml": "arms: [{name: a}]\nendpoints: [tir]\nn_boot: 1000000000\n",
     "good.yaml": "arms: [{name: a}]\nendpoints: [tir]\n",
     "gdone/radii.csv": "day\n",
+    # medtwin bn: a two-node network, a cycle, a column summing to 1.1, statements, cases
+    "bn_net.bif": BN_VARS + "probability ( a ) {\n  table 0.5, 0.5;\n}\nprobability ( b | a ) "
+    "{\n  (x) 1.0, 0.0;\n  (y) 1.0, 0.0;\n}\n",
+    "bn_cyclic.bif": BN_VARS + "probability ( a | b ) {\n  (lo) 0.5, 0.5;\n  (hi) 0.5, 0.5;\n}"
+    "\nprobability ( b | a ) {\n  (x) 0.5, 0.5;\n  (y) 0.5, 0.5;\n}\n",
+    "bn_badsum.bif": BN_VARS + "probability ( a ) {\n  table 0.6, 0.5;\n}\nprobability ( b | a ) "
+    "{\n  (x) 0.5, 0.5;\n  (y) 0.5, 0.5;\n}\n",
+    "bn_unknown.yaml": "statements:\n  - {id: S1, cause: a, effect: oedema, direction: increases,"
+    " ratings: [0, 0, 0, 0, 0, 3, 15]}\n",
+    "bn_cases.csv": "a,b\nx,lo\ny,lo\n",
+    "bn_badcases.csv": "a,b\nx,lo\nz,lo\n",
 }
 
 S = ["sensitivity", "t1d", "--output", "bg"]
@@ -108,6 +124,22 @@ CASES = {
     "recommend carb ratio 0": (["recommend", P, "--db", MISSING_DB, "--carb-ratio", "0"],
                                "--carb-ratio"),
     "recommend no store": (["recommend", P, "--db", MISSING_DB], "No medtwin store"),
+    "recommend ldl target 1e9": (["recommend", P, "--db", MISSING_DB, "--target-ldl", "1e9"],
+                                 "[10, 400] mg/dL"),
+    "recommend ldl risk unknown": (["recommend", P, "--db", MISSING_DB, "--risk", "extreme"],
+                                   "very-high, high, moderate, low"),
+    "recommend ldl target and risk": (["recommend", P, "--db", MISSING_DB, "--target-ldl",
+                                       "100", "--risk", "high"], "not both"),
+    # simulate ldl
+    "ldl unknown drug": (["simulate", "ldl", "--drug", "pitavastatin=2"], "Expected one of"),
+    "ldl drug malformed": (["simulate", "ldl", "--drug", "atorvastatin"], "DRUG=MG[@DAY]"),
+    "ldl dose huge": (["simulate", "ldl", "--drug", "atorvastatin=1e9"], "[0, 160] mg/d"),
+    "ldl dose not a number": (["simulate", "ldl", "--drug", "ezetimibe=ten"], "must be a number"),
+    "ldl start after the run": (["simulate", "ldl", "--years", "1", "--drug",
+                                 "rosuvastatin=10@1000"], "[0, 365)"),
+    "ldl ldl0 negative": (["simulate", "ldl", "--ldl0", "-5"], "[30, 500] mg/dL"),
+    "ldl years huge": (["simulate", "ldl", "--years", "1e9"], "(0, 80] yr"),
+    "ldl out exists": (["simulate", "ldl", "--out", "existing.csv"], "--overwrite"),
     # sensitivity and identifiability
     "sensitivity n huge": ([*S, "-n", "1073741824"], "runs"),
     "sensitivity n not 2^k": ([*S, "-n", "100"], "power of 2"),
@@ -171,6 +203,26 @@ CASES = {
     "petab problem missing": (["petab", "llh", "missing.yaml"], "No such file"),
     "petab starts 0": (["petab", "fit", "good.yaml", "--starts", "0"], "--starts must be"),
     "petab out exists": (["petab", "fit", "good.yaml", "--out", "existing.csv"], "--overwrite"),
+    # bn query / fit (medtwin.bn: no JAX at all; the network is read after the options)
+    "bn net missing": (["bn", "query", "nope.bif", "--target", "a"], "No such file"),
+    "bn evidence malformed": (["bn", "query", "bn_net.bif", "--target", "b", "--evidence", "a"],
+                              "NODE=STATE"),
+    "bn cyclic graph": (["bn", "query", "bn_cyclic.bif", "--target", "a"], "the cycle"),
+    "bn column sum": (["bn", "query", "bn_badsum.bif", "--target", "b"],
+                      "probabilities of 'a' must sum to 1"),
+    "bn unknown state": (["bn", "query", "bn_net.bif", "--target", "b", "--evidence", "a=maybe"],
+                         "Unknown state 'maybe' of 'a'"),
+    "bn impossible evidence": (["bn", "query", "bn_net.bif", "--target", "a", "--evidence",
+                                "b=hi"], "b=hi is impossible"),
+    "bn unknown target": (["bn", "query", "bn_net.bif", "--target", "c"], "Unknown target 'c'"),
+    "bn statement unknown node": (["bn", "fit", "bn_net.bif", "bn_cases.csv", "--prior",
+                                   "bn_unknown.yaml"], "names the effect 'oedema'"),
+    "bn fit ess negative": (["bn", "fit", "bn_net.bif", "bn_cases.csv", "--ess", "-1"],
+                            "--ess must be"),
+    "bn fit out exists": (["bn", "fit", "bn_net.bif", "bn_cases.csv", "--out", "existing.csv"],
+                          "--overwrite"),
+    "bn data unknown state": (["bn", "fit", "bn_net.bif", "bn_badcases.csv"],
+                              "row 3, column 'a': unknown state 'z'"),
 }  # fmt: skip
 
 

@@ -38,6 +38,7 @@ from ...errors import DataError
 from ..records import EventRecord, ObservationRecord, PatientRecord
 from ._issues import Issues, Skip, show
 from ._json import load_json
+from ._lipid_meds import read_lipid_medication
 from ._medication import read_administration
 from ._observation import read_observation
 from ._patient import read_patient
@@ -45,7 +46,8 @@ from ._validate import validate_resource
 
 __all__ = ["ParsedBundle", "Skipped", "parse_bundle", "parse_resource"]
 
-TAKEN = ("Patient", "Observation", "MedicationAdministration")
+TAKEN = ("Patient", "Observation", "MedicationAdministration", "MedicationRequest",
+         "MedicationStatement")  # fmt: skip
 BUNDLE_TYPES = ("transaction", "collection")
 
 
@@ -106,7 +108,7 @@ def _read(
     entries: Mapping[str, dict[str, Any]] | None,
     full_url: str | None,
     unsupported_codes: str,
-) -> PatientRecord | ObservationRecord | EventRecord | Skip | None:
+) -> PatientRecord | ObservationRecord | EventRecord | tuple[EventRecord, ...] | Skip | None:
     if rt not in TAKEN:
         return Skip(f"{rt} is not used by medtwin's twins")
     resource = _drop_nulls(resource)
@@ -117,6 +119,8 @@ def _read(
             resource, root, issues, entries=entries, full_url=full_url,
             unsupported_codes=unsupported_codes,
         )  # fmt: skip
+    if rt in ("MedicationRequest", "MedicationStatement"):
+        return read_lipid_medication(resource, rt, root, issues, entries=entries, full_url=full_url)
     return read_administration(resource, root, issues, entries=entries, full_url=full_url)
 
 
@@ -137,6 +141,8 @@ class _Out:
             self.events.append(rec)
         elif isinstance(rec, Skip):
             self.skipped.append(Skipped(index, rt, rec.reason))
+        elif isinstance(rec, tuple):  # a therapy's start and stop
+            self.events.extend(rec)
 
     def result(self, kind: str) -> ParsedBundle:
         return ParsedBundle(
@@ -314,7 +320,8 @@ def parse_resource(
         issues.add(
             "not-supported",
             "resourceType",
-            f"Expected a Patient, Observation or MedicationAdministration. Got {rt}, which "
+            f"Expected a Patient, Observation, MedicationAdministration, MedicationRequest or "
+            f"MedicationStatement. Got {rt}, which "
             f"medtwin's twins do not use.",
         )
         issues.raise_if_any()

@@ -10,7 +10,8 @@ from medtwin.data.units import (
     is_valid_loinc,
 )
 
-ISSUE_CODES = ["2339-0", "15074-8", "99504-3", "8867-4", "8310-5", "6690-2", "2524-7", "32693-4"]
+ISSUE_CODES = ["2339-0", "15074-8", "99504-3", "8867-4", "8310-5", "6690-2", "2524-7", "32693-4",
+               "18262-6", "13457-7", "2089-1", "2093-3"]  # fmt: skip
 
 
 def test_the_table_holds_the_issues_codes_and_carbohydrate_intake():
