@@ -24,7 +24,7 @@ console = Console()
 @_one_line_errors
 def run_replay(
     data: Path,
-    model: str,
+    model: str | None,
     events: Path | None,
     horizon: float,
     particles: int,
@@ -32,15 +32,33 @@ def run_replay(
     out: Path | None,
     write_csv,
     plot: Path | None = None,
+    *,
+    sbml: Path | None = None,
+    mapping: Path | None = None,
 ) -> None:
     """The command's body (``write_csv(path, columns)`` writes the forecasts; ``plot``, a
-    checked path, the PNG of :func:`~medtwin.cli._plots.plot_replay`). What needs no model is
-    checked before the model loads: the bounds, the files being there."""
+    checked path, the PNG of :func:`~medtwin.cli._plots.plot_replay`; ``sbml`` and
+    ``mapping``, an SBML document and its model mapping, in place of ``model``). What needs no
+    model is checked before the model loads: the bounds, the files being there."""
     limit(PARTICLES, particles, "--particles")  # the bounds the service enforces
     limit(SEED, seed, "--seed")
     input_file(data, "a CSV with a time column")
     if events is not None:
         input_file(events, "a CSV with the columns time,kind,amount")
+    if (sbml is None) != (mapping is None):
+        raise DataError(
+            "--sbml and --mapping go together: the SBML document and its model mapping (which "
+            "output each LOINC code measures, in which unit, how noisy; docs/sbml.md). Got only "
+            f"{'--sbml' if mapping is None else '--mapping'}."
+        )
+    if sbml is not None and model is not None:
+        raise DataError(
+            f"--model {model!r} and --sbml name two models; the twin of --sbml runs under its "
+            "mapping's name. Give one of them."
+        )
+    if sbml is not None and mapping is not None:
+        model = _import(sbml, mapping)
+    model = model or "t1d"
 
     from ..data._csvrows import event_rows, stream_rows
     from ..models import declaration
@@ -119,6 +137,28 @@ def run_replay(
             f"particles, forecasts {horizon:g} {unit} ahead",
         )  # fmt: skip
         console.print(f"Wrote the plot to {plot}")
+
+
+def _import(sbml: Path, mapping: Path) -> str:
+    """Import the SBML document ``sbml`` under the model mapping ``mapping`` and register it
+    in this process; the model's name (the mapping's)."""
+    input_file(sbml, "an SBML document (.xml)")
+    input_file(mapping, "a model mapping (JSON or YAML; docs/sbml.md)")
+    from ..data.model_mapping import imported_model, read_mapping
+    from ..errors import UnknownModelError
+    from ..models import declaration, register_model
+
+    doc = read_mapping(Path(mapping).read_bytes())
+    try:
+        declaration(doc.name)
+    except UnknownModelError:
+        pass
+    else:
+        raise DataError(
+            f"The mapping {Path(mapping).name!r} names the model {doc.name!r}, the name of a "
+            "built-in or registered model. Choose another name in the mapping."
+        )
+    return register_model(imported_model(Path(sbml).read_bytes(), doc)).name
 
 
 def _unsuffixed(column: str, *suffixes: str) -> str:

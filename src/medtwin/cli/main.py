@@ -262,9 +262,23 @@ def twin_replay_command(
             "LOINC code; for t1d time,glucose_mg_dl (minutes; LO/HI)."
         ),
     ],
-    model: Annotated[str, typer.Option(help="Twin model (any registered: t1d, sepsis, ...).")] = (
-        "t1d"
-    ),
+    model: Annotated[
+        str | None,
+        typer.Option(help="Twin model (any registered: t1d, sepsis, ...; default t1d)."),
+    ] = None,
+    sbml: Annotated[
+        Path | None,
+        typer.Option(
+            help="An SBML document to replay through (with --mapping), instead of --model."
+        ),
+    ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            help="The model mapping (JSON or YAML; docs/sbml.md) of --sbml: outputs "
+            "with LOINC codes, units and noise, the parameters the twin learns."
+        ),
+    ] = None,
     events: Annotated[
         Path | None,
         typer.Option(
@@ -284,13 +298,16 @@ def twin_replay_command(
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
 ) -> None:
-    """Replay a recorded stream as if live: assimilate each reading, forecast, score."""
+    """Replay a recorded stream as if live: assimilate each reading, forecast, score. The twin's
+    model is a registered one (--model) or an SBML document with its mapping (--sbml, --mapping),
+    imported and registered for this run under the mapping's name."""
     from . import _replay
     from ._plots import plot_file
 
     out = output_file(out, overwrite=overwrite)
     plot = plot_file(plot, overwrite=overwrite, out=out)
-    _replay.run_replay(data, model, events, horizon, particles, seed, out, _write_csv, plot)
+    _replay.run_replay(data, model, events, horizon, particles, seed, out, _write_csv, plot,
+                       sbml=sbml, mapping=mapping)  # fmt: skip
 
 
 # In-silico trials (`medtwin trial ...`) live in _trial.py.
