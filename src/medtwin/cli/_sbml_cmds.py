@@ -16,7 +16,7 @@ events locates each trigger within the step at the same tolerance.
 (OMEX) that another tool (tellurium, COPASI) reruns: the document as SBML L3V2 with the
 parameter values (``--set ID=VALUE``, else the defaults), a SED-ML time course from 0 to ``T``
 on a grid of ``D`` with the observables as its report, and the manifest. ``--sbml-out F.xml``
-writes the SBML alone (with or without ``--out``). ``medtwin export omex`` is the same command.
+writes the SBML alone (with or without ``--out``).
 
 Everything that needs no document (the bounds, the paths) is checked before the document is
 read; the document is read before JAX is imported.
@@ -264,15 +264,9 @@ def _assignment(text: str) -> tuple[str, float]:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``medtwin sbml import``, ``simulate`` and ``export`` to the ``medtwin`` app, and
-    ``medtwin export omex`` (the same command as ``sbml export``, under the name the
-    community's tools use for an archive)."""
+    """Add ``medtwin sbml import``, ``simulate`` and ``export`` to the ``medtwin`` app (the
+    top-level ``medtwin export`` is the de-identified research export of the store)."""
     sbml_app.command("import")(_one_line_errors(import_command))
     sbml_app.command("simulate")(_one_line_errors(simulate_command))
     sbml_app.command("export")(_one_line_errors(export_command))
     app.add_typer(sbml_app, name="sbml")
-    export_app = typer.Typer(help="Export a model and its experiment: omex (COMBINE archive).")
-    export_app.command("omex", help="The same as `medtwin sbml export`.")(
-        _one_line_errors(export_command)
-    )
-    app.add_typer(export_app, name="export")

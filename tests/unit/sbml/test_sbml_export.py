@@ -313,14 +313,3 @@ def test_cli_export_writes_the_archive_and_the_sbml(tmp_path):
     assert res.exit_code == 2 and "no parameter of" in res.output
     assert not (tmp_path / "x.xml").exists()
 
-
-@needs_379
-def test_export_omex_is_the_same_command(tmp_path):
-    """`medtwin export omex` (the issue's name) writes what `medtwin sbml export` writes."""
-    args = [str(BIOMD379), "--time-unit", "min", "--set", "k_abs=0.071", "--t1", "30"]
-    for cmd, name in ((["sbml", "export"], "a"), (["export", "omex"], "b")):
-        res = CliRunner().invoke(app, [*cmd, *args, "--out", str(tmp_path / f"{name}.omex"),
-                                       "--sbml-out", str(tmp_path / f"{name}.xml")])  # fmt: skip
-        assert res.exit_code == 0, res.output
-    assert (tmp_path / "a.xml").read_text() == (tmp_path / "b.xml").read_text()
-    assert read_archive(tmp_path / "b.omex") == read_archive(tmp_path / "a.omex")
