@@ -16,9 +16,25 @@ largest allowed twin creation (5,000 particles, a 7-day forecast, a first update
 one update takes) and the largest what-if (6 options of 50 events over 2 days) each finish
 within about a minute there (``benchmarks/service_heavy_load.py``).
 
-Times are declared in minutes and converted to a model's own unit (min or h) with
+Times are declared in minutes and converted to a model's own unit (min, h or d) with
 :meth:`Bound.in_unit` (through :mod:`medtwin.timeunits`). This module does no I/O and imports
 nothing but ``medtwin.errors`` and ``medtwin.timeunits``.
+
+Time spans follow the model. How far one forecast, one update or one what-if may reach is a
+clinical question whose answer differs by model -- a week for a CGM twin, years for a
+cholesterol twin whose labs are months apart -- while what it costs is the number of model
+input steps advanced (the solver takes one or a few per input step, whatever the unit). So a
+model declares its spans (:class:`Spans`, in ``TwinDefaults.spans`` of ``medtwin.models``)
+with the reason for them; :meth:`Spans.bounds` turns them into the :class:`Bound` objects a
+twin's requests are checked against, in the model's unit, and :meth:`Spans.check_cost`
+refuses a declaration whose span would advance more than :data:`TWIN_STEPS` input steps. The
+defaults are the bounds below (:data:`FORECAST_HORIZON`, :data:`UPDATE_SPAN`,
+:data:`WHAT_IF_HORIZON`), so every model that declares none accepts and refuses exactly what it
+did. Bounds in input steps alone were the other choice and were not taken: they would give the
+sepsis twin (3-minute steps) three weeks where a clinician needs days and the T1D twin one, and
+the step count says what a request costs, not how far ahead is worth forecasting. The counts
+(particles, forecast points, observation times and events per update, what-if options) do not
+depend on the time unit and stay as declared.
 """
 
 from __future__ import annotations
@@ -26,7 +42,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from numbers import Real
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import LimitError
 from .timeunits import SECONDS, convert
@@ -46,6 +62,7 @@ __all__ = [
     "SIMULATION_SPAN",
     "TRIAL_BOOTSTRAP",
     "TRIAL_PATIENTS",
+    "TWIN_STEPS",
     "UNSTORED_PARTICLES",
     "UPDATE_EVENTS",
     "UPDATE_SPAN",
@@ -55,6 +72,8 @@ __all__ = [
     "WHAT_IF_OPTIONS",
     "WORKERS",
     "Bound",
+    "Spans",
+    "TimeBounds",
     "finite",
     "shown",
 ]
@@ -95,11 +114,11 @@ class Bound:
     count: bool = False  # a number of things (options, events): "must hold 1..6 options"
 
     def in_unit(self, unit: str) -> Bound:
-        """This bound (declared in minutes) in the model time ``unit`` (``s``, ``min``, ``h``
-        or ``d``; see :mod:`medtwin.timeunits`)."""
-        if self.unit != "min" or unit not in SECONDS:
+        """This bound (declared in a time unit, most in minutes) in the model time ``unit``
+        (``s``, ``min``, ``h`` or ``d``; see :mod:`medtwin.timeunits`)."""
+        if self.unit not in SECONDS or unit not in SECONDS:
             raise LimitError(f"Bound {self.name!r} is in {self.unit}; cannot convert to {unit!r}.")
-        low, high = (convert(x, "min", unit) for x in (self.low, self.high))
+        low, high = (convert(x, self.unit, unit) for x in (self.low, self.high))
         return replace(self, low=low, high=high, unit=unit)
 
     def range(self, high: float | None = None) -> str:
@@ -214,6 +233,88 @@ EVENT_AMOUNT = Bound(
     "amount", "dose, meal or rate", "a what-if event", 0, 10_000, "g, U, U/h or 1/h",
     reason="Finite and far beyond any meal (g), bolus (U) or rate a patient receives.",
 )  # fmt: skip
+
+# -- how far a twin reaches: the spans a model declares, and what they may cost ----------------
+
+TWIN_STEPS = Bound(
+    "steps", "model input steps one forecast, update or what-if advances", "a twin", 1, 10_080,
+    "input steps", integer=True,
+    reason="A week of the T1D twin's 1-minute steps, the most any span allowed before models "
+    "declared their own: about n x steps / 4e6 s, 13 s for 5,000 particles on 2 shared cores.",
+)  # fmt: skip
+
+
+class TimeBounds(NamedTuple):
+    """The time-span bounds of a twin of one model, in its time unit (:meth:`Spans.bounds`)."""
+
+    horizon: Bound  # the forecast horizon (TwinConfig.horizon)
+    every: Bound  # the forecast cadence (at most the horizon; a multiple of the input step)
+    update: Bound  # the model time one update advances
+    what_if: Bound  # the what-if horizon
+    event_after: Bound  # a what-if event's time from the twin's time (within the horizon)
+
+
+@dataclass(frozen=True)
+class Spans:
+    """How far a twin of a model may reach, in model time ``unit`` (``s``, ``min``, ``h`` or
+    ``d``), declared by the model (``TwinDefaults.spans``): ``forecast``, the longest forecast
+    horizon (and cadence) of a twin; ``update``, the most model time one update advances (a
+    record further ahead waits while the twin moves on by this much); ``what_if``, the longest
+    what-if horizon. ``reason`` says why, for the refusals. The defaults are
+    :data:`FORECAST_HORIZON`, :data:`UPDATE_SPAN` and :data:`WHAT_IF_HORIZON` (a week, a week,
+    two days)."""
+
+    forecast: float = FORECAST_HORIZON.high
+    update: float = UPDATE_SPAN.high
+    what_if: float = WHAT_IF_HORIZON.high
+    unit: str = "min"
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.unit, str) or self.unit not in SECONDS:
+            raise LimitError(
+                f"Spans.unit must be one of {', '.join(SECONDS)}. Got {shown(self.unit)}.", "unit"
+            )
+        for name in ("forecast", "update", "what_if"):
+            value = finite(getattr(self, name), name, "a model's twin spans")
+            if value <= 0:
+                raise LimitError(
+                    f"The {name!r} span of a model's twin must be > 0 {self.unit}. Got {value!r}.",
+                    name,
+                )
+
+    def bounds(self, unit: str) -> TimeBounds:
+        """The bounds of a twin's time spans in model time ``unit``: those of this module
+        with their upper ends (and, when declared, their reason) from these spans."""
+
+        def own(bound: Bound, high: float) -> Bound:
+            reason = self.reason or bound.reason
+            return replace(bound, high=high, unit=self.unit, reason=reason).in_unit(unit)
+
+        return TimeBounds(
+            own(FORECAST_HORIZON, self.forecast),
+            own(FORECAST_EVERY, self.forecast),
+            own(UPDATE_SPAN, self.update),
+            own(WHAT_IF_HORIZON, self.what_if),
+            own(EVENT_AFTER, self.what_if),
+        )
+
+    def check_cost(self, model: str, unit: str, input_dt: float) -> None:
+        """:class:`LimitError` if a span, in input steps of ``input_dt`` ``unit`` (the model's
+        time unit and step), exceeds :data:`TWIN_STEPS`: what a span costs is the steps it
+        advances, so a model timed in days may reach years and one timed in seconds minutes."""
+        for what, value in (("forecast", self.forecast), ("update", self.update),
+                            ("what_if", self.what_if)):  # fmt: skip
+            steps = convert(value, self.unit, unit) / input_dt
+            if steps > TWIN_STEPS.high * (1.0 + 1e-9):
+                raise LimitError(
+                    f"The {what} span of model {model!r}, {value:g} {self.unit}, is "
+                    f"{steps:,.0f} of its {input_dt:g}-{unit} input steps; a twin may advance "
+                    f"at most {TWIN_STEPS.high:,.0f} steps at once ({TWIN_STEPS.reason}) "
+                    "Declare a shorter span (TwinDefaults.spans) or a longer input step.",
+                    what,
+                )
+
 
 # -- local runs (the command line: simulate, trials, sensitivity; the CLI checks these before
 # any work, so a mistyped number fails in a second instead of exhausting the machine) ---------

@@ -37,3 +37,15 @@ def test_seed_step_and_resume(tmp_path):
         assert len(store.observations(again[1].pid, actor="test")) == 1
         assert len(store.observations(again[0].pid, actor="test")) == 85  # not due yet
         assert store.verify_audit().ok
+
+
+def test_the_ldl_patient_needs_its_bundle(tmp_path):
+    """Without the Synthea bundle (an installed package) the demo has no LDL patient, and says
+    so in the log; nothing is stored. (With it: ``tests/browser/test_ldl_dashboard.py``.)"""
+    from medtwin.service._demo import LDL_BUNDLE, LDL_CONFIG, seed_ldl
+
+    assert LDL_BUNDLE.name.startswith("Alejandro_Riojas") and LDL_CONFIG.model == "ldl"
+    assert (LDL_CONFIG.horizon, LDL_CONFIG.every) == (1800.0, 30.0)  # 5 years, monthly
+    with open_store(f"sqlite:///{tmp_path / 'demo.db'}", key=KEY) as store:
+        assert seed_ldl(store, tmp_path / "missing.json") is None
+        assert store.patient_ids() == []

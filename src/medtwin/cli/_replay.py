@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import DataError
-from ..limits import FORECAST_HORIZON, PARTICLES, SEED
+from ..limits import PARTICLES, SEED
 from . import _progress
 from ._checks import event_amount, input_file, limit, physical
 from ._store_cmds import _one_line_errors
@@ -65,7 +65,7 @@ def run_replay(
 
     decl = declaration(model)  # the model's declaration: no numerics loaded yet
     unit = decl.time_unit
-    limit(FORECAST_HORIZON, horizon, "--horizon", unit)  # its bound is in the model's unit
+    limit(decl.twin_defaults.spans.bounds(unit).horizon, horizon, "--horizon")  # model's unit
     _check_readings(*stream_rows(data, decl), decl, Path(data).name)
     if events is not None:
         _check_events(event_rows(events, decl), Path(events).name)

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from ..errors import DataError
-from ..limits import FORECAST_HORIZON, PARTICLES, SEED
+from ..limits import PARTICLES, SEED
 from ._checks import limit
 from ._store_cmds import Db, _actor, _one_line_errors, _open, _patient, _store_module
 
@@ -52,7 +52,8 @@ def twin_create_command(
     particles: Annotated[int, typer.Option(help="Particles of the twin's ensemble.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the twin's random numbers.")] = 0,
     horizon: Annotated[
-        float, typer.Option(help="Forecast horizon (the model's time unit: min for t1d).")
+        float,
+        typer.Option(help="Forecast horizon (the model's time unit: min for t1d, d for ldl)."),
     ] = 60.0,
     prior: Annotated[str, typer.Option(help="population or spec.")] = "population",
 ) -> None:
@@ -63,7 +64,8 @@ def twin_create_command(
     limit(SEED, seed, "--seed")
     from ..models import declaration  # a declaration: no numerics loaded
 
-    limit(FORECAST_HORIZON, horizon, "--horizon", declaration(model).time_unit)
+    decl = declaration(model)  # the forecast span the model declares, in its time unit
+    limit(decl.twin_defaults.spans.bounds(decl.time_unit).horizon, horizon, "--horizon")
     _store_module().refuse_missing(db)
     from ..loop import TwinConfig
 

@@ -29,6 +29,7 @@ from ._config import TwinConfig as TwinConfig
 from ._config import build_twin as build_twin
 from ._config import model_of as model_of
 from ._config import new_twin as new_twin
+from ._config import time_bounds as time_bounds
 from ._mapping import event_kinds as event_kinds
 from ._mapping import from_model_time as from_model_time
 from ._mapping import observable_for as observable_for
@@ -87,6 +88,7 @@ __all__ = [
     "snapped",
     "stored_observations",
     "stored_skill",
+    "time_bounds",
     "to_model_time",
     "unpack_ensemble",
     "unpack_forecast",

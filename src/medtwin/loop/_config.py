@@ -9,6 +9,7 @@ service, the dashboard and ``medtwin twin replay`` -- with no edit anywhere else
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from ..models import get_model
 from ..models._base import AbstractModel
 from ..twin import Twin
 
-__all__ = ["TwinConfig", "build_twin", "model_of", "new_twin"]
+__all__ = ["TwinConfig", "build_twin", "model_of", "new_twin", "time_bounds"]
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,9 @@ class TwinConfig:
     parameter drift per sqrt(hour) (None: the model's ``twin_defaults.drift``).
 
     A new configuration is checked against the declared work bounds of ``medtwin.limits``
-    (``n`` 16..5000, ``horizon`` up to 7 days, ``every`` a multiple of the input step, at most
-    2,016 forecast points), so the API, the CLI and the store refuse the same requests
+    (``n`` 16..5000, ``horizon`` within the model's declared forecast span -- a week unless
+    it declares another, ten years for the LDL twin --, ``every`` a multiple of the input step,
+    at most 2,016 forecast points), so the API, the CLI and the store refuse the same requests
     (:class:`~medtwin.errors.LimitError`); :meth:`from_json` reads a stored one as stored."""
 
     model: str
@@ -89,11 +91,12 @@ class TwinConfig:
         forecast horizon, cadence and points, the times in the model's own unit."""
         limits.PARTICLES.check(self.n)
         unit, step = model.time_unit, model.input_dt
-        horizon = limits.FORECAST_HORIZON.in_unit(unit).check(self.horizon)
+        bounds = time_bounds(model)
+        horizon = bounds.horizon.check(self.horizon)
         if self.every is None:
             every = 5 * step
         else:
-            every = limits.FORECAST_EVERY.in_unit(unit).check(self.every, high=horizon)
+            every = bounds.every.check(self.every, high=horizon)
             if not _multiple(every, step):
                 raise LimitError(
                     f"The 'every' (forecast cadence) of a twin must be a multiple of the "
@@ -110,7 +113,7 @@ class TwinConfig:
 
     @property
     def time_unit(self) -> str:
-        """The time unit of the configured model (``min`` or ``h``)."""
+        """The time unit of the configured model (``min``, ``h`` or ``d``)."""
         return model_of(self.model).time_unit
 
     def to_json(self) -> str:
@@ -136,9 +139,18 @@ def _multiple(x: float, step: float) -> bool:
     return k >= 1 and abs(k * step - x) <= 1e-9 * x
 
 
+def time_bounds(model: AbstractModel) -> limits.TimeBounds:
+    """The bounds on a twin's time spans for ``model``, in its time unit: the spans it declares
+    (``twin_defaults.spans``, :class:`medtwin.limits.Spans`), checked by :func:`model_of`
+    against what a twin may cost."""
+    return model.twin_defaults.spans.bounds(model.time_unit)
+
+
 def model_of(name: object) -> AbstractModel:
-    """The registered model ``name`` if a live twin can run it (timed in min or h, no
-    configuration needed)."""
+    """The registered model ``name`` if a live twin can run it (timed in a unit of
+    ``medtwin.timeunits``, no configuration needed -- states declared by the class, not a grid
+    an instance is made with --, its declared spans within
+    ``medtwin.limits.TWIN_STEPS`` of its input steps)."""
     if not isinstance(name, str) or not 0 < len(name) <= 64:
         raise StoreError(f"TwinConfig.model must be a model name. Got {limits.shown(name)}.")
     try:
@@ -146,13 +158,23 @@ def model_of(name: object) -> AbstractModel:
     except MedtwinError as exc:
         raise StoreError(f"TwinConfig.model: {exc}") from None
     except TypeError:  # a model that needs configuration (a grid): not one a live twin runs
+        model = None
+    if model is None or isinstance(inspect.getattr_static(type(model), "states"), property):
+        # its states depend on its configuration (a grid's cells), which the store does not
+        # hold: the twin of an image series runs on the command line (`medtwin twin glioma`)
         raise StoreError(
-            f"TwinConfig.model: {name!r} needs a configuration the store does not hold."
-        ) from None
-    if model.time_unit not in ("min", "h") or model.time_unit not in timeunits.SECONDS:
-        raise StoreError(
-            f"The store handles models timed in min or h; {name!r} is timed in {model.time_unit!r}."
+            f"TwinConfig.model: {name!r} needs a configuration the store does not hold (its "
+            "states are declared per instance, e.g. a grid's cells)."
         )
+    if model.time_unit not in timeunits.SECONDS:
+        raise StoreError(
+            f"A twin runs models timed in {', '.join(timeunits.SECONDS)}; {name!r} is timed in "
+            f"{model.time_unit!r}."
+        )
+    try:
+        model.twin_defaults.spans.check_cost(model.name, model.time_unit, model.input_dt)
+    except LimitError as exc:
+        raise StoreError(f"TwinConfig.model: {exc}") from None
     return model
 
 

@@ -1,7 +1,7 @@
 """From a patient's record to the model: wall-clock times to model time, LOINC codes to
 observables, recorded events to regimen events -- all read off the model's declaration.
 
-Model time is ``(datetime - epoch)`` in the model's time unit (``min`` or ``h``); a twin
+Model time is ``(datetime - epoch)`` in the model's time unit (``min``, ``h`` or ``d``); a twin
 starts at model time 0 (its configuration's ``epoch``). An observation's LOINC ``code`` maps to
 the observable whose ``ObservableSpec.loinc`` is that code (2339-0 -> ``bg``, 99504-3 ->
 ``sc_glucose``, 6690-2 -> ``wbc``); an event's ``kind`` to the model's :class:`EventSpec` of
@@ -33,7 +33,7 @@ __all__ = [
 
 
 def to_model_time(t: datetime, epoch: datetime, unit: str) -> float:
-    """``t`` in model time: ``(t - epoch)`` in ``unit`` (min or h)."""
+    """``t`` in model time: ``(t - epoch)`` in ``unit`` (min, h or d)."""
     return (t - epoch).total_seconds() / timeunits.SECONDS[unit]
 
 

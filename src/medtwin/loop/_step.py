@@ -3,7 +3,8 @@ forecast, the assimilation report and the alerts.
 
 :func:`update` takes what is pending for a twin in time order and assimilates as much as one
 update may (``medtwin.limits``: at most ``UPDATE_TIMES`` observation times, ``UPDATE_EVENTS``
-events and ``UPDATE_SPAN`` of model time; data at or after the first event left over waits for
+events and the model's declared update span of model time, ``UPDATE_SPAN`` unless it
+declares another (``TwinDefaults.spans``); data at or after the first event left over waits for
 it). Each record gets a mark -- ``applied``, ``late`` (at or before the twin's time),
 ``unobserved`` (a code the model does not observe), ``unused`` (an event kind it does not
 take) -- and what is not marked stays pending for the next update. The step is pure: the same
@@ -30,7 +31,7 @@ from ..simulate import Regimen
 from ..twin import Twin
 from ._alerts import Alert, forecast_alerts
 from ._codec import unpack_ensemble
-from ._config import TwinConfig, build_twin, new_twin
+from ._config import TwinConfig, build_twin, new_twin, time_bounds
 from ._mapping import observations_of, regimen_event, snapped, to_model_time
 
 __all__ = ["PendingEvent", "PendingObservation", "Step", "create", "redo", "restore", "update"]
@@ -138,7 +139,7 @@ def plan_update(
 ) -> Planned:
     """The host's half of :func:`update`: which pending records this update takes, and how."""
     model, unit = twin.model, twin.model.time_unit
-    span_end = twin.time + limits.UPDATE_SPAN.in_unit(unit).high
+    span_end = twin.time + time_bounds(model).update.high
     # Events: at most UPDATE_EVENTS, by time; data at or after the first one left waits for it.
     most_evs = int(limits.UPDATE_EVENTS.high)
     take_evs, rest_evs = list(events[:most_evs]), list(events[most_evs:])

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from typing import Protocol
 
 from ..errors import ModelError
+from ..limits import Spans
 from ._noise import NoiseModel
 from ._priors import Prior
 
@@ -165,12 +166,15 @@ class TwinDefaults:
     ``"population"`` (a kernel density over the model's :meth:`AbstractModel.population`).
     ``free``: the parameters the twin learns (empty: the configuration must name them).
     ``drift``: the particle filter's parameter drift per sqrt(hour). ``alerts``: the rules
-    checked on every forecast the twin issues."""
+    checked on every forecast the twin issues. ``spans``: how far a twin reaches (the longest
+    forecast, update and what-if, :class:`medtwin.limits.Spans`; default a week, a week and
+    two days), within what a twin may cost (``medtwin.limits.TWIN_STEPS`` input steps)."""
 
     prior: str = "spec"
     free: tuple[str, ...] = ()
     drift: float = 0.0
     alerts: tuple[AlertRule, ...] = ()
+    spans: Spans = field(default_factory=Spans)
 
 
 def _index(specs: Sequence, name: str, what: str, model: str) -> int:

@@ -18,8 +18,9 @@ patients. The cone is drawn as SVG by ``static/chart.js``. What the API lacks is
     /patients/{pid}``, which answers only a clinician granted the patient or an admin, each
     read audited as ``patient.read``.)
 ``patients/{pid}/cone``
-    the last ``hours`` of observations (3, 6, 12 or 24 on the page; by default the shortest of
-    them at least twice the forecast horizon), the latest stored forecast's median and nested
+    the last ``hours`` of observations (3, 6, 12 or 24 on the page, and weeks to years for a
+    twin that forecasts that far, :func:`windows_for`; by default the shortest of them at
+    least twice the forecast horizon), the latest stored forecast's median and nested
     bands, the alert derived from *that* stored forecast (:func:`alert_for`; no second
     computation), the observable's unit as a lab report prints it (``unit_label``), its target
     range if it has one (``target``: 70-180 mg/dL for glucose) and the what-if horizons
@@ -56,7 +57,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from .. import limits, loop, timeunits
+from .. import loop, timeunits
 from ..errors import StoreError
 from ..forecast import draw_quantiles, what_if
 from ..loop import QUANTILES, StoredForecast, observable_for
@@ -86,7 +87,13 @@ try:
 except ImportError as exc:  # pragma: no cover - only without the extra
     raise ImportError("The dashboard needs jinja2: pip install 'medtwin[service]'") from exc
 
-__all__ = ["CALIBRATING_HOURS", "CALIBRATING_VERSIONS", "alert_for", "dashboard_router"]
+__all__ = [
+    "CALIBRATING_HOURS",
+    "CALIBRATING_VERSIONS",
+    "alert_for",
+    "dashboard_router",
+    "windows_for",
+]
 
 HERE = Path(__file__).parent
 CALIBRATING_VERSIONS = 24  # fewer updates than this: the twin is still calibrating
@@ -98,6 +105,18 @@ _CSP = (
 )
 _PID = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 WINDOWS_H = (3.0, 6.0, 12.0, 24.0)  # the cone's time windows offered, hours of past data
+_YEAR_H = 8766.0  # 365.25 days
+# ... and for a twin that forecasts further (days to years: the LDL twin's labs are months
+# apart), a week, 30 days and 1, 2, 5, 10 and 20 years, those within 4 of its horizons
+LONG_WINDOWS_H = (168.0, 720.0, _YEAR_H, 2 * _YEAR_H, 5 * _YEAR_H, 10 * _YEAR_H, 20 * _YEAR_H)
+
+
+def windows_for(ahead_h: float) -> tuple[float, ...]:
+    """The windows (hours of past data) the cone offers a twin forecasting ``ahead_h`` hours:
+    :data:`WINDOWS_H`, and those of :data:`LONG_WINDOWS_H` within 4 horizons (none for a
+    horizon up to 42 h: a T1D or sepsis twin is offered the four windows it always had)."""
+    reach = max(WINDOWS_H[-1], 4.0 * ahead_h)
+    return WINDOWS_H + tuple(w for w in LONG_WINDOWS_H if w <= reach)
 
 
 @dataclass(frozen=True)
@@ -146,7 +165,8 @@ def alert_for(
     p, crosses = worst.probability, worst.band_crosses
     level = f"{100 * fc.levels[int(np.argmax(fc.levels))]:g} %"
     ahead_min = timeunits.convert(rule.within, f.time_unit, "min")
-    span = f"{ahead_min:g} min" if ahead_min < 120 else f"{ahead_min / 60:g} h"
+    span = (f"{ahead_min:g} min" if ahead_min < 120 else f"{ahead_min / 60:g} h"
+            if ahead_min < 10080 else f"{ahead_min / 1440:g} days")  # fmt: skip
     bounds = [f"{sign} {x:g}" for sign, x in (("<", rule.low), (">", rule.high)) if x is not None]
     if p <= 0.01 + 1e-9 and not any(c.band_crosses for c in alert.crossings):
         inside = "-".join(f"{x:g}" for x in (rule.low, rule.high) if x is not None)
@@ -319,35 +339,36 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
         pid: _PID,
         who: Who,
         request: Request,
-        hours: Annotated[float | None, Query(gt=0, le=24 * 30)] = None,
+        hours: Annotated[float | None, Query(gt=0, le=LONG_WINDOWS_H[-1])] = None,
         observable: Annotated[str | None, Query(max_length=64)] = None,
         known: int | None = None,
     ) -> dict[str, Any]:
         """Observations of the last ``hours`` before the latest forecast (default: the
-        shortest of :data:`WINDOWS_H` at least twice the forecast horizon), that forecast and
-        its alert. ``known``: the version the page shows (answers ``unchanged`` if still
-        latest)."""
+        shortest window offered, :func:`windows_for`, at least twice the forecast horizon),
+        that forecast and its alert. ``known``: the version the page shows (answers
+        ``unchanged`` if still latest)."""
         store: Store = request.app.state.store
         pid = who.patient(pid, "forecast.search")
         f = head(store, who, pid)
         if known is not None and known == f.version:
             return {"unchanged": True, "version": f.version}
         model = _model_of(f)
+        ahead = timeunits.convert(f.horizon, f.time_unit, "h")
+        windows = windows_for(ahead)
         if hours is None:
-            ahead = timeunits.convert(f.horizon, f.time_unit, "h")
-            hours = next((w for w in WINDOWS_H if w >= 2 * ahead), WINDOWS_H[-1])
+            hours = next((w for w in windows if w >= 2 * ahead), windows[-1])
         now = _at(f, f.forecast.issued_at)
         obs = store.observations(pid, actor=who.name, since=now - timedelta(hours=hours))
         spec = model.observables[_observable(model, observable, [o.code for o in obs])]
         mine = [o for o in obs if spec.loinc and o.code == spec.loinc]
         j = model.observable_names.index(spec.name)
         label, kinds = human_unit(spec.unit), loop.event_kinds(model)
-        own = snap_horizon(model, min(f.horizon, limits.WHAT_IF_HORIZON.in_unit(f.time_unit).high))
+        own = snap_horizon(model, min(f.horizon, loop.time_bounds(model).what_if.high))
         return {
             "patient": pid, "model": model.name, "time_unit": f.time_unit, "now": _iso(now),
             "observable": spec.name, "unit": spec.unit, "unit_label": label,
             "version": f.version, "horizon": f.horizon, "hours": hours,
-            "windows": list(WINDOWS_H), "observables": list(model.observable_names),
+            "windows": list(windows), "observables": list(model.observable_names),
             "event_kinds": [{"kind": k, "unit": u} for k, u in kinds],
             "unit_labels": {u: human_unit(u) for u in {spec.unit, *(u for _, u in kinds)}},
             "observations": {"times": [_iso(o.time) for o in mine],
@@ -424,7 +445,7 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
     ) -> dict[str, Any]:
         f = head(store, who, pid)
         twin = store.twin(pid, actor=who.name)
-        longest = limits.WHAT_IF_HORIZON.in_unit(twin.model.time_unit).high
+        longest = loop.time_bounds(twin.model).what_if.high
         h = what_if_horizon(twin, min(f.horizon, longest) if body.horizon is None else body.horizon)
         regimens = what_if_regimens(twin, body.options, h, name_len=40)  # 1-3 options, 20 events
         choices = horizon_choices(twin.model, f.horizon)

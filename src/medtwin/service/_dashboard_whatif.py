@@ -3,11 +3,12 @@
 A what-if horizon fixes the simulation's shape (its number of steps and saves), and each new
 shape compiled for 20-50 s, so the page used to offer one horizon. It now offers a few
 (:func:`horizon_choices`: 1, 2 and 4 hours and the twin's own forecast horizon, in the model's
-time unit, within ``medtwin.limits.WHAT_IF_HORIZON``) and always computes the *longest* of them
-(or the horizon asked, when that is longer): one shape per twin, compiled once -- the twin's own
-forecast has compiled it already when its horizon is the longest choice. A shorter horizon is
-the longest one cut (:func:`cut`): the same draws, so its numbers are the prefix of the longer
-horizon's, number for number, and switching horizons never changes what was already shown.
+time unit, within the model's what-if span, ``medtwin.loop.time_bounds``) and always computes
+the *longest* of them (or the horizon asked, when that is longer): one shape per twin,
+compiled once -- the twin's own forecast has compiled it already when its horizon is the
+longest choice. A shorter horizon is the longest one cut (:func:`cut`): the same draws, so its
+numbers are the prefix of the longer horizon's, number for number, and switching horizons
+never changes what was already shown.
 The metrics of a cut are computed on the cut by :func:`medtwin.forecast.outcome_metrics`, the
 function :func:`medtwin.forecast.what_if` computes them with on its whole horizon.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from .. import limits, timeunits
+from .. import loop, timeunits
 from ..forecast import Forecast, WhatIf, outcome_metrics
 from ._views import snap_horizon
 
@@ -32,7 +33,7 @@ def horizon_choices(model: Any, own: float) -> list[float]:
     ahead (both in the model's time unit): :data:`CHOICES_MIN` and ``own``, each within the
     what-if limit and snapped to the cadence, ascending."""
     unit = model.time_unit
-    longest = limits.WHAT_IF_HORIZON.in_unit(unit).high
+    longest = loop.time_bounds(model).what_if.high
     wanted = [timeunits.convert(m, "min", unit) for m in CHOICES_MIN] + [min(own, longest)]
     return sorted({snap_horizon(model, h) for h in wanted if h <= longest})
 

@@ -9,6 +9,14 @@ the simulated clock 5 minutes: the due meals and boluses are stored, then the re
 store updates that patient's twin (assimilate + forecast) -- exactly what data arriving through
 the API do. The truth is simulated once, ahead, from fixed seeds, so a second run on the same
 database continues where the first stopped.
+
+A fourth patient is a cholesterol twin (``ldl``, timed in days): the Synthea patient of
+``../shared/reference/fhir`` whose record holds LDL-C and total cholesterol results (2000 and
+2005) and an atorvastatin 80 mg prescription (2008), ingested as ``POST /fhir`` would, with a
+twin that takes them in one update and forecasts five years at a 30-day cadence
+(:func:`seed_ldl`). It is made in the stream's thread, once the server listens, so the LDL
+model's compilation does not delay the start; without the bundle (an installed package) the
+demo has three patients.
 """
 
 from __future__ import annotations
@@ -17,13 +25,15 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..data import load_virtual_patient, therapy_settings
+from ..data.fhir import parse_bundle
 from ..data.records import EventRecord, ObservationRecord, PatientRecord
-from ..errors import ModelError
+from ..errors import ModelError, StoreError
 from ..models import GaussianNoise, Reynolds2006, UVAPadova
 from ..simulate import Regimen, bolus, meal, simulate
 from ..store import Store, TwinConfig
@@ -34,6 +44,7 @@ __all__ = [
     "demo_patients",
     "demo_stream",
     "seed_demo",
+    "seed_ldl",
     "stream_demo",
 ]
 
@@ -42,6 +53,15 @@ DEMO_USER = "demo"
 DAYS = 7
 STEP_MIN = 5.0
 MEALS = {7 * 60: 45.0, 12 * 60 + 30: 70.0, 19 * 60: 60.0}  # minute of day -> g carbohydrate
+# The Synthea patient with LDL-C results and an atorvastatin prescription (Apache-2.0, from
+# smart-on-fhir/generated-sample-data; ../shared/reference/README.md)
+LDL_BUNDLE = (
+    Path(__file__).resolve().parents[3].parent
+    / "shared/reference/fhir/Alejandro_Riojas_a9fcc685-c7a2-4474-bf25-26c8fe4b48f9.json"
+)
+LDL_EPOCH = datetime(2000, 12, 1, tzinfo=UTC)  # the month of the record's first lipid panel
+LDL_CONFIG = TwinConfig("ldl", LDL_EPOCH, prior="spec", n=500, seed=4, horizon=1800.0,
+                        every=30.0)  # fmt: skip
 
 
 @dataclass
@@ -130,6 +150,26 @@ def seed_demo(store: Store, now: datetime | None = None) -> tuple[list[DemoPatie
     return patients, token
 
 
+def seed_ldl(store: Store, bundle: Path = LDL_BUNDLE) -> str | None:
+    """The LDL demo patient: ingest the Synthea ``bundle`` (its lipid results and statin
+    prescription; what the LDL twin does not observe is kept and marked so), make its twin
+    (:data:`LDL_CONFIG`) and apply the data. Returns the pseudonym, or None without the
+    bundle. A second call finds the patient and its twin and adds nothing."""
+    if not bundle.is_file():
+        log.info("demo: no Synthea bundle at %s, so no LDL patient", bundle)
+        return None
+    parsed = parse_bundle(bundle.read_bytes())
+    res = store.ingest(parsed.patients, parsed.observations, parsed.events, actor=DEMO_USER,
+                       refs=dict(parsed.patient_refs), update=False)  # fmt: skip
+    (pid,) = res.patients.values()
+    try:
+        store.twin_versions(pid, actor=DEMO_USER)
+    except StoreError:  # no twin yet
+        store.create_twin(pid, LDL_CONFIG, actor=DEMO_USER)
+        store.update_twin(pid, actor=DEMO_USER)
+    return pid
+
+
 def _at(epoch: datetime, minute: float) -> datetime:
     return epoch + timedelta(minutes=float(minute))
 
@@ -192,9 +232,10 @@ class DemoStream:
 
     def banner(self, base: str) -> str:
         """What the terminal shows once the server at ``base`` listens."""
+        ldl = " and a cholesterol (LDL) patient over years" if LDL_BUNDLE.is_file() else ""
         return (
             f"medtwin demo: {len(self.patients)} patients streaming (1 tick = 5 min every "
-            f"{self.tick_s:g} s).\n  Dashboard: {base}/\n  API docs:  {base}/docs\n"
+            f"{self.tick_s:g} s){ldl}.\n  Dashboard: {base}/\n  API docs:  {base}/docs\n"
             f"  Login token (user '{DEMO_USER}', admin): {self.token}\nCtrl-C stops."
         )
 
@@ -211,6 +252,17 @@ def demo_stream(store: Store, stop: threading.Event, tick_s: float = 1.0) -> Dem
     """Seed the demo in ``store`` (:func:`seed_demo`) and ready its stream, one tick every
     ``tick_s`` seconds until ``stop``; :meth:`DemoStream.start` starts it."""
     patients, token = seed_demo(store)
-    thread = threading.Thread(target=stream_demo, args=(store, patients, stop, tick_s),
+    thread = threading.Thread(target=_seed_ldl_and_stream, args=(store, patients, stop, tick_s),
                               name="demo-stream", daemon=True)  # fmt: skip
     return DemoStream(patients, token, tick_s, thread)
+
+
+def _seed_ldl_and_stream(
+    store: Store, patients: list[DemoPatient], stop: threading.Event, tick_s: float
+) -> None:
+    """The demo thread: the LDL patient (:func:`seed_ldl`), then :func:`stream_demo`."""
+    try:
+        seed_ldl(store)
+    except Exception:  # the stream goes on without it; the error is logged
+        log.exception("demo: the LDL patient")
+    stream_demo(store, patients, stop, tick_s)

@@ -91,8 +91,9 @@ class TwinConfigBody(Body):
     seed: StrictInt = Field(_DEFAULT["seed"], ge=0, description="The root random key.")
     horizon: Number = Field(
         _DEFAULT["horizon"],
-        description="The forecast issued with each version, in the model's time unit (at most "
-        "7 days; a multiple of every).",
+        description="The forecast issued with each version, in the model's time unit (within "
+        "the model's forecast span: 7 days unless it declares another, 10 years for ldl; a "
+        "multiple of every).",
         json_schema_extra={"exclusiveMinimum": 0},
     )
     every: Number | None = Field(

@@ -137,9 +137,10 @@ def snap_horizon(model: Any, horizon: float) -> float:
 
 
 def what_if_horizon(twin: Any, horizon: Any) -> float:
-    """The what-if ``horizon`` (model time units) if within ``limits.WHAT_IF_HORIZON``, snapped
+    """The what-if ``horizon`` (model time units) if within the model's what-if span
+    (``loop.time_bounds``: ``limits.WHAT_IF_HORIZON`` unless the model declares one), snapped
     to the forecast cadence (5 input steps)."""
-    h = _bounded(limits.WHAT_IF_HORIZON.in_unit(twin.model.time_unit), horizon, "horizon")
+    h = _bounded(loop.time_bounds(twin.model).what_if, horizon, "horizon")
     return snap_horizon(twin.model, h)
 
 
@@ -150,8 +151,8 @@ def what_if_regimens(
     regimens at the twin's time: each event's ``kind`` one the twin's model takes and its
     ``after`` (the model's time unit) within 0..``horizon``. Option names are cut to
     ``name_len`` characters."""
-    unit, out, kinds = twin.model.time_unit, {}, event_kinds(twin.model)
-    after = limits.EVENT_AFTER.in_unit(unit)
+    out, kinds = {}, event_kinds(twin.model)
+    after = loop.time_bounds(twin.model).event_after
     for name, events in options.items():
         where = f"options.{str(name)[:40]}"
         evs = []

@@ -1,9 +1,9 @@
 """`medtwin simulate ldl` (a person's LDL-C over years, as a summary or one CSV row per day)
 and `medtwin recommend PATIENT --target-ldl` / `--risk` for an LDL twin.
 
-The store does not yet run twins timed in days (``medtwin.loop``'s TwinConfig takes models
-timed in min or h), so the recommendation is driven here with an in-memory LDL twin in place
-of the stored one: everything after ``store.twin()`` is the command's own code."""
+The recommendation is driven here with an in-memory LDL twin in place of the stored one, every
+particle the same, so the answer is the formula's: everything after ``store.twin()`` is the
+command's own code. ``test_ldl_recommend_store.py`` runs it from a twin in a real store."""
 
 from __future__ import annotations
 

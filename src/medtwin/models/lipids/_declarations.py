@@ -26,6 +26,7 @@ Where the numbers come from:
 
 from __future__ import annotations
 
+from ...limits import Spans
 from .._noise import GaussianNoise
 from .._priors import LogNormal, Normal, Prior, Uniform
 from .._spec import (
@@ -49,6 +50,7 @@ __all__ = [
     "LIPIDS_FREE",
     "STATINS",
     "TABLETS",
+    "TEN_YEARS",
     "VARGO2014",
 ]
 
@@ -82,6 +84,8 @@ LDL_LOINC = "18262-6"  # the canonical code; 13457-7 and 2089-1 are stored under
 CHOLESTEROL_LOINC = "2093-3"
 # What the twin learns of a person: the untreated level and its slope with age, the response
 # scale and the onset rate, and the non-LDL cholesterol (read from total cholesterol).
+# How far the twin reaches (forecast, update, what-if): ten years of days (see its reason).
+TEN_YEARS = 3653.0
 LIPIDS_FREE = ("LDL0", "slope", "resp", "ke0", "C_nonldl")
 
 
@@ -190,6 +194,16 @@ VARGO2014 = Declaration(
     twin_defaults=TwinDefaults(
         prior="spec",
         free=LIPIDS_FREE,
+        spans=Spans(
+            forecast=TEN_YEARS,
+            update=TEN_YEARS,
+            what_if=TEN_YEARS,
+            unit="d",
+            reason="LDL-C is re-checked 4-12 weeks after a therapy change and then every 3-12 "
+            "months (ESC/EAS 2019), risk is judged over 10 years (SCORE2), and labs may be "
+            "years apart, which one update must bridge; ten years are 3,653 one-day steps, "
+            "fewer than the T1D twin's week of minutes.",
+        ),
         alerts=(
             AlertRule(
                 "ldl",

@@ -19,6 +19,27 @@
   }
 
   const TIME_STEPS = [5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080].map((m) => m * 60000);
+  const DAY = 86400000;
+  const MONTH_STEPS = [1, 2, 3, 6, 12, 24, 60, 120];  // calendar ticks of a span over 60 days
+  const pad2 = (n) => String(n).padStart(2, "0");
+
+  // Ticks on the local calendar's first days of months (a span of months) or of years (a span
+  // of years), labelled 2007-04 or 2007: the axis of a twin timed in days.
+  function calendarTicks(xmin, xmax, xTicks) {
+    const months = (xmax - xmin) / (30.44 * DAY);
+    const step = MONTH_STEPS.find((s) => months / s <= xTicks) || MONTH_STEPS[MONTH_STEPS.length - 1];
+    const d0 = new Date(xmin);
+    const out = [];
+    for (let k = Math.ceil((d0.getFullYear() * 12 + d0.getMonth()) / step) * step; ; k += step) {
+      const year = Math.floor(k / 12), month = k % 12, t = new Date(year, month, 1).getTime();
+      if (t > xmax) break;
+      if (t >= xmin) out.push([t, step >= 12 ? String(year) : `${year}-${pad2(month + 1)}`]);
+    }
+    return { ticks: out, axis: step >= 12 ? "years" : "months" };
+  }
+  MT.calendarTicks = calendarTicks;
+  // a time as the axis writes it: the clock within two days, the date beyond
+  MT.timeLabel = (ms, span) => (span > 60 * DAY ? MT.dayTime(ms).slice(0, 10) : MT.hhmm(ms));
 
   // A frame: scales, grid and axes for x in ms since epoch and y in data units.
   function frame(svg, { xmin, xmax, ymin, ymax, unit, yTicks = 6, xTicks = 8, compact = false }) {
@@ -38,18 +59,26 @@
       axes.append(svgEl("text", { class: "tick y", x: m.l - 6, y: y(v) + 4 }, MT.num(v, 4)));
     }
     const span = xmax - xmin;
-    const xs = TIME_STEPS.find((s) => span / s <= xTicks) || TIME_STEPS[TIME_STEPS.length - 1];
-    const long = span > 2 * 86400000;
-    const off = MT.offsetMs(xmin);  // ticks on the local clock's round hours and midnights
-    for (let t = Math.ceil((xmin + off) / xs) * xs - off; t <= xmax; t += xs) {
+    let ticks = [], axis = "clock";
+    if (span > 60 * DAY) {  // months or years: the calendar's
+      ({ ticks, axis } = calendarTicks(xmin, xmax, xTicks));
+    } else {
+      const xs = TIME_STEPS.find((s) => span / s <= xTicks) || TIME_STEPS[TIME_STEPS.length - 1];
+      const long = span > 2 * DAY;
+      const off = MT.offsetMs(xmin);  // ticks on the local clock's round hours and midnights
+      for (let t = Math.ceil((xmin + off) / xs) * xs - off; t <= xmax; t += xs) {
+        ticks.push([t, long ? MT.dayTime(t).slice(5) : MT.hhmm(t)]);
+      }
+      if (long) axis = "days";
+    }
+    for (const [t, label] of ticks) {
       axes.append(svgEl("line", { class: "grid", x1: x(t), x2: x(t), y1: m.t, y2: H - m.b }));
-      axes.append(svgEl("text", { class: "tick x", x: x(t), y: H - m.b + 16 },
-        long ? MT.dayTime(t).slice(5) : MT.hhmm(t)));
+      axes.append(svgEl("text", { class: "tick x", x: x(t), y: H - m.b + 16 }, label));
     }
     axes.append(svgEl("text", { class: "unit", x: 4, y: m.t - 8 }, unit || ""));
     axes.append(svgEl("rect", { class: "plot", x: m.l, y: m.t, width: W - m.l - m.r, height: H - m.t - m.b }));
     svg.append(axes);
-    return { x, y, W, H, m, xmin, xmax, ymin, ymax };
+    return { x, y, W, H, m, xmin, xmax, ymin, ymax, axis };
   }
 
   function linePath(xs, ys, f) {
@@ -126,13 +155,14 @@
     svg.append(svgEl("line", { class: "now", x1: nowX, x2: nowX, y1: f.m.t, y2: f.H - f.m.b, "data-time": new Date(d.now).toISOString() }));
     // "now" above the plot, in the top margin: never over a threshold's or the axis' labels
     const anchor = nowX > f.W - f.m.r - 40 ? "end" : nowX < f.m.l + 40 ? "start" : "middle";
-    svg.append(svgEl("text", { class: "now-label", x: nowX, y: f.m.t - 5, "text-anchor": anchor }, `now ${MT.hhmm(d.now)}`));
+    const span = f.xmax - f.xmin;
+    svg.append(svgEl("text", { class: "now-label", x: nowX, y: f.m.t - 5, "text-anchor": anchor }, `now ${MT.timeLabel(d.now, span)}`));
 
     const pts = svgEl("g", { class: "observations" });
     for (let i = 0; i < obsT.length; i++) {
       if (obsT[i] < f.xmin || obsT[i] > f.xmax) continue;
       const c = svgEl("circle", { class: d.obs.c && d.obs.c[i] ? "obs censored" : "obs", cx: f.x(obsT[i]).toFixed(1), cy: f.y(obsV[i]).toFixed(1), r: d.compact ? 2 : 2.6 });
-      c.append(svgEl("title", {}, `${MT.hhmm(obsT[i])}  ${MT.num(obsV[i], 4)} ${d.unit || ""}`));
+      c.append(svgEl("title", {}, `${MT.timeLabel(obsT[i], span)}  ${MT.num(obsV[i], 4)} ${d.unit || ""}`));
       pts.append(c);
     }
     svg.append(pts);
@@ -144,7 +174,7 @@
       const shape = e.kind === "meal" ? `M${ex},${ey - 10}L${ex - 5},${ey}L${ex + 5},${ey}Z`
         : `M${ex},${ey - 10}L${ex + 5},${ey - 5}L${ex},${ey}L${ex - 5},${ey - 5}Z`;
       const p = svgEl("path", { class: `event ${e.kind}`, d: shape, "data-kind": e.kind });
-      p.append(svgEl("title", {}, `${MT.hhmm(e.t)} ${e.kind} ${MT.num(e.amount)} ${e.unit || ""}`));
+      p.append(svgEl("title", {}, `${MT.timeLabel(e.t, span)} ${e.kind} ${MT.num(e.amount)} ${e.unit || ""}`));
       evs.append(p);
     }
     svg.append(evs);
@@ -153,7 +183,7 @@
     Object.assign(svg.dataset, {
       points: String(shown), bands: String(bands.childElementCount), forecastPoints: String(fcT.length),
       now: new Date(d.now).toISOString(), last: obsT.length ? new Date(obsT[obsT.length - 1]).toISOString() : "",
-      xmin: new Date(f.xmin).toISOString(), xmax: new Date(f.xmax).toISOString(),
+      xmin: new Date(f.xmin).toISOString(), xmax: new Date(f.xmax).toISOString(), axis: f.axis,
     });
     if (d.version !== undefined) svg.dataset.version = String(d.version);
     return f;

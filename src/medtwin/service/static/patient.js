@@ -21,7 +21,9 @@ document.addEventListener("DOMContentLoaded", async () => {
 
   const labels = () => state.cone.unit_labels || {};  // UCUM code -> as people write it
   const kindUnit = () => Object.fromEntries((state.cone.event_kinds || []).map((k) => [k.kind, labels()[k.unit] || k.unit]));
-  const tunit = () => (state.cone.time_unit === "h" ? "h" : "min");
+  const tunit = () => state.cone.time_unit || "min";  // the model's: min, h or d
+  // a window of past data (hours) as people say it: 12 h, 7 d, 10 y
+  const windowLabel = (h) => (h < 48 ? `${MT.num(h)} h` : h < 8766 ? `${MT.num(h / 24)} d` : `${MT.num(h / 8766)} y`);
   const unitOf = (c) => c.unit_label || c.unit;
   // an alert sentence with its time in local time (the server's text names UTC)
   const alertText = (a) => (a.template && a.at ? a.template.replace("{at}", MT.at(ms(a.at))) : a.text);
@@ -59,12 +61,19 @@ document.addEventListener("DOMContentLoaded", async () => {
     a.dataset.version = String(c.alert.version);
     a.replaceChildren(MT.el("strong", { text: `Forecast v${c.alert.version}: ` }), alertText(c.alert));
     const n = c.observations.values.length, u = unitOf(c);
-    const last = n ? `last ${MT.num(c.observations.values[n - 1], 4)} ${u} at ${MT.hhmm(ms(c.observations.times[n - 1]))}` : "no readings yet";
+    const lastT = n ? ms(c.observations.times[n - 1]) : 0;
+    const lastAt = c.hours > 48 ? MT.dayTime(lastT).slice(0, 10) : MT.hhmm(lastT);
+    const last = n ? `last ${MT.num(c.observations.values[n - 1], 4)} ${u} at ${lastAt}` : "no readings yet";
     // the unit as people write it; its UCUM code (10*3/uL) only on hover, for modellers
     const unit = MT.el("span", { class: "meta-unit", text: u, title: `UCUM code: ${c.unit}`, "data-ucum": c.unit });
     $("meta").replaceChildren(`Model ${c.model} · ${c.observable} (`, unit,
-      `) · twin version ${c.version} · ${n} readings in the last ${MT.num(c.hours)} h, ${last}`);
-    $("cone-caption").textContent = `${c.observable}, forecast v${c.version} issued ${MT.at(ms(c.now))}, ${MT.num(c.horizon)} ${tunit()} ahead`;
+      `) · twin version ${c.version} · ${n} readings in the last ${windowLabel(c.hours)}, ${last}`);
+    const issued = c.hours > 48 ? MT.dayTime(ms(c.now)).slice(0, 10) : MT.at(ms(c.now));  // a date over days
+    $("cone-caption").textContent = `${c.observable}, forecast v${c.version} issued ${issued}, ${MT.num(c.horizon)} ${tunit()} ahead`;
+    const offered = (c.windows || []).map(String);
+    if (offered.join() !== Array.from($("window").options, (o) => o.value).join()) {
+      $("window").replaceChildren(...offered.map((h) => MT.el("option", { value: h, text: windowLabel(Number(h)) })));
+    }
     $("window").value = String(c.hours);
     const lt = $("legend-target");
     lt.hidden = !c.target;
