@@ -155,10 +155,11 @@ class UpdateBatcher:
         """Update the twins of ``pids`` (for ``actor``) in a batch with other callers'; returns
         per pid what :meth:`Store.update_twin` returns; raises the first pid's failure."""
         req = _Request(list(dict.fromkeys(pids)), actor)
-        self._unmark()  # this writer has arrived
         if not req.pids:
+            self._unmark()  # this writer has arrived, with nothing to update
             return {}
-        with self._cv:
+        with self._cv:  # (re-entrant) arrived and queued at once: a leader that sees
+            self._unmark()  # this writer no longer arriving sees its request queued
             self._queue.append(req)
             self._cv.notify_all()
             most = self.batching.max_running
