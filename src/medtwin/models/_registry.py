@@ -44,6 +44,8 @@ _BUILTIN = (
     "medtwin.models.inflammation._declarations:REYNOLDS2006",
     "medtwin.models.oncology._declarations:GLIOMA",
     "medtwin.models.lipids._declarations:VARGO2014",
+    "medtwin.models.cardiology._declarations:ALIEV_PANFILOV",
+    "medtwin.models.cardiology._declarations:MITCHELL_SCHAEFFER",
 )
 
 _MODELS: dict[str, type[AbstractModel]] = {}
