@@ -312,4 +312,3 @@ def test_cli_export_writes_the_archive_and_the_sbml(tmp_path):
                                    "--sbml-out", str(tmp_path / "x.xml")])  # fmt: skip
     assert res.exit_code == 2 and "no parameter of" in res.output
     assert not (tmp_path / "x.xml").exists()
-
