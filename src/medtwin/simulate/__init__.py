@@ -2,6 +2,7 @@
 streaming ``advance``."""
 
 from ._check import check_model as check_model
+from ._erk import AdaptiveRK as AdaptiveRK
 from ._meals import ClockMeals as ClockMeals
 from ._meals import MealRecipe as MealRecipe
 from ._meals import Meals as Meals
@@ -29,6 +30,7 @@ from ._solvers import Solver as Solver
 __all__ = [
     "RK4",
     "Adaptive",
+    "AdaptiveRK",
     "Advanced",
     "ClockMeals",
     "CompiledRegimen",

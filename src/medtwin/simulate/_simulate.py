@@ -166,13 +166,25 @@ def _save_indices(saveat: ArrayLike | None, t0: float, dt: float, n: int) -> np.
 # the kernel
 
 
-def _advance_one(model, solver, t, y, u, params, dt, key, refine, refine_any):
+def _advance_carried(model, solver, t, y, u, params, dt, key, refine, refine_any, carry):
+    """One input step of one member: ``(y_next, ok, finite, solver carry)``."""
     y = model.on_step(t, y, u, params)
     if isinstance(model, AbstractSteppedModel):
         y = model.step(t, y, u, params, dt, key)
-        return y, jnp.all(jnp.isfinite(y)), jnp.bool_(True)
-    y, ok = solver.interval(model.vector_field, t, y, u, params, dt, refine, refine_any)
-    return y, ok, jnp.all(jnp.isfinite(y))
+        return y, jnp.all(jnp.isfinite(y)), jnp.bool_(True), carry
+    y, ok, carry = solver.interval_carried(model.vector_field, t, y, u, params, dt, refine,
+                                           refine_any, carry)  # fmt: skip
+    return y, ok, jnp.all(jnp.isfinite(y)), carry
+
+
+def _initial_carry(solver: Solver | None) -> Any:
+    return () if solver is None else solver.initial_carry()
+
+
+def _advance_one(model, solver, t, y, u, params, dt, key, refine, refine_any):
+    """One input step of one member, the solver starting afresh: ``(y_next, ok, finite)``."""
+    return _advance_carried(model, solver, t, y, u, params, dt, key, refine, refine_any,
+                            _initial_carry(solver))[:3]  # fmt: skip
 
 
 @eqx.filter_jit
@@ -191,9 +203,12 @@ def _kernel(
     segments: tuple[int, ...],
     save_states: bool,
     save_obs: bool = True,
+    chunk: int | None = None,
 ):
     """Batched run: ``segments[j]`` steps then a save, for each j. A save holds the
-    observables (``save_obs``) and then the states (``save_states``), in that order."""
+    observables (``save_obs``) and then the states (``save_states``), in that order.
+    ``chunk``: the members are vmapped ``chunk`` at a time, one chunk after another (the
+    batch a multiple of it); None: all at once."""
     uniform = len(set(segments[1:])) <= 1 and segments[0] in (0, segments[-1])
     per_member_inputs = dose.ndim == 3
 
@@ -204,7 +219,7 @@ def _kernel(
             return applied_inputs(override_m[k], dose_m[k], base)
 
         def step(carry, k):
-            y, ok, finite = carry
+            y, ok, finite, sc = carry
             t = t0 + k * dt
             # Keys depend on the absolute step, so chained advance() calls match simulate().
             sub = None if key is None else jax.random.fold_in(key, k + jnp.round(t0 / dt))
@@ -213,15 +228,16 @@ def _kernel(
                 if refine is None or refine_any is None
                 else (refine_m[k], refine_any[k])
             )
-            y_new, ok_k, fin_k = _advance_one(model, solver, t, y, inputs_at(k), p, dt, sub, *flags)
-            return (y_new, ok & ok_k, finite & fin_k), None
+            y_new, ok_k, fin_k, sc = _advance_carried(model, solver, t, y, inputs_at(k), p, dt,
+                                                      sub, flags[0], flags[1], sc)  # fmt: skip
+            return (y_new, ok & ok_k, finite & fin_k, sc), None
 
         def save(carry, t):  # t: the saved time
-            y, ok, _ = carry
+            y, ok = carry[0], carry[1]
             out = (jnp.where(ok, model.observe(t, y, p), jnp.nan),) if save_obs else ()
             return (*out, jnp.where(ok, y, jnp.nan)) if save_states else out
 
-        carry0 = (y, jnp.bool_(True), jnp.bool_(True))
+        carry0 = (y, jnp.bool_(True), jnp.bool_(True), _initial_carry(solver))
         if uniform:
             stride = segments[-1]
             first = segments[0]
@@ -256,7 +272,22 @@ def _kernel(
     input_axis = 0 if per_member_inputs else None
     refine_axis = 0 if refine is not None and refine.ndim == 2 else None
     in_axes = (0, 0, key_axis, input_axis, input_axis, refine_axis)
-    return jax.vmap(member, in_axes=in_axes)(params, y0, keys, dose, override, refine)
+    args = (params, y0, keys, dose, override, refine)
+    b = params.shape[0]
+    if chunk is None or b <= chunk:
+        return jax.vmap(member, in_axes=in_axes)(*args)
+    # one chunk after another: the chunk's working set stays in cache (a solver's choice)
+    mapped = [a is not None and ax == 0 for a, ax in zip(args, in_axes, strict=True)]
+
+    def run(chunk_args):
+        it = iter(chunk_args)
+        full = tuple(next(it) if m else a for a, m in zip(args, mapped, strict=True))
+        return jax.vmap(member, in_axes=in_axes)(*full)
+
+    split = tuple(jnp.reshape(a, (b // chunk, chunk, *jnp.shape(a)[1:]))
+                  for a, m in zip(args, mapped, strict=True) if m and a is not None)  # fmt: skip
+    outs = jax.lax.map(run, split)
+    return jax.tree.map(lambda x: x.reshape(b, *x.shape[2:]), outs)
 
 
 def integrate_rates(
@@ -290,22 +321,22 @@ def integrate_rates(
         )
 
     def step(carry, k):
-        y, ok = carry
+        y, ok, sc = carry
         flags = (
             (False, False) if refine is None or refine_any is None else (refine[k], refine_any[k])
         )
-        y_new, ok_k, _ = _advance_one(model, solver, t0 + k * dt, y, rates[k], params, dt, None,
-                                      *flags)  # fmt: skip
-        return (y_new, ok & ok_k), None
+        y_new, ok_k, _, sc = _advance_carried(model, solver, t0 + k * dt, y, rates[k], params,
+                                              dt, None, flags[0], flags[1], sc)  # fmt: skip
+        return (y_new, ok & ok_k, sc), None
 
     def segment(carry, ks):
         carry, _ = jax.lax.scan(step, carry, ks)
-        y, ok = carry
+        y, ok, _ = carry
         t = t0 + (ks[-1] + 1) * dt
         return carry, jnp.where(ok, model.observe(t, y, params), jnp.nan)
 
     ks = jnp.arange(n).reshape(n // save_every, save_every)
-    (y_end, ok), obs = jax.lax.scan(segment, (y, jnp.bool_(True)), ks)
+    (y_end, ok, _), obs = jax.lax.scan(segment, (y, jnp.bool_(True), _initial_carry(solver)), ks)
     return obs, y_end, ok
 
 
@@ -321,19 +352,25 @@ def _workers(batch: int) -> int:
     return max(1, min(cores or 1, batch // MIN_CHUNK))
 
 
-def _map_chunks(run_chunk, batch_args: tuple, b: int) -> tuple:
-    """Run ``run_chunk`` on equal chunks of the batched arrays, one thread each, and join."""
+def _map_chunks(run_chunk, batch_args: tuple, b: int, multiple: int = 1) -> tuple:
+    """Run ``run_chunk`` on equal chunks of the batched arrays, one thread per core, and join.
+    A chunk's size is a multiple of ``multiple`` (padded with the last member)."""
     workers = _workers(b)
-    if workers == 1:
-        return run_chunk(batch_args)
     size = -(-b // workers)
+    size = -(-size // multiple) * multiple
+    n = -(-b // size)
+    if n == 1 and size == b:
+        return run_chunk(batch_args)
 
     def chunk(i: int) -> tuple:
         idx = np.minimum(np.arange(i * size, (i + 1) * size), b - 1)  # pad with the last member
         return tuple(None if a is None else a[idx] for a in batch_args)
 
-    with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(lambda i: run_chunk(chunk(i)), range(workers)))
+    if n == 1:
+        parts = [run_chunk(chunk(0))]
+    else:
+        with ThreadPoolExecutor(n) as pool:
+            parts = list(pool.map(lambda i: run_chunk(chunk(i)), range(n)))
     outs = tuple(jnp.concatenate([p[0][j] for p in parts])[:b] for j in range(len(parts[0][0])))
     return outs, jnp.concatenate([p[1] for p in parts])[:b]
 
@@ -415,9 +452,14 @@ def _run(
             segments,
             save_states,
             save_obs,
+            per_call,
         )
 
-    outs, status = _map_chunks(run_chunk, batch_args, b)
+    # a solver may run the members a few at a time on the CPU (its working set in cache)
+    per_call = None if solver is None else solver.members_per_call()
+    if per_call is not None and (jax.default_backend() != "cpu" or b <= per_call):
+        per_call = None
+    outs, status = _map_chunks(run_chunk, batch_args, b, per_call or 1)
     return outs, status, batched
 
 

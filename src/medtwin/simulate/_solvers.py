@@ -11,6 +11,9 @@
 * :class:`Adaptive` -- diffrax ``Dopri5`` (or any diffrax solver) with a PID step-size
   controller, restarted at every input step so discontinuities in the inputs are exact. The
   reference integrator.
+* :class:`~medtwin.simulate.AdaptiveRK` (``_erk.py``) -- an embedded explicit Runge-Kutta
+  pair (Dormand-Prince 8(7) by default) laid out for large batches, its step size carried from
+  one input step to the next: the fast way to tight tolerances over many members.
 
 Both return ``(y_next, ok)``; ``ok`` is False where the step failed (the member's status).
 """
@@ -49,6 +52,35 @@ class Solver:
         """Advance ``y`` over one input step. ``refine`` marks a step near a dose of this member,
         ``refine_any`` (never batched) one near a dose of any member of the batch."""
         raise NotImplementedError
+
+    def members_per_call(self) -> int | None:
+        """At most this many members per compiled call on the CPU (a batch is split into
+        chunks run one after another on each core's thread); None: one call per core."""
+        return None
+
+    def initial_carry(self) -> Any:
+        """What this solver hands from one input step to the next for one member (an
+        adaptive solver's proposed step size); ``()`` for none."""
+        return ()
+
+    def interval_carried(
+        self,
+        f: VectorField,
+        t: Array,
+        y: Array,
+        u: Array,
+        params: Array,
+        dt: float,
+        refine: Bool[Array, ""] | bool = False,
+        refine_any: Bool[Array, ""] | bool = False,
+        carry: Any = None,
+    ) -> tuple[Float[Array, " n"], Bool[Array, ""], Any]:
+        """:meth:`interval` continuing from the ``carry`` of the previous input step
+        (:meth:`initial_carry` at the first); returns ``(y_next, ok, carry)``. The kernels of
+        :func:`~medtwin.simulate.simulate` call this one; a solver with nothing to carry
+        need not override it."""
+        y, ok = self.interval(f, t, y, u, params, dt, refine, refine_any)
+        return y, ok, carry
 
     def refine_mask(self, dosing: np.ndarray) -> np.ndarray | None:
         """Which steps to refine, from ``dosing[..., k]`` (a dose is given in step k, per member
