@@ -260,13 +260,14 @@ class Spans:
     ``d``), declared by the model (``TwinDefaults.spans``): ``forecast``, the longest forecast
     horizon (and cadence) of a twin; ``update``, the most model time one update advances (a
     record further ahead waits while the twin moves on by this much); ``what_if``, the longest
-    what-if horizon. ``reason`` says why, for the refusals. The defaults are
-    :data:`FORECAST_HORIZON`, :data:`UPDATE_SPAN` and :data:`WHAT_IF_HORIZON` (a week, a week,
-    two days)."""
+    what-if horizon. ``reason`` says why, for the refusals. A span left ``None`` is the
+    module's bound when it is used: :data:`FORECAST_HORIZON`, :data:`UPDATE_SPAN` and
+    :data:`WHAT_IF_HORIZON` (a week, a week, two days; read at use, so the declared bounds stay
+    the one place those values live)."""
 
-    forecast: float = FORECAST_HORIZON.high
-    update: float = UPDATE_SPAN.high
-    what_if: float = WHAT_IF_HORIZON.high
+    forecast: float | None = None
+    update: float | None = None
+    what_if: float | None = None
     unit: str = "min"
     reason: str = ""
 
@@ -276,6 +277,8 @@ class Spans:
                 f"Spans.unit must be one of {', '.join(SECONDS)}. Got {shown(self.unit)}.", "unit"
             )
         for name in ("forecast", "update", "what_if"):
+            if getattr(self, name) is None:
+                continue
             value = finite(getattr(self, name), name, "a model's twin spans")
             if value <= 0:
                 raise LimitError(
@@ -287,7 +290,9 @@ class Spans:
         """The bounds of a twin's time spans in model time ``unit``: those of this module
         with their upper ends (and, when declared, their reason) from these spans."""
 
-        def own(bound: Bound, high: float) -> Bound:
+        def own(bound: Bound, high: float | None) -> Bound:
+            if high is None:
+                return bound.in_unit(unit)
             reason = self.reason or bound.reason
             return replace(bound, high=high, unit=self.unit, reason=reason).in_unit(unit)
 
@@ -303,8 +308,9 @@ class Spans:
         """:class:`LimitError` if a span, in input steps of ``input_dt`` ``unit`` (the model's
         time unit and step), exceeds :data:`TWIN_STEPS`: what a span costs is the steps it
         advances, so a model timed in days may reach years and one timed in seconds minutes."""
-        for what, value in (("forecast", self.forecast), ("update", self.update),
-                            ("what_if", self.what_if)):  # fmt: skip
+        b = self.bounds(self.unit)
+        for what, value in (("forecast", b.horizon.high), ("update", b.update.high),
+                            ("what_if", b.what_if.high)):  # fmt: skip
             steps = convert(value, self.unit, unit) / input_dt
             if steps > TWIN_STEPS.high * (1.0 + 1e-9):
                 raise LimitError(
