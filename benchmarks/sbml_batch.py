@@ -27,9 +27,13 @@ time), the largest difference in plasma glucose ``G`` and insulin ``I`` by the r
 1e-9 max|roadrunner column|, per member), and member ``k`` of the batch against a solo run of
 member ``k``.
 
-Measured here (2 cores shared with other jobs, load average 3 to 5 during these runs; the
-figures move with the load):
+Measured here (2 cores; the figures move with the load of other jobs):
 
+* 10,000 members, tolerance 1e-11, the machine otherwise idle (load 1.0 and 1.2), two runs:
+  medtwin 4.04 s and 3.68 s wall (7.96 s and 7.22 s CPU, both cores), compile 10.0 s and 8.1 s
+  apart; libroadrunner 29.58 s and 22.00 s; ratio **7.3x and 6.0x wall** (3.7x and 3.0x CPU
+  time); largest difference 5.48e-8 of the 1e-6 rule (member 8230, insulin at 3 min);
+  member 1234 equals its solo run bit for bit.
 * 10,000 members, tolerance 1e-11, load average 3.0: medtwin 6.02 s wall (6.78 s CPU: the
   other jobs left it about 1.1 cores), compile 12.3 s apart; libroadrunner 22.96 s (22.86 s
   CPU); ratio **3.8x wall, 3.4x CPU time**; largest difference 5.5e-8 of the 1e-6 rule
@@ -39,8 +43,8 @@ figures move with the load):
 * 2,000 members, load 3.4 to 4.3: AdaptiveRK 4.3x wall (1.12 s, CPU 1.30 s) and 3.7x CPU;
   with ``--solver tsit5`` 3.7x / 3.3x; ``--solver adaptive`` (the diffrax Dopri5 restarted
   every minute, the path before AdaptiveRK) 1.1x / 1.1x (5.28 s).
-* Per core AdaptiveRK is about 3.4 times faster than libroadrunner at 1e-11; the 5x target
-  needs both cores to itself, which this shared machine did not give during these runs.
+* Per core AdaptiveRK is 3 to 3.7 times faster than libroadrunner at 1e-11; the 5x target
+  holds with both cores to itself, not under the load of other jobs.
   Where the time goes (measured with a fixed number of steps): about 1.3 us per member and
   Dopri8 step (14 right-hand sides) at 64 members per chunk, of which about half is XLA's
   fixed cost per kernel launch (about 220 fused kernels per step, 46 us per step for the
