@@ -12,14 +12,10 @@ glucose difference on the patient-days both ran.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
-import sys
 import time
 
 import numpy as np
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "reference"))
 
 import medtwin  # noqa: F401  (enables float64)
 from medtwin.data import VIRTUAL_PATIENTS, load_virtual_patients, therapy_settings
@@ -84,7 +80,7 @@ def main() -> None:
     mt_rate = patient_days / steady
 
     # The peer: simglucose's own T1DPatient on members spread over the age groups, 1 day each.
-    from simglucose_oracle import run_simglucose
+    from medtwin.credibility.evidence.simglucose_oracle import run_simglucose
 
     peer_members = [(k * 10) % 30 + k // 3 for k in range(args.peer_days)]
     t = time.perf_counter()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "AccessDenied",
+    "CredibilityError",
     "DataError",
     "FhirError",
     "LimitError",
@@ -45,6 +46,11 @@ class UnknownPatientError(DataError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class CredibilityError(DataError):
+    """A credibility assessment that cannot be made as asked (a malformed context of use, a
+    factor name not in V&V 40, a model that declares no evidence)."""
 
 
 class RegimenError(DataError):

@@ -38,55 +38,24 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy.optimize import fsolve
 
+from medtwin.credibility.evidence import reynolds2006 as ev
 from medtwin.models.inflammation import Reynolds2006, outcome_class
 from medtwin.simulate import Adaptive, simulate
 
-T_END = 1000.0  # h
-EQ_RTOL, EQ_ATOL = 1e-5, 1e-5
-
-# (k_pg, P0, expected outcome); "published" marks the three Fig. 2 scenarios.
-PUBLISHED = [(0.3, 1.0, "health"), (0.3, 1.5, "aseptic death"), (0.6, 1.0, "septic death")]
-CASES = [
-    *[(0.3, p0, "health") for p0 in (0.1, 0.5, 0.8)],
-    *[(0.3, p0, "aseptic death") for p0 in (2.0, 5.0, 10.0, 20.0)],
-    *[(0.6, p0, "health") for p0 in (0.1, 0.2)],
-    *[(0.6, p0, "septic death") for p0 in (0.6, 3.0, 10.0, 20.0)],
-    *PUBLISHED,
-]
-
-
-def _rhs(y: np.ndarray, p: dict[str, float]) -> np.ndarray:
-    """Reynolds et al. 2006, eqs. (2.1)-(2.4), independently of the model code."""
-    P, N, D, CA = y
-
-    def f(v):
-        return v / (1.0 + (CA / p["c_inf"]) ** 2)
-
-    R = f(p["k_nn"] * N + p["k_np"] * P + p["k_nd"] * D)
-    return np.array(
-        [
-            p["k_pg"] * P * (1 - P / p["p_inf"])
-            - p["k_pm"] * p["s_m"] * P / (p["mu_m"] + p["k_mp"] * P)
-            - p["k_pn"] * f(N) * P,
-            p["s_nr"] * R / (p["mu_nr"] + R) - p["mu_n"] * N,
-            p["k_dn"] * f(N) ** 6 / (p["x_dn"] ** 6 + f(N) ** 6) - p["mu_d"] * D,
-            p["s_c"]
-            + p["k_cn"] * f(N + p["k_cnd"] * D) / (1 + f(N + p["k_cnd"] * D))
-            - p["mu_c"] * CA,
-        ]
-    )
+# The cases, the independent equations and the equilibrium solver are the evidence items'
+# (medtwin.credibility.evidence.reynolds2006); this test asserts on what they compute.
+T_END = ev.T_END  # 1000 h
+EQ_RTOL, EQ_ATOL = ev.EQ_RTOL, ev.EQ_ATOL  # 1e-5, 1e-5
+PUBLISHED, CASES = ev.PUBLISHED, ev.CASES
 
 
 def _equilibrium(guess: list[float], p: dict[str, float]) -> np.ndarray:
-    y, _, ier, msg = fsolve(_rhs, np.asarray(guess), args=(p,), xtol=1e-13, full_output=True)
-    assert ier == 1, msg
-    assert np.max(np.abs(_rhs(y, p))) < 1e-12
-    h = 1e-7  # central-difference Jacobian: the equilibrium must be an attractor
-    jac = np.column_stack([(_rhs(y + h * e, p) - _rhs(y - h * e, p)) / (2 * h) for e in np.eye(4)])
-    assert np.linalg.eigvals(jac).real.max() < -1e-3
-    return y
+    eq = ev.equilibrium(guess, p)
+    assert eq.converged, eq.message
+    assert eq.residual < 1e-12
+    assert eq.max_real_eigenvalue < -1e-3  # the equilibrium must be an attractor
+    return eq.y
 
 
 @pytest.fixture(scope="module")
@@ -97,15 +66,10 @@ def model() -> Reynolds2006:
 @pytest.fixture(scope="module")
 def settled(model) -> np.ndarray:
     """End states of every case at T_END, one batched call of the default solver (RK4)."""
-    params = jnp.stack([model.make_params(k_pg=k, P0=p0) for k, p0, _ in CASES])
-    tr = simulate(model, params, t1=T_END, saveat=[0.0, T_END / 2, T_END])
-    assert bool(jnp.all(tr.ok))
-    return np.asarray(tr.states)
+    return ev.settle(model, CASES, T_END)  # raises if a member failed
 
 
-def _published_params(model: Reynolds2006, k_pg: float) -> dict[str, float]:
-    vec = np.asarray(model.make_params(k_pg=k_pg))
-    return dict(zip(model.parameter_names, vec.tolist(), strict=True))
+_published_params = ev.published_params
 
 
 @pytest.mark.parametrize(
@@ -155,3 +119,12 @@ def test_published_cases_agree_with_the_reference_solver(model, settled):
     end = np.asarray(ref.states[:, -1])
     assert outcome_class(end).tolist() == [o for _, _, o in PUBLISHED]
     np.testing.assert_allclose(settled[-len(PUBLISHED) :, -1], end, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("cases", ["published", "all"])
+def test_the_evidence_items_pass(cases):
+    # The dossier's items over the same computations: outcomes and equilibria pass.
+    for check in (ev.check_outcomes, ev.check_equilibria):
+        result = check(Reynolds2006, cases=cases)
+        assert result.passed, result.checks
+    assert ev.check_outcomes(Reynolds2006, cases=cases).metrics["correct"] == len(ev._cases(cases))

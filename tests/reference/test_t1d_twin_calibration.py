@@ -21,70 +21,44 @@ drawn from the model's own sensor-noise model; meals and insulin known to the tw
    the fixed volumes -- and are not identifiable from CGM alone; see docs/architecture.md.)
 """
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from medtwin.assimilate import assimilate, observations
+from medtwin.credibility.evidence import uva_padova as ev
 from medtwin.data import T1D_FILTER, load_virtual_patient, t1d_population_prior
-from medtwin.forecast import forecast, score_forecasts
 from medtwin.models import UVAPadova
-from medtwin.simulate import Regimen, bolus, meal, simulate
-from medtwin.twin import Twin
 
+# The stream, the twin and the scoring are the evidence items' (medtwin.credibility.evidence.
+# uva_padova: calibration, contraction); this test runs them at full size and asserts.
 MODEL = UVAPadova()
 PARTICLES = 500
 COVERAGE_TOLERANCE = 0.07  # the issue's contract: within 7 percentage points
 MARD_30_MAX = 12.0
 IDENTIFIABLE = ("kabs", "kp1", "kp2", "kp3")
 CONTRACTION_MAX = 0.5
-REGIMEN = Regimen(
-    (meal(60, 50), bolus(60, 5.0), meal(300, 70), bolus(300, 6.0), meal(600, 60),
-     bolus(600, 5.0), meal(1000, 40), bolus(1000, 3.0), meal(1500, 45), bolus(1500, 4.5))
-)  # fmt: skip
 
 
-def cgm_stream(truth, t_end, seed=7):
-    grid = np.arange(0.0, t_end + 61, 5.0)
-    traj = simulate(MODEL, truth, REGIMEN, t1=max(grid[-1], 1600.0), saveat=grid)
-    sc = np.asarray(traj.observable("sc_glucose"))
-    noise = MODEL.observables[MODEL.observable_index("sc_glucose")].noise
-    cgm = sc + np.asarray(noise.sd(sc)) * np.random.default_rng(seed).standard_normal(sc.size)
-    return grid, cgm
-
-
-def run_twin(prior, grid, cgm, t_end, issue_forecasts):
-    twin = Twin.create(MODEL, prior, key=jax.random.key(1), n=PARTICLES, t0=-5.0,
-                       method=T1D_FILTER)  # fmt: skip
-    issued = []
-    for k, t in enumerate(grid[grid <= t_end]):
-        twin = assimilate(twin, observations([t], [cgm[k]], "sc_glucose"), REGIMEN)
-        if issue_forecasts:
-            issued.append(forecast(twin, 60))
-    return twin, issued
+def test_the_evidence_uses_the_t1d_twins_prior_and_filter():
+    assert ev.T1D_FILTER == T1D_FILTER
+    for name in ("adult#003", "child#005"):
+        np.testing.assert_array_equal(ev.virtual_patient(MODEL, name), load_virtual_patient(name))
+    mine = ev.population_prior(MODEL, exclude=("adult#003",))
+    theirs = t1d_population_prior(exclude=("adult#003",))
+    np.testing.assert_array_equal(mine.population, theirs.population)
+    assert mine.free == theirs.free
 
 
 def check_calibration(patient):
-    t_end = 26 * 60
-    grid, cgm = cgm_stream(load_virtual_patient(patient), t_end)
-    _, issued = run_twin(t1d_population_prior(exclude=(patient,)), grid, cgm, t_end, True)
-    scored = [fc for fc in issued if fc.issued_at >= 120]
-    assert len(scored) >= 288
-    skill = score_forecasts(scored, observations(grid, cgm, "sc_glucose"), "sc_glucose")
+    cal = ev.calibration(UVAPadova, patient=patient, hours=26.0, particles=PARTICLES, every=1)
+    assert cal.forecasts >= 288
+    skill = cal.skill
     for h in (30.0, 60.0):
         row = skill.at(h)
         assert row.n >= 200
         for level in (0.8, 0.95):
             assert abs(row.coverage[level] - level) <= COVERAGE_TOLERANCE, (patient, h, row)
     assert skill.at(30.0).mard < MARD_30_MAX, skill.at(30.0)
-
-    def width(fcs):
-        return np.mean([np.diff(np.array(fc.band("sc_glucose", 0.95))[:, -1]) for fc in fcs])
-
-    early = [fc for fc in issued if 0 < fc.issued_at <= 120]
-    late = [fc for fc in issued if fc.issued_at > 24 * 60]
-    assert width(late) < width(early), (width(late), width(early))
+    assert cal.late_width < cal.early_width, (cal.late_width, cal.early_width)
 
 
 def test_bands_are_calibrated_and_narrow_on_a_hidden_patient():
@@ -97,15 +71,9 @@ def test_bands_are_calibrated_on_another_hidden_patient():
 
 
 def test_posterior_contracts_around_the_truth():
-    prior = t1d_population_prior()
-    truth = prior.sample(MODEL, jax.random.key(7), 1)[0]  # not one of the twin's particles
-    t_end = 24 * 60
-    grid, cgm = cgm_stream(truth, t_end)
-    twin, _ = run_twin(prior, grid, cgm, t_end, False)
-    first = Twin.create(MODEL, prior, key=jax.random.key(1), n=PARTICLES)
+    c = ev.contraction(UVAPadova, hours=24.0, particles=PARTICLES, every=1, seed=7)
     for name in IDENTIFIABLE:
-        i = MODEL.param_index(name)
-        lo0, hi0 = first.ensemble.quantiles(first.ensemble.params[:, i], (0.05, 0.95))
-        lo, hi = twin.ensemble.quantiles(jnp.asarray(twin.ensemble.params[:, i]), (0.05, 0.95))
-        assert lo <= float(truth[i]) <= hi, (name, lo, float(truth[i]), hi)
+        lo0, hi0 = c.prior[name]
+        lo, hi = c.posterior[name]
+        assert lo <= c.truth[name] <= hi, (name, lo, c.truth[name], hi)
         assert (hi - lo) < CONTRACTION_MAX * (hi0 - lo0), (name, (hi - lo) / (hi0 - lo0))

@@ -1,4 +1,5 @@
-"""Analysis: clinical metrics, global sensitivity, identifiability (later: credibility)."""
+"""Analysis: clinical metrics, clinical scores of organ failure, global sensitivity,
+identifiability (later: credibility)."""
 
 from .identifiability import Combination as Combination
 from .identifiability import FisherInformation as FisherInformation
@@ -20,6 +21,22 @@ from .metrics import mean_glucose as mean_glucose
 from .metrics import time_above as time_above
 from .metrics import time_below as time_below
 from .metrics import time_in_range as time_in_range
+from .score_inputs import SCORE_INPUTS as SCORE_INPUTS
+from .score_inputs import ScoreInput as ScoreInput
+from .score_inputs import to_canonical as to_canonical
+from .scores import BERLIN_SEVERITY as BERLIN_SEVERITY
+from .scores import SOFA as SOFA
+from .scores import berlin_ards as berlin_ards
+from .scores import kdigo_stage as kdigo_stage
+from .scores import sepsis3 as sepsis3
+from .scores import septic_shock as septic_shock
+from .scores import sofa as sofa
+from .scores import sofa_cardiovascular as sofa_cardiovascular
+from .scores import sofa_cns as sofa_cns
+from .scores import sofa_coagulation as sofa_coagulation
+from .scores import sofa_liver as sofa_liver
+from .scores import sofa_renal as sofa_renal
+from .scores import sofa_respiration as sofa_respiration
 from .sensitivity import MorrisResult as MorrisResult
 from .sensitivity import Problem as Problem
 from .sensitivity import SobolResult as SobolResult
@@ -28,6 +45,9 @@ from .sensitivity import problem_from_model as problem_from_model
 from .sensitivity import sobol as sobol
 
 __all__ = [
+    "BERLIN_SEVERITY",
+    "SCORE_INPUTS",
+    "SOFA",
     "Combination",
     "FisherInformation",
     "GlucoseMetrics",
@@ -36,7 +56,9 @@ __all__ = [
     "Problem",
     "Profile",
     "ProfileLikelihood",
+    "ScoreInput",
     "SobolResult",
+    "berlin_ards",
     "coefficient_of_variation",
     "fisher_information",
     "glucose_metrics",
@@ -44,14 +66,25 @@ __all__ = [
     "gmi",
     "hbgi",
     "identifiability",
+    "kdigo_stage",
     "lbgi",
     "mean_glucose",
     "morris",
     "problem_from_model",
     "profile_likelihood",
+    "sepsis3",
+    "septic_shock",
     "sobol",
+    "sofa",
+    "sofa_cardiovascular",
+    "sofa_cns",
+    "sofa_coagulation",
+    "sofa_liver",
+    "sofa_renal",
+    "sofa_respiration",
     "time_above",
     "time_below",
     "time_in_range",
+    "to_canonical",
     "twin_identifiability",
 ]

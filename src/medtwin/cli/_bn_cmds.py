@@ -9,7 +9,8 @@ missing value: EM then): with ``--prior``, each table's prior is the network's t
 by ``N`` times the panel's agreement; without, BDeu with ``N``.
 
 ``medtwin bn recommend --evidence lvo=yes,ott=120-180,...`` ranks the stroke twin's
-reperfusion options by expected utility.
+reperfusion options by expected utility (``medtwin recommend PATIENT`` ranks them for a stored
+stroke twin with the same table, :func:`ranking_table`).
 
 Everything the user typed is checked before the network is read or pyAgrum is loaded.
 """
@@ -30,7 +31,7 @@ from ..errors import DataError, MedtwinError
 from ._checks import OVERWRITE_HELP, atomic, input_file, output_file
 from ._store_cmds import _one_line_errors
 
-__all__ = ["register"]
+__all__ = ["RANKING_LEGEND", "ranking_table", "register"]
 
 console = Console(width=150)
 bn_app = typer.Typer(
@@ -195,15 +196,31 @@ def recommend_command(
     bn = _bn()
     expert = bn.stroke_network()
     twin = bn.assimilate(bn.create_twin(expert.net, expert.prior), hard)
+    console.print(ranking_table(bn.recommend(twin)))
+
+
+def ranking_table(results) -> Table:
+    """The ranked options of :func:`medtwin.bn.recommend` as a table (``medtwin bn
+    recommend`` and ``medtwin recommend PATIENT`` for a stroke twin)."""
     table = Table("option", "eligible", "expected utility", "P(mRS 0-2)", "P(death)", "per 10 min",
                   "carried by")  # fmt: skip
-    for r in bn.recommend(twin):
+    for r in results:
         paths = "; ".join(f"{e.via} {e.gain:+.3f}" for e in r.paths)
         delay = f"{10 * r.per_minute:+.4f}" if r.per_minute is not None else "-"
         table.add_row(r.option, "yes" if r.eligible else f"no: {r.reason}",
                       f"{r.expected_utility:.4f}", f"{r.mrs[:3].sum():.3f}", f"{r.mrs[6]:.3f}",
                       delay, paths)  # fmt: skip
-    console.print(table)
+    return table
+
+
+RANKING_LEGEND = (
+    "expected utility: the 90-day mRS distribution under do(option) given the twin's evidence, "
+    "weighted by the utility of each mRS level (Wang et al., Stroke 51:2411, 2020); "
+    "eligible options first (AHA/ASA 2019: IVT within 4.5 h, SBP <= 185 mmHg, glucose >= 50 "
+    "mg/dL; MT for a confirmed large-vessel occlusion within 8 h).",
+    "per 10 min: the change of expected utility for 10 more minutes from onset to treatment; "
+    "carried by: the gain over no reperfusion each causal path from the treatment carries.",
+)
 
 
 def register(app: typer.Typer) -> None:

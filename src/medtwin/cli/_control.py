@@ -215,8 +215,9 @@ def _recommend(
     """Ranked options for a stored twin: insulin plans by predicted risk and P(BG<70) for a
     T1D twin, treatment schedules by P(return to health) for a sepsis twin, the least statin /
     ezetimibe therapy and re-check interval that keep LDL-C below --target-ldl for an LDL
-    twin. Says when the twin stands (local time and UTC), its current glucose, and warns when
-    the data are old."""
+    twin, reperfusion options by expected utility over the 90-day mRS for a stroke twin. Says
+    when the twin stands (local time and UTC), its current glucose, and warns when the data
+    are old."""
     from ._ldl import check_target, ldl_ranking
     from ._progress import spinner
     from ._recommend_info import clock_text, stale_warning, when
@@ -233,6 +234,11 @@ def _recommend(
         with _open(db, create=False) as store:  # closed however the block ends
             pid = _patient(store, patient)
             twin = store.twin(pid, actor=_actor())
+            from ..loop import NetworkTwin  # loaded with the store: after every check above
+
+            if isinstance(twin, NetworkTwin):  # a network twin: options by expected utility
+                _network_ranking(patient, twin)
+                return
             at = when(store, pid, twin, actor=_actor())
         with spinner() as progress:  # on stderr; the store is closed meanwhile
             what = (f"Ranking the options on the twin's {twin.ensemble.size} particles (the "
@@ -255,6 +261,20 @@ def _recommend(
         console.print(ranking.now, soft_wrap=True)
     console.print(ranking.table)
     for line in ranking.legend:
+        console.print(line, soft_wrap=True, markup=False)
+
+
+def _network_ranking(patient: str, twin) -> None:
+    """``medtwin recommend`` for a network twin (the stroke twin): its options ranked by
+    expected utility over the 90-day mRS (:func:`medtwin.bn.recommend`)."""
+    from ..bn import recommend
+    from ._bn_cmds import RANKING_LEGEND, ranking_table
+
+    found = ", ".join(f"{n}={v}" for n, v in twin.bn.evidence.items()) or "no findings yet"
+    console.print(f"Twin of {patient}, version {twin.version} (network {twin.network}); "
+                  f"evidence: {found}", soft_wrap=True, markup=False)  # fmt: skip
+    console.print(ranking_table(recommend(twin.bn)))
+    for line in RANKING_LEGEND:
         console.print(line, soft_wrap=True, markup=False)
 
 

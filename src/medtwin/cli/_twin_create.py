@@ -42,11 +42,14 @@ def _epoch(text: str | None) -> datetime | None:
 def twin_create_command(
     patient: Annotated[str, typer.Argument(help="Patient pseudonym (p-...) or source id.")],
     db: Db = None,
-    model: Annotated[str, typer.Option(help="Twin model: t1d, sepsis, ...")] = "t1d",
+    model: Annotated[
+        str, typer.Option(help="Twin model: t1d, sepsis, ..., or a network: stroke.")
+    ] = "t1d",
     epoch: Annotated[
         str | None,
         typer.Option(
-            help="Model time 0, ISO 8601 with a zone (default: the first stored observation)."
+            help="Model time 0, ISO 8601 with a zone (default: the first stored observation; "
+            "for the stroke twin: symptom onset)."
         ),
     ] = None,
     particles: Annotated[int, typer.Option(help="Particles of the twin's ensemble.")] = 1000,
@@ -62,10 +65,12 @@ def twin_create_command(
     when = _epoch(epoch)
     limit(PARTICLES, particles, "--particles")  # what needs no model, before it loads
     limit(SEED, seed, "--seed")
+    from ..bn import find_network  # the networks' registry: no inference library loaded
     from ..models import declaration  # a declaration: no numerics loaded
 
-    decl = declaration(model)  # the forecast span the model declares, in its time unit
-    limit(decl.twin_defaults.spans.bounds(decl.time_unit).horizon, horizon, "--horizon")
+    if find_network(model) is None:  # a network twin has no forecast horizon to bound
+        decl = declaration(model)  # the forecast span the model declares, in its time unit
+        limit(decl.twin_defaults.spans.bounds(decl.time_unit).horizon, horizon, "--horizon")
     _store_module().refuse_missing(db)
     from ..loop import TwinConfig
 

@@ -73,14 +73,21 @@ def models_command(
         ),
     ] = None,
 ) -> None:
-    """List the models, their parameters (unit, default, bounds) and references; MODEL and
-    --search narrow the listing."""
+    """List the models, their parameters (unit, default, bounds) and references, then the
+    Bayesian-network twins (nodes, states, the codes they take); MODEL and --search narrow the
+    listing."""
+    from ..bn import list_networks  # the networks' registry: no inference library loaded
     from ..models import declaration, list_declarations  # declarations: no numerics loaded
 
-    classes = list_declarations() if model is None else [declaration(model)]
+    networks = [e for e in list_networks() if model is None or model in (e.name, *e.aliases)]
+    if model is not None and networks:
+        classes = []
+    else:
+        classes = list_declarations() if model is None else [declaration(model)]
     if search is not None:
         classes = [c for c in classes if _matches(c, [search])]
-        if not classes:
+        networks = [e for e in networks if _network_matches(e, search)]
+        if not classes and not networks:
             raise MedtwinError(
                 f"No model has a parameter, observable or input matching {search!r}. "
                 "Run `medtwin models` for the full listing."
@@ -109,6 +116,40 @@ def models_command(
         )
         console.print(f"  Inputs: {', '.join(f'{i.name} [{i.unit}]' for i in cls.inputs)}")
         console.print(f"  Observables: {obs}\n")
+    for entry in networks:
+        _print_network(entry, search)
+
+
+def _network_matches(entry, text: str) -> bool:
+    codes = entry.loop.codes if entry.loop is not None else ()
+    words = [entry.name, *entry.aliases, entry.title, entry.reference]
+    words += [f"{c.node} {c.code} {c.unit} {c.display}" for c in codes]
+    return text.lower() in " ".join(words).lower()
+
+
+def _print_network(entry, search: str | None) -> None:
+    """One Bayesian-network twin of ``medtwin models``: its nodes, states, parents and the
+    code each observed node takes (``NetworkEntry.loop``)."""
+    aliases = ", ".join(entry.aliases)
+    net = entry.build().net
+    console.print(f"[bold]{entry.name}[/bold]" + (f" (alias: {aliases})" if aliases else "")
+                  + " -- a causal Bayesian network")  # fmt: skip
+    console.print(f"  {entry.title}")
+    console.print(f"  Reference: {entry.reference}")
+    table = Table("node", "states", "parents", "evidence code", "unit")
+    codes = {c.node: c for c in entry.loop.codes} if entry.loop is not None else {}
+    for n in net.nodes:
+        c = codes.get(n)
+        row = (n, ", ".join(net.states[n]), ", ".join(net.parents[n]),
+               c.code if c else "", c.unit if c else "")  # fmt: skip
+        if (
+            search is None
+            or search.lower() in " ".join(row).lower()
+            or (c is not None and search.lower() in c.display.lower())
+        ):
+            table.add_row(*row)
+    console.print(table)
+    console.print("")
 
 
 @app.command("simulate")
@@ -357,6 +398,11 @@ _register_petab_commands(app)
 from ._bn_cmds import register as _register_bn_commands  # noqa: E402
 
 _register_bn_commands(app)
+
+# `medtwin credibility MODEL --context FILE --out DIR` lives in _credibility.py.
+from ._credibility import register as _register_credibility  # noqa: E402
+
+_register_credibility(app)
 
 
 def main() -> None:

@@ -7,6 +7,12 @@ demo all call this package; none of them knows a filter or a model beyond its na
 model offers the loop it declares itself (``medtwin.models``: observables with LOINC codes and
 units, :class:`~medtwin.models.EventSpec`, :class:`~medtwin.models.TwinDefaults`), so a model
 registered by a user becomes a twin everywhere with no edit elsewhere.
+
+A twin is of one kind (``_kind``): an ensemble over an ODE/PDE model (``_ode``) or a discrete
+causal Bayesian network's evidence (``_network``; the networks of ``medtwin.bn`` whose entry
+declares the codes they take). :func:`create`, :func:`update`, :func:`restore`, :func:`redo`,
+:func:`packed`, :func:`admit`, :func:`summary` and :func:`warm_up` ask the configured model's
+kind once and hand the call over.
 """
 
 from ..twin import Twin as Twin
@@ -17,7 +23,6 @@ from ._alerts import evaluate as evaluate_alert
 from ._alerts import forecast_alerts as forecast_alerts
 from ._alerts import rule_for as rule_for
 from ._batch import UpdateItem as UpdateItem
-from ._batch import update_many as update_many
 from ._codec import QUANTILES as QUANTILES
 from ._codec import forecast_model as forecast_model
 from ._codec import pack_ensemble as pack_ensemble
@@ -30,6 +35,20 @@ from ._config import build_twin as build_twin
 from ._config import model_of as model_of
 from ._config import new_twin as new_twin
 from ._config import time_bounds as time_bounds
+from ._kind import Packed as Packed
+from ._kind import PackedForecast as PackedForecast
+from ._kind import TwinKind as TwinKind
+from ._kind import admit as admit
+from ._kind import create as create
+from ._kind import kind_of as kind_of
+from ._kind import packed as packed
+from ._kind import redo as redo
+from ._kind import register_kind as register_kind
+from ._kind import restore as restore
+from ._kind import summary as summary
+from ._kind import update as update
+from ._kind import update_many as update_many
+from ._kind import warm_up as warm_up
 from ._mapping import event_kinds as event_kinds
 from ._mapping import from_model_time as from_model_time
 from ._mapping import observable_for as observable_for
@@ -37,26 +56,35 @@ from ._mapping import observations_of as observations_of
 from ._mapping import regimen_event as regimen_event
 from ._mapping import snapped as snapped
 from ._mapping import to_model_time as to_model_time
+from ._ode import OdeKind as OdeKind
 from ._replay import ReplayResult as ReplayResult
 from ._replay import forecast_rows as forecast_rows
 from ._replay import replay_stream as replay_stream
 from ._step import PendingEvent as PendingEvent
 from ._step import PendingObservation as PendingObservation
 from ._step import Step as Step
-from ._step import create as create
-from ._step import redo as redo
-from ._step import restore as restore
-from ._step import update as update
 from ._stored import StoredForecast as StoredForecast
 from ._stored import stored_observations as stored_observations
 from ._stored import stored_skill as stored_skill
-from ._warm import warm_up as warm_up
+
+try:  # the network kind needs the bn extra (pyAgrum); without it the ODE kind runs alone
+    from ._network import NetworkKind as NetworkKind
+    from ._network import NetworkTwin as NetworkTwin
+    from ._network import network_view as network_view
+except ImportError as _exc:  # pragma: no cover - the service extra includes bn
+    if _exc.name not in ("pyagrum", "yaml"):
+        raise
 
 __all__ = [
     "QUANTILES",
     "UNIT_RULES",
     "Alert",
     "Crossing",
+    "NetworkKind",
+    "NetworkTwin",
+    "OdeKind",
+    "Packed",
+    "PackedForecast",
     "PendingEvent",
     "PendingObservation",
     "ReplayResult",
@@ -64,7 +92,9 @@ __all__ = [
     "StoredForecast",
     "Twin",
     "TwinConfig",
+    "TwinKind",
     "UpdateItem",
+    "admit",
     "build_twin",
     "create",
     "evaluate_alert",
@@ -73,21 +103,26 @@ __all__ = [
     "forecast_model",
     "forecast_rows",
     "from_model_time",
+    "kind_of",
     "model_of",
+    "network_view",
     "new_twin",
     "observable_for",
     "observations_of",
     "pack_ensemble",
     "pack_forecast",
     "pack_forecast_exact",
+    "packed",
     "redo",
     "regimen_event",
+    "register_kind",
     "replay_stream",
     "restore",
     "rule_for",
     "snapped",
     "stored_observations",
     "stored_skill",
+    "summary",
     "time_bounds",
     "to_model_time",
     "unpack_ensemble",

@@ -23,6 +23,7 @@ from ..errors import LimitError, MedtwinError, StoreError
 from ..models import get_model
 from ..models._base import AbstractModel
 from ..twin import Twin
+from ._kind import kind_of
 
 __all__ = ["TwinConfig", "build_twin", "model_of", "new_twin", "time_bounds"]
 
@@ -42,7 +43,13 @@ class TwinConfig:
     (``n`` 16..5000, ``horizon`` within the model's declared forecast span -- a week unless
     it declares another, ten years for the LDL twin --, ``every`` a multiple of the input step,
     at most 2,016 forecast points), so the API, the CLI and the store refuse the same requests
-    (:class:`~medtwin.errors.LimitError`); :meth:`from_json` reads a stored one as stored."""
+    (:class:`~medtwin.errors.LimitError`); :meth:`from_json` reads a stored one as stored.
+
+    The model's kind of twin (``_kind``) checks what it needs: a network twin (``model`` a
+    network of ``medtwin.bn``, e.g. ``stroke``) takes its network's expert prior, learns no
+    parameters by a filter (``prior`` left at its default, ``free`` and ``drift`` unset) and
+    issues no forecast; its model time is in minutes from ``epoch`` (symptom onset for the
+    stroke twin)."""
 
     model: str
     epoch: datetime
@@ -84,7 +91,7 @@ class TwinConfig:
             limits.finite(self.drift, "drift", "a twin")
             if self.drift < 0:
                 raise StoreError(f"TwinConfig.drift must be a number >= 0. Got {self.drift!r}.")
-        self._check_work(model_of(self.model))
+        kind_of(self.model).check(self)  # the kind of twin checks the rest (``_kind``)
 
     def _check_work(self, model: AbstractModel) -> None:
         """The declared bounds (``medtwin.limits``) on what scales a twin's work: particles,
@@ -114,7 +121,7 @@ class TwinConfig:
     @property
     def time_unit(self) -> str:
         """The time unit of the configured model (``min``, ``h`` or ``d``)."""
-        return model_of(self.model).time_unit
+        return kind_of(self.model).time_unit(self)
 
     def to_json(self) -> str:
         doc = {**asdict(self), "epoch": self.epoch.isoformat()}

@@ -61,10 +61,12 @@ class PendingEvent(NamedTuple):
 class Step:
     """What one step made: the next ``twin``, its ``forecast``, the assimilation ``report``
     (JSON-ready), the ``alerts`` of the forecast, and per record id its mark (``obs_marks``,
-    ``ev_marks``); ``applied`` lists the ids this version took."""
+    ``ev_marks``); ``applied`` lists the ids this version took. ``twin`` is of the twin's
+    kind (a :class:`~medtwin.twin.Twin`, a network twin); ``forecast`` None for a kind that
+    issues none (``_kind``)."""
 
-    twin: Twin
-    forecast: Forecast
+    twin: Any
+    forecast: Any
     report: dict[str, Any]
     alerts: tuple[Alert, ...]
     obs_marks: dict[int, str]

@@ -11,6 +11,7 @@ from .._lazy import exports as _exports
 
 if _TYPE_CHECKING:
     from . import glucose as glucose
+    from . import infection as infection
     from . import inflammation as inflammation
     from . import lipids as lipids
     from . import oncology as oncology
@@ -43,12 +44,15 @@ if _TYPE_CHECKING:
     from ._spec import TwinDefaults as TwinDefaults
     from .glucose import BergmanMinimal as BergmanMinimal
     from .glucose import UVAPadova as UVAPadova
+    from .infection import Baccam2006 as Baccam2006
+    from .infection import Smith2011 as Smith2011
     from .inflammation import Reynolds2006 as Reynolds2006
     from .lipids import Vargo2014 as Vargo2014
     from .oncology import Glioma as Glioma
 
 _WHERE = {
     "glucose": "glucose",
+    "infection": "infection",
     "inflammation": "inflammation",
     "lipids": "lipids",
     "oncology": "oncology",
@@ -82,6 +86,8 @@ _WHERE = {
     "BergmanMinimal": "glucose",
     "UVAPadova": "glucose",
     "Reynolds2006": "inflammation",
+    "Baccam2006": "infection",
+    "Smith2011": "infection",
     "Glioma": "oncology",
     "Vargo2014": "lipids",
 }
@@ -91,6 +97,7 @@ __all__ = [
     "AbstractODEModel",
     "AbstractSteppedModel",
     "AlertRule",
+    "Baccam2006",
     "BergmanMinimal",
     "Declaration",
     "Declared",
@@ -107,6 +114,7 @@ __all__ = [
     "ParameterSpec",
     "Prior",
     "Reynolds2006",
+    "Smith2011",
     "StateSpec",
     "TwinDefaults",
     "UVAPadova",
@@ -117,6 +125,7 @@ __all__ = [
     "free_parameters",
     "get_model",
     "glucose",
+    "infection",
     "inflammation",
     "lipids",
     "list_declarations",

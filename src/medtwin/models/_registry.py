@@ -42,6 +42,8 @@ _BUILTIN = (
     "medtwin.models.glucose._declarations:UVA_PADOVA",
     "medtwin.models.glucose._declarations:BERGMAN",
     "medtwin.models.inflammation._declarations:REYNOLDS2006",
+    "medtwin.models.infection._declarations:SMITH2011",
+    "medtwin.models.infection._declarations:BACCAM2006",
     "medtwin.models.oncology._declarations:GLIOMA",
     "medtwin.models.lipids._declarations:VARGO2014",
     "medtwin.models.cardiology._declarations:ALIEV_PANFILOV",

@@ -267,7 +267,9 @@ class Declaration(Declared):
     """A published model's declaration as data: its ``name`` and ``aliases``, ``title``,
     ``reference``, ``time_unit``, ``states``, ``parameters``, ``inputs``, ``observables``,
     ``events``, ``twin_defaults`` and ``stochastic``, and ``model``, where its numerics live
-    (``"package.module:Class"``; empty for a class registered at run time)."""
+    (``"package.module:Class"``; empty for a class registered at run time); ``evidence``, where
+    its credibility evidence is declared (``"module:NAME"`` of a
+    :class:`medtwin.credibility.Evidence`; empty: none declared)."""
 
     name: str
     title: str
@@ -282,6 +284,7 @@ class Declaration(Declared):
     aliases: tuple[str, ...] = ()
     stochastic: bool = False
     model: str = ""
+    evidence: str = ""
 
     @classmethod
     def of(cls, model: type) -> Declaration:

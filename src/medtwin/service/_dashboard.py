@@ -270,6 +270,12 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
     def patient_page(pid: _PID) -> HTMLResponse:
         return page("patient.html", title=f"Patient {pid}", pid=pid)
 
+    @router.get("/ui/patients/{pid}/network")
+    def network_page(pid: _PID) -> HTMLResponse:
+        """A network twin's page: its graph with each node's posterior and the outcome per
+        option (``network.js`` reads ``GET /patients/{pid}/twin``)."""
+        return page("network.html", title=f"Patient {pid}", pid=pid)
+
     @router.get("/static/{name}")
     def static_file(name: str, request: Request, v: str | None = None) -> Response:
         f = static.get(name)
@@ -289,9 +295,17 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
     def head(store: Store, who: Caller, pid: str) -> StoredForecast:
         try:
             fcs = store.forecasts(pid, actor=who.name, limit=1)
+            model = None if fcs else store.twin_versions(pid, actor=who.name)[-1].model
         except StoreError:
-            fcs = []
+            fcs, model = [], None
         if not fcs:
+            kind = loop.kind_of(model) if model else None
+            if kind is not None and not kind.forecasts:  # a kind that issues no cone
+                msg = (
+                    f"This patient's twin issues no forecast cone: it is a {kind.name} twin. "
+                    f"Its page is /ui/patients/{pid}/network."
+                )
+                raise ApiError(409, msg, expression="twin")
             msg = "This patient has no twin yet: create one with POST /patients/{pid}/twin."
             raise ApiError(404, msg, expression="twin")
         return fcs[0]
@@ -309,7 +323,11 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
                "last_data": _iso(p.last_data) if p.last_data else None}  # fmt: skip
         if p.version is None or p.time is None:
             return row
-        row.update(model=p.model, versions=p.version, twin_time=_iso(p.time))
+        kind = loop.kind_of(p.model or "")
+        row.update(model=p.model, versions=p.version, twin_time=_iso(p.time), kind=kind.name)
+        if not kind.forecasts:  # no forecasts to score: no calibration to show
+            row["status"] = "current"
+            return row
         hours = timeunits.convert((p.time - (p.first_applied or p.time)).total_seconds(), "s", "h")
         if p.version < CALIBRATING_VERSIONS or hours < CALIBRATING_HOURS:
             row["status"] = "calibrating"

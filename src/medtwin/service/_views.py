@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import __version__, limits, loop
 from ..data.fhir import forecast_observations, provenance, twin_version_ref
+from ..data.loinc import code_system
 from ..errors import LimitError
 from ..forecast import what_if
 from ..loop import StoredForecast, Twin, regimen_event
@@ -38,7 +39,7 @@ def _iso(t: datetime) -> str:
 def observation_json(o: StoredObservation) -> dict[str, Any]:
     fhir = {
         "resourceType": "Observation", "id": f"obs-{o.id}", "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": o.code}]},
+        "code": {"coding": [{"system": code_system(o.code), "code": o.code}]},
         "subject": {"reference": f"Patient/{o.pid}"}, "effectiveDateTime": _iso(o.time),
         "valueQuantity": {"value": o.value, "unit": o.unit, "system": "http://unitsofmeasure.org",
                           "code": o.unit, **({"comparator": "<" if o.censored < 0 else ">"}
@@ -57,11 +58,11 @@ def version_json(v: TwinVersionView) -> dict[str, Any]:
             "observations": list(v.observations), "events": list(v.events)}  # fmt: skip
 
 
-def twin_json(twin: Twin, latest: TwinVersionView) -> dict[str, Any]:
-    return {**version_json(latest), "particles": twin.ensemble.size,
-            "ess": twin.ensemble.ess, "free": list(twin.free),
-            "parameters": {k: {"q05": q[0], "median": q[1], "q95": q[2]}
-                           for k, q in twin.parameter_quantiles().items()}}  # fmt: skip
+def twin_json(twin: Any, latest: TwinVersionView) -> dict[str, Any]:
+    """The head version and what the twin holds now, as its kind shows it
+    (``loop.summary``: an ensemble's particles and parameter quantiles; a network's posterior
+    per node and its options' outcome distributions)."""
+    return {**version_json(latest), **loop.summary(latest.model, twin)}
 
 
 def forecast_json(f: StoredForecast) -> dict[str, Any]:
@@ -172,6 +173,12 @@ def what_if_regimens(
 
 def build_what_if(twin: Twin, body: WhatIfBody) -> dict[str, Any]:
     """``POST /patients/{pid}/what-if``: paired forecasts and metrics of the options."""
+    if not isinstance(twin, Twin):
+        raise ApiError(
+            422,
+            "What-if compares regimens forecast by an ensemble twin; this patient's twin is a "
+            "network twin: GET /patients/{pid}/twin gives its options' outcomes under do(...).",
+        )
     horizon = what_if_horizon(twin, body.horizon)
     regimens = what_if_regimens(twin, body.options, horizon)
     res = what_if(twin, regimens, horizon)

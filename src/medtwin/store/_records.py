@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..data.records import EVENT_KINDS, EventRecord, ObservationRecord, PatientRecord
 from ..errors import StoreError
-from . import _identity
+from . import _identity, _updates
 from ._crypto import FieldCipher
 from ._schema import EventRow, ObservationRow, PatientRow, TwinVersionRow
 from ._views import PatientView, StoredEvent, StoredObservation
@@ -205,8 +205,10 @@ def add_observations(
     session: Session, cipher: FieldCipher, pid: str, recs: Sequence[ObservationRecord]
 ) -> tuple[int, int]:
     """(added, duplicates) for ``pid``; raises before storing anything if a record is invalid.
-    The source id is kept only as ``cipher.source_key("observations", source_id)``."""
+    The source id is kept only as ``cipher.source_key("observations", source_id)``; values the
+    patient's twin could never take are refused first (``_updates.admit``)."""
     patient_row(session, pid)
+    _updates.admit(session, pid, recs)
     return _add(
         session,
         cipher,

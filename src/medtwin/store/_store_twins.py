@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import StoreError
-from ..loop import Twin, TwinConfig
+from ..loop import TwinConfig
 from . import _records, _twin_update, _updates
 from ._schema import RecommendationRow, TwinRow
 from ._store_mixin import StoreMixin
@@ -81,9 +81,10 @@ class TwinMethods(StoreMixin):
         with _twin_update.twin_guard(self.url, pid):
             return self._update_alone(pid, actor, _twin_update.TRIES)
 
-    def twin(self, pid: str, *, actor: str, version: int | None = None) -> Twin:
+    def twin(self, pid: str, *, actor: str, version: int | None = None) -> Any:
         """The twin of ``pid`` at ``version`` (latest if None), restored so that further
-        assimilation gives the same numbers as an uninterrupted run."""
+        assimilation gives the same numbers as an uninterrupted run: of its kind (a
+        :class:`~medtwin.twin.Twin` ensemble, or a network twin, ``medtwin.loop``)."""
         with self._tx() as s:
             stored = _updates.read_stored(s, pid, version)
             self._log(s, actor, "twin.read", pid, "Twin", {"version": stored.version})

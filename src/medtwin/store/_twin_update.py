@@ -95,7 +95,8 @@ class Plan:
 
 @dataclass(frozen=True)
 class Computed:
-    """What phase 2 made, ready to write: the version, its forecast and the records' marks."""
+    """What phase 2 made, ready to write: the version, its state blob (``ensemble``: whatever
+    the twin's kind packs), its forecast (None: the kind issues none) and the records' marks."""
 
     version: int
     model: str
@@ -105,10 +106,10 @@ class Computed:
     applied: dict
     obs_marks: dict[int, str]
     ev_marks: dict[int, str]
-    issued_at: float
+    issued_at: float | None
     observables: tuple[str, ...]
     levels: tuple[float, ...]
-    forecast: bytes
+    forecast: bytes | None
 
 
 _guards: dict[tuple[str, str], threading.Lock] = {}
@@ -187,21 +188,23 @@ def existing_twin(session: Session, pid: str, config: TwinConfig) -> TwinVersion
 # -- phase 2 -----------------------------------------------------------------------------------
 
 
-def _computed(step: loop.Step, model: str) -> Computed:
-    fc = step.forecast
+def _computed(config: TwinConfig, step: loop.Step) -> Computed:
+    """What the store keeps of ``step``: the blobs its kind packs (``loop.packed``); the store
+    knows no kind of twin, only ids and blobs."""
+    p = loop.packed(config, step)
+    fc = p.forecast
     return Computed(
-        version=step.twin.version, model=model, model_time=float(step.twin.time),
-        ensemble=loop.pack_ensemble(step.twin.ensemble), report=step.report,
-        applied=step.applied, obs_marks=step.obs_marks, ev_marks=step.ev_marks,
-        issued_at=float(fc.issued_at), observables=tuple(fc.observable_names),
-        levels=tuple(fc.levels), forecast=loop.pack_forecast(fc, model),
+        version=p.version, model=p.model, model_time=p.model_time, ensemble=p.state,
+        report=p.report, applied=p.applied, obs_marks=p.obs_marks, ev_marks=p.ev_marks,
+        issued_at=None if fc is None else fc.issued_at,
+        observables=() if fc is None else fc.observables, levels=() if fc is None else fc.levels,
+        forecast=None if fc is None else fc.data,
     )  # fmt: skip
 
 
 def compute_create(config: TwinConfig) -> Computed:
     """Version 0 of a twin made from ``config`` and its prior forecast (``medtwin.loop``)."""
-    step = loop.create(config)
-    return _computed(step, step.twin.model.name)
+    return _computed(config, loop.create(config))
 
 
 def compute_update(plan: Plan) -> Computed:
@@ -209,8 +212,7 @@ def compute_update(plan: Plan) -> Computed:
     twin = restore(plan.stored)
     obs = [loop.PendingObservation(*o) for o in plan.obs]
     evs = [loop.PendingEvent(*e) for e in plan.evs]
-    step = loop.update(plan.stored.config, twin, obs, evs)
-    return _computed(step, twin.model.name)
+    return _computed(plan.stored.config, loop.update(plan.stored.config, twin, obs, evs))
 
 
 def compute_updates(plans: Sequence[Plan]) -> list[Computed | Exception]:
@@ -237,7 +239,7 @@ def compute_updates(plans: Sequence[Plan]) -> list[Computed | Exception]:
     steps = loop.update_many(items, errors="return")
     for i, item, step in zip(where, items, steps, strict=True):
         try:
-            out[i] = step if isinstance(step, Exception) else _computed(step, item.twin.model.name)
+            out[i] = step if isinstance(step, Exception) else _computed(item.config, step)
         except Exception as exc:
             out[i] = exc
     return out  # type: ignore[return-value]
@@ -274,6 +276,9 @@ def _write_version(
     session.add(version)
     session.flush()
     session.add(TwinEnsembleRow(version_id=version.id, data=done.ensemble))
+    if done.forecast is None or done.issued_at is None:  # a kind that issues no forecast
+        row.head_version = done.version
+        return version
     session.add(
         ForecastRow(
             pid=row.pid, version_id=version.id, version=done.version,

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import loop
-from ..errors import StoreError
-from ..loop import StoredForecast, Twin, TwinConfig
+from ..data.records import ObservationRecord
+from ..errors import DataError, StoreError
+from ..loop import StoredForecast, TwinConfig
 from ._schema import (
     EventRow,
     ForecastRow,
@@ -29,6 +32,7 @@ __all__ = [
     "CHECKPOINT_EVERY",
     "Redo",
     "Stored",
+    "admit",
     "forecasts",
     "load",
     "read_stored",
@@ -154,7 +158,7 @@ def read_stored(session: Session, pid: str, version: int | None = None) -> Store
     return Stored(config, v, vrow.id, ensemble, history, base, redo)
 
 
-def restore(stored: Stored) -> Twin:
+def restore(stored: Stored) -> Any:
     """The twin of ``stored``, restored to continue exactly (same keys as if never stored):
     from its kept ensemble, then each step not kept made again (``medtwin.loop.redo``)."""
     twin = loop.restore(stored.config, stored.base, stored.ensemble, stored.history)
@@ -165,7 +169,23 @@ def restore(stored: Stored) -> Twin:
     return twin
 
 
-def load(session: Session, pid: str, version: int | None = None) -> Twin:
+def admit(session: Session, pid: str, recs: Sequence[ObservationRecord]) -> None:
+    """Refuse, before they are stored, observations ``pid``'s twin could never take (a value
+    that is no state of a network's node, findings of probability zero): ``loop.admit`` asks
+    the twin's kind; a :class:`StoreError` naming the item, nothing stored. No twin: nothing
+    to check."""
+    row = session.get(TwinRow, pid)
+    if row is None or not recs:
+        return
+    config = TwinConfig.from_json(row.config)
+    try:
+        loop.admit(config, lambda: restore(read_stored(session, pid)),
+                   [(r.code, r.time, r.value, r.censored) for r in recs])  # fmt: skip
+    except DataError as exc:
+        raise StoreError(f"Patient {pid!r}: {exc}") from None
+
+
+def load(session: Session, pid: str, version: int | None = None) -> Any:
     """The twin of ``pid`` at ``version`` (latest if None), restored to continue exactly."""
     return restore(read_stored(session, pid, version))
 

@@ -97,6 +97,16 @@ def test_models_lists_parameters_units_and_references():
         assert text in res.stdout
 
 
+def test_models_lists_the_network_twins_with_their_codes():
+    res = run("models")
+    assert res.returncode == 0, res.stderr
+    assert "acute-ischaemic-stroke (alias: stroke, ais) -- a causal Bayesian network" in res.stdout
+    one = run("models", "stroke", "--search", "rankin")
+    assert one.returncode == 0, one.stderr
+    assert "uva-padova" not in one.stdout and "75859-9" in one.stdout
+    assert "lvo, ott, ivt, mt," in one.stdout and "stroke-lvo" not in one.stdout
+
+
 def test_demo_prints_a_metrics_table():
     res = run("demo")
     assert res.returncode == 0, res.stderr

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..loinc import LOINC
+from ..loinc import LOINC, extra_systems
 from ..records import EventRecord, ObservationRecord
 from ..units import LOINC_SYSTEM, UCUM_SYSTEM, LoincCode, is_valid_loinc
 from ._issues import Issues, Skip, show
@@ -50,13 +50,16 @@ def _loinc_row(
     resource: dict[str, Any], root: str, issues: Issues, unsupported_codes: str
 ) -> LoincCode | Skip | None:
     codings = (resource.get("code") or {}).get("coding") or ()
-    loinc = [(i, c) for i, c in enumerate(codings) if c.get("system") == LOINC_SYSTEM]
+    # a network twin's own codes (stroke-lvo, ...) come in its code system (data.loinc)
+    own = extra_systems()
+    loinc = [(i, c) for i, c in enumerate(codings) if c.get("system") == LOINC_SYSTEM
+             or (c.get("system") in own and LOINC.get(c.get("code")) is not None)]  # fmt: skip
     if not loinc:
         return Skip("no LOINC coding in Observation.code")
     row, ok = None, True
     for i, c in loinc:
         code = c.get("code")
-        if not is_valid_loinc(code):
+        if c.get("system") == LOINC_SYSTEM and not is_valid_loinc(code):
             issues.add(
                 "code-invalid",
                 f"{root}.code.coding[{i}].code",

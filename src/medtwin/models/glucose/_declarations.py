@@ -135,6 +135,7 @@ UVA_PADOVA = Declaration(
         alerts=glucose_alerts("sc_glucose", "bg"),
     ),
     model="medtwin.models.glucose.uva_padova:UVAPadova",
+    evidence="medtwin.credibility.evidence.uva_padova:EVIDENCE",
 )
 
 

@@ -150,4 +150,5 @@ REYNOLDS2006 = Declaration(
         alerts=(AlertRule("wbc", 4.0, 12.0, 12.0, "Bone et al., Chest 101:1644 (1992)"),)
     ),
     model="medtwin.models.inflammation.reynolds2006:Reynolds2006",
+    evidence="medtwin.credibility.evidence.reynolds2006:EVIDENCE",
 )

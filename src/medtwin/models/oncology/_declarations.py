@@ -82,4 +82,5 @@ GLIOMA = Declaration(
         ),
     ),
     model="medtwin.models.oncology.glioma:Glioma",
+    evidence="medtwin.credibility.evidence.glioma:EVIDENCE",
 )

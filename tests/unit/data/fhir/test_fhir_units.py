@@ -15,9 +15,14 @@ ISSUE_CODES = ["2339-0", "15074-8", "99504-3", "8867-4", "8310-5", "6690-2", "25
 
 
 def test_the_table_holds_the_issues_codes_and_carbohydrate_intake():
-    assert set(ISSUE_CODES) | {"9059-7"} == set(LOINC)
+    # and the codes the stroke twin (a Bayesian network, issue 19) takes as evidence
+    stroke = {"8480-6", "9269-2", "75859-9", "stroke-lvo", "stroke-ott", "stroke-ivt",
+              "stroke-mt", "stroke-sich", "stroke-oedema"}  # fmt: skip
+    assert set(ISSUE_CODES) | {"9059-7"} | stroke == set(LOINC)
     assert LOINC["9059-7"].event == "meal"
-    assert all(LOINC[c].event is None for c in ISSUE_CODES)
+    assert all(LOINC[c].event is None for c in [*ISSUE_CODES, *stroke])
+    assert (LOINC["9269-2"].valid_range, LOINC["9269-2"].canonical_unit) == ((3.0, 15.0), "{score}")
+    assert LOINC["2339-0"].display == "Glucose [Mass/volume] in Blood"  # the curated row stays
 
 
 @pytest.mark.parametrize("code", [*ISSUE_CODES, "9059-7", "2345-7", "718-7", "4548-4"])

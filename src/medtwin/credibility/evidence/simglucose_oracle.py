@@ -1,7 +1,6 @@
-"""Drive simglucose's own T1DPatient minute by minute (the external oracle).
-
-Imported only by the reference tests and the benchmark; simglucose is a dev dependency.
-"""
+"""Drive simglucose's own T1DPatient minute by minute (the external oracle of the UVA/Padova
+model). simglucose 0.2.11 (MIT) is a dev dependency: without it the evidence item fails with
+the install hint, and the dossier shows it failing."""
 
 from __future__ import annotations
 
@@ -9,6 +8,8 @@ import logging
 import warnings
 
 import numpy as np
+
+HINT = "pip install simglucose==0.2.11 setuptools<81"
 
 
 def run_simglucose(
@@ -19,9 +20,15 @@ def run_simglucose(
     ``meals`` maps the minute a meal is announced to grams (simglucose eats at 5 g/min);
     ``boluses`` maps a minute to units delivered within it, on top of the steady-state basal.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from simglucose.patient.t1dpatient import Action, T1DPatient
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from simglucose.patient.t1dpatient import (  # type: ignore[import-untyped]
+                Action,
+                T1DPatient,
+            )
+    except ImportError as exc:
+        raise ImportError(f"The simglucose oracle needs simglucose: {HINT}") from exc
     logging.getLogger("simglucose").setLevel(logging.WARNING)
     patient = T1DPatient.withName(name)
     vg = float(patient._params.Vg)
