@@ -160,6 +160,12 @@ def test_hostile_and_invalid_uploads_get_a_4xx_and_store_nothing(empty_site):
             r = post_json(client, "/models", {"sbml": sbml, "mapping": mapping}, ops)
             assert r.status_code == 422 and reason in r.text, r.text
             nothing_stored(store, before)
+        # A name a built-in model or a network twin already has: 409, nothing stored.
+        for taken in ("t1d", "stroke"):
+            r = post_json(client, "/models", {"sbml": sbml, "mapping": {**MAPPING, "name": taken}},
+                          ops)  # fmt: skip
+            assert r.status_code == 409 and f"{taken!r} is taken" in r.text, r.text
+            nothing_stored(store, before)
         # A clinician may not change the site's models (the denial is audited, nothing else).
         r = post_json(client, "/models", {"sbml": sbml, "mapping": MAPPING}, dr)
         assert r.status_code == 403, r.text

@@ -145,18 +145,14 @@ def _import(sbml: Path, mapping: Path) -> str:
     input_file(sbml, "an SBML document (.xml)")
     input_file(mapping, "a model mapping (JSON or YAML; docs/sbml.md)")
     from ..data.model_mapping import imported_model, read_mapping
-    from ..errors import UnknownModelError
-    from ..models import declaration, register_model
+    from ..loop import name_taken
+    from ..models import register_model
 
     doc = read_mapping(Path(mapping).read_bytes())
-    try:
-        declaration(doc.name)
-    except UnknownModelError:
-        pass
-    else:
+    if name_taken(doc.name):
         raise DataError(
             f"The mapping {Path(mapping).name!r} names the model {doc.name!r}, the name of a "
-            "built-in or registered model. Choose another name in the mapping."
+            "built-in or registered model or network. Choose another name in the mapping."
         )
     return register_model(imported_model(Path(sbml).read_bytes(), doc)).name
 

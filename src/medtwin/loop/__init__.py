@@ -41,6 +41,7 @@ from ._kind import TwinKind as TwinKind
 from ._kind import admit as admit
 from ._kind import create as create
 from ._kind import kind_of as kind_of
+from ._kind import name_taken as name_taken
 from ._kind import packed as packed
 from ._kind import redo as redo
 from ._kind import register_kind as register_kind

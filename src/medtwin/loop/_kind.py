@@ -33,6 +33,7 @@ __all__ = [
     "admit",
     "create",
     "kind_of",
+    "name_taken",
     "packed",
     "redo",
     "register_kind",
@@ -84,6 +85,11 @@ class TwinKind(ABC):
     @abstractmethod
     def offers(self, model: str) -> bool:
         """Whether ``model`` (a configured model name) is a twin of this kind."""
+
+    def knows(self, model: str) -> bool:
+        """Whether ``model`` names a model or network of this kind (the fallback kind, which
+        :meth:`offers` everything, answers from its own registry)."""
+        return self.offers(model)
 
     @abstractmethod
     def check(self, config: TwinConfig) -> None:
@@ -184,6 +190,12 @@ def kind_of(model: str) -> TwinKind:
     if fallback is None:  # pragma: no cover - the loop registers the ODE kind on import
         raise RuntimeError("No twin kind is registered.")
     return fallback
+
+
+def name_taken(name: str) -> bool:
+    """Whether a twin of ``name`` would run a model or network that already exists (of any
+    kind): a user's model may not take that name."""
+    return any(kind.knows(name) for kind in _KINDS)
 
 
 def create(config: TwinConfig) -> Step:

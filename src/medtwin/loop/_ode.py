@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from ..errors import UnknownModelError
+from ..models import declaration
 from ..twin import Twin
 from . import _batch, _step, _warm
 from ._codec import pack_ensemble, pack_forecast
@@ -30,6 +32,13 @@ class OdeKind(TwinKind):
     fallback = True
 
     def offers(self, model: str) -> bool:
+        return True
+
+    def knows(self, model: str) -> bool:
+        try:
+            declaration(model)
+        except UnknownModelError:
+            return False
         return True
 
     def check(self, config: TwinConfig) -> None:

@@ -19,7 +19,8 @@ from fastapi import APIRouter, Response
 from pydantic import Field, StrictStr
 
 from ..data.model_mapping import ModelMapping, imported_model
-from ..errors import DataError, UnknownModelError
+from ..errors import DataError
+from ..loop import name_taken
 from ..models import Declaration, declaration, list_declarations
 from ..store import ImportedModel, Store
 from ._bodies import Body, BodyRoute, json_body
@@ -70,11 +71,12 @@ def models_router() -> APIRouter:
         document lacks), with the reason."""
         who.require("admin", action="model.import")
         mapping = body.mapping
-        if store.imported_model(mapping.name) is None and _taken(mapping.name):
+        if store.imported_model(mapping.name) is None and name_taken(mapping.name):
             raise ApiError(
                 409,
                 f"The model name {mapping.name!r} is taken by a model that is not imported at "
-                "this site (a built-in or registered one). Choose another name in the mapping.",
+                "this site (a built-in or registered model or network). Choose another name in "
+                "the mapping.",
                 expression="mapping.name",
             )
         document = body.sbml.encode("utf-8")
@@ -88,14 +90,6 @@ def models_router() -> APIRouter:
         return _summary(declaration(cls.name), stored)
 
     return router
-
-
-def _taken(name: str) -> bool:
-    try:
-        declaration(name)
-    except UnknownModelError:
-        return False
-    return True
 
 
 def _one_line(exc: Exception) -> str:

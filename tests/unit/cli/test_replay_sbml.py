@@ -80,14 +80,16 @@ def test_an_imported_model_replays_and_forecasts_its_own_curve(folder, run_main)
         (["--mapping", "map.json"], "--sbml and --mapping go together"),
         (["--sbml", "MODEL", "--mapping", "map.json", "--model", "t1d"], "name two models"),
         (["--sbml", "MODEL", "--mapping", "t1d.json"], "the name of a built-in or registered"),
+        (["--sbml", "MODEL", "--mapping", "stroke.json"], "registered model or network"),
         (["--sbml", "missing.xml", "--mapping", "map.json"], "missing.xml"),
     ],
 )
 def test_bad_sbml_replay_options_are_one_line_and_exit_2(folder, run_main, extra, says):
     (folder / "t1d.json").write_text(json.dumps({**MAPPING, "name": "t1d"}))
+    (folder / "stroke.json").write_text(json.dumps({**MAPPING, "name": "stroke"}))  # a network
     argv = ["twin", "replay", "--data", "g.csv", *extra]
     code, out, err = run_main([str(BIOMD379) if a == "MODEL" else a for a in argv])
     assert code == 2 and out == ""
     assert err.startswith("error: ") and says in err and len(err.strip().splitlines()) == 1
-    assert sorted(p.name for p in folder.iterdir()) == ["g.csv", "map.json", "t1d.json",
-                                                        "truth.npy"]  # fmt: skip
+    assert sorted(p.name for p in folder.iterdir()) == ["g.csv", "map.json", "stroke.json",
+                                                        "t1d.json", "truth.npy"]  # fmt: skip
