@@ -20,6 +20,14 @@ if _TYPE_CHECKING:
     from ._base import AbstractSteppedModel as AbstractSteppedModel
     from ._base import ParamView as ParamView
     from ._base import declared as declared
+    from ._compose import ComposedModel as ComposedModel
+    from ._compose import compose as compose
+    from ._composition import Composition as Composition
+    from ._composition import Excess as Excess
+    from ._composition import Identity as Identity
+    from ._composition import Linear as Linear
+    from ._composition import Link as Link
+    from ._composition import LinkMap as LinkMap
     from ._free import FreeParameters as FreeParameters
     from ._free import free_parameters as free_parameters
     from ._noise import GaussianNoise as GaussianNoise
@@ -45,6 +53,7 @@ if _TYPE_CHECKING:
     from .glucose import BergmanMinimal as BergmanMinimal
     from .glucose import UVAPadova as UVAPadova
     from .infection import Baccam2006 as Baccam2006
+    from .infection import PneumoniaSepsis as PneumoniaSepsis
     from .infection import Smith2011 as Smith2011
     from .inflammation import Reynolds2006 as Reynolds2006
     from .lipids import Vargo2014 as Vargo2014
@@ -61,6 +70,14 @@ _WHERE = {
     "AbstractSteppedModel": "_base",
     "AlertRule": "_spec",
     "declared": "_base",
+    "ComposedModel": "_compose",
+    "compose": "_compose",
+    "Composition": "_composition",
+    "Excess": "_composition",
+    "Identity": "_composition",
+    "Link": "_composition",
+    "Linear": "_composition",
+    "LinkMap": "_composition",
     "EventSpec": "_spec",
     "Declaration": "_spec",
     "Declared": "_spec",
@@ -87,6 +104,7 @@ _WHERE = {
     "UVAPadova": "glucose",
     "Reynolds2006": "inflammation",
     "Baccam2006": "infection",
+    "PneumoniaSepsis": "infection",
     "Smith2011": "infection",
     "Glioma": "oncology",
     "Vargo2014": "lipids",
@@ -99,19 +117,27 @@ __all__ = [
     "AlertRule",
     "Baccam2006",
     "BergmanMinimal",
+    "ComposedModel",
+    "Composition",
     "Declaration",
     "Declared",
     "EventSpec",
+    "Excess",
     "FreeParameters",
     "GaussianNoise",
     "Glioma",
+    "Identity",
     "InputSpec",
+    "Linear",
+    "Link",
+    "LinkMap",
     "LogNormal",
     "NoiseModel",
     "Normal",
     "ObservableSpec",
     "ParamView",
     "ParameterSpec",
+    "PneumoniaSepsis",
     "Prior",
     "Reynolds2006",
     "Smith2011",
@@ -120,6 +146,7 @@ __all__ = [
     "UVAPadova",
     "Uniform",
     "Vargo2014",
+    "compose",
     "declaration",
     "declared",
     "free_parameters",

@@ -44,6 +44,7 @@ _BUILTIN = (
     "medtwin.models.inflammation._declarations:REYNOLDS2006",
     "medtwin.models.infection._declarations:SMITH2011",
     "medtwin.models.infection._declarations:BACCAM2006",
+    "medtwin.models.infection._declarations:PNEUMONIA_SEPSIS",
     "medtwin.models.oncology._declarations:GLIOMA",
     "medtwin.models.lipids._declarations:VARGO2014",
     "medtwin.models.cardiology._declarations:ALIEV_PANFILOV",

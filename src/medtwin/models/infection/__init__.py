@@ -1,5 +1,7 @@
-"""Models of infections: a pneumococcal lung infection (Smith 2011, alias ``pneumonia``) and
-influenza A in the upper respiratory tract (Baccam 2006, alias ``influenza``)."""
+"""Models of infections: a pneumococcal lung infection (Smith 2011, alias ``pneumonia``),
+influenza A in the upper respiratory tract (Baccam 2006, alias ``influenza``), and the lung
+infection seeding the systemic inflammatory response (``pneumonia-sepsis``: Smith 2011
+composed with Reynolds 2006)."""
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
@@ -10,6 +12,7 @@ if _TYPE_CHECKING:
     from ._declarations import TITRE_SD as TITRE_SD
     from .baccam2006 import Baccam2006 as Baccam2006
     from .baccam2006 import derived as derived
+    from .pneumonia_sepsis import PneumoniaSepsis as PneumoniaSepsis
     from .smith2011 import CLEARED_P as CLEARED_P
     from .smith2011 import OUTCOMES as OUTCOMES
     from .smith2011 import Smith2011 as Smith2011
@@ -21,6 +24,7 @@ _WHERE = {
     "TITRE_SD": "_declarations",
     "Baccam2006": "baccam2006",
     "derived": "baccam2006",
+    "PneumoniaSepsis": "pneumonia_sepsis",
     "CLEARED_P": "smith2011",
     "OUTCOMES": "smith2011",
     "Smith2011": "smith2011",
@@ -34,6 +38,7 @@ __all__ = [
     "TITRE_LOD",
     "TITRE_SD",
     "Baccam2006",
+    "PneumoniaSepsis",
     "Smith2011",
     "am_threshold",
     "derived",

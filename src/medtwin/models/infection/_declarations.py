@@ -21,6 +21,7 @@ Where the numbers come from:
 
 from __future__ import annotations
 
+from .._composition import Composition, Excess, Link
 from .._noise import GaussianNoise
 from .._priors import LogNormal, Prior
 from .._spec import (
@@ -33,8 +34,16 @@ from .._spec import (
     StateSpec,
     TwinDefaults,
 )
+from ..inflammation._declarations import REYNOLDS2006
 
-__all__ = ["BACCAM2006", "SMITH2011", "TITRE_LOD", "TITRE_SD"]
+__all__ = [
+    "BACCAM2006",
+    "PNEUMONIA_SEPSIS",
+    "PNEUMONIA_SEPSIS_WIRING",
+    "SMITH2011",
+    "TITRE_LOD",
+    "TITRE_SD",
+]
 
 _S11 = "Smith, McCullers & Adler 2011, J Theor Biol 276:106, Table 1; BIOMD0000000924"
 _B06 = "Baccam et al. 2006, J Virol 80:7590, Table 3 (eclipse-phase model)"
@@ -230,3 +239,57 @@ BACCAM2006 = Declaration(
     ),
     model="medtwin.models.infection.baccam2006:Baccam2006",
 )
+
+
+# ---- Smith 2011 composed with Reynolds 2006 (pneumonia_sepsis.py) -------------------------
+
+# The coupling (medtwin assumption; no published source gives its form or numbers): pneumococci
+# reach the systemic compartment of Reynolds 2006 once the lung titre exceeds P_dis, at k_dis
+# per hour of the excess. 10^6 CFU/mL is the titre at which the pneumonia twin already alerts
+# (the sustained-growth course of Smith 2011; courses the lung clears peak near 7 x 10^6
+# CFU/mL and seed the blood for a few hours only). At k_dis = 1e-3/h a lung at its carrying
+# capacity (3.4 x 10^8 CFU/mL) seeds 0.34 x 10^6 cells/cc per hour, about a fifth of Reynolds'
+# maximal local kill (k_pm s_m / mu_m = 1.5/h per unit P), enough to exhaust the local response
+# within days. A CFU counts as one cell and a cc is a mL, so the scale is 1e-6.
+_DISSEMINATION = Excess(
+    rate=ParameterSpec(
+        "k_dis",
+        "1/h",
+        1.0e-3,
+        (1.0e-5, 1.0e-1),
+        prior=LogNormal(1.0e-3, 1.0),
+        description="fraction per hour of the lung titre above P_dis that reaches the blood",
+        reference=f"{_MT}: the sustained lung course turns septic within 4 days",
+    ),
+    threshold=ParameterSpec(
+        "P_dis",
+        "CFU/mL",
+        1.0e6,
+        (1.0e4, 1.0e8),
+        description="lung titre above which pneumococci disseminate",
+        reference=f"{_MT}: the pneumonia twin's alert titre (10^6 CFU/mL)",
+    ),
+    unit_in="CFU/mL",
+    unit_out="1e6 cells/cc/h",
+    scale=1.0e-6,
+)
+
+PNEUMONIA_SEPSIS_WIRING = Composition(
+    name="pneumonia-sepsis",
+    parts=(("lung", SMITH2011), ("sys", REYNOLDS2006)),
+    links=(Link("lung.P", "sys.P", _DISSEMINATION, name="link"),),
+    title="Pneumococcal pneumonia seeding the systemic inflammatory response "
+    "(Smith 2011 composed with Reynolds 2006)",
+    reference=f"{SMITH2011.reference}; {REYNOLDS2006.reference}; coupling: {_MT}",
+    shared=("antibiotic",),
+    defaults={"sys.P0": (0.0, "the infection starts in the lung; the blood is sterile at t = 0")},
+    twin_defaults=TwinDefaults(
+        free=("lung.P0", "lung.r", "link.k_dis"),
+        alerts=(
+            AlertRule("lung.log10_pathogen", high=6.0, within=48.0, reference=f"{_MT}; {_S11}"),
+            AlertRule("sys.wbc", 4.0, 12.0, 12.0, "Bone et al., Chest 101:1644 (1992)"),
+        ),
+    ),
+    model="medtwin.models.infection.pneumonia_sepsis:PneumoniaSepsis",
+)
+PNEUMONIA_SEPSIS = PNEUMONIA_SEPSIS_WIRING.declaration
