@@ -220,7 +220,7 @@ def _recommend(
     are old."""
     from ._ldl import check_target, ldl_ranking
     from ._progress import spinner
-    from ._recommend_info import clock_text, stale_warning, when
+    from ._recommend_info import clock_text, outside_domain, stale_warning, when
     from ._store_cmds import _actor, _open, _patient
 
     try:
@@ -240,11 +240,18 @@ def _recommend(
                 _network_ranking(patient, twin)
                 return
             at = when(store, pid, twin, actor=_actor())
+        outside = outside_domain(twin, carbs)
+        if outside is not None and outside.action == "refuse":
+            typer.echo(f"refused: {outside.text} The model's context of use says to refuse a "
+                       "recommendation outside it.", err=True)  # fmt: skip
+            raise typer.Exit(3)
         with spinner() as progress:  # on stderr; the store is closed meanwhile
             what = (f"Ranking the options on the twin's {twin.ensemble.size} particles (the "
                     "first run compiles the model)")  # fmt: skip
             progress.add_task(what, total=None)
-            if twin.model.name == "ldl-vargo2014":
+            if outside is not None and outside.action == "degrade":
+                ranking = _degraded(twin, carb_ratio, correction_factor, carbs, outside.text)
+            elif twin.model.name == "ldl-vargo2014":
                 ranking = _Ranking(*ldl_ranking(twin, target))
             else:
                 ranking = _recommend_table(twin, carb_ratio, correction_factor, carbs, seed)
@@ -257,6 +264,13 @@ def _recommend(
     warning = stale_warning(at, datetime.now(UTC))
     if warning is not None:
         console.print(f"[bold yellow]Warning:[/bold yellow] {warning}", soft_wrap=True)
+    if outside is not None:
+        said = {
+            "flag": "the ranking below rests on a model used outside what was validated",
+            "degrade": "degraded to the basal-bolus rule, no model-based ranking",
+        }
+        console.print(f"[bold red]Outside the validated domain[/bold red] ({said[outside.action]}"
+                      f"): {outside.text}", soft_wrap=True, markup=True)  # fmt: skip
     if ranking.now is not None:
         console.print(ranking.now, soft_wrap=True)
     console.print(ranking.table)
@@ -286,6 +300,39 @@ class _Ranking:
     table: Table
     now: str | None = None
     legend: tuple[str, ...] = ()
+
+
+def _degraded(twin, carb_ratio, correction_factor, carbs, why: str) -> _Ranking:
+    """What ``recommend`` says when the model's context of use says to degrade outside the
+    validated domain: for a T1D twin, the patient's own basal-bolus rule (carb ratio and
+    correction factor on the glucose now; no ranking over the posterior); for any other
+    model there is no safe default, so it refuses."""
+    import jax
+
+    from ..control import BasalBolus, PolicyInput
+    from ._recommend_info import glucose_now
+
+    model = twin.model
+    if not ("insulin" in model.input_names and "sc_glucose" in model.observable_names):
+        raise DataError(f"No recommendation: {why} Model {model.name!r} has no safe default "
+                        "to degrade to.")  # fmt: skip
+    j = model.observable_index("sc_glucose")
+    ens = twin.ensemble
+    pred = jax.vmap(model.observe, (None, 0, 0))(ens.time, ens.states, ens.params)[:, j]
+    cgm, lo, hi = glucose_now(ens, pred)
+    rule = BasalBolus(_last_basal(twin), carb_ratio, correction_factor)
+    meal_u, corr_u = rule.doses(carbs, PolicyInput(twin.time, cgm))
+    table = Table("option", "basal U/h", "meal bolus U", "correction bolus U", "bolus U")
+    table.add_row("basal-bolus rule", f"{rule.basal:.2f}", f"{meal_u:.2f}", f"{corr_u:.2f}",
+                  f"{meal_u + corr_u:.2f}")  # fmt: skip
+    now = f"Estimated glucose now: {cgm:.0f} mg/dL (95 % range {lo:.0f}-{hi:.0f} mg/dL)."
+    legend = (
+        f"The basal-bolus rule: carbs / carb ratio ({carb_ratio:g} g/U) plus a correction "
+        f"(glucose - {rule.target:g}) / correction factor ({correction_factor:g} mg/dL/U) "
+        f"above {rule.threshold:g} mg/dL; the twin's model ranks no plan outside its "
+        "validated domain.",
+    )
+    return _Ranking(table, now, legend)
 
 
 def _recommend_table(twin, carb_ratio, correction_factor, carbs, seed) -> _Ranking:

@@ -29,19 +29,17 @@ FILES = ("dossier.html", "dossier.json")
 
 def read_context(path: Path):
     """The context of use in the YAML file ``path`` (checked, no numerics loaded)."""
-    import yaml
-
-    from ..credibility._context import parse_context
+    from ..credibility._context import context_from_yaml
 
     input_file(path, "a context-of-use YAML file (see medtwin/credibility/contexts/)")
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
         said = " ".join(str(exc).split())
         raise CredibilityError(
             f"The context file {str(path)!r} is not valid YAML: {said:.200}"
         ) from None
-    return parse_context(doc)
+    return context_from_yaml(text, str(path))
 
 
 def credibility_command(

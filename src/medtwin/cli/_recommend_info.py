@@ -1,5 +1,8 @@
 """What ``medtwin recommend`` says around its table: when the twin stands (a clock time in the
-local zone, named, and in UTC), how old the newest data are, and the twin's current glucose.
+local zone, named, and in UTC), how old the newest data are, the twin's current glucose, and
+whether the twin (or the meal announced) is outside its model's validated domain
+(:func:`outside_domain`; then the model's default context of use says whether to flag the
+ranking, degrade to the patient's own basal-bolus rule or refuse).
 
 The twin's model time becomes a clock time through its configuration's ``epoch``
 (:func:`medtwin.loop.from_model_time`; the store returns the epoch with every stored forecast).
@@ -15,7 +18,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["STALE", "TwinWhen", "age_text", "clock_text", "glucose_now", "stale_warning", "when"]
+__all__ = [
+    "STALE",
+    "Outside",
+    "TwinWhen",
+    "age_text",
+    "clock_text",
+    "glucose_now",
+    "outside_domain",
+    "stale_warning",
+    "when",
+]
 
 STALE = timedelta(hours=1)  # data older than this: the ranking is for then, not now
 
@@ -94,3 +107,26 @@ def glucose_now(ensemble: Any, predicted: Any) -> tuple[float, float, float]:
     mean = float(np.asarray(ensemble.weights) @ pred)
     lo, hi = ensemble.quantiles(predicted, (0.025, 0.975))
     return mean, float(lo), float(hi)
+
+
+@dataclass(frozen=True)
+class Outside:
+    """A twin outside its model's validated domain: what its default context of use says to
+    do (``flag``, ``degrade`` or ``refuse``; ``flag`` for a model without one), and why."""
+
+    action: str
+    text: str
+
+
+def outside_domain(twin: Any, carbs: float) -> Outside | None:
+    """None when ``twin`` (its posterior) and the ``carbs`` announced (a meal input) are inside
+    the model's validated domain, or the model declares none; else what to do
+    (``medtwin.loop.applicability_of`` and the model's default context of use)."""
+    from ..credibility import default_context, describe
+    from ..loop import applicability_of
+
+    flag = applicability_of(twin, [("meal", float(carbs))] if carbs > 0 else [])
+    if flag is None or flag["inside"]:
+        return None
+    context = default_context(twin.model.name)
+    return Outside(context.outside_domain if context is not None else "flag", describe(flag))

@@ -404,6 +404,11 @@ from ._credibility import register as _register_credibility  # noqa: E402
 
 _register_credibility(app)
 
+# `medtwin replay-version PATIENT VERSION [--all]` lives in _replay_version.py.
+from ._replay_version import register as _register_replay_version  # noqa: E402
+
+_register_replay_version(app)
+
 
 def main() -> None:
     """Entry point. A MedtwinError prints one line and exits with status 2, and so does a usage

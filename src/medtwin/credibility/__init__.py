@@ -7,7 +7,10 @@ with a ``fast`` and a ``full`` profile. :func:`build_dossier` runs them for a
 :class:`ContextOfUse` (:func:`parse_context`) and assesses every V&V 40 factor against the goal
 the model risk sets; :func:`render_html` and ``Dossier.to_json()`` give the report
 (``medtwin credibility MODEL --context FILE --out DIR``); :func:`dossier_schema` is the JSON
-Schema the JSON follows. Names load on first use (the context checks load no JAX).
+Schema the JSON follows. :func:`validated_domain` is a model's validated domain without
+running its evidence and :func:`applicability` checks a twin step against it (the loop flags
+every ODE forecast with it); :func:`default_context` is the model's shipped context of use.
+Names load on first use (the context checks load no JAX).
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ if _TYPE_CHECKING:
     from ._context import ContextOfUse as ContextOfUse
     from ._context import FactorGoal as FactorGoal
     from ._context import parse_context as parse_context
+    from ._domain import Domain as Domain
+    from ._domain import applicability as applicability
+    from ._domain import default_context as default_context
+    from ._domain import describe as describe
+    from ._domain import validated_domain as validated_domain
     from ._dossier import Dossier as Dossier
     from ._dossier import FactorAssessment as FactorAssessment
     from ._dossier import build_dossier as build_dossier
@@ -44,6 +52,11 @@ _WHERE = {
     "ContextOfUse": "_context",
     "FactorGoal": "_context",
     "parse_context": "_context",
+    "Domain": "_domain",
+    "applicability": "_domain",
+    "default_context": "_domain",
+    "describe": "_domain",
+    "validated_domain": "_domain",
     "Dossier": "_dossier",
     "FactorAssessment": "_dossier",
     "build_dossier": "_dossier",

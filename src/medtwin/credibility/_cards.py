@@ -6,17 +6,14 @@ note and the known limitations. Nothing is run: the figures and numbers are in t
 
 from __future__ import annotations
 
-from importlib import resources
-
 from ..models import declaration
-from ._context import parse_context
+from ._context import CONTEXT_FILES
+from ._domain import default_context
 from ._evidence import load_evidence
 from ._vv40 import FACTORS
 
 __all__ = ["CONTEXT_FILES", "model_card"]
 
-# The example context of use shipped for each twin (medtwin/credibility/contexts/).
-CONTEXT_FILES = {"uva-padova": "t1d.yaml", "reynolds2006": "sepsis.yaml", "glioma": "glioma.yaml"}
 _TITLES = {f.key: f.title for f in FACTORS}
 
 
@@ -26,8 +23,6 @@ def _cell(text: str) -> str:
 
 def model_card(name: str) -> str:
     """The model card of the registered model ``name`` (it must declare its evidence)."""
-    import yaml
-
     decl = declaration(name)
     ev = load_evidence(decl.evidence, decl.name)
     lines = [
@@ -52,10 +47,8 @@ def model_card(name: str) -> str:
         ev.data,
         "",
     ]
-    context = CONTEXT_FILES.get(decl.name)
-    if context:
-        text = resources.files(__package__).joinpath("contexts", context).read_text()
-        ctx = parse_context(yaml.safe_load(text))
+    ctx, context = default_context(decl.name), CONTEXT_FILES.get(decl.name)
+    if ctx is not None:
         lines += [
             "## Example context of use",
             "",

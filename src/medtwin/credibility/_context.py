@@ -12,7 +12,19 @@ from typing import Any
 from ..errors import CredibilityError
 from ._vv40 import FACTORS, RIGOR, factor, goal_for_risk, model_risk
 
-__all__ = ["OUTSIDE_DOMAIN", "ContextOfUse", "FactorGoal", "parse_context"]
+__all__ = [
+    "CONTEXT_FILES",
+    "OUTSIDE_DOMAIN",
+    "ContextOfUse",
+    "FactorGoal",
+    "context_from_yaml",
+    "parse_context",
+]
+
+# The context of use shipped for each twin (medtwin/credibility/contexts/): the example of its
+# model card, and the default whose ``outside_domain`` says what ``recommend`` does outside
+# the validated domain (``medtwin.credibility.default_context``).
+CONTEXT_FILES = {"uva-padova": "t1d.yaml", "reynolds2006": "sepsis.yaml", "glioma": "glioma.yaml"}
 
 # What a twin does with a forecast or recommendation whose patient is outside the validated
 # domain: flag it only, degrade (fall back to the safe default and say so) or refuse.
@@ -137,3 +149,22 @@ def parse_context(doc: object) -> ContextOfUse:
         goals=tuple(goals[f.key] for f in FACTORS),
         limitations=tuple(limitations),
     )
+
+
+def context_from_yaml(text: str, where: str) -> ContextOfUse:
+    """The context of use written as YAML ``text`` (``where``: the file, for messages); needs
+    PyYAML (the cli extra)."""
+    try:
+        import yaml
+    except ImportError:  # pragma: no cover - the cli and service extras include it
+        raise CredibilityError(
+            "Reading a context of use needs PyYAML: pip install 'medtwin[cli]'."
+        ) from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        said = " ".join(str(exc).split())
+        raise CredibilityError(
+            f"The context file {where!r} is not valid YAML: {said:.200}"
+        ) from None
+    return parse_context(doc)

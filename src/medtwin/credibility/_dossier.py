@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import CredibilityError
 from ..models import declaration, get_model
 from ._context import ContextOfUse
+from ._domain import merge_ranges
 from ._evidence import Evidence, EvidenceItem, EvidenceResult, load_evidence, run_item
 from ._vv40 import FACTORS, RIGOR, goal_for_risk
 
@@ -56,21 +57,12 @@ class Dossier:
         return all(f.status == "met" for f in self.factors)
 
     def domain(self) -> dict[str, Any]:
-        merged: dict[tuple[str, str], dict[str, Any]] = {}
-        for item, result in self.results:
-            if not result.passed:
-                continue
-            for r in result.covered:
-                row = merged.setdefault((r.kind, r.name), {"name": r.name, "unit": r.unit,
-                                                           "low": r.low, "high": r.high,
-                                                           "sources": []})  # fmt: skip
-                row["low"], row["high"] = min(row["low"], r.low), max(row["high"], r.high)
-                row["sources"].append(f"{item.key}: {r.source}")
+        ranges = [(item.key, r) for item, result in self.results if result.passed
+                  for r in result.covered]  # fmt: skip
         return {
             "note": self.evidence.domain_note,
             "outside_domain": self.context.outside_domain,
-            "parameters": [v for (k, _), v in sorted(merged.items()) if k == "parameter"],
-            "inputs": [v for (k, _), v in sorted(merged.items()) if k == "input"],
+            **merge_ranges(ranges),
         }
 
     def to_json(self) -> dict[str, Any]:

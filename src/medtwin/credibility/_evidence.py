@@ -134,6 +134,9 @@ class Evidence:
     limitations: tuple[str, ...]
     items: tuple[EvidenceItem, ...]
     domain_note: str = ""
+    # "module:function": the validated domain's ranges from the model class, without running
+    # an item (medtwin.credibility.validated_domain; empty: no domain, forecasts never flagged)
+    domain: str = ""
 
     def item(self, key: str) -> EvidenceItem:
         for it in self.items:

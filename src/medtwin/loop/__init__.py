@@ -61,9 +61,15 @@ from ._ode import OdeKind as OdeKind
 from ._replay import ReplayResult as ReplayResult
 from ._replay import forecast_rows as forecast_rows
 from ._replay import replay_stream as replay_stream
+from ._reproduce import Difference as Difference
+from ._reproduce import StoredStep as StoredStep
+from ._reproduce import VersionReplay as VersionReplay
+from ._reproduce import fingerprint as fingerprint
+from ._reproduce import replay_versions as replay_versions
 from ._step import PendingEvent as PendingEvent
 from ._step import PendingObservation as PendingObservation
 from ._step import Step as Step
+from ._step import applicability_of as applicability_of
 from ._stored import StoredForecast as StoredForecast
 from ._stored import stored_observations as stored_observations
 from ._stored import stored_skill as stored_skill
@@ -81,6 +87,7 @@ __all__ = [
     "UNIT_RULES",
     "Alert",
     "Crossing",
+    "Difference",
     "NetworkKind",
     "NetworkTwin",
     "OdeKind",
@@ -91,15 +98,19 @@ __all__ = [
     "ReplayResult",
     "Step",
     "StoredForecast",
+    "StoredStep",
     "Twin",
     "TwinConfig",
     "TwinKind",
     "UpdateItem",
+    "VersionReplay",
     "admit",
+    "applicability_of",
     "build_twin",
     "create",
     "evaluate_alert",
     "event_kinds",
+    "fingerprint",
     "forecast_alerts",
     "forecast_model",
     "forecast_rows",
@@ -118,6 +129,7 @@ __all__ = [
     "regimen_event",
     "register_kind",
     "replay_stream",
+    "replay_versions",
     "restore",
     "rule_for",
     "snapped",

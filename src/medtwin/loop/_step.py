@@ -9,7 +9,10 @@ it). Each record gets a mark -- ``applied``, ``late`` (at or before the twin's t
 ``unobserved`` (a code the model does not observe), ``unused`` (an event kind it does not
 take) -- and what is not marked stays pending for the next update. The step is pure: the same
 twin and records give the same numbers (keys derive from the twin's root key and version), so
-whoever persists it (the store) can recompute it after a crash or a lost race.
+whoever persists it (the store) can recompute it after a crash or a lost race. Every report
+carries ``applicability`` (:func:`applicability_of`): the twin's posterior and the inputs the
+step applied against the model's validated domain (``medtwin.credibility``); a model that
+declares no domain gets none.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import jax
+import numpy as np
 
 from .. import limits
 from ..assimilate import Assimilation, Observations, assimilate_with_report
+from ..credibility import applicability, validated_domain
 from ..errors import DataError
 from ..forecast import Forecast, forecast
 from ..simulate import Regimen
@@ -79,12 +84,37 @@ def _forecast(twin: Twin, config: TwinConfig) -> tuple[Forecast, tuple[Alert, ..
     return fc, forecast_alerts(fc, twin.model)
 
 
+def applicability_of(twin: Twin, inputs: Sequence[tuple[str, float]]) -> dict[str, Any] | None:
+    """The applicability of ``twin`` (its posterior) and the ``inputs`` a step applied against
+    its model's validated domain (``medtwin.credibility.applicability``: a learnt parameter
+    with at least 90 % of the posterior weight outside its range, an input amount outside its
+    kind's),
+    JSON-ready for the step's report; None for a model that declares no domain (no flag)."""
+    domain = validated_domain(twin.model.name)
+    if domain is None:
+        return None
+    medians = {k: q[1] for k, q in twin.parameter_quantiles().items()}
+    weights = np.asarray(twin.ensemble.weights, dtype=np.float64)
+    weights = weights / weights.sum()
+    params = np.asarray(twin.ensemble.params)
+    mass = {}
+    for name in medians:
+        r = domain.parameter(name)
+        if r is not None:
+            x = params[:, twin.model.param_index(name)]
+            mass[name] = float(weights[(x < r.low) | (x > r.high)].sum())
+    return applicability(domain, medians, mass, inputs)
+
+
 def create(config: TwinConfig) -> Step:
     """Version 0 of a twin made from ``config``, and its prior forecast."""
     twin = new_twin(config)
     fc, alerts = _forecast(twin, config)
     report = {"created": True, "particles": config.n, "prior": config.prior,
               "alerts": [a.to_json(fc.times) for a in alerts]}  # fmt: skip
+    flag = applicability_of(twin, ())
+    if flag is not None:
+        report["applicability"] = flag
     return Step(twin, fc, report, alerts, {}, {}, {"observations": [], "events": []})
 
 
@@ -131,6 +161,7 @@ class Planned:
     events_deferred: int
     observations_deferred: int
     applied: dict[str, list[int]]
+    inputs: tuple[tuple[str, float], ...] = ()  # (kind, amount) of each event applied
 
 
 def plan_update(
@@ -171,18 +202,19 @@ def plan_update(
         until = math.floor(min(span_end, ev_wall) / step + 1e-9) * step
         if until <= twin.time:
             until = None
-    new_events, ev_marks = [], {}
+    new_events, ev_marks, inputs = [], {}, []
     for eid, kind, t_ev, amount in take_evs:
         ev = regimen_event(model, kind, to_model_time(t_ev, config.epoch, unit), amount)
         ev_marks[eid] = "unused" if ev is None else "applied"
         if ev is not None:
             new_events.append(ev)
+            inputs.append((kind, float(amount)))
     rows = [(c[2], c[3], c[4], c[5]) for c in taken]
     applied = {"observations": [o[0] for o in observations if o[0] in obs_marks],
                "events": [e[0] for e in take_evs]}  # fmt: skip
     return Planned(
         observations_of(rows), Regimen(tuple(new_events)), until, obs_marks, ev_marks, late,
-        dict(unobserved), len(take_evs), len(rest_evs), len(left), applied,
+        dict(unobserved), len(take_evs), len(rest_evs), len(left), applied, tuple(inputs),
     )  # fmt: skip
 
 
@@ -205,6 +237,9 @@ def finish_update(
                      "events": planned.events_deferred},
         "until": planned.until, "alerts": [a.to_json(fc.times) for a in alerts],
     }  # fmt: skip
+    flag = applicability_of(out.twin, planned.inputs)
+    if flag is not None:
+        report["applicability"] = flag
     return Step(out.twin, fc, report, alerts, planned.obs_marks, planned.ev_marks,
                 planned.applied)  # fmt: skip
 

@@ -36,6 +36,14 @@ class StoredForecast:
     epoch: datetime
     time_unit: str
     model: str | None = None
+    # the applicability flag of the version's report (``medtwin.credibility.applicability``:
+    # ``inside`` and what is ``outside``); None for a model without a validated domain
+    applicability: dict[str, Any] | None = None
+
+    @property
+    def outside_domain(self) -> bool:
+        """The forecast was issued for a twin outside its model's validated domain."""
+        return self.applicability is not None and not self.applicability.get("inside", True)
 
     def target_times(self) -> list[datetime]:
         return [from_model_time(t, self.epoch, self.time_unit) for t in self.forecast.times]

@@ -58,6 +58,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from .. import loop, timeunits
+from ..credibility._domain import describe
 from ..errors import StoreError
 from ..forecast import draw_quantiles, what_if
 from ..loop import QUANTILES, StoredForecast, observable_for
@@ -394,6 +395,7 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
                              "censored": [o.censored for o in mine]},
             "forecast": _series(f, j),
             "alert": alert_for(f, spec.name, spec.unit, shown_unit=label),
+            "applicability": {"outside": f.outside_domain, "text": describe(f.applicability)},
             "thresholds": _thresholds(f, spec.name, spec.unit),
             "target": target_range(model, spec.name),
             "what_if": {"horizons": horizon_choices(model, f.horizon), "default": own},

@@ -68,7 +68,9 @@ def twin_json(twin: Any, latest: TwinVersionView) -> dict[str, Any]:
 def forecast_json(f: StoredForecast) -> dict[str, Any]:
     fc, times = f.forecast, [_iso(t) for t in f.target_times()]
     out: dict[str, Any] = {"version": f.version, "issued_at": _iso(f.issued_at),
-                           "horizon": f.horizon, "times": times, "observables": {}}  # fmt: skip
+                           "horizon": f.horizon, "times": times,
+                           "applicability": f.applicability,
+                           "outside_domain": f.outside_domain, "observables": {}}  # fmt: skip
     for j, name in enumerate(fc.observable_names):
         row: dict[str, Any] = {"median": fc.median[j].tolist()}
         for i, lv in enumerate(fc.levels):
@@ -86,7 +88,7 @@ def forecasts_fhir(fcs: list[StoredForecast]) -> dict[str, Any]:
         for res in forecast_observations(
             f.forecast, patient_id=f.pid, twin_version=f.version, model_name=model.name,
             model_version=__version__, observable_loinc=loinc, epoch=f.epoch,
-            time_unit=f.time_unit, twin_id=f.pid,
+            time_unit=f.time_unit, twin_id=f.pid, applicability=f.applicability,
         ):  # fmt: skip
             entries.append({"resource": res})
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
@@ -100,12 +102,16 @@ def _model_of(f: StoredForecast):
 
 
 def provenance_of(v: TwinVersionView) -> dict[str, Any]:
+    """The version's FHIR Provenance; the model and configuration hashes its report stored
+    (``loop.fingerprint``; versions stored before it: none)."""
     parent = twin_version_ref(v.pid, v.parent_version) if v.parent_version is not None else None
+    hashes = v.report.get("provenance") or {}
     return provenance(
         twin_id=v.pid, version=v.version, patient_id=v.pid, recorded=v.created_at,
         model_name=v.model, model_version=v.model_version,
         observation_refs=[f"Observation/obs-{i}" for i in v.observations],
-        parent_version_ref=parent,
+        parent_version_ref=parent, model_hash=hashes.get("model_hash"),
+        config_hash=hashes.get("config_hash"),
     )  # fmt: skip
 
 

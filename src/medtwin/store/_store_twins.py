@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import StoreError
 from ..loop import TwinConfig
-from . import _records, _twin_update, _updates
+from . import _records, _replay, _twin_update, _updates
 from ._schema import RecommendationRow, TwinRow
 from ._store_mixin import StoreMixin
 from ._views import StoredForecast, StoredRecommendation, TwinVersionView
@@ -89,6 +89,17 @@ class TwinMethods(StoreMixin):
             stored = _updates.read_stored(s, pid, version)
             self._log(s, actor, "twin.read", pid, "Twin", {"version": stored.version})
         return _updates.restore(stored)  # no transaction open: others go on meanwhile
+
+    def replay_steps(
+        self, pid: str, first: int, last: int, *, actor: str
+    ) -> tuple[TwinConfig, list[Any]]:
+        """What the store holds of versions ``first``..``last`` of ``pid``'s twin (from the
+        newest kept ensemble before ``first``) for ``medtwin.loop.replay_versions``: the
+        configuration and a :class:`~medtwin.loop.StoredStep` per version."""
+        with self._tx() as s:
+            out = _replay.replay_steps(s, pid, first, last)
+            self._log(s, actor, "twin.replay", pid, "TwinVersion", {"first": first, "last": last})
+            return out
 
     def twin_versions(self, pid: str, *, actor: str) -> list[TwinVersionView]:
         with self._tx() as s:

@@ -189,13 +189,15 @@ def existing_twin(session: Session, pid: str, config: TwinConfig) -> TwinVersion
 
 
 def _computed(config: TwinConfig, step: loop.Step) -> Computed:
-    """What the store keeps of ``step``: the blobs its kind packs (``loop.packed``); the store
-    knows no kind of twin, only ids and blobs."""
+    """What the store keeps of ``step``: the blobs its kind packs (``loop.packed``), and in
+    the report the hashes its provenance names (``loop.fingerprint``); the store knows no kind
+    of twin, only ids and blobs."""
     p = loop.packed(config, step)
     fc = p.forecast
     return Computed(
         version=p.version, model=p.model, model_time=p.model_time, ensemble=p.state,
-        report=p.report, applied=p.applied, obs_marks=p.obs_marks, ev_marks=p.ev_marks,
+        report={**p.report, "provenance": loop.fingerprint(config)}, applied=p.applied,
+        obs_marks=p.obs_marks, ev_marks=p.ev_marks,
         issued_at=None if fc is None else fc.issued_at,
         observables=() if fc is None else fc.observables, levels=() if fc is None else fc.levels,
         forecast=None if fc is None else fc.data,

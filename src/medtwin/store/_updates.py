@@ -239,11 +239,30 @@ def forecasts(session: Session, pid: str, limit: int | None = None) -> list[Stor
     q = select(ForecastRow).where(ForecastRow.pid == pid).order_by(ForecastRow.version.desc())
     if limit is not None:
         q = q.limit(limit)
+    rows = list(session.execute(q).scalars())
+    flags = _applicability(session, pid, [r.version for r in rows])
     out = []
-    for r in session.execute(q).scalars():
+    for r in rows:
         names, levels = tuple(json.loads(r.observables)), tuple(json.loads(r.levels))
         fc = loop.unpack_forecast(r.data, r.version, names, levels)
         model = loop.forecast_model(r.data) or config.model  # older blobs: the twin's model
         out.append(StoredForecast(r.id, pid, r.version, r.issued_at, r.horizon, fc,
-                                  config.epoch, unit, model))  # fmt: skip
+                                  config.epoch, unit, model, flags.get(r.version)))  # fmt: skip
+    return out
+
+
+def _applicability(session: Session, pid: str, versions: Sequence[int]) -> dict[int, Any]:
+    """The applicability flag of each of ``versions`` (version -> the ``applicability`` of
+    its stored report; versions whose report has none are left out)."""
+    out: dict[int, Any] = {}
+    for k in range(0, len(versions), 500):
+        found = session.execute(
+            select(TwinVersionRow.version, TwinVersionRow.report).where(
+                TwinVersionRow.pid == pid, TwinVersionRow.version.in_(versions[k : k + 500])
+            )
+        ).all()
+        for v, report in found:
+            flag = json.loads(report).get("applicability")
+            if flag is not None:
+                out[int(v)] = flag
     return out

@@ -118,6 +118,14 @@ CASES = {
     "control days 1e9": (["trial", "t1d-control", "--days", "1e9"], "'--days'"),
     "control particles": (["trial", "t1d-control", "--particles", "100000000"], "particles"),
     "control out a folder": (["trial", "t1d-control", "--out", "dir"], "names a folder"),
+    # replay-version
+    "replay-version neither": (["replay-version", P, "--db", MISSING_DB], "or --all"),
+    "replay-version both": (["replay-version", P, "3", "--all", "--db", MISSING_DB],
+                            "got VERSION 3 and --all"),
+    "replay-version negative": (["replay-version", P, "--db", MISSING_DB, "--", "-1"],
+                                "VERSION must be a twin version >= 0"),
+    "replay-version no store": (["replay-version", P, "0", "--db", MISSING_DB],
+                                "No medtwin store"),
     # recommend
     "recommend carbs 1e12": (["recommend", P, "--db", MISSING_DB, "--carbs", "1e12"],
                              "[0, 1000] g"),

@@ -26,7 +26,7 @@ from ...assimilate import ParticleFilter, PopulationPrior, assimilate, observati
 from ...forecast import SkillSummary, forecast, score_forecasts
 from ...forecast.scoring import coverage_interval
 from ...models.glucose.uva_padova import T1D_DRIFT, T1D_FREE, population_rows
-from ...simulate import Adaptive, Regimen, bolus, meal, simulate
+from ...simulate import Adaptive, Dose, Regimen, bolus, meal, simulate
 from ...twin import Twin
 from .._evidence import Evidence, EvidenceItem, EvidenceResult, Figure, ParameterRange
 from .._svg import line_plot
@@ -238,11 +238,16 @@ def check_calibration(model_cls, *, wilson: bool = False, min_n: int = 200,
         metrics=metrics,
         checks=checks,
         figures=(Figure("Observed coverage of the forecast bands (nominal 0.8 and 0.95).", fig),),
-        covered=_population_ranges(model_cls),
+        covered=validated_ranges(model_cls),
     )
 
 
-def _population_ranges(model_cls) -> tuple[ParameterRange, ...]:
+def validated_ranges(model_cls) -> tuple[ParameterRange, ...]:
+    """The T1D twin's validated domain (``medtwin.credibility.validated_domain``; the
+    calibration item reports the same ranges): each learnt parameter over the 30 virtual
+    patients its prior is built from, and each event kind's amounts over the calibration
+    scenario's (``TWIN_REGIMEN``: meals 40-70 g, boluses 3-6 U; from 0, as smaller amounts are
+    nearer the fasting state every scenario starts in)."""
     model = model_cls()
     pop = np.stack([np.asarray(virtual_patient(model, n)) for n in population_rows()])
     out = []
@@ -257,6 +262,10 @@ def _population_ranges(model_cls) -> tuple[ParameterRange, ...]:
                 "the 30 virtual patients (prior)",
             )
         )
+    for kind, unit in (("meal", "g"), ("bolus", "U")):
+        amounts = [e.amount for e in TWIN_REGIMEN.events if isinstance(e, Dose) and e.label == kind]
+        out.append(ParameterRange(kind, unit, 0.0, float(max(amounts)),
+                                  "the calibration scenario's events", kind="input"))  # fmt: skip
     return tuple(out)
 
 
@@ -322,7 +331,9 @@ EVIDENCE = Evidence(
         "Calibration is not equally good on every virtual patient (child#005, adult#007: "
         "see the reference test's docstring).",
     ),
-    domain_note="Parameters inside the range of the 30 virtual patients; meals up to 70 g.",
+    domain_note="Parameters inside the range of the 30 virtual patients; meals up to 70 g, "
+    "boluses up to 6 U (the calibration scenario).",
+    domain=f"{_HERE}:validated_ranges",
     items=(
         EvidenceItem(
             "simglucose_match", "Agreement with simglucose's T1DPatient", "verification",

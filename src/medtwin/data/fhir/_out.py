@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ...credibility._domain import describe
 from ...errors import DataError
 from ...timeunits import SECONDS
 from ..loinc import LOINC
@@ -51,6 +52,11 @@ FORECAST_IDS = f"{MEDTWIN}/NamingSystem/forecast"
 TWIN_VERSION_IDS = f"{MEDTWIN}/NamingSystem/twin-version"
 TWIN_VERSION_EXT = f"{MEDTWIN}/StructureDefinition/twin-version"
 PATIENT_EXT = f"{MEDTWIN}/StructureDefinition/patient"
+APPLICABILITY_EXT = f"{MEDTWIN}/StructureDefinition/applicability"
+APPLICABILITY_SYSTEM = f"{MEDTWIN}/CodeSystem/applicability"
+MODEL_HASH_EXT = f"{MEDTWIN}/StructureDefinition/model-hash"
+PACKAGE_VERSION_EXT = f"{MEDTWIN}/StructureDefinition/package-version"
+CONFIG_HASH_EXT = f"{MEDTWIN}/StructureDefinition/configuration-hash"
 DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,40}$")
@@ -98,13 +104,18 @@ def forecast_observations(
     epoch: datetime,
     time_unit: str,
     twin_id: str | None = None,
+    applicability: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """FHIR R4 Observations (JSON dicts) of ``forecast``: one per observable named in
     ``observable_loinc`` (observable name -> LOINC code of the curated table, e.g.
     ``{"sc_glucose": "99504-3"}``) and target time, in time order. ``epoch`` (aware) is the
     absolute time of model time 0; ``time_unit`` the model's (``s``, ``min``, ``h``, ``d``).
     With ``twin_id`` each Observation also references its twin version (extension
-    :data:`TWIN_VERSION_EXT`)."""
+    :data:`TWIN_VERSION_EXT`). With ``applicability`` (the flag of the version's report,
+    ``medtwin.credibility.applicability``) each carries the extension
+    :data:`APPLICABILITY_EXT` (``valueCode`` ``inside`` or ``outside``); outside, also an
+    ``interpretation`` (:data:`APPLICABILITY_SYSTEM` ``outside-domain``) and a ``note``
+    naming what lies outside the validated domain."""
     _id("patient_id", patient_id)
     _aware("epoch", epoch)
     if time_unit not in SECONDS:
@@ -116,6 +127,7 @@ def forecast_observations(
         "text": f"medtwin ensemble forecast: model {model_name} {model_version}, twin version "
         f"{twin_version}",
     }
+    flags = _applicability(applicability)
     out: list[dict[str, Any]] = []
     for name, code in observable_loinc.items():
         if name not in forecast.observable_names:
@@ -154,6 +166,8 @@ def forecast_observations(
                         "valueReference": {"reference": twin_version_ref(twin_id, twin_version)},
                     }
                 ]
+            for key, value in flags.items():
+                obs[key] = [*obs.get(key, []), *value]
             _value(obs, float(forecast.median[j, k]), unit)
             components = []
             for i, level in enumerate(forecast.levels):
@@ -175,6 +189,26 @@ def forecast_observations(
                     components.append(comp)
             obs["component"] = components
             out.append(obs)
+    return out
+
+
+def _applicability(flag: Mapping[str, Any] | None) -> dict[str, list[dict[str, Any]]]:
+    """The FHIR elements of an applicability flag: ``extension``, and outside the domain an
+    ``interpretation`` and a ``note``."""
+    if flag is None:
+        return {}
+    inside = bool(flag.get("inside", True))
+    out: dict[str, list[dict[str, Any]]] = {
+        "extension": [{"url": APPLICABILITY_EXT, "valueCode": "inside" if inside else "outside"}]
+    }
+    if inside:
+        return out
+    out["interpretation"] = [{
+        "coding": [{"system": APPLICABILITY_SYSTEM, "code": "outside-domain",
+                    "display": "Outside the model's validated domain"}],
+        "text": "Outside the model's validated domain",
+    }]  # fmt: skip
+    out["note"] = [{"text": "Forecast. " + describe(flag)}]
     return out
 
 
@@ -214,11 +248,17 @@ def provenance(
     model_version: str,
     observation_refs: Sequence[str],
     parent_version_ref: str | None = None,
+    model_hash: str | None = None,
+    config_hash: str | None = None,
 ) -> dict[str, Any]:
     """The FHIR R4 Provenance of a twin version: target ``Basic/twin-<id>-v<version>``,
     each observation it assimilated as an entity with role ``source``, the parent version as
     ``revision``, the model (name|version) as the ``assembler`` agent, and the patient in
-    the extension :data:`PATIENT_EXT`. ``recorded`` must be timezone-aware."""
+    the extension :data:`PATIENT_EXT`. ``recorded`` must be timezone-aware. What replaying
+    the version needs beside its inputs rides in extensions: :data:`PACKAGE_VERSION_EXT` (the
+    medtwin version that computed it, ``model_version``), and when given
+    :data:`MODEL_HASH_EXT` (a hash of the model's declaration, parameter defaults included)
+    and :data:`CONFIG_HASH_EXT` (a hash of the twin's configuration)."""
     ref = twin_version_ref(twin_id, version)
     _aware("recorded", recorded)
     refs = list(observation_refs)
@@ -268,6 +308,10 @@ def provenance(
             }
         ],
     }
+    out["extension"].append({"url": PACKAGE_VERSION_EXT, "valueString": str(model_version)})
+    for url, value in ((MODEL_HASH_EXT, model_hash), (CONFIG_HASH_EXT, config_hash)):
+        if value is not None:
+            out["extension"].append({"url": url, "valueString": str(value)})
     if entity:
         out["entity"] = entity
     return out

@@ -60,6 +60,11 @@ document.addEventListener("DOMContentLoaded", async () => {
     a.className = `alert sev-${c.alert.severity}`;
     a.dataset.version = String(c.alert.version);
     a.replaceChildren(MT.el("strong", { text: `Forecast v${c.alert.version}: ` }), alertText(c.alert));
+    // the applicability flag of the forecast's version: outside the model's validated domain
+    const badge = $("domain-badge"), outside = Boolean(c.applicability && c.applicability.outside);
+    badge.hidden = !outside;
+    badge.replaceChildren(...(outside ? [MT.el("strong", { text: "Outside validated domain" }),
+      ` ${c.applicability.text}`] : []));
     const n = c.observations.values.length, u = unitOf(c);
     const lastT = n ? ms(c.observations.times[n - 1]) : 0;
     const lastAt = c.hours > 48 ? MT.dayTime(lastT).slice(0, 10) : MT.hhmm(lastT);

@@ -182,3 +182,40 @@ def test_provenance_needs_an_aware_time_and_a_valid_id():
         provenance(twin_id="t", recorded=datetime(2024, 1, 1), **kw)
     with pytest.raises(DataError, match="twin_id"):
         provenance(twin_id="t/../x", recorded=datetime(2024, 1, 1, tzinfo=UTC), **kw)
+
+
+def test_the_applicability_flag_rides_on_every_forecast_observation():
+    from medtwin.data.fhir._out import APPLICABILITY_EXT, APPLICABILITY_SYSTEM
+
+    kp2 = {"kind": "parameter", "name": "kp2", "value": 0.03, "unit": "1/min", "low": 0.002,
+           "high": 0.023}  # fmt: skip
+    outside = {"inside": False, "outside": [kp2]}
+    for flag, code in (({"inside": True, "outside": []}, "inside"), (outside, "outside")):
+        out = _obs(applicability=flag)
+        for o in out:
+            Observation.model_validate(o)
+            assert o["extension"][-1] == {"url": APPLICABILITY_EXT, "valueCode": code}
+            assert ("interpretation" in o) == (code == "outside") == ("note" in o)
+    o = _obs(applicability=outside)[0]
+    assert o["interpretation"][0]["coding"][0]["system"] == APPLICABILITY_SYSTEM
+    assert o["interpretation"][0]["coding"][0]["code"] == "outside-domain"
+    assert o["note"][0]["text"] == (
+        "Forecast. Outside the model's validated domain: parameter kp2 = 0.03 1/min "
+        "(validated 0.002 to 0.023)."
+    )
+    assert all(e["url"] != APPLICABILITY_EXT for e in _obs()[0]["extension"])  # no domain
+
+
+def test_provenance_carries_the_hashes_and_the_package_version():
+    from medtwin.data.fhir._out import CONFIG_HASH_EXT, MODEL_HASH_EXT, PACKAGE_VERSION_EXT
+
+    prov = provenance(
+        twin_id="t-42", version=3, patient_id=PID, recorded=datetime(2024, 5, 1, tzinfo=UTC),
+        model_name="uva-padova", model_version="0.4.0", observation_refs=["Observation/obs-9"],
+        model_hash="sha256:" + "a" * 64, config_hash="sha256:" + "b" * 64,
+    )  # fmt: skip
+    Provenance.model_validate(prov)
+    ext = {e["url"]: e.get("valueString") for e in prov["extension"]}
+    assert ext[MODEL_HASH_EXT] == "sha256:" + "a" * 64
+    assert ext[CONFIG_HASH_EXT] == "sha256:" + "b" * 64
+    assert ext[PACKAGE_VERSION_EXT] == "0.4.0"
