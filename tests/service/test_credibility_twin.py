@@ -7,9 +7,10 @@ The patient: virtual patient adult#001 with kp2 (liver glucose effectiveness) at
 value, 0.0375 1/min, where the 30 virtual patients span 0.0020-0.0233 1/min. Its glucose falls
 from 138 to about 20 mg/dL over the day; a 128-particle twin fed its CGM hour by hour learns a
 patient outside the validated domain within hours (90 % or more of the posterior weight of kp2,
-and of others, outside the 30 patients' range: ``credibility.CONFIDENT``), whereas the same twin on adult#001 itself stays inside all day (checked when this test was
-written: kp1's median 3.7-4.8 mg/kg/min against 3.56-11.5). One module-scoped store: a day of
-CGM (288 readings) in 24 hourly versions, built once.
+and of others, outside the 30 patients' range: ``credibility.CONFIDENT``), whereas the same twin
+on adult#001 itself stays inside all day (checked when this test was written: kp1's median
+3.7-4.8 mg/kg/min against 3.56-11.5). One module-scoped store: a day of CGM (288 readings) in
+24 hourly versions, built once.
 """
 
 from __future__ import annotations
