@@ -56,8 +56,7 @@ def bundle() -> dict:
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def _world(tmp_path_factory):
     from medtwin.service import create_app
     from medtwin.store import open_store
 
@@ -69,6 +68,25 @@ def world(tmp_path_factory):
     with TestClient(create_app(store, login_limit=1000), raise_server_exceptions=False) as c:
         yield store, c, auth, db
     store.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    yield from _world(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def admitted(tmp_path_factory):
+    """A store of its own with the admitted patient and its twin (the refusal tests do not
+    depend on which test ran first, or on which test worker)."""
+    for store, client, auth, _db in _world(tmp_path_factory):
+        r = _fhir(client, auth, "/fhir", bundle())
+        assert r.status_code == 200, r.text[:500]
+        (pid,) = r.json()["patients"].values()
+        r = client.post(f"/patients/{pid}/twin", json={"model": "stroke", "epoch": EPOCH},
+                        headers=auth)  # fmt: skip
+        assert r.status_code == 201, r.text[:500]
+        yield store, client, auth, pid
 
 
 def _good(doc: dict, option: str) -> float:
@@ -161,10 +179,9 @@ def test_a_stroke_patient_from_fhir_to_recommend(world):
         ("stroke-foo", SYSTEM, 1.0, "1", "no LOINC coding"),
     ],
 )
-def test_a_value_that_is_no_state_is_refused_with_nothing_stored(world, code, system, value,
+def test_a_value_that_is_no_state_is_refused_with_nothing_stored(admitted, code, system, value,
                                                                  unit, says):  # fmt: skip
-    store, client, auth, _ = world
-    (pid,) = [p for p in store.patient_ids()]
+    store, client, auth, pid = admitted
     before = (len(store.observations(pid, actor="t")), len(store.twin_versions(pid, actor="t")))
     body = observation(f"bad-{code}-{value}", code, system, 100, value, unit, f"Patient/{pid}")
     r = _fhir(client, auth, f"/patients/{pid}/observations", body)

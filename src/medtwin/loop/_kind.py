@@ -92,6 +92,11 @@ class TwinKind(ABC):
         return self.offers(model)
 
     @abstractmethod
+    def identity(self, model: str) -> str:
+        """Text that changes whenever what ``model`` computes may change (its declaration, its
+        network): what the provenance's model hash is taken of."""
+
+    @abstractmethod
     def check(self, config: TwinConfig) -> None:
         """Refuse a configuration this kind cannot run (``StoreError``/``LimitError``)."""
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..bn._bif import dumps_bif
 from ..bn._decide import recommend
 from ..bn._evidence_codes import NetworkLoop
 from ..bn._infer import evidence_probability, query
@@ -127,6 +128,11 @@ class NetworkKind(TwinKind):
 
     name = "network"
     forecasts = False
+
+    def identity(self, model: str) -> str:
+        entry, codes = _entry(model)
+        # the network with its tables (BIF, 17 significant digits) and the evidence codes
+        return "\n".join((entry.name, entry.reference, repr(codes), dumps_bif(entry.build().net)))
 
     def offers(self, model: str) -> bool:
         entry = find_network(model)

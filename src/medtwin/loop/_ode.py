@@ -34,6 +34,12 @@ class OdeKind(TwinKind):
     def offers(self, model: str) -> bool:
         return True
 
+    def identity(self, model: str) -> str:
+        # the declaration's repr holds every declared field -- parameters with their defaults,
+        # bounds and units, states, observables, events, twin defaults, where the numerics
+        # live -- and no memory address
+        return repr(declaration(model))
+
     def knows(self, model: str) -> bool:
         try:
             declaration(model)

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from ..models import declaration
 from ._codec import pack_ensemble, pack_forecast, unpack_ensemble, unpack_forecast
 from ._config import TwinConfig
 from ._kind import kind_of
@@ -38,15 +37,15 @@ __all__ = ["Difference", "StoredStep", "VersionReplay", "fingerprint", "replay_v
 
 @functools.cache
 def _model_hash(model: str) -> str:
-    # the declaration's repr holds every declared field -- parameters with their defaults,
-    # bounds and units, states, observables, events, twin defaults, where the numerics live --
-    # and no memory address
-    return "sha256:" + hashlib.sha256(repr(declaration(model)).encode()).hexdigest()
+    # what the model computes, as its kind of twin states it (an ODE model's declaration, a
+    # network with its tables)
+    return "sha256:" + hashlib.sha256(kind_of(model).identity(model).encode()).hexdigest()
 
 
 def fingerprint(config: TwinConfig) -> dict[str, str]:
     """What the provenance of a version computed under ``config`` records beside the package
-    version: ``model_hash`` (SHA-256 of the model's declaration, parameter defaults included)
+    version: ``model_hash`` (SHA-256 of the model's declaration, parameter defaults included,
+    or of a network with its tables: :meth:`TwinKind.identity`)
     and ``config_hash`` (SHA-256 of the stored configuration's JSON)."""
     return {
         "model_hash": _model_hash(config.model),
