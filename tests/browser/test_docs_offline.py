@@ -59,13 +59,25 @@ def test_the_api_page_renders_every_operation_offline(offline_tab, docs_url):
     assert tab.blocked == [] and tab.errors == [], (tab.blocked, tab.errors)
 
 
+def _opened(block, inner) -> None:
+    """Wait for the operation the URL's fragment names to open (Swagger UI opens it a moment
+    after it is drawn); only if it does not, open it by its summary. Clicking at once raced
+    the deep link: a click just before Swagger opened it closed it again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    try:
+        inner.wait_for(state="visible", timeout=10_000)
+    except PlaywrightTimeoutError:
+        block.locator(".opblock-summary").click()
+        inner.wait_for(state="visible")
+
+
 def test_the_api_page_runs_a_request_against_the_service(offline_tab, docs_url):
     tab = offline_tab
     tab.goto(f"{docs_url}/docs#/service/health_health_get")
     block = tab.locator("#operations-service-health_health_get")
     block.wait_for(state="visible")
-    if not block.locator(".try-out__btn").is_visible():
-        block.locator(".opblock-summary").click()
+    _opened(block, block.locator(".try-out__btn"))
     block.locator(".try-out__btn").click()
     block.locator(".execute").click()
     code = block.locator(".live-responses-table tbody .response-col_status").first
@@ -91,9 +103,7 @@ def test_the_fhir_routes_show_their_request_bodies(offline_tab, docs_url, tag, o
     block = tab.locator(f"#operations-{tag}-{operation}")
     block.wait_for(state="visible")
     body = block.locator(".opblock-section-request-body")
-    if not body.is_visible():
-        block.locator(".opblock-summary").click()
-    body.wait_for(state="visible")
+    _opened(block, body)
     assert "application/fhir+json" in body.inner_text()
     example = block.locator(".body-param__example, .microlight").first.inner_text()
     assert f'"resourceType": "{resource}"' in example, example
