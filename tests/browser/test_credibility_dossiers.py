@@ -21,6 +21,10 @@ from medtwin.models import declaration
 from ._live import save_screenshot
 
 TWINS = {"uva-padova": "t1d.yaml", "reynolds2006": "sepsis.yaml", "glioma": "glioma.yaml"}
+# Evidence that fails its acceptance, and must show failing: the sepsis twin learns the pathogen
+# (k_pg, P0) while the peak damage depends as much on host-response rates fixed at the paper's
+# values (its sensitivity item, and its limitations). If one starts passing, update this.
+FAILING = {"reynolds2006": {"sensitivity"}}
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +55,15 @@ def test_the_dossier_runs_every_item_and_its_json_is_valid(made, model):
     assert [e["key"] for e in doc["evidence"]] == declared  # every item, in order
     for item in doc["evidence"]:
         assert item["error"] == "" and item["checks"], item
-        assert item["passed"], [c for c in item["checks"] if not c["passed"]]
+        if item["key"] in FAILING.get(model, ()):
+            assert not item["passed"], item
+        else:
+            assert item["passed"], [c for c in item["checks"] if not c["passed"]]
     assert doc["profile"] == "fast" and doc["model"]["name"] == decl.name
     statuses = {f["factor"]: f["status"] for f in doc["factors"]}
     assert statuses["code_verification"] == "met"
+    if "sensitivity" in FAILING.get(model, ()):
+        assert statuses["model_inputs"] == "failing"
     assert statuses["model_form"] == "no evidence"  # no twin has clinical model-form evidence
     assert doc["credible"] is False
     assert doc["applicability_domain"]["parameters"], "validation covered no parameter range"
@@ -100,7 +109,7 @@ def test_the_dossier_opens_offline_with_every_plot(made, model, offline_file_tab
         assert box is not None and box["width"] > 100 and box["height"] > 50, box
         assert svgs.nth(k).locator("polyline, circle").count() >= 1  # something is drawn
     assert tab.locator("section.item").count() == len(doc["evidence"])
-    assert tab.locator("section.item.failed").count() == 0
+    assert tab.locator("section.item.failed").count() == len(FAILING.get(model, ()))
     assert "not every factor meets its goal" in tab.locator("#verdict").inner_text()
     rows = tab.locator("h2:has-text('Credibility factors') + table tbody tr")
     assert rows.count() == 9

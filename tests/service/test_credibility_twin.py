@@ -30,6 +30,7 @@ from medtwin.data.fhir._out import (
     APPLICABILITY_EXT,
     APPLICABILITY_SYSTEM,
     CONFIG_HASH_EXT,
+    EVENT_IDS,
     MODEL_HASH_EXT,
     PACKAGE_VERSION_EXT,
 )
@@ -113,7 +114,7 @@ def test_every_version_carries_the_flag_and_the_patient_leaves_the_domain(world)
 
 
 def test_api_fhir_and_dashboard_show_the_flag(world):
-    client, auth, _, pid, _ = world
+    client, auth, store, pid, _ = world
     fc = client.get(f"/patients/{pid}/forecasts", headers=auth).json()["forecasts"][0]
     assert fc["version"] == HOURS and fc["outside_domain"] is True
     assert "kp2" in {o["name"] for o in fc["applicability"]["outside"]}
@@ -143,8 +144,17 @@ def test_api_fhir_and_dashboard_show_the_flag(world):
     ext = {e["url"]: e["valueString"] for e in prov["extension"] if "valueString" in e}
     assert ext[MODEL_HASH_EXT].startswith("sha256:") and ext[CONFIG_HASH_EXT].startswith("sha256:")
     assert ext[PACKAGE_VERSION_EXT]
-    sources = [e["what"]["reference"] for e in prov["entity"] if e["role"] == "source"]
-    assert len(sources) == 12  # the hour of CGM it applied
+    sources = [e["what"] for e in prov["entity"] if e["role"] == "source"]
+    assert len([w["reference"] for w in sources if "reference" in w]) == 12  # the hour of CGM
+    applied = [int(w["identifier"]["value"]) for w in sources if "identifier" in w]
+    with_events = [v for v in store.twin_versions(pid, actor="t") if v.events]
+    assert with_events, "the scenario applies meals and boluses"
+    assert applied == list(store.twin_versions(pid, actor="t")[HOURS].events)
+    v = with_events[0]
+    prov = client.get(f"/patients/{pid}/twin/versions/{v.version}/provenance", headers=auth).json()
+    named = [w["identifier"] for e in prov["entity"] if "identifier" in (w := e["what"])]
+    assert [int(i["value"]) for i in named] == list(v.events)
+    assert {i["system"] for i in named} == {EVENT_IDS}
 
 
 def test_recommend_degrades_as_the_context_of_use_says_and_refuses_when_told(world, monkeypatch):

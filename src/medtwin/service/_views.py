@@ -102,7 +102,8 @@ def _model_of(f: StoredForecast):
 
 
 def provenance_of(v: TwinVersionView) -> dict[str, Any]:
-    """The version's FHIR Provenance; the model and configuration hashes its report stored
+    """The version's FHIR Provenance (the observations and events it took as its sources);
+    the model and configuration hashes its report stored
     (``loop.fingerprint``; versions stored before it: none)."""
     parent = twin_version_ref(v.pid, v.parent_version) if v.parent_version is not None else None
     hashes = v.report.get("provenance") or {}
@@ -111,7 +112,7 @@ def provenance_of(v: TwinVersionView) -> dict[str, Any]:
         model_name=v.model, model_version=v.model_version,
         observation_refs=[f"Observation/obs-{i}" for i in v.observations],
         parent_version_ref=parent, model_hash=hashes.get("model_hash"),
-        config_hash=hashes.get("config_hash"),
+        config_hash=hashes.get("config_hash"), event_ids=v.events,
     )  # fmt: skip
 
 

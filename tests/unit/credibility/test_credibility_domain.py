@@ -38,11 +38,21 @@ def test_the_t1d_domain_is_the_30_patients_range_of_each_learnt_parameter():
 
 
 def test_models_without_a_declared_domain_have_none():
-    assert validated_domain("reynolds2006") is None  # evidence, but no cheap domain
+    assert validated_domain("glioma") is None  # evidence, but no cheap domain
     assert validated_domain("bergman") is None  # no evidence at all
     assert validated_domain("no-such-model") is None
     assert default_context("bergman") is None
     assert default_context("t1d").outside_domain == "degrade"
+
+
+def test_the_sepsis_domain_is_the_outcome_cases_span_and_flags_a_fast_pathogen():
+    d = validated_domain("sepsis")
+    assert d is not None and d.model == "reynolds2006" and d.inputs == ()
+    k, p0 = d.parameter("k_pg"), d.parameter("P0")
+    assert (k.low, k.high, p0.low, p0.high) == (0.3, 0.6, 0.1, 20.0)  # Reynolds 2006 Fig. 2 cases
+    flag = applicability(d, {"k_pg": 0.9, "P0": 1.0}, {"k_pg": 0.95, "P0": 0.0}, [])
+    assert flag is not None and [o["name"] for o in flag["outside"]] == ["k_pg"]
+    assert applicability(d, {"k_pg": 0.9}, {"k_pg": 0.5}, [])["inside"] is True  # not sure yet
 
 
 def test_applicability_flags_a_median_or_an_input_outside_and_nothing_inside():

@@ -277,6 +277,15 @@ EVIDENCE = Evidence(
             test=_TESTS + "test_glioma_verification.py",
         ),
         EvidenceItem(
+            "sensitivity", "Morris screening of the T2 radius after a year", "sensitivity",
+            ("model_inputs",), "medium",
+            "every parameter with mu* >= 10 % of the largest is learnt or declared characterised",
+            "medtwin.credibility.evidence.sensitivity:check_sensitivity",
+            {p: {"observable": "radius_t2", "stat": "final", "t1": 365.0,
+                 "learnt": ("D", "rho"), "r": r} for p, r in (("fast", 10), ("full", 40))},
+            reference="Morris 1991; Campolongo et al. 2007",
+        ),
+        EvidenceItem(
             "recovery", "D and rho recovered from phantom scans", "validation",
             ("output_comparison", "test_samples", "equivalence_of_inputs", "model_inputs",
              "test_conditions", "relevance"), "medium",

@@ -137,6 +137,16 @@ def _covered(cases) -> tuple[ParameterRange, ...]:
     )
 
 
+def validated_ranges(model_cls) -> tuple[ParameterRange, ...]:
+    """The sepsis twin's validated domain (``medtwin.credibility.validated_domain``): the span
+    of the outcome cases (``CASES``, which the full ``outcomes`` item runs and reports as its
+    covered range): k_pg 0.3-0.6 /h and P0 0.1-20 (1e6 cells/cc). A twin whose patient grows
+    faster or slower, or started from a load outside that span, is flagged. No input ranges:
+    the outcome cases apply no treatment, so treatment events are not checked."""
+    del model_cls  # the ranges are the case table's, the same for any registered copy
+    return _covered(CASES)
+
+
 def check_outcomes(model_cls, *, cases: str = "all", t_end: float = T_END) -> EvidenceResult:
     """The outcome class of every case, at t_end and already at t_end / 2."""
     model = model_cls()
@@ -322,12 +332,17 @@ EVIDENCE = Evidence(
     limitations=(
         "A reduced four-variable model in arbitrary units: N*, D and C_A are not measurable; "
         "the WBC mapping is a medtwin assumption.",
+        "The host response is fixed at the published values, which were chosen for qualitative "
+        "behaviour, not fitted to patients: the peak damage depends on several of them (k_dn, "
+        "mu_d, c_inf, ...) about as much as on the learnt growth rate, so the sensitivity item "
+        "fails and outcome probabilities are conditional on the published host.",
         "No clinical validation: the outcome classes are compared with the paper's own "
         "simulations, not with patients.",
         "Near a region boundary trajectories linger by the saddle and the class depends on the "
         "integrator.",
     ),
     domain_note="k_pg 0.3-0.6 /h and P0 0.1-20 (x 1e6 cells/cc), the outcome cases' span.",
+    domain=f"{_HERE}:validated_ranges",
     items=(
         EvidenceItem(
             "outcomes", "The paper's three outcomes of infection", "validation",
@@ -354,6 +369,15 @@ EVIDENCE = Evidence(
             "end states within 1e-6 relative + 1e-8 absolute; the same classes",
             f"{_HERE}:check_reference_solver", {"fast": {}, "full": {}},
             test=_TESTS + "test_reynolds2006_outcomes.py",
+        ),
+        EvidenceItem(
+            "sensitivity", "Morris screening of the peak tissue damage", "sensitivity",
+            ("model_inputs",), "medium",
+            "every parameter with mu* >= 10 % of the largest is learnt or declared characterised",
+            "medtwin.credibility.evidence.sensitivity:check_sensitivity",
+            {p: {"observable": "damage", "stat": "max", "t1": 168.0, "learnt": ("k_pg", "P0"),
+                 "r": r} for p, r in (("fast", 10), ("full", 40))},
+            reference="Morris 1991; Campolongo et al. 2007",
         ),
         EvidenceItem(
             "sepsis_twin", "The sepsis twin learns the outcome from white-cell counts",

@@ -311,6 +311,13 @@ def check_contraction(model_cls, **settings) -> EvidenceResult:
 
 
 _HERE = "medtwin.credibility.evidence.uva_padova"
+# Fixed (not jittered) parameters the CGM trajectory depends on, and why their values are trusted
+_T1D_CHARACTERISED = {
+    name: "not jittered by the twin, but every particle carries a whole virtual patient's row "
+    "(the population prior), so the posterior weights select among the 30 patients' values; "
+    "the calibration item validates the result"
+    for name in ("Vg", "Vi", "Gpb", "m1")
+}
 _TESTS = "tests/reference/"
 EVIDENCE = Evidence(
     intended_use=(
@@ -363,6 +370,17 @@ EVIDENCE = Evidence(
              "full": {"hours": 26.0, "particles": 500, "every": 1}},
             reference="issue 4's calibration contract",
             test=_TESTS + "test_t1d_twin_calibration.py",
+        ),
+        EvidenceItem(
+            "sensitivity", "Morris screening of the CGM trajectory", "sensitivity",
+            ("model_inputs",), "medium",
+            "every parameter with mu* >= 10 % of the largest is learnt or declared characterised",
+            "medtwin.credibility.evidence.sensitivity:check_sensitivity",
+            {p: {"observable": "sc_glucose", "stat": "rms_change", "t1": 1800.0,
+                 "learnt": T1D_FREE, "characterised": _T1D_CHARACTERISED,
+                 "regimen": f"{_HERE}:TWIN_REGIMEN", "r": r}
+             for p, r in (("fast", 10), ("full", 40))},
+            reference="Morris 1991; Campolongo et al. 2007",
         ),
         EvidenceItem(
             "contraction", "Posterior contraction of the CGM-identifiable parameters",

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BAND_SYSTEM",
+    "EVENT_IDS",
     "MEDTWIN",
     "MODEL_SYSTEM",
     "forecast_observations",
@@ -50,6 +51,7 @@ MODEL_SYSTEM = f"{MEDTWIN}/CodeSystem/model"
 KIND_SYSTEM = f"{MEDTWIN}/CodeSystem/resource-kind"
 FORECAST_IDS = f"{MEDTWIN}/NamingSystem/forecast"
 TWIN_VERSION_IDS = f"{MEDTWIN}/NamingSystem/twin-version"
+EVENT_IDS = f"{MEDTWIN}/NamingSystem/regimen-event"
 TWIN_VERSION_EXT = f"{MEDTWIN}/StructureDefinition/twin-version"
 PATIENT_EXT = f"{MEDTWIN}/StructureDefinition/patient"
 APPLICABILITY_EXT = f"{MEDTWIN}/StructureDefinition/applicability"
@@ -250,9 +252,13 @@ def provenance(
     parent_version_ref: str | None = None,
     model_hash: str | None = None,
     config_hash: str | None = None,
+    event_ids: Sequence[int] = (),
 ) -> dict[str, Any]:
     """The FHIR R4 Provenance of a twin version: target ``Basic/twin-<id>-v<version>``,
-    each observation it assimilated as an entity with role ``source``, the parent version as
+    each observation it assimilated as an entity with role ``source``, each regimen event it
+    applied (a meal, a dose: the store's event id) as a ``source`` entity identified in
+    :data:`EVENT_IDS` (an event may have come from a MedicationAdministration, a CSV or the
+    API, so it is named by the store's id, not by a resource), the parent version as
     ``revision``, the model (name|version) as the ``assembler`` agent, and the patient in
     the extension :data:`PATIENT_EXT`. ``recorded`` must be timezone-aware. What replaying
     the version needs beside its inputs rides in extensions: :data:`PACKAGE_VERSION_EXT` (the
@@ -265,6 +271,11 @@ def provenance(
     if not all(isinstance(r, str) and r and len(r) <= 1024 for r in refs):
         raise DataError("observation_refs must be non-empty reference strings (Observation/<id>).")
     entity = [{"role": "source", "what": {"reference": r}} for r in refs]
+    for i in event_ids:
+        if isinstance(i, bool) or not isinstance(i, int) or i < 0:
+            raise DataError(f"event_ids must be the store's event ids (integers >= 0). Got {i!r}.")
+        entity.append({"role": "source", "what": {"identifier": {"system": EVENT_IDS,
+                                                                 "value": str(i)}}})  # fmt: skip
     if parent_version_ref is not None:
         entity.append({"role": "revision", "what": {"reference": parent_version_ref}})
     out: dict[str, Any] = {

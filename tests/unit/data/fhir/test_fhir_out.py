@@ -219,3 +219,20 @@ def test_provenance_carries_the_hashes_and_the_package_version():
     assert ext[MODEL_HASH_EXT] == "sha256:" + "a" * 64
     assert ext[CONFIG_HASH_EXT] == "sha256:" + "b" * 64
     assert ext[PACKAGE_VERSION_EXT] == "0.4.0"
+
+
+def test_provenance_names_the_events_it_applied_by_their_store_ids():
+    from medtwin.data.fhir._out import EVENT_IDS
+
+    kw = dict(twin_id="t-42", version=3, patient_id=PID, recorded=datetime(2024, 5, 1, tzinfo=UTC),
+              model_name="uva-padova", model_version="0.4.0",
+              observation_refs=["Observation/obs-9"])  # fmt: skip
+    prov = provenance(**kw, event_ids=(4, 7))
+    Provenance.model_validate(prov)
+    sources = [e["what"] for e in prov["entity"] if e["role"] == "source"]
+    assert sources == [{"reference": "Observation/obs-9"},
+                       {"identifier": {"system": EVENT_IDS, "value": "4"}},
+                       {"identifier": {"system": EVENT_IDS, "value": "7"}}]  # fmt: skip
+    for bad in (-1, "4", True):
+        with pytest.raises(DataError, match="event_ids must be the store's event ids"):
+            provenance(**kw, event_ids=(bad,))
