@@ -286,6 +286,17 @@ EVIDENCE = Evidence(
             reference="Morris 1991; Campolongo et al. 2007",
         ),
         EvidenceItem(
+            "identifiability", "D and rho from T1Gd and T2 radii on three scans",
+            "identifiability", ("model_inputs",), "medium",
+            "Fisher information of full rank; both 95 % profile-likelihood intervals closed",
+            "medtwin.credibility.evidence.identifiability:check_identifiability",
+            {p: {"learnt": ("D", "rho"), "truth": {"D": 0.1, "rho": 0.05},
+                 "design": {"radius_t1gd": (30.0, 120.0, 210.0),
+                            "radius_t2": (30.0, 120.0, 210.0)}}
+             for p in ("fast", "full")},
+            reference="Raue et al. 2009 (profile likelihood)",
+        ),
+        EvidenceItem(
             "recovery", "D and rho recovered from phantom scans", "validation",
             ("output_comparison", "test_samples", "equivalence_of_inputs", "model_inputs",
              "test_conditions", "relevance"), "medium",

@@ -380,6 +380,16 @@ EVIDENCE = Evidence(
             reference="Morris 1991; Campolongo et al. 2007",
         ),
         EvidenceItem(
+            "identifiability", "k_pg and P0 from a day of 2-hourly white-cell counts",
+            "identifiability", ("model_inputs",), "medium",
+            "Fisher information of full rank; both 95 % profile-likelihood intervals closed",
+            "medtwin.credibility.evidence.identifiability:check_identifiability",
+            {p: {"learnt": ("k_pg", "P0"), "truth": {"k_pg": 0.6, "P0": 1.0},
+                 "design": {"wbc": tuple(float(t) for t in range(2, 25, 2))}}
+             for p in ("fast", "full")},
+            reference="Raue et al. 2009 (profile likelihood)",
+        ),
+        EvidenceItem(
             "sepsis_twin", "The sepsis twin learns the outcome from white-cell counts",
             "validation",
             ("test_samples", "equivalence_of_inputs", "model_inputs", "relevance"), "medium",
