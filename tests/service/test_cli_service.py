@@ -29,11 +29,12 @@ def test_ingest_stores_a_bundle_once(tmp_path):
     runner = CliRunner()
     first = runner.invoke(app, ["ingest", str(SYNTHEA), "--db", db], env=ENV)
     assert first.exit_code == 0, first.output
-    # 4 glucose/vital readings + 2 LDL-C and 2 total cholesterol (read since issue 22)
-    assert "Stored 1 new patient(s) (0 matched a stored patient), 8 observation(s)" in first.output
+    # 4 glucose/vital readings + 2 LDL-C and 2 total cholesterol (read since issue 22) + the
+    # SOFA inputs among its labs (issue 20): 3 creatinine (38483-4, as 2160-0), 1 platelet count
+    assert "Stored 1 new patient(s) (0 matched a stored patient), 12 observation(s)" in first.output
     again = runner.invoke(app, ["ingest", str(SYNTHEA), "--db", db], env=ENV)
     assert (
-        "Stored 0 new patient(s) (1 matched a stored patient), 0 observation(s) (8 already stored)"
+        "Stored 0 new patient(s) (1 matched a stored patient), 0 observation(s) (12 already stored)"
         in again.output
     )
     assert "(already stored)" in again.output.splitlines()[-1]

@@ -77,5 +77,22 @@ def test_a_composed_model_is_a_twin_through_the_api(tmp_path):
         cone = client.get(f"/ui/api/patients/{pid}/cone", headers=auth)
         assert cone.status_code == 200, cone.text[:500]
         assert cone.json()["model"] == "pneumonia-sepsis"
+        # a recorded SOFA total (LOINC 96790-1) is the composed model's sys.sofa, read through
+        # its ordinal link; a total that is no whole number of 0-24 is refused, nothing stored
+        score = {"value": 3, "unit": "{score}", "system": "http://unitsofmeasure.org",
+                 "code": "{score}"}  # fmt: skip
+        code = {"coding": [{"system": "http://loinc.org", "code": "96790-1"}]}
+        sofa = {**wbc(9, 30.0, 3.0, f"Patient/{pid}"), "valueQuantity": score, "code": code}
+        r = client.post(f"/patients/{pid}/observations", content=json.dumps(sofa), headers=fhir)
+        assert r.status_code == 200, r.text[:500]
+        last = client.get(f"/patients/{pid}/twin/versions", headers=auth).json()["versions"][-1]
+        assert last["version"] == 5 and len(last["observations"]) == 1
+        bad = {**sofa, "identifier": [{"system": "urn:test:lab", "value": "sofa-bad"}],
+               "valueQuantity": {**sofa["valueQuantity"], "value": 2.5}}  # fmt: skip
+        r = client.post(f"/patients/{pid}/observations", content=json.dumps(bad), headers=fhir)
+        assert r.status_code in (400, 422), r.text[:500]
+        assert (
+            len(client.get(f"/patients/{pid}/twin/versions", headers=auth).json()["versions"]) == 6
+        )
     assert store.verify_audit().ok
     store.close()

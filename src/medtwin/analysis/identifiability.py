@@ -145,6 +145,12 @@ class _Likelihood:
                     f"Observable {model.observable_names[j]!r} of {model.name!r} has no noise "
                     "model; give its ObservableSpec one (e.g. GaussianNoise) to score data."
                 )
+            if noise.reads:
+                raise ModelError(
+                    f"Observable {model.observable_names[j]!r} of {model.name!r} is seen through "
+                    f"a noise model that reads parameters {noise.reads} (an ordinal score); "
+                    "the identifiability analysis scores predictions alone. Leave it out."
+                )
             self.groups.append((np.flatnonzero(self.col == j), noise))
         c = (regimen or Regimen()).compile(model.input_names, t0, dt, n)
         self.solver = solver or RK4()

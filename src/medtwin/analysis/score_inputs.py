@@ -16,6 +16,9 @@ Conversions (canonical = factor * value):
 Vasopressor doses have no LOINC code (they are medication administrations, coded by drug);
 their unit is ug/kg/min. References: LOINC 2.77 (https://loinc.org), UCUM
 (https://ucum.org/ucum).
+
+The table loads no numpy (FHIR ingestion, :mod:`medtwin.data.loinc`, reads it without the
+numerics); :func:`to_canonical` loads numpy when called.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["SCORE_INPUTS", "VASOPRESSORS", "ScoreInput", "to_canonical"]
 
@@ -37,7 +42,8 @@ _MMHG_PER_KPA = 1000.0 / 133.322387415  # 7.50062
 class ScoreInput:
     """One input of the clinical scores: ``loinc`` (None where no LOINC code applies),
     ``display``, the canonical UCUM ``unit`` the score functions take, ``units`` (accepted UCUM
-    code -> factor into ``unit``) and ``valid_range`` (inclusive, in ``unit``)."""
+    code -> factor into ``unit``), ``valid_range`` (inclusive, in ``unit``) and ``also``: other
+    LOINC codes of the same quantity (another specimen or method), read as ``loinc``."""
 
     name: str
     loinc: str | None
@@ -45,10 +51,12 @@ class ScoreInput:
     unit: str
     units: Mapping[str, float]
     valid_range: tuple[float, float]
+    also: tuple[tuple[str, str], ...] = ()  # (LOINC code, its display)
 
 
-def _in(name, loinc, display, unit, units, valid_range) -> ScoreInput:
-    return ScoreInput(name, loinc, display, unit, MappingProxyType(dict(units)), valid_range)
+def _in(name, loinc, display, unit, units, valid_range, also=()) -> ScoreInput:
+    return ScoreInput(name, loinc, display, unit, MappingProxyType(dict(units)), valid_range,
+                      tuple(also))  # fmt: skip
 
 
 _PRESSURE = {"mm[Hg]": 1.0, "kPa": _MMHG_PER_KPA}
@@ -73,7 +81,8 @@ SCORE_INPUTS: Mapping[str, ScoreInput] = MappingProxyType({
         _in("gcs", "9269-2", "Glasgow coma score total", "{score}", {"{score}": 1.0},
             (3.0, 15.0)),
         _in("creatinine", "2160-0", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL",
-            {"mg/dL": 1.0, "umol/L": 1.0 / 88.42}, (0.0, 40.0)),
+            {"mg/dL": 1.0, "umol/L": 1.0 / 88.42}, (0.0, 40.0),
+            also=[("38483-4", "Creatinine [Mass/volume] in Blood")]),
         _in("urine_output", "9187-6", "Urine output", "mL/h",
             {"mL/h": 1.0, "mL/d": 1.0 / 24.0, "L/d": 1000.0 / 24.0}, (0.0, 5000.0)),
         _in("lactate", "2524-7", "Lactate [Moles/volume] in Serum or Plasma", "mmol/L",
@@ -97,6 +106,8 @@ def to_canonical(name: str, value: object, unit: str | None = None) -> np.ndarra
         raise DataError(
             f"Unknown score input {name!r}. Expected one of: {', '.join(SCORE_INPUTS)}."
         )
+    import numpy as np  # here: the table above is read without numpy
+
     unit = spec.unit if unit is None else unit
     factor = spec.units.get(unit)
     if factor is None:

@@ -23,7 +23,7 @@ from ._filters import (
     pf_resample_move,
     pf_weight,
 )
-from ._observations import DataReport, Observations, prepare
+from ._observations import DataReport, Observations, check_readings, prepare
 from ._twin import Twin, Update
 
 __all__ = ["Assimilation", "AssimilationReport", "assimilate", "replay"]
@@ -108,6 +108,9 @@ def assimilate_with_report(
     key = jax.random.fold_in(twin.key, twin.version + 1) if key is None else key
     known = _merge(twin.regimen, regimen)
     clean, data = prepare(observations, model.observable_names, ens.time, model.input_dt, twin.t0)
+    check_readings(model, clean)
+    if isinstance(method, EnsembleKalmanFilter):
+        _enkf_can_use(model, clean)
     if isinstance(method, EnsembleKalmanFilter) and np.any(clean.censored):
         keep = np.flatnonzero(clean.censored == 0)
         n_cens = len(clean) - len(keep)
@@ -171,6 +174,18 @@ def assimilate_with_report(
         ),
     )
     return Assimilation(new, report)
+
+
+def _enkf_can_use(model, clean: Observations) -> None:
+    """The EnKF perturbs readings with a Gaussian sd: refuse observables whose noise has none."""
+    names = sorted(set(clean.observable))
+    bad = [n for n in names if not hasattr(model.observables[model.observable_index(n)].noise,
+                                           "sd")]  # fmt: skip
+    if bad:
+        raise ModelError(
+            f"The ensemble Kalman filter needs a Gaussian noise model (an sd); {bad} of "
+            f"{model.name!r} have another (e.g. an ordinal score). Use the ParticleFilter."
+        )
 
 
 def _move(model, states, params, lw, regimen, t, t_next):

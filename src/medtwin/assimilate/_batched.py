@@ -38,7 +38,7 @@ from ._assimilate import Assimilation, AssimilationReport, _merge, assimilate_wi
 from ._batched_kernel import Batch, StaticConfig, bucket, run_batch
 from ._ensemble import Ensemble, free_transform
 from ._filters import Method, ParticleFilter, bounds
-from ._observations import DataReport, Observations, prepare
+from ._observations import DataReport, Observations, check_readings, prepare
 from ._twin import Twin, Update
 
 __all__ = ["assimilate_many", "derived_keys"]
@@ -126,6 +126,10 @@ def _plan(
     key = jax.random.fold_in(twin.key, twin.version + 1) if key is None else key
     known = _merge(twin.regimen, regimen)
     clean, data = prepare(observations, model.observable_names, ens.time, model.input_dt, twin.t0)
+    try:
+        check_readings(model, clean)
+    except DataError:  # the twin's own assimilate() says what is wrong, for that twin alone
+        return None
     dt = float(model.input_dt)
     per_hour = convert(1.0, model.time_unit, "h")
     windows, t = [], ens.time

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 
-from ..models._noise import censored_log_likelihood
+from ..models._noise import censored_log_likelihood, noise_theta
 from ..simulate import applied_inputs
 from ..simulate._simulate import _advance_one
 from ._filters import pf_drift, pf_resample_move
@@ -125,7 +125,8 @@ def _log_likelihood(model, t, states, params, obs_idx, values, censored, mask):
         for j, spec in enumerate(model.observables):
             if spec.noise is None:
                 continue
-            t_j = censored_log_likelihood(spec.noise, values[m], y[:, j], censored[m])
+            theta = noise_theta(model, spec.noise, params)
+            t_j = censored_log_likelihood(spec.noise, values[m], y[:, j], censored[m], theta)
             term = t_j if term is None else jnp.where(obs_idx[m] == j, t_j, term)
         if term is not None:
             total = jnp.where(mask[m], total + term, total)

@@ -26,7 +26,7 @@ import numpy as np
 from jax.scipy.special import logsumexp
 
 from ..models._free import FreeParameters
-from ..models._noise import censored_log_likelihood
+from ..models._noise import censored_log_likelihood, noise_theta
 from ..timeunits import SECONDS, convert
 
 __all__ = ["EnsembleKalmanFilter", "Method", "ParticleFilter"]
@@ -104,7 +104,8 @@ def _log_likelihood(model, t, states, params, obs_idx, values, censored):
     total = jnp.zeros(states.shape[0])
     for m, j in enumerate(obs_idx):
         noise, pred = model.observables[j].noise, y[:, j]
-        total += censored_log_likelihood(noise, values[m], pred, censored[m])
+        theta = noise_theta(model, noise, params)
+        total += censored_log_likelihood(noise, values[m], pred, censored[m], theta)
     return jnp.where(jnp.isfinite(total), total, -jnp.inf)
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..errors import DataError
 
-__all__ = ["HI", "LO", "DataReport", "Observations", "observations", "prepare"]
+__all__ = ["HI", "LO", "DataReport", "Observations", "check_readings", "observations", "prepare"]
 
 LO, HI = -1, 1  # censoring flags: the true value is below / above the reported limit
 
@@ -65,8 +66,10 @@ def observations(
     lo_limit: float = 40.0,
     hi_limit: float = 400.0,
 ) -> Observations:
-    """Build :class:`Observations`. ``values`` may hold numbers, NaN/None for gaps, and the
-    strings "LO"/"HI" a CGM shows outside its range (censored at ``lo_limit``/``hi_limit``)."""
+    """Build :class:`Observations`. ``values`` may hold numbers, NaN/None for gaps, the
+    strings "LO"/"HI" a CGM shows outside its range (censored at ``lo_limit``/``hi_limit``),
+    and "<x"/">x" for a reading below/above a limit ``x`` the reading itself names (an
+    assay's detection limit, as a lab reports it: "<0.5"; FHIR's ``Quantity.comparator``)."""
     t = np.atleast_1d(np.asarray(times, dtype=object))
     v = np.atleast_1d(np.asarray(values, dtype=object))
     if t.shape != v.shape or t.ndim != 1:
@@ -88,6 +91,15 @@ def observations(
             vals[i], cens[i] = lo_limit, LO
         elif isinstance(x, str) and x.strip().upper() in ("HI", "HIGH"):
             vals[i], cens[i] = hi_limit, HI
+        elif isinstance(x, str) and x.strip()[:1] in ("<", ">"):
+            text = x.strip().lstrip("<>=").strip()
+            vals[i] = _to_float(text, "limit of a censored value ('<0.5', '>400')", i)
+            cens[i] = LO if x.strip()[0] == "<" else HI
+            if not math.isfinite(vals[i]):
+                raise DataError(
+                    f"Observation {i}: a censored value needs a finite limit ('<0.5' for "
+                    f"below 0.5). Got {x!r}."
+                )
         else:
             vals[i] = _to_float(x, "value", i)
     return Observations(tt, names, vals, cens)
@@ -171,3 +183,13 @@ def prepare(
         censored=int(np.count_nonzero(clean.censored)),
     )
     return clean, report
+
+
+def check_readings(model: Any, clean: Observations) -> None:
+    """Refuse readings an observable's noise model cannot produce (a score that is no whole
+    number of its range: ``NoiseModel.check``), before any particle moves."""
+    for name in sorted(set(clean.observable)):
+        noise = model.observables[model.observable_index(name)].noise
+        if noise is not None:
+            at = np.array([o == name for o in clean.observable])
+            noise.check(clean.values[at], clean.censored[at], name)

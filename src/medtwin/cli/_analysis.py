@@ -8,7 +8,9 @@ the observable with STAT (mean, min, max, final; tir, tbr, tar: % of time in 70-
 above 180 mg/dL) and prints the indices with their bootstrap CIs.
 
 ``identifiability MODEL --data CSV --free a,b,c`` reads the data (``time,observable,value``, or
-a CGM file ``time,glucose_mg_dl``; times in the model's time unit from t0 = 0), the events, and
+a CGM file ``time,glucose_mg_dl`` or a Dexcom Clarity, LibreView or Nightscout export, its
+local times read as UTC and its own insulin and carbs not read: ``--events`` gives them; times
+in the model's time unit from t0 = 0), the events, and
 the point (base point with ``--point a=1,b=2``), and prints the Fisher-information rank and each
 free parameter's profile-likelihood verdict and confidence interval.
 """
@@ -108,8 +110,9 @@ def _regimen(events: Path | None):
 
 
 def _data_header(path: Path) -> bool:
-    """Whether ``path`` is a CGM CSV (``time,glucose_mg_dl``) rather than a long one
-    (``time,observable,value``); else a :class:`DataError` naming the two headers."""
+    """Whether ``path`` is a CGM file (``time,glucose_mg_dl`` or a device export,
+    :mod:`medtwin.data.cgm_formats`) rather than a long CSV (``time,observable,value``); else
+    a :class:`DataError` naming what it expected."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"No such file: {str(path)!r}. Expected a CSV of observations.")
@@ -117,12 +120,21 @@ def _data_header(path: Path) -> bool:
         header = tuple(c.strip() for c in next(csv.reader(fh), []))
     if header[:2] == ("time", "glucose_mg_dl"):
         return True
-    if header[:3] != ("time", "observable", "value"):
-        raise DataError(
-            f"{path.name}: expected the header time,observable,value (or time,glucose_mg_dl). "
-            f"Got {','.join(header) or '(empty file)'}."
-        )
-    return False
+    if header[:3] == ("time", "observable", "value"):
+        return False
+    if header[:1] != ("time",):
+        from ..data.cgm_formats import cgm_format
+
+        try:
+            cgm_format(path)  # a Dexcom Clarity, LibreView or Nightscout export
+            return True
+        except DataError:
+            pass
+    raise DataError(
+        f"{path.name}: expected the header time,observable,value (or time,glucose_mg_dl, or "
+        f"a Dexcom Clarity, LibreView or Nightscout CGM export). Got "
+        f"{','.join(header)[:80] or '(empty file)'}."
+    )
 
 
 def _read_data(path: Path, model, observable: str | None, cgm: bool):
@@ -270,7 +282,13 @@ def _write_rows(path: Path, header: tuple[str, ...], rows: list[tuple]) -> None:
 
 def identifiability_command(
     model: Annotated[str, typer.Argument(help="Model name or alias (see `medtwin models`).")],
-    data: Annotated[Path, typer.Option(help="CSV: time,observable,value (or time,glucose_mg_dl).")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            help="CSV: time,observable,value (or time,glucose_mg_dl, or a Dexcom Clarity, "
+            "LibreView or Nightscout CGM export)."
+        ),
+    ],
     free: Annotated[str, typer.Option(help="Free parameters: a,b,c.")],
     point: Annotated[str | None, typer.Option(help="Parameter values: a=1,b=2.")] = None,
     patient: Annotated[str | None, typer.Option(help="UVA/Padova virtual patient.")] = None,

@@ -22,7 +22,8 @@ from ._checks import OVERWRITE_HELP, event_amount, limit, output_file
 
 __all__ = ["register", "run_t1d_control"]
 
-POLICIES = ("bb", "pid", "mpc")
+POLICIES = ("bb", "pid", "aps", "mpc")
+MAX_THERAPY_ERROR = 1.0  # = control._therapy.MAX_THERAPY_ERROR (checked here before JAX loads)
 METRICS = (
     ("tir", "TIR 70-180 %"),
     ("below70", "<70 %"),
@@ -62,39 +63,61 @@ def run_t1d_control(
     *,
     days: float,
     seed: int,
+    therapy_error: float = 0.0,
     particles: int = 200,
     mpc_particles: int = 32,
     announce: bool = True,
     progress: bool = True,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Run each policy on the virtual patients ``names`` with the same seeded meals,
-    announcements and sensor noise; returns per-policy per-patient metrics."""
+    announcements and sensor noise; returns per-policy per-patient metrics.
+
+    Every policy uses the same therapy settings: each patient's true steady-state basal and
+    simglucose's carb ratio and correction factor, with a log-normal error of sd
+    ``therapy_error`` on the log drawn per patient from ``seed``
+    (:func:`~medtwin.control.therapy_with_error`; 0: the true settings)."""
+    _check_policies(policies)
     import jax
 
-    from ..control import MPC, PID, BasalBolus, ClosedLoop, random_meals
+    from ..control import (
+        APS,
+        MPC,
+        PID,
+        BasalBolus,
+        ClosedLoop,
+        random_meals,
+        therapy_with_error,
+        total_daily_insulin,
+    )
     from ..data import (
         T1D_CGM_FILTER,
+        VIRTUAL_PATIENTS,
         load_virtual_patients,
         t1d_population_prior,
         therapy_settings,
     )
     from ..models import UVAPadova
 
-    bad = [p for p in policies if p not in POLICIES]
-    if bad or not policies:
-        raise DataError(f"--policies expects a comma-separated subset of bb,pid,mpc. Got {bad}.")
     model = UVAPadova()
     truth = np.asarray(load_virtual_patients(names))
-    basal = np.array([model.steady_state_basal(p) for p in truth]) * 60  # U/h
     ther = [therapy_settings(n) for n in names]
-    # simglucose's basal-bolus: the patient's own CR and CF, a correction only with a meal
+    basal, cr, cf = therapy_with_error(
+        np.array([model.steady_state_basal(p) for p in truth]) * 60,  # U/h
+        np.array([t.carb_ratio for t in ther]), np.array([t.correction_factor for t in ther]),
+        error=therapy_error, seed=seed, patients=[VIRTUAL_PATIENTS.index(n) for n in names],
+    )  # fmt: skip
+    # simglucose's basal-bolus: the patient's CR and CF, a correction only with a meal
     bbs = [
-        BasalBolus(float(b), t.carb_ratio, t.correction_factor, correct_between_meals=False)
-        for b, t in zip(basal, ther, strict=True)
+        BasalBolus(float(b), float(c), float(f), correct_between_meals=False)
+        for b, c, f in zip(basal, cr, cf, strict=True)
     ]
     make: dict[str, Callable[[], Any]] = {
         "bb": lambda: bbs,
-        "pid": lambda: [PID(b.basal) for b in bbs],  # simglucose's PID: no meal boluses
+        # simglucose's PID (no meal boluses), its gains scaled to the patient's total daily
+        # insulin as its settings give it
+        "pid": lambda: [PID(b.basal).scaled(total_daily_insulin(b.basal)) for b in bbs],
+        # OpenAPS-style temp basal around the patient's own meal boluses
+        "aps": lambda: [APS(b) for b in bbs],
         # hybrid closed loop: the patient's own boluses, MPC sets the basal (0, 1 or 2 x the
         # usual rate per block), may add 60 % of an IOB-net correction between meals (as
         # Control-IQ's automatic correction boluses) and leaves the usual plan only for a
@@ -135,13 +158,36 @@ def _group(name: str) -> str:
     return name.split("#")[0]
 
 
+def _check_policies(policies: list[str]) -> None:
+    bad = [p for p in policies if p not in POLICIES]
+    if bad or not policies:
+        raise DataError(
+            f"--policies expects a comma-separated subset of {','.join(POLICIES)}. Got {bad}."
+        )
+
+
 def _t1d_control(
-    policies: Annotated[str, typer.Option(help="Comma-separated: bb, pid, mpc.")] = "bb,pid,mpc",
+    policies: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: bb (basal-bolus), pid, aps (OpenAPS-style temp basal), mpc."
+        ),
+    ] = "bb,pid,mpc",
     patients: Annotated[
         str, typer.Option(help="'all', an age group, or names such as adult#001,child#002.")
     ] = "all",
     days: Annotated[float, typer.Option(help="Days per patient.")] = 7.0,
-    seed: Annotated[int, typer.Option(help="Seed of meals, announcements, noise, twins.")] = 1,
+    seed: Annotated[
+        int, typer.Option(help="Seed of meals, announcements, noise, twins, therapy errors.")
+    ] = 1,
+    therapy_error: Annotated[
+        float,
+        typer.Option(
+            help="Error of every patient's therapy settings (basal, carb ratio, correction "
+            "factor): the sd of their log (0.3: a factor 1.35 at one sd, CV 31 %); 0: the "
+            "true settings."
+        ),
+    ] = 0.0,
     out: Annotated[Path | None, typer.Option(help="CSV: one row per policy and patient.")] = None,
     particles: Annotated[int, typer.Option(help="Particles of each patient's twin.")] = 200,
     mpc_particles: Annotated[int, typer.Option(help="Particles per MPC decision.")] = 32,
@@ -149,10 +195,19 @@ def _t1d_control(
     overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
 ) -> None:
     """Closed-loop insulin trial on the virtual patients: every policy sees the same meals,
-    announcements and CGM noise; MPC's twin starts from the population prior and learns from
-    the CGM alone. Prints a table per policy and age group."""
+    announcements, CGM noise and therapy settings (true, or with --therapy-error); MPC's twin
+    starts from the population prior and learns from the CGM alone. Prints a table per policy
+    and age group."""
     try:
         pols = [p.strip() for p in policies.split(",") if p.strip()]
+        _check_policies(pols)
+        error = finite(therapy_error, "--therapy-error", "a trial")
+        if not 0.0 <= error <= MAX_THERAPY_ERROR:
+            raise DataError(
+                f"--therapy-error is the sd of the log of each therapy setting, between 0 (the "
+                f"true settings) and {MAX_THERAPY_ERROR:g} (0.25-0.3: clinician-set settings). "
+                f"Got {therapy_error!r}."
+            )
         if not days > 0:
             raise DataError(f"--days must be > 0. Got {days!r}.")
         limit(SIMULATION_SPAN, days, "--days", "d")
@@ -161,13 +216,20 @@ def _t1d_control(
         limit(UNSTORED_PARTICLES, mpc_particles, "--mpc-particles")
         out = output_file(out, overwrite=overwrite)
         names = _patients(patients)  # loads the virtual patients (and JAX): after the bounds
-        res = run_t1d_control(pols, names, days=days, seed=seed, particles=particles,
-                              mpc_particles=mpc_particles, announce=announce)  # fmt: skip
+        res = run_t1d_control(pols, names, days=days, seed=seed, therapy_error=error,
+                              particles=particles, mpc_particles=mpc_particles,
+                              announce=announce)  # fmt: skip
     except MedtwinError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     groups = list(dict.fromkeys(_group(n) for n in names))
-    table = Table("policy", "group", "n", *(label for _, label in METRICS))
+    settings = (
+        "true therapy settings"
+        if error == 0
+        else f"therapy settings with error sd(log) {error:g} (seed {seed})"
+    )
+    table = Table("policy", "group", "n", *(label for _, label in METRICS),
+                  title=f"{days:g} d, seed {seed}, {settings}")  # fmt: skip
     for pol, m in res.items():
         for g in [*groups, "all"]:
             sel = np.array([g in ("all", _group(n)) for n in names])
@@ -204,7 +266,9 @@ def _recommend(
         float, typer.Option(help="T1D: correction factor, mg/dL/U.")
     ] = 40.0,
     carbs: Annotated[float, typer.Option(help="T1D: carbs announced now, g.")] = 0.0,
-    seed: Annotated[int, typer.Option(help="Seed of the schedule search (sepsis).")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the schedule search (sepsis, pneumonia twins).")
+    ] = 0,
     target_ldl: Annotated[
         float | None, typer.Option(help="LDL: LDL-C target, mg/dL (or --risk).")
     ] = None,
@@ -213,7 +277,8 @@ def _recommend(
     ] = None,
 ) -> None:
     """Ranked options for a stored twin: insulin plans by predicted risk and P(BG<70) for a
-    T1D twin, treatment schedules by P(return to health) for a sepsis twin, the least statin /
+    T1D twin, treatment schedules by P(return to health or clearance, and SOFA below its
+    threshold where declared) for a sepsis or pneumonia twin, the least statin /
     ezetimibe therapy and re-check interval that keep LDL-C below --target-ldl for an LDL
     twin, reperfusion options by expected utility over the 90-day mRS for a stroke twin. Says
     when the twin stands (local time and UTC), its current glucose, and warns when the data
@@ -338,15 +403,7 @@ def _degraded(twin, carb_ratio, correction_factor, carbs, why: str) -> _Ranking:
 def _recommend_table(twin, carb_ratio, correction_factor, carbs, seed) -> _Ranking:
     import jax
 
-    from ..control import (
-        MPC,
-        BasalBolus,
-        DoseLimits,
-        PolicyInput,
-        Schedule,
-        rank_schedules,
-        search_schedule,
-    )
+    from ..control import MPC, BasalBolus, PolicyInput
     from ._recommend_info import glucose_now
 
     model = twin.model
@@ -382,26 +439,54 @@ def _recommend_table(twin, carb_ratio, correction_factor, carbs, seed) -> _Ranki
             f"P<={mpc.p_hypo_max:.0%}: whether it is at most {100 * mpc.p_hypo_max:g} %.",
         )
         return _Ranking(table, now, legend)
-    if model.name.startswith("reynolds"):
-        best, _ = search_schedule(twin, key=jax.random.key(seed), limits=DoseLimits())
-        options = {
-            "no treatment": Schedule(),
-            "antibiotic now": Schedule(antibiotic_rate=1.0),
-            "antibiotic in 6 h": Schedule(antibiotic_start=6.0, antibiotic_rate=1.0),
-            "searched": best,
-        }
-        ranking = rank_schedules(twin, options)
-        table = Table("rank", "schedule", "P(health)", "+- se", "details")
-        for r, (name, s, p, se) in enumerate(
-            zip(ranking.names, ranking.schedules, ranking.p_health, ranking.se_health, strict=True),
-            1,
-        ):
-            table.add_row(str(r), name, f"{p:.1%}", f"{se:.1%}", _describe(s))
-        return _Ranking(table)
+    if model.twin_defaults.decision is not None:  # declared: the infection and sepsis twins
+        return _schedule_table(twin, seed)
     raise DataError(
-        f"medtwin recommend knows insulin plans (T1D twins) and sepsis schedules (Reynolds). "
-        f"The twin's model is {model.name!r}."
+        f"medtwin recommend knows insulin plans (T1D twins) and treatment schedules (models "
+        f"declaring a decision: sepsis, pneumonia, pneumonia-sepsis). The twin's model is "
+        f"{model.name!r}."
     )
+
+
+def _schedule_table(twin, seed: int) -> _Ranking:
+    """Treatment schedules ranked for a model that declares its decision
+    (``TwinDefaults.decision``): no treatment, antibiotic now or in 6 h, and the searched one."""
+    import jax
+
+    from ..control import DoseLimits, Schedule, rank_schedules, search_schedule
+
+    best, _ = search_schedule(twin, key=jax.random.key(seed), limits=DoseLimits())
+    options = {
+        "no treatment": Schedule(),
+        "antibiotic now": Schedule(antibiotic_rate=1.0),
+        "antibiotic in 6 h": Schedule(antibiotic_start=6.0, antibiotic_rate=1.0),
+        "searched": best,
+    }
+    ranking = rank_schedules(twin, options)
+    good = ranking.outcomes[0]
+    columns = ["rank", "schedule", f"P({good})", "+- se"]
+    legend = [
+        f"P({good}): the posterior probability of the model's good outcome once the course "
+        f"has settled ({twin.model.twin_defaults.decision.horizon:g} "
+        f"{twin.model.time_unit}); se: its Monte-Carlo standard error (effective sample size "
+        f"{ranking.ess:.0f})."
+    ]
+    if ranking.p_below is not None:
+        below = f"P({ranking.score}<{ranking.threshold:g})"
+        columns += [below, "P(success)", "+- se (success)"]
+        legend.append(
+            f"{below}: the probability that the expected {ranking.score} (its ordinal "
+            f"observation model) stays below {ranking.threshold:g} throughout; P(success): "
+            f"both together, what ranks."
+        )
+    table = Table(*columns, "details")
+    for r, (i, name) in enumerate(enumerate(ranking.names), 1):
+        row = [str(r), name, f"{ranking.p_health[i]:.1%}", f"{ranking.se_health[i]:.1%}"]
+        if ranking.p_below is not None:
+            row += [f"{ranking.p_below[i]:.1%}", f"{ranking.p_success[i]:.1%}",
+                    f"{ranking.se_success[i]:.1%}"]  # fmt: skip
+        table.add_row(*row, _describe(ranking.schedules[i]))
+    return _Ranking(table, legend=tuple(legend))
 
 
 def _predicted_bg(twin, mpc, plans: np.ndarray, carbs: float) -> list[str]:

@@ -6,6 +6,8 @@
 - ``twin replay`` (:func:`plot_replay`): the readings as points (``LO``/``HI`` as triangles at
   the sensor's limit, gaps marked on the time axis), and the forecast issued ``horizon`` before
   each time: its median and its widest band, broken where the record has a gap.
+- ``simulate pneumonia`` (:func:`plot_course`): each observable of an infection model over
+  hours, one panel each, with the antibiotic's kill rate as a step below.
 - ``trial run`` (:func:`plot_trial`): per endpoint, each arm's distribution over the patients
   (a box of the quartiles, whiskers to 1.5 IQR, and every patient as a point).
 
@@ -28,7 +30,9 @@ from ..errors import DataError
 from ._checks import atomic, output_file
 
 __all__ = [
+    "GLUCOSE_CODES",
     "GLUCOSE_TARGET",
+    "plot_course",
     "plot_file",
     "plot_replay",
     "plot_simulation",
@@ -37,7 +41,7 @@ __all__ = [
 ]
 
 GLUCOSE_TARGET = (70.0, 180.0)  # mg/dL: the consensus's time in range
-_GLUCOSE_CODES = ("2339-0", "99504-3")  # glucose in blood, in interstitial fluid (CGM)
+GLUCOSE_CODES = ("2339-0", "99504-3")  # glucose in blood, in interstitial fluid (CGM)
 _DPI = 110
 
 
@@ -71,7 +75,7 @@ def plot_file(
 def target_range(loinc: str | None, unit: str) -> tuple[float, float] | None:
     """The target range drawn behind an observable: 70-180 mg/dL for glucose (LOINC 2339-0 in
     blood, 99504-3 from a CGM), else None."""
-    return GLUCOSE_TARGET if loinc in _GLUCOSE_CODES and unit == "mg/dL" else None
+    return GLUCOSE_TARGET if loinc in GLUCOSE_CODES and unit == "mg/dL" else None
 
 
 def _figure(rows: int = 1, cols: int = 1, *, size=(10.0, 5.6), heights=None) -> tuple[Any, Any]:
@@ -173,6 +177,34 @@ def plot_simulation(
         low.legend(handles=handles, loc="upper right", fontsize=7)
     low.set_xlabel("clock time (the simulation starts at 00:00 of day 1)")
     _clock_axis(low, float(hours[-1]) if len(hours) else 24.0)
+    _save(fig, path)
+
+
+def plot_course(
+    path: Path,
+    *,
+    hours: np.ndarray,
+    traces: Mapping[str, np.ndarray],
+    antibiotic: np.ndarray,
+    title: str,
+) -> None:
+    """``simulate pneumonia``: each trace of ``traces`` (label with its unit -> values at
+    ``hours``) in its own panel, and below the ``antibiotic`` kill rate (1/h) as a step."""
+    n = len(traces)
+    fig, axes = _figure(n + 1, 1, size=(10.0, 1.7 * n + 2.4), heights=(*([3] * n), 2))
+    t = np.asarray(hours, dtype=float)
+    for ax, (label, y) in zip(axes[:n, 0], traces.items(), strict=True):
+        ax.plot(t, np.asarray(y, dtype=float), color="tab:blue", lw=1.4)
+        ax.set_ylabel(label, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_title(title, fontsize=10)
+    low = axes[n, 0]
+    low.step(t, np.asarray(antibiotic, dtype=float), where="post", color="tab:red", lw=1.4)
+    low.set_ylabel("antibiotic\nkill rate (1/h)", fontsize=8)
+    low.set_ylim(0, max(float(np.max(antibiotic, initial=0.0)), 0.1) * 1.25)
+    low.grid(alpha=0.3)
+    low.set_xlabel("time since inoculation (h)")
+    low.set_xlim(0, float(t[-1]) if len(t) else 1.0)
     _save(fig, path)
 
 

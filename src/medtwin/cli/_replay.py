@@ -14,6 +14,7 @@ from ..errors import DataError
 from ..limits import PARTICLES, SEED
 from . import _progress
 from ._checks import event_amount, input_file, limit, physical
+from ._plots import GLUCOSE_CODES
 from ._store_cmds import _one_line_errors
 
 __all__ = ["run_replay"]
@@ -35,14 +36,19 @@ def run_replay(
     *,
     sbml: Path | None = None,
     mapping: Path | None = None,
+    tz: str | None = None,
 ) -> None:
     """The command's body (``write_csv(path, columns)`` writes the forecasts; ``plot``, a
     checked path, the PNG of :func:`~medtwin.cli._plots.plot_replay`; ``sbml`` and
-    ``mapping``, an SBML document and its model mapping, in place of ``model``). What needs no
-    model is checked before the model loads: the bounds, the files being there."""
+    ``mapping``, an SBML document and its model mapping, in place of ``model``; ``tz``, the
+    zone of a CGM export's local times). What needs no model is checked before the model
+    loads: the bounds, the files being there. A twin that observes ``sc_glucose`` (t1d) also
+    reads CGM exports (Dexcom Clarity, LibreView, Nightscout: :mod:`medtwin.data.cgm_formats`),
+    the format detected and printed; the file's insulin and carbohydrates are its events
+    unless ``--events`` gives them."""
     limit(PARTICLES, particles, "--particles")  # the bounds the service enforces
     limit(SEED, seed, "--seed")
-    input_file(data, "a CSV with a time column")
+    input_file(data, "a CSV with a time column, or a CGM export")
     if events is not None:
         input_file(events, "a CSV with the columns time,kind,amount")
     if (sbml is None) != (mapping is None):
@@ -66,11 +72,17 @@ def run_replay(
     decl = declaration(model)  # the model's declaration: no numerics loaded yet
     unit = decl.time_unit
     limit(decl.twin_defaults.spans.bounds(unit).horizon, horizon, "--horizon")  # model's unit
-    _check_readings(*stream_rows(data, decl), decl, Path(data).name)
+    device = _device_file(data, decl, tz)
+    if device is None:
+        _check_readings(*stream_rows(data, decl), decl, Path(data).name)
+    else:
+        for e in device.events:
+            event_amount(e.kind, e.amount, f"{device.name}: the {e.kind} at minute {e.time:g}")
     if events is not None:
         _check_events(event_rows(events, decl), Path(events).name)
 
     from ..data import read_model_events_csv, read_stream_csv
+    from ..data.csvio import cgm_observations, cgm_regimen
     from ..loop import forecast_rows, model_of, replay_stream
     from ..simulate import Regimen
 
@@ -82,8 +94,19 @@ def run_replay(
             f"--horizon must be a positive multiple of {every:g} {unit} (the forecast cadence "
             f"of a {spec.name} twin). Got {horizon:g}."
         )
-    stream = read_stream_csv(data, spec)
-    regimen = read_model_events_csv(events, spec) if events is not None else Regimen()
+    if device is None:
+        stream = read_stream_csv(data, spec)
+        console.print(f"Read {Path(data).name} as a plain stream CSV (time,"
+                      f"{','.join(sorted(set(stream.observable)))}).", soft_wrap=True)  # fmt: skip
+        regimen = read_model_events_csv(events, spec) if events is not None else Regimen()
+    else:
+        stream, regimen = cgm_observations(device), cgm_regimen(device)
+        console.print(device.summary(), soft_wrap=True)
+        if events is not None:
+            regimen = read_model_events_csv(events, spec)
+            if device.events:
+                console.print(f"The file's {len(device.events)} events are replaced by "
+                              f"{Path(events).name}.")  # fmt: skip
     with _progress.bar("reading times") as bar:  # on stderr
         task = bar.add_task(f"Replaying {len(stream)} readings through a {spec.name} twin "
                             f"({particles} particles), a forecast after each")  # fmt: skip
@@ -139,6 +162,26 @@ def run_replay(
         console.print(f"Wrote the plot to {plot}")
 
 
+def _device_file(data: Path, decl, tz: str | None):
+    """The CGM export ``data`` read (a :class:`~medtwin.data.cgm_formats.CgmFile`) when the
+    twin observes ``sc_glucose`` and the file is a device export; None for a stream CSV."""
+    from ..data.cgm_formats import cgm_format, read_cgm
+
+    device = None
+    if "sc_glucose" in decl.observable_names and cgm_format(data) != "plain":
+        if decl.time_unit != "min":  # the t1d twins count minutes; kept for a future model
+            raise DataError(f"CGM exports feed twins timed in minutes; {decl.name} counts "
+                            f"{decl.time_unit}.")  # fmt: skip
+        device = read_cgm(data, tz=tz)
+    if tz is not None and device is None:
+        raise DataError(
+            f"--tz sets the zone of a CGM export's local times (Dexcom Clarity, LibreView); "
+            f"{Path(data).name} is a stream CSV whose times are already {decl.time_unit} from "
+            "its start. Leave --tz out."
+        )
+    return device
+
+
 def _import(sbml: Path, mapping: Path) -> str:
     """Import the SBML document ``sbml`` under the model mapping ``mapping`` and register it
     in this process; the model's name (the mapping's)."""
@@ -167,12 +210,22 @@ def _unsuffixed(column: str, *suffixes: str) -> str:
 
 def _check_readings(times, values, observed, decl, name: str) -> None:
     """Every reading within its observable's physically possible range -- the range FHIR
-    ingestion, and so the API, accepts (LOINC table) -- or a one-line error naming it. A
-    reading that is no number (``LO``/``HI``, a gap, a typo) is left to the reader."""
+    ingestion, and so the API, accepts (LOINC table) -- or a one-line error naming it; a
+    censored reading's limit (``<0.5``) too. ``LO``/``HI`` name a CGM's limits (40 and 400
+    mg/dL), so another observable's reading must name its own (``<0.5``). A reading that is no
+    number otherwise (a gap, a typo) is left to the reader."""
     for t, v, obs in zip(times, values, observed, strict=True):
-        code = decl.observables[decl.observable_index(obs)].loinc
+        spec = decl.observables[decl.observable_index(obs)]
+        code = spec.loinc
+        if v.upper() in ("LO", "HI") and code not in GLUCOSE_CODES:
+            raise DataError(
+                f"{name}: the {obs} reading at time {t:g} is {v!r}, which names a CGM's limit "
+                f"(40 or 400 mg/dL), not one of {obs} [{spec.unit}]. Write a reading beyond a "
+                f"limit with the limit, e.g. '<0.5' for below an assay's detection limit of "
+                f"0.5 {spec.unit}."
+            )
         try:
-            x = float(v)
+            x = float(v.lstrip("<>=").strip() if v[:1] in ("<", ">") else v)
         except ValueError:
             continue
         if code is not None and x == x:  # a declared code; not a gap (NaN)

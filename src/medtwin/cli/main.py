@@ -154,7 +154,13 @@ def _print_network(entry, search: str | None) -> None:
 
 @app.command("simulate")
 def simulate_command(
-    model: Annotated[str, typer.Argument(help="Model: t1d (UVA/Padova), bergman, glioma or ldl.")],
+    model: Annotated[
+        str,
+        typer.Argument(
+            help="Model: t1d (UVA/Padova), bergman, glioma, ldl, or an infection: pneumonia, "
+            "pneumonia-sepsis, sepsis."
+        ),
+    ],
     patient: Annotated[
         str, typer.Option(help="Virtual patient of the UVA/Padova model, e.g. adult#001.")
     ] = "adult#001",
@@ -183,11 +189,36 @@ def simulate_command(
         list[str] | None, typer.Option(help="ldl: DRUG=MG[@DAY] daily dose from a day on.")
     ] = None,
     years: Annotated[float, typer.Option(help="ldl: years to simulate.")] = 10.0,
+    inoculum: Annotated[
+        float | None,
+        typer.Option(help="pneumonia: bacteria in the lung at t = 0, CFU/mL (model's P0)."),
+    ] = None,
+    antibiotic: Annotated[
+        list[str] | None,
+        typer.Option(help="pneumonia: HOUR=RATE antibiotic kill rate (1/h) from that hour on."),
+    ] = None,
+    hours: Annotated[float, typer.Option(help="pneumonia: hours to simulate.")] = 72.0,
 ) -> None:
     """Simulate a type-1 diabetes patient and write one row per minute as CSV (--plot: a PNG
     of glucose over the 70-180 mg/dL band); or, with MODEL glioma, a glioma (--out is then a
     folder: radii CSV, density NIfTI, slices PNG); or, with MODEL ldl, a person's LDL
-    cholesterol over years under statins and ezetimibe (--out: one row per day)."""
+    cholesterol over years under statins and ezetimibe (--out: one row per day); or, with
+    MODEL pneumonia (pneumonia-sepsis, sepsis), an infection from --inoculum under
+    --antibiotic (--out: every observable every 0.1 h; --plot: their courses)."""
+    from ._infection import infection_declaration
+
+    infection = infection_declaration(model)
+    if infection is not None:
+        from ._infection import simulate_infection, summary, write_outputs
+        from ._plots import plot_file
+
+        out = output_file(out, overwrite=overwrite)
+        plot = plot_file(plot, overwrite=overwrite, out=out)
+        course = simulate_infection(infection, inoculum, antibiotic or [], hours)
+        console.print(summary(infection, course), markup=False, highlight=False, soft_wrap=True)
+        for line in write_outputs(infection, course, out, plot, _write_csv):
+            console.print(line, markup=False, highlight=False)
+        return
     if model in ("ldl", "ldl-vargo2014"):
         from ._ldl import simulate_ldl
 
@@ -300,7 +331,8 @@ def twin_replay_command(
         Path,
         typer.Option(
             help="Stream CSV: time (the model's time unit) and one column per observable or "
-            "LOINC code; for t1d time,glucose_mg_dl (minutes; LO/HI)."
+            "LOINC code; for t1d time,glucose_mg_dl (minutes; LO/HI); for influenza "
+            "time,log10_titre (days; <0.5 below the detection limit)."
         ),
     ],
     model: Annotated[
@@ -337,6 +369,13 @@ def twin_replay_command(
         Path | None,
         typer.Option(help="PNG: the readings and the forecasts made --horizon ahead (band)."),
     ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            help="Time zone (IANA, e.g. Europe/Berlin) of a Clarity or LibreView export's "
+            "local times; without it they are read as UTC."
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
 ) -> None:
     """Replay a recorded stream as if live: assimilate each reading, forecast, score. The twin's
@@ -348,7 +387,7 @@ def twin_replay_command(
     out = output_file(out, overwrite=overwrite)
     plot = plot_file(plot, overwrite=overwrite, out=out)
     _replay.run_replay(data, model, events, horizon, particles, seed, out, _write_csv, plot,
-                       sbml=sbml, mapping=mapping)  # fmt: skip
+                       sbml=sbml, mapping=mapping, tz=tz)  # fmt: skip
 
 
 # In-silico trials (`medtwin trial ...`) live in _trial.py.

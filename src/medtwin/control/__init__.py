@@ -1,7 +1,11 @@
-"""Treatment policies for the T1D twin (basal-bolus, PID, model-predictive control over the
-posterior ensemble with a safe fallback), schedule ranking for the sepsis twin and the least
-lipid-lowering therapy for the LDL twin."""
+"""Treatment policies for the T1D twin (basal-bolus, PID, an OpenAPS-style temp basal,
+model-predictive control over the posterior ensemble with a safe fallback; therapy settings
+with a seeded error for a realistic comparator), treatment-schedule ranking for the infection and
+sepsis twins (any model declaring a DecisionSpec) and the least lipid-lowering therapy for the
+LDL twin."""
 
+from ._aps import APS as APS
+from ._aps import aps_temp_basal as aps_temp_basal
 from ._basal_bolus import BasalBolus as BasalBolus
 from ._basal_bolus import basal_bolus_dose as basal_bolus_dose
 from ._closed_loop import ClosedLoop as ClosedLoop
@@ -19,6 +23,7 @@ from ._mpc import kovatchev_risk as kovatchev_risk
 from ._mpc import mpc_scores as mpc_scores
 from ._pid import PID as PID
 from ._pid import pid_terms as pid_terms
+from ._pid import total_daily_insulin as total_daily_insulin
 from ._policy import Decision as Decision
 from ._policy import Policy as Policy
 from ._policy import PolicyInput as PolicyInput
@@ -30,13 +35,16 @@ from ._safety import FALLBACK_REASONS as FALLBACK_REASONS
 from ._safety import SafetyLimits as SafetyLimits
 from ._safety import safety_check as safety_check
 from ._safety import safety_flags as safety_flags
-from ._sepsis import DoseLimits as DoseLimits
-from ._sepsis import Schedule as Schedule
-from ._sepsis import ScheduleRanking as ScheduleRanking
-from ._sepsis import rank_schedules as rank_schedules
-from ._sepsis import search_schedule as search_schedule
+from ._schedules import DoseLimits as DoseLimits
+from ._schedules import Schedule as Schedule
+from ._schedules import ScheduleRanking as ScheduleRanking
+from ._schedules import decision_of as decision_of
+from ._schedules import rank_schedules as rank_schedules
+from ._schedules import search_schedule as search_schedule
+from ._therapy import therapy_with_error as therapy_with_error
 
 __all__ = [
+    "APS",
     "FALLBACK_REASONS",
     "MPC",
     "PID",
@@ -55,8 +63,10 @@ __all__ = [
     "Schedule",
     "ScheduleRanking",
     "Therapy",
+    "aps_temp_basal",
     "basal_bolus_dose",
     "clip_to_pump",
+    "decision_of",
     "insulin_on_board",
     "insulin_remaining",
     "kovatchev_risk",
@@ -70,4 +80,6 @@ __all__ = [
     "safety_flags",
     "search_schedule",
     "therapy_ladder",
+    "therapy_with_error",
+    "total_daily_insulin",
 ]

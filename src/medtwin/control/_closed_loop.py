@@ -8,9 +8,9 @@ Every ``every`` (5) min, for all patients at once (``vmap``; no Python loop over
    whole run up front, so every policy sees the same noise) and clips it to its reporting range
    (a LO/HI reading is censored for the twin);
 2. the policy decides (``decide`` of its :class:`~medtwin.control._policies.LoopPolicy`:
-   basal-bolus, PID, or MPC, whose twin first assimilates the reading with the particle
-   filter's own steps and keys, ``_loop_twin.py``), and the pump quantises and caps the
-   command;
+   basal-bolus, PID, the OpenAPS-style APS, or MPC, whose twin first assimilates the reading
+   with the particle filter's own steps and keys, ``_loop_twin.py``), and the pump quantises
+   and caps the command;
 3. the true patient eats the meals it eats; the twin is told the announced ones (at their start,
    with the announced carbohydrate) and the insulin the pump delivered; both advance 5 min.
 
@@ -49,6 +49,7 @@ from ..models._base import AbstractModel
 from ..models.glucose.cgm import CGMSensor
 from ..models.glucose.pump import InsulinPump
 from ..simulate import RK4, Meals, Solver, Trajectory, integrate_rates
+from ._aps import APS
 from ._basal_bolus import BasalBolus
 from ._loop_state import LoopInputs, LoopObservation, LoopSpec, LoopState, StepRecord
 from ._mpc import MPC
@@ -134,7 +135,7 @@ class ClosedLoop:
 
     def run(
         self,
-        policies: Sequence[BasalBolus | PID | MPC],
+        policies: Sequence[BasalBolus | PID | APS | MPC],
         truth: Float[ArrayLike, "p n_params"],
         scenario: Meals,
         *,

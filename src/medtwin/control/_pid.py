@@ -6,6 +6,14 @@ simglucose's ``PIDController`` (Xie 2018) whose example gains ``k_P = 0.001`` U/
 are the defaults here (in U/h: x 60), added to the patient's basal rate as in the external
 physiologic insulin delivery of Steil et al. (2006).
 
+Per-patient gains (:meth:`PID.scaled`): the controller's gain is set in proportion to the
+patient's open-loop total daily insulin dose, as Panteleon et al. (2006) set the proportional
+gain of this controller (stable control from 0.5 to 1.5 x that gain): every gain is
+multiplied by ``TDI / REFERENCE_TDI``, the shared gains holding for ``REFERENCE_TDI`` = 40
+U/day (about the mean of the 30 virtual patients' 16-68 U/day in simglucose's Quest.csv). A
+patient's TDI from its therapy settings (:func:`total_daily_insulin`): the basal rate is about
+half of it -- 47.5 % in Davidson et al. (2008) -- so ``TDI = 24 h x basal / 0.475``.
+
 The policy is stateless (a frozen dataclass): the integral is the trapezoidal integral of the
 error over the CGM history of the last ``window`` minutes, and the derivative the least-squares
 slope of the last ``slope_window`` minutes. Anti-windup: the integral term is clamped to
@@ -20,11 +28,17 @@ References
 Steil GM, Rebrin K, Darwin C, Hariri F, Saad MF. Feasibility of automating insulin delivery for
 the treatment of type 1 diabetes. Diabetes 55(12):3344-3350, 2006.
 Xie J. simglucose v0.2.1, 2018 (MIT): ``controller/pid_ctrller.py`` and its example.
+Panteleon AE, Loutseiko M, Steil GM, Rebrin K. Evaluation of the effect of gain on the meal
+response of an automated closed-loop insulin delivery system. Diabetes 55(7):1995-2000, 2006.
+Davidson PC, Hebblewhite HR, Steed RD, Bode BW. Analysis of guidelines for basal-bolus insulin
+dosing: basal insulin, correction factor, and carbohydrate-to-insulin ratio. Endocr Pract
+14(9):1095-1101, 2008.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import jax.numpy as jnp
 import numpy as np
@@ -33,9 +47,21 @@ from jaxtyping import Array, ArrayLike, Bool, Float
 from ..errors import ModelError
 from ._policy import Decision, PolicyInput, clip_to_pump
 
-__all__ = ["PID", "pid_terms"]
+__all__ = ["BASAL_SHARE", "PID", "REFERENCE_TDI", "pid_terms", "total_daily_insulin"]
 
 History = Float[ArrayLike, "*batch n"]
+Gain = Float[ArrayLike, "*batch"]
+
+REFERENCE_TDI = 40.0  # U/day at which the shared (simglucose) gains hold
+BASAL_SHARE = 0.475  # basal insulin's share of the total daily dose (Davidson et al. 2008)
+
+
+def total_daily_insulin(basal: float) -> float:
+    """A patient's total daily insulin (U/day) from its basal rate (U/h): ``24 basal / 0.475``
+    (module docstring)."""
+    if not (math.isfinite(basal) and basal > 0):
+        raise ModelError(f"total_daily_insulin() needs a basal rate > 0 U/h. Got {basal!r}.")
+    return 24.0 * basal / BASAL_SHARE
 
 
 def pid_terms(
@@ -45,15 +71,16 @@ def pid_terms(
     now: Float[ArrayLike, "*batch"],
     *,
     basal: Float[ArrayLike, "*batch"],
-    kp: float,
-    ki: float,
-    kd: float,
+    kp: Gain,
+    ki: Gain,
+    kd: Gain,
     target: float,
     window: float,
     slope_window: float,
     max_basal: float,
 ) -> tuple[Float[Array, "*batch"], Float[Array, "*batch"], Float[Array, "*batch"]]:
-    """The P, I (clamped) and D terms in U/h (traceable, batched over leading axes).
+    """The P, I (clamped) and D terms in U/h (traceable, batched over leading axes; the gains
+    may differ per batch member).
 
     ``t``/``g`` the CGM history (min, mg/dL), oldest first, ending with the reading at ``now``;
     ``valid`` which entries are readings (a padded history has False in front). The integral is
@@ -76,7 +103,7 @@ def pid_terms(
     sxx = jnp.sum(jnp.where(last, (t - tbar) ** 2, 0.0), -1)
     sxy = jnp.sum(jnp.where(last, (t - tbar) * (g - gbar), 0.0), -1)
     slope = jnp.where((n[..., 0] >= 2) & (sxx > 0), sxy / jnp.where(sxx > 0, sxx, 1.0), 0.0)
-    return kp * e[..., -1], i_term, kd * slope
+    return jnp.asarray(kp) * e[..., -1], i_term, jnp.asarray(kd) * slope
 
 
 @dataclass(frozen=True)
@@ -103,6 +130,17 @@ class PID:
                 f"PID needs window > 0 and slope_window > 0 (min). Got {self.window!r}, "
                 f"{self.slope_window!r}."
             )
+
+    def scaled(self, tdi: float, reference: float = REFERENCE_TDI) -> PID:
+        """This PID with its gains multiplied by ``tdi / reference`` (U/day; module
+        docstring)."""
+        if not (math.isfinite(tdi) and tdi > 0 and math.isfinite(reference) and reference > 0):
+            raise ModelError(
+                f"PID.scaled() needs total daily insulin doses > 0 U/day. Got {tdi!r} and "
+                f"reference {reference!r}."
+            )
+        f = tdi / reference
+        return replace(self, kp=self.kp * f, ki=self.ki * f, kd=self.kd * f)
 
     def terms(self, obs: PolicyInput) -> tuple[float, float, float]:
         """The P, I (clamped) and D terms in U/h (see :func:`pid_terms`)."""

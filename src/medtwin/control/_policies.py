@@ -8,10 +8,13 @@ carb ratio, correction factor) are arrays and whose shared configuration (the ne
 * ``decide(spec, state, inputs, obs) -> LoopDecision``: the command before the pump;
 
 so the loop never asks which policy it runs. :func:`loop_policy` turns the user's policies (one
-:class:`BasalBolus`, :class:`PID` or :class:`MPC` per patient) into one.
+:class:`BasalBolus`, :class:`PID`, :class:`APS` or :class:`MPC` per patient) into one.
 
 * :class:`BasalBolusLoop`: :func:`basal_bolus_dose` at the patient's basal rate;
-* :class:`PIDLoop`: :func:`pid_terms` on the CGM history, meal boluses when a carb ratio is set;
+* :class:`PIDLoop`: :func:`pid_terms` on the CGM history with every patient's own gains, meal
+  boluses when a carb ratio is set;
+* :class:`APSLoop`: the OpenAPS-style temp basal (``_aps.py``) around the patient's bolus
+  calculator;
 * :class:`MPCLoop`: the twin assimilates the reading (:func:`twin_assimilate`), the safety checks
   (:func:`safety_flags`) decide whether to trust it, and :func:`mpc_scores` ranks the plans on
   ``particles`` particles resampled from it; otherwise the fallback's basal-bolus decision.
@@ -35,6 +38,15 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ..assimilate._filters import systematic_resample
 from ..errors import ModelError
+from ._aps import (
+    APS,
+    aps_temp_basal,
+    carb_lookback,
+    carbs_on_board,
+    expected_delta,
+    net_iob_path,
+    observed_delta,
+)
 from ._basal_bolus import BasalBolus, basal_bolus_dose
 from ._loop_state import LoopDecision, LoopInputs, LoopObservation, LoopSpec, LoopState, TwinState
 from ._loop_twin import twin_assimilate, twin_init
@@ -46,7 +58,7 @@ from ._safety import safety_flags
 if TYPE_CHECKING:
     from ._closed_loop import ClosedLoop
 
-__all__ = ["BasalBolusLoop", "LoopPolicy", "MPCLoop", "PIDLoop", "loop_policy"]
+__all__ = ["APSLoop", "BasalBolusLoop", "LoopPolicy", "MPCLoop", "PIDLoop", "loop_policy"]
 
 PerPatient = Float[Array, " p"]
 
@@ -77,6 +89,11 @@ class LoopPolicy(eqx.Module):
             np.array([p.carb_ratio for p in policies]),
             np.array([p.correction_factor for p in policies]),
         )
+
+    @classmethod
+    def extra(cls, policies: Sequence[Any]) -> tuple[Array, ...]:
+        """Further per-patient arrays of ``policies`` (the fields after ``template``)."""
+        return ()
 
     def history(self, spec: LoopSpec) -> int:
         """CGM readings the policy looks back on (the latest included)."""
@@ -141,20 +158,31 @@ class BasalBolusLoop(LoopPolicy):
 
 
 class PIDLoop(LoopPolicy):
-    """PID on the CGM history (:class:`PID`), meal boluses when the carb ratio is finite."""
+    """PID on the CGM history (:class:`PID`) with every patient's own gains ``kp``, ``ki``,
+    ``kd`` (e.g. :meth:`PID.scaled` to its total daily insulin), meal boluses when the carb
+    ratio is finite."""
+
+    kp: PerPatient
+    ki: PerPatient
+    kd: PerPatient
 
     kind: ClassVar[str] = "pid"
     user_type: ClassVar[type] = PID
 
     @staticmethod
     def neutral(policy: PID) -> PID:
-        return replace(policy, basal=0.0, carb_ratio=None if policy.carb_ratio is None else 1.0)
+        cr = None if policy.carb_ratio is None else 1.0
+        return replace(policy, basal=0.0, carb_ratio=cr, kp=0.0, ki=0.0, kd=0.0)
 
     @classmethod
     def numbers(cls, policies: Sequence[PID]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         basal = np.array([p.basal for p in policies])
         cr = np.array([p.carb_ratio or np.inf for p in policies])
         return basal, cr, np.full(len(policies), np.inf)
+
+    @classmethod
+    def extra(cls, policies: Sequence[PID]) -> tuple[Array, ...]:
+        return tuple(jnp.asarray([getattr(p, g) for p in policies]) for g in ("kp", "ki", "kd"))
 
     def history(self, spec: LoopSpec) -> int:
         tpl = self.template
@@ -166,8 +194,8 @@ class PIDLoop(LoopPolicy):
         times = obs.t + spec.every * (jnp.arange(h) - (h - 1))
         p_, i_, d_ = pid_terms(
             jnp.broadcast_to(times, obs.g_hist.shape), obs.g_hist, obs.valid,
-            jnp.full((n_p,), obs.t), basal=jnp.asarray(self.basal), kp=tpl.kp, ki=tpl.ki,
-            kd=tpl.kd, target=tpl.target, window=tpl.window, slope_window=tpl.slope_window,
+            jnp.full((n_p,), obs.t), basal=jnp.asarray(self.basal), kp=self.kp, ki=self.ki,
+            kd=self.kd, target=tpl.target, window=tpl.window, slope_window=tpl.slope_window,
             max_basal=spec.pump.max_basal,
         )  # fmt: skip
         basal = self.basal + p_ + i_ + d_
@@ -176,6 +204,56 @@ class PIDLoop(LoopPolicy):
             np.inf, False,
         )  # fmt: skip
         return self._plain(basal, jnp.where(jnp.isfinite(self.carb_ratio), meal_b, 0.0), state)
+
+
+class APSLoop(LoopPolicy):
+    """The OpenAPS-style policy (:class:`APS`): the patient's bolus calculator for meals, a
+    temp basal from the eventual glucose of its net insulin and carbs on board and the
+    deviation, suspended when the predicted minimum falls below the safety threshold."""
+
+    kind: ClassVar[str] = "aps"
+    user_type: ClassVar[type] = APS
+
+    @staticmethod
+    def neutral(policy: APS) -> APS:
+        return replace(policy, calculator=BasalBolusLoop.neutral(policy.calculator))
+
+    @classmethod
+    def numbers(cls, policies: Sequence[APS]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return BasalBolusLoop.numbers([p.calculator for p in policies])
+
+    def history(self, spec: LoopSpec) -> int:
+        return 4  # oref0's deltas: the reading now and the three before
+
+    def decide(self, spec, state, inputs, obs) -> LoopDecision:
+        aps: APS = self.template
+        meal_b, corr_b = self._bb_dose(obs, aps.calculator)
+        bolus = spec.pump.deliver_bolus(meal_b + corr_b)  # as the pump will give it
+        back = jnp.arange(carb_lookback(aps))
+        idx = obs.k - back  # announced carbs of the last intervals, latest first
+        carbs = jnp.where(idx >= 0, jnp.take(inputs.now_carbs, jnp.maximum(idx, 0), 1), 0.0)
+        times = aps.horizon()
+        curve = {"every": spec.every, "dia": aps.dia, "peak": aps.peak}
+        iob = net_iob_path(state.net_hist, bolus, times, **curve)
+        cob = carbs_on_board(carbs, times, every=spec.every, absorption=aps.absorption)
+        dev = jnp.zeros_like(obs.cgm)
+        if aps.deviation:
+            seen = observed_delta(obs.g_hist, obs.valid)
+            expected = expected_delta(
+                state.net_hist, carbs, self.carb_ratio, self.correction_factor, **curve,
+                absorption=aps.absorption,
+            )  # fmt: skip
+            dev = jnp.where(jnp.all(obs.valid, -1), seen - expected, 0.0)
+        cap = jnp.minimum(
+            jnp.minimum(aps.max_daily_multiple, aps.current_multiple) * self.basal,
+            spec.pump.max_basal,
+        )  # a flat schedule: the highest scheduled basal is the current one
+        rate, _, _ = aps_temp_basal(
+            obs.cgm, iob, cob, dev, self.basal, self.carb_ratio, self.correction_factor,
+            times=times, target=aps.target, threshold=aps.threshold, duration=aps.duration,
+            max_rate=cap,
+        )  # fmt: skip
+        return self._plain(rate, bolus, state)
 
 
 class MPCLoop(LoopPolicy):
@@ -261,18 +339,18 @@ class MPCLoop(LoopPolicy):
         )  # fmt: skip
 
 
-_LOOP_POLICIES: tuple[type[LoopPolicy], ...] = (BasalBolusLoop, PIDLoop, MPCLoop)
+_LOOP_POLICIES: tuple[type[LoopPolicy], ...] = (BasalBolusLoop, PIDLoop, APSLoop, MPCLoop)
 
 
-def loop_policy(policies: Sequence[BasalBolus | PID | MPC], spec: LoopSpec) -> LoopPolicy:
+def loop_policy(policies: Sequence[BasalBolus | PID | APS | MPC], spec: LoopSpec) -> LoopPolicy:
     """The closed loop's form of ``policies`` (one per patient, all of one kind and one
     configuration: only the basal rate, carb ratio and correction factor may differ)."""
     kinds = {type(p) for p in policies}
     by_type = {c.user_type: c for c in _LOOP_POLICIES}
     if len(kinds) != 1 or not kinds <= set(by_type):
         raise ModelError(
-            "ClosedLoop.run() needs one kind of policy for every patient (BasalBolus, PID or "
-            f"MPC). Got {sorted(k.__name__ for k in kinds)}."
+            "ClosedLoop.run() needs one kind of policy for every patient (BasalBolus, PID, APS "
+            f"or MPC). Got {sorted(k.__name__ for k in kinds)}."
         )
     cls = by_type[kinds.pop()]
     first = policies[0]
@@ -281,11 +359,12 @@ def loop_policy(policies: Sequence[BasalBolus | PID | MPC], spec: LoopSpec) -> L
     if len({cls.neutral(p) for p in policies}) > 1:
         raise ModelError(
             "The closed loop runs one policy configuration for every patient; only the "
-            "patient's basal rate, carb ratio and correction factor may differ."
+            "patient's basal rate, carb ratio and correction factor (and PID's gains) may "
+            "differ."
         )
     if abs(first.every - spec.every) > 1e-9:
         raise ModelError(
             f"The policies decide every {first.every:g} min, the loop every {spec.every:g}."
         )
     basal, cr, cf = (jnp.asarray(a) for a in cls.numbers(policies))
-    return cls(basal, cr, cf, cls.neutral(first))
+    return cls(basal, cr, cf, cls.neutral(first), *cls.extra(policies))

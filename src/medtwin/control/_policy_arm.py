@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..simulate import Trajectory
+from ._aps import APS
 from ._basal_bolus import BasalBolus
 from ._closed_loop import ClosedLoop
 from ._meals import random_meals
@@ -35,7 +36,7 @@ class PolicyArm:
 
     name: str
     loop: ClosedLoop
-    policy: Callable[[float, float, float], BasalBolus | PID | MPC]
+    policy: Callable[[float, float, float], BasalBolus | PID | APS | MPC]
     days: int = 1
     carb_error: float = 0.1
 

@@ -1,4 +1,5 @@
-"""Edge: patient data in and out (CSV, imaging files), named parameter sets, units and codes.
+"""Edge: patient data in and out (CSV, CGM device exports, imaging files), named parameter sets,
+units and codes.
 
 The names below load on first use (PEP 562), so that ``medtwin.data.units`` -- the curated LOINC
 table the command line checks values against -- is read without loading JAX (``csvio`` and
@@ -10,6 +11,10 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from .._lazy import exports as _exports
 
 if _TYPE_CHECKING:
+    from .cgm_formats import CGM_FORMATS as CGM_FORMATS
+    from .cgm_formats import CgmFile as CgmFile
+    from .cgm_formats import cgm_format as cgm_format
+    from .cgm_formats import read_cgm as read_cgm
     from .csvio import read_cgm_csv as read_cgm_csv
     from .csvio import read_events_csv as read_events_csv
     from .csvio import read_model_events_csv as read_model_events_csv
@@ -33,6 +38,10 @@ if _TYPE_CHECKING:
     from .vpatients import virtual_population as virtual_population
 
 _WHERE = {
+    "CGM_FORMATS": "cgm_formats",
+    "CgmFile": "cgm_formats",
+    "cgm_format": "cgm_formats",
+    "read_cgm": "cgm_formats",
     "read_cgm_csv": "csvio",
     "read_events_csv": "csvio",
     "read_model_events_csv": "csvio",
@@ -57,14 +66,18 @@ _WHERE = {
 }
 
 __all__ = [
+    "CGM_FORMATS",
     "T1D_CGM_FILTER",
     "T1D_FILTER",
     "T1D_FREE",
     "VIRTUAL_PATIENTS",
+    "CgmFile",
     "TherapySettings",
     "age_group",
+    "cgm_format",
     "load_virtual_patient",
     "load_virtual_patients",
+    "read_cgm",
     "read_cgm_csv",
     "read_events_csv",
     "read_model_events_csv",

@@ -2,6 +2,8 @@
 
 CGM stream, ``time,glucose_mg_dl``: time in minutes from the start of the record; glucose a
 number, empty or NaN for a gap, ``LO``/``HI`` for readings below/above the sensor's range.
+:func:`read_cgm_csv` also reads Dexcom Clarity and LibreView CSV exports and Nightscout entries
+JSON (:mod:`medtwin.data.cgm_formats`: the format detected from the content).
 
 Events, ``time,kind,amount``: kind ``meal`` (grams of carbohydrate), ``bolus`` (U of insulin)
 or ``basal`` (U/h from then on).
@@ -24,14 +26,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..assimilate import Observations, observations
 from ..errors import DataError
 from ..loop import regimen_event
 from ..models._base import AbstractModel
 from ..simulate import Dose, Regimen, SetRate, basal, bolus, meal
 from ._csvrows import event_rows, rows, stream_rows
+from .cgm_formats import CgmFile, cgm_format, read_cgm
 
 __all__ = [
+    "cgm_observations",
+    "cgm_regimen",
     "read_cgm_csv",
     "read_events_csv",
     "read_model_events_csv",
@@ -48,8 +55,14 @@ _EVENT_KINDS: dict[str, Callable[..., Dose | SetRate]] = {
 }
 
 
-def read_cgm_csv(path: Path) -> Observations:
-    """The CGM readings of ``path`` as observations of ``sc_glucose``."""
+def read_cgm_csv(path: Path, *, tz: str | None = None) -> Observations:
+    """The CGM readings of ``path`` as observations of ``sc_glucose``: a plain CSV
+    (``time,glucose_mg_dl``), a Dexcom Clarity or LibreView CSV export or Nightscout entries
+    JSON, detected from the content (:func:`medtwin.data.cgm_formats.read_cgm`; ``tz``: the
+    zone of the exports' local times). Times are minutes on the file's axis. A plain CSV's
+    values go through :func:`~medtwin.assimilate.observations` as written."""
+    if cgm_format(path) != "plain":
+        return cgm_observations(read_cgm(path, tz=tz))
     times, values = [], []
     for line, row in enumerate(rows(path, ("time", "glucose_mg_dl")), start=2):
         try:
@@ -65,6 +78,19 @@ def read_cgm_csv(path: Path) -> Observations:
         return observations(times, values, "sc_glucose")
     except DataError as exc:
         raise DataError(f"{Path(path).name}: {exc}") from None
+
+
+def cgm_observations(cgm: CgmFile) -> Observations:
+    """The readings of a CGM file as observations of ``sc_glucose`` (LO/HI censored at the
+    device's limits), at its minutes."""
+    return Observations(np.asarray(cgm.times, dtype=np.float64), ("sc_glucose",) * len(cgm),
+                        np.asarray(cgm.values, dtype=np.float64),
+                        np.asarray(cgm.censored, dtype=np.int8))  # fmt: skip
+
+
+def cgm_regimen(cgm: CgmFile) -> Regimen:
+    """The boluses (U) and meals (g) a CGM file carries, as a regimen at its minutes."""
+    return Regimen(tuple(_EVENT_KINDS[e.kind](e.time, e.amount) for e in cgm.events))
 
 
 def read_events_csv(path: Path) -> Regimen:

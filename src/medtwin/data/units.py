@@ -97,7 +97,8 @@ class LoincCode:
     ``Quantity.unit`` when ``Quantity.code`` is absent) to a UCUM code of ``units``.
     ``valid_range`` is the physically possible range in the canonical unit (inclusive).
     ``event`` names the regimen event kind (``EVENT_KINDS``) when the code is an intake
-    rather than a measurement (carbohydrate -> ``"meal"``)."""
+    rather than a measurement (carbohydrate -> ``"meal"``); ``whole``: only whole numbers
+    (a score a model reads through an ordinal link)."""
 
     code: str
     display: str
@@ -107,6 +108,7 @@ class LoincCode:
     valid_range: tuple[float, float]
     aliases: Mapping[str, str] = field(default_factory=dict)
     event: str | None = None
+    whole: bool = False
 
     def match_unit(self, code: str | None, unit: str | None) -> tuple[str, UnitConversion] | None:
         """The UCUM code and conversion for a Quantity's ``code`` (exact, UCUM is case

@@ -31,7 +31,7 @@ from ..errors import SimulationError
 from ..models._base import AbstractODEModel
 from ..simulate import RK4, Regimen, applied_inputs
 from ..simulate._simulate import _advance_one
-from ._forecast import LEVELS, Forecast, _future, draw_quantiles, forecast
+from ._forecast import LEVELS, Forecast, _future, draw_quantiles, draw_theta, forecast
 
 __all__ = ["forecast_many"]
 
@@ -59,7 +59,8 @@ def _kernel(model, solver, keys, params, states, lw, t0, dose, override, refine,
     (uniform saves of the observables) for many patients: patient ``k``'s drawn particles from
     ``t0[k]`` under its own inputs. Each patient takes the kind of step its own ``simulate``
     call would (see ``assimilate_many``'s ``_move``). Returns the observables, each patient's
-    noise key and whether its drawn parameters are all finite (``simulate`` refuses others)."""
+    noise key, whether its drawn parameters are all finite (``simulate`` refuses others) and
+    the drawn parameters (a noise model may read some)."""
     dt = float(model.input_dt)
     pairs = jax.vmap(jax.random.split)(keys)
     k_draw, k_noise = pairs[:, 0], pairs[:, 1]
@@ -104,14 +105,17 @@ def _kernel(model, solver, keys, params, states, lw, t0, dose, override, refine,
 
         return jax.vmap(member)(p_all, y_all)
 
-    return jax.vmap(patient)(params, y0, t0, dose, override, refine, dosing), k_noise, finite
+    outs = jax.vmap(patient)(params, y0, t0, dose, override, refine, dosing)
+    return outs, k_noise, finite, params
 
 
-def _noise(model, keys, latent):
+def _noise(model, keys, latent, params):
     """``forecast``'s draws of the measurement noise, eagerly (not under ``jit``), as there."""
     return jnp.stack(
         [
-            spec.noise.sample(jax.random.fold_in(keys, j), latent[:, j])
+            spec.noise.sample(
+                jax.random.fold_in(keys, j), latent[:, j], draw_theta(model, spec.noise, params)
+            )
             if spec.noise is not None
             else latent[:, j]
             for j, spec in enumerate(model.observables)
@@ -150,7 +154,7 @@ def _run_group(twins, regimens, keys, horizon, every, n_t, stride, levels) -> li
         mask = None if solver is None else solver.refine_mask(np.any(c.dose_rate != 0, axis=-1))
         if mask is not None:
             refine[r], dosing[r] = mask, True
-    outs, k_noise, finite = _kernel(
+    outs, k_noise, finite, drawn = _kernel(
         model, solver, jnp.stack([keys[i] for i in rows]),
         jnp.stack([e.params for e in ens]).astype(jnp.float64),
         jnp.stack([e.states for e in ens]).astype(jnp.float64),
@@ -160,7 +164,8 @@ def _run_group(twins, regimens, keys, horizon, every, n_t, stride, levels) -> li
     )  # fmt: skip
     latent = jnp.moveaxis(outs, -1, 2)  # (patients, draws, observables, times)
     # eager (not under jit), one operation at a time, as forecast() draws the noise
-    draws = np.asarray(jax.vmap(lambda k, x: _noise(model, k, x))(k_noise, latent))[:k_real]
+    draws = np.asarray(jax.vmap(lambda k, x, p: _noise(model, k, x, p))(k_noise, latent, drawn))
+    draws = draws[:k_real]
     finite = np.asarray(finite)
     q = _quantiles(draws[finite[:k_real]], levels)
     n_l = len(levels)

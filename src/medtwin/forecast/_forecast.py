@@ -14,6 +14,7 @@ from jaxtyping import PRNGKeyArray
 from ..assimilate._assimilate import _merge  # the twin's own rule for known events
 from ..assimilate._filters import systematic_resample
 from ..errors import SimulationError
+from ..models._noise import noise_theta
 from ..simulate import Regimen, simulate
 
 __all__ = [
@@ -129,14 +130,17 @@ def forecast(
     t0, t1 = ens.time, ens.time + n_t * every
     times = t0 + every * np.arange(1, n_t + 1)
     events = _future(_merge(twin.regimen, regimen), t1)
+    drawn = np.asarray(ens.params)[anc]
     traj = simulate(
-        model, np.asarray(ens.params)[anc], events, t0=t0, t1=t1, saveat=times,
-        y0=np.asarray(ens.states)[anc], save_states=False,
+        model, drawn, events, t0=t0, t1=t1, saveat=times, y0=np.asarray(ens.states)[anc],
+        save_states=False,
     )  # fmt: skip
     latent = jnp.moveaxis(traj.observables, -1, 1)  # (draws, observables, times)
     latent_draws = jnp.stack(
         [
-            spec.noise.sample(jax.random.fold_in(k_noise, j), latent[:, j])
+            spec.noise.sample(
+                jax.random.fold_in(k_noise, j), latent[:, j], draw_theta(model, spec.noise, drawn)
+            )
             if spec.noise is not None
             else latent[:, j]
             for j, spec in enumerate(model.observables)
@@ -158,6 +162,13 @@ def forecast(
         upper=q[1 + n_l :],
         draws=draws,
     )
+
+
+def draw_theta(model: Any, noise: Any, params: Any) -> Any:
+    """The parameters a noise model reads, per draw (``params``: (draws, n_params)), shaped
+    to broadcast against an observable's (draws, times); None when it reads none."""
+    theta = noise_theta(model, noise, params)
+    return None if theta is None else theta[:, None, :]
 
 
 @dataclass(frozen=True)

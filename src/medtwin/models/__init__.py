@@ -32,6 +32,8 @@ if _TYPE_CHECKING:
     from ._free import free_parameters as free_parameters
     from ._noise import GaussianNoise as GaussianNoise
     from ._noise import NoiseModel as NoiseModel
+    from ._noise import noise_theta as noise_theta
+    from ._ordinal import OrdinalNoise as OrdinalNoise
     from ._priors import LogNormal as LogNormal
     from ._priors import Normal as Normal
     from ._priors import Prior as Prior
@@ -42,6 +44,7 @@ if _TYPE_CHECKING:
     from ._registry import list_models as list_models
     from ._registry import register_model as register_model
     from ._spec import AlertRule as AlertRule
+    from ._spec import DecisionSpec as DecisionSpec
     from ._spec import Declaration as Declaration
     from ._spec import Declared as Declared
     from ._spec import EventSpec as EventSpec
@@ -79,6 +82,7 @@ _WHERE = {
     "Linear": "_composition",
     "LinkMap": "_composition",
     "EventSpec": "_spec",
+    "DecisionSpec": "_spec",
     "Declaration": "_spec",
     "Declared": "_spec",
     "InputSpec": "_spec",
@@ -91,6 +95,8 @@ _WHERE = {
     "free_parameters": "_free",
     "GaussianNoise": "_noise",
     "NoiseModel": "_noise",
+    "noise_theta": "_noise",
+    "OrdinalNoise": "_ordinal",
     "LogNormal": "_priors",
     "Normal": "_priors",
     "Prior": "_priors",
@@ -119,6 +125,7 @@ __all__ = [
     "BergmanMinimal",
     "ComposedModel",
     "Composition",
+    "DecisionSpec",
     "Declaration",
     "Declared",
     "EventSpec",
@@ -135,6 +142,7 @@ __all__ = [
     "NoiseModel",
     "Normal",
     "ObservableSpec",
+    "OrdinalNoise",
     "ParamView",
     "ParameterSpec",
     "PneumoniaSepsis",
@@ -157,6 +165,7 @@ __all__ = [
     "lipids",
     "list_declarations",
     "list_models",
+    "noise_theta",
     "oncology",
     "register_model",
 ]

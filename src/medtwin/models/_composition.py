@@ -330,7 +330,11 @@ class Composition:
             k = names.index(pname)
             ref = f"{params[k].reference}; default {value:g} in {self.name}: {why}"
             params[k] = replace(params[k], default=float(value), reference=ref)
-        observables = tuple(pre(p, s) for p, d in parts for s in d.observables)
+        observables = tuple(
+            replace(pre(p, s), noise=s.noise.renamed(p) if s.noise else None)
+            for p, d in parts
+            for s in d.observables
+        )
         codes = [o.loinc for o in observables if o.loinc]
         if len(set(codes)) != len(codes):
             raise ModelError(

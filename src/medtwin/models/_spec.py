@@ -25,6 +25,7 @@ from ._priors import Prior
 
 __all__ = [
     "AlertRule",
+    "DecisionSpec",
     "Declaration",
     "Declared",
     "EventSpec",
@@ -159,6 +160,47 @@ class AlertRule:
 
 
 @dataclass(frozen=True)
+class DecisionSpec:
+    """What a model offers the treatment-schedule search (:func:`medtwin.control.rank_schedules`):
+    the inputs a schedule acts on and the read-out of its outcome.
+
+    ``antibiotic``: the input of a bactericidal kill rate (1/h), given as a course (start,
+    rate, duration); ``anti_inflammatory``: an input infused over one hour (a dose), or None.
+    ``outcome``: where the classifier of settled states lives (``"module:function"``, called
+    with states of shape ``(..., n_states)``, returning labels); ``outcomes``: its labels, the
+    good one first (``"health"``, ``"cleared"``). ``score``: an observable with an ordinal
+    observation model (:class:`~medtwin.models.OrdinalNoise`) whose expected value a schedule
+    must keep below ``threshold`` at every ``every`` time units of the ``horizon`` (None: the
+    outcome alone ranks). ``horizon``: how long a course is followed before it is classified
+    (model time units, long enough to settle). ``reference``: where the threshold comes from."""
+
+    antibiotic: str
+    outcome: str
+    outcomes: tuple[str, ...]
+    anti_inflammatory: str | None = None
+    score: str | None = None
+    threshold: float | None = None
+    horizon: float = 500.0
+    every: float = 1.0
+    reference: str = ""
+
+    def __post_init__(self) -> None:
+        mod, colon, fn = self.outcome.partition(":")
+        if not (mod and colon and fn) or not self.outcomes:
+            raise ModelError(
+                "DecisionSpec needs outcome='module:function' and its labels (the good one "
+                f"first). Got outcome={self.outcome!r}, outcomes={self.outcomes!r}."
+            )
+        if not (self.horizon > 0 and self.every > 0 and self.every <= self.horizon):
+            raise ModelError(
+                f"DecisionSpec needs 0 < every <= horizon. Got every={self.every!r}, "
+                f"horizon={self.horizon!r}."
+            )
+        if self.threshold is not None and self.score is None:
+            raise ModelError("DecisionSpec: a threshold needs the score observable it applies to.")
+
+
+@dataclass(frozen=True)
 class TwinDefaults:
     """How the model becomes a twin when a configuration does not say otherwise.
 
@@ -168,13 +210,15 @@ class TwinDefaults:
     ``drift``: the particle filter's parameter drift per sqrt(hour). ``alerts``: the rules
     checked on every forecast the twin issues. ``spans``: how far a twin reaches (the longest
     forecast, update and what-if, :class:`medtwin.limits.Spans`; default a week, a week and
-    two days), within what a twin may cost (``medtwin.limits.TWIN_STEPS`` input steps)."""
+    two days), within what a twin may cost (``medtwin.limits.TWIN_STEPS`` input steps).
+    ``decision``: what the treatment-schedule search ranks (:class:`DecisionSpec`), or None."""
 
     prior: str = "spec"
     free: tuple[str, ...] = ()
     drift: float = 0.0
     alerts: tuple[AlertRule, ...] = ()
     spans: Spans = field(default_factory=Spans)
+    decision: DecisionSpec | None = None
 
 
 def _index(specs: Sequence, name: str, what: str, model: str) -> int:
@@ -285,6 +329,32 @@ class Declaration(Declared):
     stochastic: bool = False
     model: str = ""
     evidence: str = ""
+
+    def __post_init__(self) -> None:
+        names = set(self.parameter_names)
+        for spec in self.observables:
+            missing = [r for r in (spec.noise.reads if spec.noise else ()) if r not in names]
+            if missing:
+                raise ModelError(
+                    f"The noise model of observable {spec.name!r} of {self.name!r} reads "
+                    f"parameters {missing}, which the model does not declare. Declare them "
+                    "(ParameterSpec) or name declared ones."
+                )
+        dec = self.twin_defaults.decision
+        if dec is not None:
+            for name in (dec.antibiotic, dec.anti_inflammatory):
+                if name is not None and name not in self.input_names:
+                    raise ModelError(
+                        f"The decision of {self.name!r} acts on input {name!r}, which it does "
+                        f"not take. Expected one of: {', '.join(self.input_names)}."
+                    )
+            if dec.score is not None:
+                noise = self.observables[self.observable_index(dec.score)].noise
+                if not hasattr(noise, "expected"):
+                    raise ModelError(
+                        f"The decision of {self.name!r} reads score {dec.score!r}, which has no "
+                        "ordinal observation model (OrdinalNoise)."
+                    )
 
     @classmethod
     def of(cls, model: type) -> Declaration:

@@ -30,6 +30,11 @@ patients. The cone is drawn as SVG by ``static/chart.js``. What the API lacks is
 ``patients/{pid}/skill``
     the skill ledger, as ``/patients/{pid}/skill``, and per observable its ``calibration``:
     ``calibrated``, ``over-confident`` or ``under-confident`` (``_dashboard_drift``).
+``patients/{pid}/scores``
+    the organ-score panel (``_dashboard_scores``): SOFA and its six components at each time
+    the stored ICU chart changed, Sepsis-3 and septic shock, and the twin's predicted SOFA
+    (median and bands of its latest forecast) where its model declares an ordinal SOFA
+    observable.
 ``patients/{pid}/what-if``
     the cones (median and bands) of 1-3 candidate regimens, paired, at the horizon chosen: the
     longest horizon offered is computed and cut (``_dashboard_whatif``: no compile per horizon,
@@ -59,10 +64,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from .. import loop, timeunits
 from ..credibility._domain import describe
-from ..errors import StoreError
+from ..errors import MedtwinError, StoreError
 from ..forecast import draw_quantiles, what_if
 from ..loop import QUANTILES, StoredForecast, observable_for
-from ..models import get_model
+from ..models import Declaration, declaration, get_model
 from ..store import PatientSummary, Store
 from ._auth import Caller, authenticate
 from ._concurrency import heavy
@@ -71,6 +76,7 @@ from ._dashboard_cache import Ledgers as _Ledgers  # noqa: F401  (its former nam
 from ._dashboard_cache import version_grid as _grid  # noqa: F401  (its former name here)
 from ._dashboard_display import human_unit, probability_phrase, target_range
 from ._dashboard_drift import calibration_of
+from ._dashboard_scores import infection_of, organ_scores, sofa_observable
 from ._dashboard_whatif import cut, horizon_choices
 from ._errors import ApiError
 from ._schemas import WhatIfConesBody, WhatIfConesJson
@@ -444,6 +450,29 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
         latest = head(store, who, pid).version
         version, doc = ledger(store, who, pid, latest)
         return {"version": version, "latest": latest, "stale": version < latest, **doc}
+
+    @router.get("/ui/api/patients/{pid}/scores")
+    def scores(pid: _PID, who: Who, request: Request) -> dict[str, Any]:
+        """The organ-score panel: SOFA over time from the stored ICU chart, Sepsis-3 and septic
+        shock (``has_scores`` false without score inputs), and ``predicted``: the twin's SOFA
+        forecast where its model declares one (else None)."""
+        store: Store = request.app.state.store
+        pid = who.patient(pid, "observation.search")
+        decl: Declaration | None = None
+        try:
+            decl = declaration(store.twin_versions(pid, actor=who.name)[-1].model)
+        except (StoreError, MedtwinError):  # no twin, or a model that is not registered
+            decl = None
+        obs = store.observations(pid, actor=who.name)
+        doc = organ_scores(obs, pid, infection=infection_of(decl))
+        spec, doc["predicted"] = sofa_observable(decl), None
+        fcs = store.forecasts(pid, actor=who.name, limit=1) if spec and doc["has_scores"] else []
+        if spec is not None and fcs and spec.name in fcs[0].forecast.observable_names:
+            j = fcs[0].forecast.observable_names.index(spec.name)
+            doc["predicted"] = {"observable": spec.name, "description": spec.description,
+                                "assimilated": spec.loinc is not None,
+                                **_series(fcs[0], j)}  # fmt: skip
+        return doc
 
     @router.post("/ui/api/patients/{pid}/what-if")
     def what_if_cones(

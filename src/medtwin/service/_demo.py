@@ -1,4 +1,4 @@
-"""The demo that ``make run`` serves: three patients whose data stream in accelerated time.
+"""The demo that ``make run`` serves: four patients whose data stream in accelerated time.
 
 Two type-1 diabetes patients (simglucose's virtual patients adult#001 and adolescent#003, whose
 parameters the twins are not told) eat three meals a day with carb-counted boluses and wear a
@@ -10,19 +10,29 @@ store updates that patient's twin (assimilate + forecast) -- exactly what data a
 the API do. The truth is simulated once, ahead, from fixed seeds, so a second run on the same
 database continues where the first stopped.
 
-A fourth patient is a cholesterol twin (``ldl``, timed in days): the Synthea patient of
+The fourth stream is an ICU pneumonia patient (``_demo_icu.py``): a twin on the composed model
+``pneumonia-sepsis``, made like the others (:func:`seed_icu`, in the stream's thread once the
+server listens, as the LDL patient below), with an hourly white-cell count drawn from that
+model (a lung inoculated with 10^7 CFU/mL) for 24 simulated hours and a synthetic ICU chart --
+the SOFA and septic-shock inputs, FHIR R4 Observations and norepinephrine
+MedicationAdministrations -- sent through the FHIR ingestion (``parse_bundle``, then
+``Store.ingest``) as it falls due, before the count of its hour; the patient page's organ-score
+panel reads them (``_dashboard_scores.py``).
+
+A fifth patient is a cholesterol twin (``ldl``, timed in days): the Synthea patient of
 ``../shared/reference/fhir`` whose record holds LDL-C and total cholesterol results (2000 and
 2005) and an atorvastatin 80 mg prescription (2008), ingested as ``POST /fhir`` would, with a
 twin that takes them in one update and forecasts five years at a 30-day cadence
 (:func:`seed_ldl`). It is made in the stream's thread, once the server listens, so the LDL
 model's compilation does not delay the start; without the bundle (an installed package) the
-demo has three patients.
+demo has four patients.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,9 +44,10 @@ from ..data import load_virtual_patient, therapy_settings
 from ..data.fhir import parse_bundle
 from ..data.records import EventRecord, ObservationRecord, PatientRecord
 from ..errors import ModelError, StoreError
-from ..models import GaussianNoise, Reynolds2006, UVAPadova
+from ..models import GaussianNoise, Reynolds2006, UVAPadova, get_model
 from ..simulate import Regimen, bolus, meal, simulate
 from ..store import Store, TwinConfig
+from ._demo_icu import ICU_HOURS, ICU_INOCULUM, icu_resources
 
 __all__ = [
     "DemoPatient",
@@ -44,6 +55,7 @@ __all__ = [
     "demo_patients",
     "demo_stream",
     "seed_demo",
+    "seed_icu",
     "seed_ldl",
     "stream_demo",
 ]
@@ -67,7 +79,9 @@ LDL_CONFIG = TwinConfig("ldl", LDL_EPOCH, prior="spec", n=500, seed=4, horizon=1
 @dataclass
 class DemoPatient:
     """One demo patient: its source id, twin configuration, and the data it will send
-    (``readings``: (minutes since epoch, value, censored); ``events``: (minute, kind, amount))."""
+    (``readings``: (minutes since epoch, value, censored); ``events``: (minute, kind, amount);
+    ``fhir``: (epoch, subject reference) -> (minute, FHIR R4 resource) of other records, sent
+    through the FHIR ingestion as they fall due)."""
 
     source_id: str
     name: str
@@ -77,6 +91,7 @@ class DemoPatient:
     every: int  # ticks between readings
     readings: list[tuple[float, float, int]]
     events: list[tuple[float, str, float]] = field(default_factory=list)
+    fhir: Callable[[datetime, str], list[tuple[float, dict[str, Any]]]] | None = None
     pid: str = ""
     sent: int = 0  # readings already stored
 
@@ -124,7 +139,26 @@ def _sepsis(epoch: datetime, seed: int) -> DemoPatient:
                        config, int(60 / STEP_MIN), readings)  # fmt: skip
 
 
+def _icu_pneumonia(epoch: datetime, seed: int) -> DemoPatient:
+    """The ICU pneumonia patient (``_demo_icu.py``): hourly white-cell counts of the composed
+    model's truth, its ICU chart through the FHIR ingestion."""
+    model = get_model("pneumonia-sepsis")
+    hours = np.arange(1.0, ICU_HOURS + 1.0)
+    truth = model.make_params(**{"lung.P0": ICU_INOCULUM})
+    wbc = np.asarray(simulate(model, truth, t1=hours[-1], saveat=hours).observable("sys.wbc"))
+    noise = _noise(model, "sys.wbc")
+    wbc = wbc + np.asarray(noise.sd(wbc)) * np.random.default_rng(seed).standard_normal(wbc.size)
+    config = TwinConfig("pneumonia-sepsis", epoch, prior="spec", n=256, seed=seed,
+                        horizon=12.0, every=1.0)  # fmt: skip
+    readings = [(60.0 * h, float(max(v, 0.0)), 0) for h, v in zip(hours, wbc.round(2), strict=True)]
+    return DemoPatient("urn:medtwin:demo|icu-pneumonia", "Demo ICU pneumonia", "6690-2",
+                       "10*3/uL", config, int(60 / STEP_MIN), readings,
+                       fhir=icu_resources)  # fmt: skip
+
+
 def demo_patients(epoch: datetime) -> list[DemoPatient]:
+    """The patients seeded before the server listens (the ICU pneumonia patient joins in the
+    stream's thread: :func:`seed_icu`)."""
     return [_t1d("adult#001", epoch, 1), _t1d("adolescent#003", epoch, 2), _sepsis(epoch, 3)]
 
 
@@ -141,13 +175,28 @@ def seed_demo(store: Store, now: datetime | None = None) -> tuple[list[DemoPatie
         epoch = store.twin_versions(first, actor=DEMO_USER)[0].time
     patients = demo_patients(epoch)
     for p in patients:
-        pid = store.lookup_patient(p.source_id)
-        if pid is None:
-            pid = store.add_patient(PatientRecord(p.source_id, name=p.name), actor=DEMO_USER)
-            store.create_twin(pid, p.config, actor=DEMO_USER)
-        p.pid = pid
-        p.sent = len(store.observations(pid, actor=DEMO_USER))
+        _seed(store, p)
     return patients, token
+
+
+def _seed(store: Store, p: DemoPatient) -> None:
+    """Create ``p``'s patient and twin if missing; note its pseudonym and readings sent."""
+    pid = store.lookup_patient(p.source_id)
+    if pid is None:
+        pid = store.add_patient(PatientRecord(p.source_id, name=p.name), actor=DEMO_USER)
+        store.create_twin(pid, p.config, actor=DEMO_USER)
+    p.pid = pid
+    p.sent = len(store.observations(pid, actor=DEMO_USER, code=p.code))
+
+
+def seed_icu(store: Store, epoch: datetime) -> DemoPatient:
+    """The ICU pneumonia patient (:func:`_icu_pneumonia`) on the demo's ``epoch``, seeded as
+    :func:`seed_demo` seeds the others (created if missing, else picked up where it is). It is
+    made in the stream's thread, once the server listens: its truth and its twin compile the
+    composed model (about 10 s of CPU), which would otherwise delay the start."""
+    p = _icu_pneumonia(epoch, 5)
+    _seed(store, p)
+    return p
 
 
 def seed_ldl(store: Store, bundle: Path = LDL_BUNDLE) -> str | None:
@@ -184,10 +233,27 @@ def step(store: Store, p: DemoPatient) -> None:
         recs = [EventRecord(f"{p.source_id}:event:{e[0]:g}:{e[1]}", p.pid, e[1], _at(epoch, e[0]),
                             e[2]) for e in due]  # fmt: skip
         store.add_events(p.pid, recs, actor="demo-stream", update=False)
+    if p.fhir is not None:
+        _send_fhir(store, p, lo, t)
     rec = ObservationRecord(f"{p.source_id}:reading:{p.sent}", p.pid, p.code, _at(epoch, t),
                             float(value), p.unit, int(cens))  # fmt: skip
     store.add_observations(p.pid, [rec], actor="demo-stream")
     p.sent += 1
+
+
+def _send_fhir(store: Store, p: DemoPatient, lo: float, t: float) -> None:
+    """Ingest ``p``'s FHIR resources due in ``(lo, t]`` (minutes) as ``POST /fhir`` would: one
+    Bundle, parsed by :func:`parse_bundle`, stored without a twin update (the reading that
+    follows updates the twin)."""
+    assert p.fhir is not None
+    due = [r for m, r in p.fhir(p.config.epoch, f"Patient/{p.pid}") if lo < m <= t]
+    if not due:
+        return
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": r} for r in due]}  # fmt: skip
+    parsed = parse_bundle(bundle)
+    store.ingest(parsed.patients, parsed.observations, parsed.events, actor="demo-stream",
+                 update=False)  # fmt: skip
 
 
 def stream_demo(
@@ -235,7 +301,8 @@ class DemoStream:
         ldl = " and a cholesterol (LDL) patient over years" if LDL_BUNDLE.is_file() else ""
         return (
             f"medtwin demo: {len(self.patients)} patients streaming (1 tick = 5 min every "
-            f"{self.tick_s:g} s){ldl}.\n  Dashboard: {base}/\n  API docs:  {base}/docs\n"
+            f"{self.tick_s:g} s), an ICU pneumonia patient joining them{ldl}.\n"
+            f"  Dashboard: {base}/\n  API docs:  {base}/docs\n"
             f"  Login token (user '{DEMO_USER}', admin): {self.token}\nCtrl-C stops."
         )
 
@@ -252,7 +319,8 @@ def demo_stream(store: Store, stop: threading.Event, tick_s: float = 1.0) -> Dem
     """Seed the demo in ``store`` (:func:`seed_demo`) and ready its stream, one tick every
     ``tick_s`` seconds until ``stop``; :meth:`DemoStream.start` starts it."""
     patients, token = seed_demo(store)
-    thread = threading.Thread(target=_seed_ldl_and_stream, args=(store, patients, stop, tick_s),
+    thread = threading.Thread(target=_seed_ldl_and_stream,
+                              args=(store, list(patients), stop, tick_s),
                               name="demo-stream", daemon=True)  # fmt: skip
     return DemoStream(patients, token, tick_s, thread)
 
@@ -260,7 +328,12 @@ def demo_stream(store: Store, stop: threading.Event, tick_s: float = 1.0) -> Dem
 def _seed_ldl_and_stream(
     store: Store, patients: list[DemoPatient], stop: threading.Event, tick_s: float
 ) -> None:
-    """The demo thread: the LDL patient (:func:`seed_ldl`), then :func:`stream_demo`."""
+    """The demo thread: the ICU pneumonia patient (:func:`seed_icu`, joining ``patients``)
+    and the LDL patient (:func:`seed_ldl`), then :func:`stream_demo`."""
+    try:
+        patients.append(seed_icu(store, patients[0].config.epoch))
+    except Exception:  # the stream goes on without it; the error is logged
+        log.exception("demo: the ICU pneumonia patient")
     try:
         seed_ldl(store)
     except Exception:  # the stream goes on without it; the error is logged

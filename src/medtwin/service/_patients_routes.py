@@ -1,5 +1,6 @@
 """Patients and their data: ``/patients``, FHIR ingestion (``/fhir``, a patient's
-observations and regimen) and FHIR search (``/fhir/Observation``).
+observations and regimen), CGM files (``/patients/{pid}/cgm``: Dexcom Clarity, LibreView,
+Nightscout, detected by ``medtwin.data.cgm_formats``) and FHIR search (``/fhir/Observation``).
 
 Bodies here are FHIR R4 resources, parsed by ``medtwin.data.fhir`` (errors are its
 OperationOutcomes). A clinician who creates or ingests a patient is granted it; every other
@@ -17,7 +18,8 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from ..data.fhir import parse_bundle, parse_resource, search_param
+from ..data.cgm_formats import read_cgm
+from ..data.fhir import ParsedBundle, parse_bundle, parse_resource, search_param
 from ..store import IngestRefused, Store, pseudonym_of
 from ._auth import Caller
 from ._concurrency import heavy
@@ -121,6 +123,36 @@ def patients_router(*, max_body_bytes: int = 5_000_000) -> APIRouter:
         parsed = parse_resource(body, expected_type="MedicationAdministration")
         with heavy(request.app, who, "event.create", pid):
             return ingest(store, who, parsed, fixed_pid=pid)
+
+    @router.post("/patients/{pid}/cgm", tags=["data"])
+    def post_cgm(
+        pid: str,
+        who: Who,
+        body: RawBody,
+        store: StoreOf,
+        request: Request,
+        tz: Annotated[str | None, Query(max_length=64)] = None,
+        start: Annotated[datetime | None, Query()] = None,
+    ) -> dict[str, Any]:
+        """A CGM file of this patient as its app exports it -- a Dexcom Clarity or LibreView
+        CSV, Nightscout entries JSON, or the plain CSV ``time,glucose_mg_dl`` with ``start``
+        (the instant its minute 0 stands for). ``tz``: the IANA zone of Clarity's and
+        LibreView's local times (UTC without it). The format is detected and returned with
+        what was taken and skipped; the readings (LOINC 99504-3, Low/High censored) and the
+        file's boluses and meals are stored as FHIR ingestion stores them, a second upload
+        adding nothing; the twin updates. A file of no known format is refused (422) with the
+        formats tried and its first line, and nothing is stored."""
+        pid = who.patient(pid, "observation.create")
+        cgm = read_cgm(body, name="the uploaded file", tz=tz, start=start)
+        obs, events = cgm.records(f"Patient/{pid}")
+        parsed = ParsedBundle("cgm-file", observations=obs, events=events)
+        with heavy(request.app, who, "observation.create", pid):
+            done = ingest(store, who, parsed, fixed_pid=pid)
+        return {**done, "format": cgm.format, "format_label": cgm.label,
+                "cgm": {"readings": len(cgm), "censored": int((cgm.censored != 0).sum()),
+                        "events": len(cgm.events), "skipped": dict(cgm.skipped),
+                        "reordered": cgm.reordered, "notes": list(cgm.notes),
+                        "summary": cgm.summary()}}  # fmt: skip
 
     # -- data out ----------------------------------------------------------------------------
 

@@ -22,11 +22,22 @@ BN_VARS = (
     "variable b {\n  type discrete [ 2 ] { lo, hi };\n}\n"
 )
 
+CLARITY = (
+    "Index,Timestamp (YYYY-MM-DDThh:mm:ss),Event Type,Event Subtype,Patient Info,Device Info,"
+    "Source Device ID,Glucose Value (mg/dL),Insulin Value (u),Carb Value (grams),Duration "
+    "(hh:mm:ss),Glucose Rate of Change (mg/dL/min),Transmitter Time (Long Integer),"
+    "Transmitter ID\n"
+)
+
 FILES = {
     "good.csv": "time,glucose_mg_dl\n0,120\n5,125\n",
     "negative.csv": "time,glucose_mg_dl\n0,120\n5,-30\n",
     "huge.csv": "time,glucose_mg_dl\n0,120\n5,1e308\n",
     "malformed.csv": "when;what\n1;2\n",
+    "not_cgm.csv": "Date;Time;Sensor Glucose (mg/dL)\n04.03.2024;08:00;120\n",
+    "clarity.csv": CLARITY + "1,2024-03-04T08:00:00,EGV,,,,,120,,,,,,TX1\n",
+    "clarity_bolus.csv": CLARITY + "1,2024-03-04T08:00:00,EGV,,,,,120,,,,,,TX1\n"
+    "2,2024-03-04T08:05:00,Insulin,Fast-Acting,,,,,1e4,,,,,\n",
     "big_bolus.csv": "time,kind,amount\n0,meal,40\n5,bolus,1e12\n",
     "big_meal.csv": "time,kind,amount\n0,meal,1e300\n",
     "existing.csv": "keep me\n",
@@ -80,6 +91,13 @@ CASES = {
     "replay data a folder": (["twin", "replay", "--data", "dir"], "'dir'"),
     "replay data malformed": (["twin", "replay", "--data", "malformed.csv"], "header"),
     "replay data missing": (["twin", "replay", "--data", "nope.csv"], "No such file"),
+    "replay no CGM format": (["twin", "replay", "--data", "not_cgm.csv"],
+                             "none of the CGM formats"),
+    "replay tz unknown": (["twin", "replay", "--data", "clarity.csv", "--tz", "Mars/Olympus"],
+                          "Unknown time zone"),
+    "replay tz on a stream": (["twin", "replay", "--data", "good.csv", "--tz", "UTC"],
+                              "--tz sets the zone"),
+    "replay export bolus 1e4": (["twin", "replay", "--data", "clarity_bolus.csv"], "[0, 300] U"),
     "replay bolus 1e12": (["twin", "replay", "--data", "good.csv", "--events",
                            "big_bolus.csv"], "[0, 300] U"),
     "replay meal 1e300": (["twin", "replay", "--data", "good.csv", "--events",
@@ -118,6 +136,8 @@ CASES = {
     "control days 1e9": (["trial", "t1d-control", "--days", "1e9"], "'--days'"),
     "control particles": (["trial", "t1d-control", "--particles", "100000000"], "particles"),
     "control out a folder": (["trial", "t1d-control", "--out", "dir"], "names a folder"),
+    "control therapy error": (["trial", "t1d-control", "--therapy-error", "-1"], "sd of the log"),
+    "control policy": (["trial", "t1d-control", "--policies", "bb,oref"], "bb,pid,aps,mpc"),
     # replay-version
     "replay-version neither": (["replay-version", P, "--db", MISSING_DB], "or --all"),
     "replay-version both": (["replay-version", P, "3", "--all", "--db", MISSING_DB],

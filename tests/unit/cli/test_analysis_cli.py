@@ -110,3 +110,16 @@ def test_sensitivity_sobol_table_and_errors(files):
     assert res.exit_code == 2 and "serial, process or dask" in res.output
     res = invoke("sensitivity", "bergman", "--output", "tir:insulin")
     assert res.exit_code == 2 and "glucose observable in mg/dL" in res.output
+
+
+def test_identifiability_takes_a_device_export_as_cgm_data():
+    from pathlib import Path
+
+    from medtwin.cli._analysis import _data_header
+    from medtwin.errors import DataError
+
+    cgm = Path(__file__).parents[2] / "data" / "cgm"
+    assert _data_header(cgm / "clarity_mg_dl.csv") is True
+    assert _data_header(cgm / "nightscout_entries.json") is True
+    with pytest.raises(DataError, match="or a Dexcom Clarity, LibreView or Nightscout CGM"):
+        _data_header(cgm / "not_a_cgm.csv")

@@ -100,7 +100,10 @@ def test_replay_plot_is_a_png(folder, run_main):
     code, out, err = run_main([*COMMANDS["replay"], "--plot", "replay.png"])
     assert code == 0, err
     assert_png(folder / "replay.png")
-    assert out.startswith("24 readings: 23 assimilated, dropped: 1 missing value (NaN); 3 of")
+    assert out.splitlines()[0].startswith("Read ")  # the file's format, then what it held
+    assert out.splitlines()[1].startswith(
+        "24 readings: 23 assimilated, dropped: 1 missing value (NaN); 3 of"
+    )
 
 
 def test_trial_plot_is_a_png(folder, run_main):

@@ -26,7 +26,10 @@ def test_recommend_refuses_an_unknown_patient(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--policies", "bb,magic"], "subset of bb,pid,mpc"),
+        (["--policies", "bb,magic"], "subset of bb,pid,aps,mpc"),
+        (["--therapy-error", "-0.1"], "--therapy-error is the sd of the log"),
+        (["--therapy-error", "2"], "between 0 (the true settings) and 1"),
+        (["--therapy-error", "nan"], "finite number"),
         (["--patients", "adult#099"], "virtual"),
         (["--days", "0"], "--days must be > 0"),
         (["--out", "/nonexistent/folder/r.csv"], "existing folder"),

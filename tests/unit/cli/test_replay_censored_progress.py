@@ -38,7 +38,8 @@ def test_replay_counts_hi_and_lo_as_censored_as_identifiability_does(folder, run
     code, out, err = run_main(["twin", "replay", "--data", "cgm.csv", "--particles", "64",
                                "--horizon", "30"])  # fmt: skip
     assert code == 0, err
-    first = out.splitlines()[0]
+    assert out.splitlines()[0] == "Read cgm.csv as a plain stream CSV (time,sc_glucose)."
+    first = out.splitlines()[1]
     assert first == (
         "24 readings: 23 assimilated, dropped: 1 missing value (NaN); 3 of the assimilated "
         "censored (LO/HI)"

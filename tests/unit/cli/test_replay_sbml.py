@@ -61,7 +61,8 @@ def test_an_imported_model_replays_and_forecasts_its_own_curve(folder, run_main)
                                "--mapping", "map.json", "--horizon", "30", "--particles", "128",
                                "--out", "f.csv"])  # fmt: skip
     assert code == 0, err
-    assert out.splitlines()[0].startswith("19 readings: 19 assimilated")
+    assert out.splitlines()[0] == "Read g.csv as a plain stream CSV (time,G)."
+    assert out.splitlines()[1].startswith("19 readings: 19 assimilated")
     truth = np.load(folder / "truth.npy")
     with (folder / "f.csv").open() as f:
         rows = [r for r in csv.DictReader(f) if float(r["horizon_min"]) == 30.0]

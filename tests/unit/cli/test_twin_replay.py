@@ -3,6 +3,7 @@
 import csv
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,7 +43,10 @@ def test_csv_readers(stream):
 @pytest.mark.parametrize(
     ("name", "text", "fragment"),
     [
-        ("cgm.csv", "t,glucose\n1,2\n", "expected the header time,glucose_mg_dl. Got t,glucose"),
+        # none of the CGM formats: the formats tried and the first line
+        ("cgm.csv", "t,glucose\n1,2\n", "(header time,glucose_mg_dl); Dexcom Clarity"),
+        ("cgm.csv", "t,glucose\n1,2\n", "Its first line reads 't,glucose'"),
+        ("cgm.csv", "time,glucose\n1,2\n", "expected the header time,glucose_mg_dl. Got time,gl"),
         ("cgm.csv", "time,glucose_mg_dl\nnoon,100\n", "line 2: time must be minutes"),
         ("ev.csv", "time,kind,amount\n5,snack,10\n", "line 2: kind must be meal, bolus or basal"),
         ("ev.csv", "time,kind,amount\n5,meal,-10\n", "line 2: The amount of the meal must be >= 0"),
@@ -85,3 +89,18 @@ def test_replay_bad_options_exit_2(stream):
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert res.returncode == 2 and "--horizon must be a positive multiple of 5" in res.stderr
+
+
+def test_replay_reads_a_device_export_and_says_which_format(tmp_path):
+    """A Nightscout entries file (tests/data/cgm): the format printed, its LOW censored."""
+    data = Path(__file__).parents[2] / "data" / "cgm" / "nightscout_entries.json"
+    res = subprocess.run(
+        [sys.executable, "-m", "medtwin.cli", "twin", "replay", "--data", str(data),
+         "--horizon", "30", "--particles", "64"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    out = " ".join(res.stdout.split())  # rich wraps long lines
+    assert "Read nightscout_entries.json as a Nightscout entries JSON: 12 glucose readings" in out
+    assert "skipped 1 error codes (sgv below 39), 1 'mbg' entries, 1 'cal' entries" in out
+    assert "12 readings: 12 assimilated, dropped: none; 1 of the assimilated censored" in out

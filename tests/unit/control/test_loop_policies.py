@@ -66,7 +66,8 @@ def test_traced_basal_bolus_decides_as_the_object_api():
 
 
 def test_traced_pid_decides_as_the_object_api():
-    users = [PID(1.0, carb_ratio=10.0), PID(0.6, carb_ratio=15.0)]
+    # every patient's own gains (scaled to its total daily insulin)
+    users = [PID(1.0, carb_ratio=10.0).scaled(50.0), PID(0.6, carb_ratio=15.0).scaled(20.0)]
     policy = loop_policy(users, SPEC)
     assert isinstance(policy, PIDLoop) and policy.history(SPEC) == 25
     state = policy.init(LOOP, TRUTH, jax.random.key(0))

@@ -47,16 +47,21 @@ def test_declaration(model):
     assert [s.unit for s in model.states] == ["1e6 cells/cc", "a.u.", "a.u.", "a.u."]
     assert model.input_names == ("antibiotic", "anti_inflammatory")
     assert [s.unit for s in model.inputs] == ["1/h", "a.u./h"]
-    assert model.observable_names == ("wbc", "damage", "pathogen", "anti_inflammatory")
+    assert model.observable_names == ("wbc", "damage", "pathogen", "anti_inflammatory", "sofa")
     loinc = {o.name: o.loinc for o in model.observables}
-    assert loinc == {"wbc": "6690-2", "damage": None, "pathogen": None, "anti_inflammatory": None}
+    assert loinc == {
+        "wbc": "6690-2", "damage": None, "pathogen": None, "anti_inflammatory": None,
+        "sofa": "96790-1",  # LOINC SOFA Total Score
+    }  # fmt: skip
     for obs in model.observables:
         assert obs.unit and obs.description and obs.noise is not None, obs.name
     assert model.observables[0].unit == "10*3/uL"
 
 
 def test_parameter_specs(model):
-    assert model.parameter_names == (*PUBLISHED, "P0", "wbc0", "wbc_per_N")
+    assert model.parameter_names == (
+        *PUBLISHED, "P0", "wbc0", "wbc_per_N", "sofa_c1", "sofa_gap", "sofa_s"
+    )  # fmt: skip
     for spec in model.parameters:
         lo, hi = spec.bounds
         assert spec.unit and spec.reference and spec.description, spec.name
@@ -75,7 +80,9 @@ def test_initial_state_and_observe(model):
     np.testing.assert_allclose(y0, [2.5, 0.0, 0.0, CA_REST], rtol=1e-15)
     np.testing.assert_allclose(model.baseline_inputs(params), [0.0, 0.0])
     y = jnp.array([0.3, 0.8, 5.0, 0.4])
-    np.testing.assert_allclose(model.observe(0.0, y, params), [7.0 + 10.0 * 0.8, 5.0, 0.3, 0.4])
+    np.testing.assert_allclose(
+        model.observe(0.0, y, params), [7.0 + 10.0 * 0.8, 5.0, 0.3, 0.4, 5.0]
+    )
 
 
 # Every scenario of the behaviour tests in one batched call (one compile): name -> (parameter
@@ -101,7 +108,7 @@ def runs(model):
     params = jnp.stack([model.make_params(**kw) for kw, _ in SCENARIOS.values()])
     tr = simulate(model, params, [r for _, r in SCENARIOS.values()], t1=600.0, saveat=SAVEAT)
     assert tr.states.shape == (len(SCENARIOS), SAVEAT.size, 4)
-    assert tr.observables.shape == (len(SCENARIOS), SAVEAT.size, 4)
+    assert tr.observables.shape == (len(SCENARIOS), SAVEAT.size, 5)
     assert bool(jnp.all(tr.ok))
     names = list(SCENARIOS)
     return {name: np.asarray(tr.states[names.index(name)]) for name in names}

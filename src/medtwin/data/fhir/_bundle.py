@@ -12,7 +12,8 @@ with one issue per problem and stores nothing). What is taken, skipped or refuse
   ``fhir.resources``), whatever its type; fullUrls must be unique (``duplicate``).
 - Patient -> :class:`PatientRecord`; Observation -> :class:`ObservationRecord` (or a ``meal``
   :class:`EventRecord`, see ``_observation.py``); MedicationAdministration -> ``bolus``/
-  ``basal`` :class:`EventRecord` (see ``_medication.py``).
+  ``basal`` :class:`EventRecord` (see ``_medication.py``), or for a vasopressor an
+  :class:`ObservationRecord` of its rate in ug/kg/min (see ``_vasopressor.py``).
 - Skipped, with the entry index, type and reason in ``ParsedBundle.skipped`` (not an error):
   valid resources of the other types (Encounter, Condition, MedicationRequest, Claim, ... of a
   Synthea bundle), Observations that are valid FHIR but carry nothing a twin reads (another
@@ -39,10 +40,11 @@ from ..records import EventRecord, ObservationRecord, PatientRecord
 from ._issues import Issues, Skip, show
 from ._json import load_json
 from ._lipid_meds import read_lipid_medication
-from ._medication import read_administration
+from ._medication import medication_concept, read_administration
 from ._observation import read_observation
 from ._patient import read_patient
 from ._validate import validate_resource
+from ._vasopressor import read_vasopressor, vasopressor_of
 
 __all__ = ["ParsedBundle", "Skipped", "parse_bundle", "parse_resource"]
 
@@ -121,6 +123,9 @@ def _read(
         )  # fmt: skip
     if rt in ("MedicationRequest", "MedicationStatement"):
         return read_lipid_medication(resource, rt, root, issues, entries=entries, full_url=full_url)
+    drug = vasopressor_of(medication_concept(resource, entries or {}))
+    if drug is not None:
+        return read_vasopressor(resource, drug, root, issues, entries=entries, full_url=full_url)
     return read_administration(resource, root, issues, entries=entries, full_url=full_url)
 
 

@@ -11,6 +11,8 @@ converted to mass.
 - ``dosage.rateQuantity`` in U/h (U/min, U/d converted) or ``dosage.rateRatio`` U per
   time, status ``completed`` or ``in-progress`` -> ``basal`` (U/h) from that time on.
 
+A vasopressor's administration is read by ``_vasopressor.py`` (its rate in ug/kg/min).
+
 Skipped (reported): administrations that are not insulin -- antibiotic and anti-inflammatory
 administrations are not ingested in this version -- and statuses ``entered-in-error``,
 ``not-done``, ``stopped``, ``on-hold``, ``unknown`` (and ``in-progress`` for a bolus, which is
@@ -30,7 +32,7 @@ from ._issues import Issues, Skip, show
 from ._refs import patient_ref, source_id
 from ._times import effective_time
 
-__all__ = ["is_insulin", "read_administration"]
+__all__ = ["RXNORM", "is_insulin", "medication_concept", "read_administration"]
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"
@@ -57,7 +59,11 @@ def is_insulin(concept: dict[str, Any] | None) -> bool:
     return "insulin" in str(concept.get("text") or "").lower()
 
 
-def _medication(resource: dict[str, Any], entries: Mapping[str, dict[str, Any]]) -> dict | None:
+def medication_concept(
+    resource: dict[str, Any], entries: Mapping[str, dict[str, Any]]
+) -> dict | None:
+    """The CodeableConcept of the medication an administration names (inline, contained or a
+    Medication entry of the bundle; a reference's display as text), or None."""
     if "medicationCodeableConcept" in resource:
         return resource["medicationCodeableConcept"]
     ref = resource.get("medicationReference") or {}
@@ -163,10 +169,10 @@ def read_administration(
             f"({', '.join(ADMINISTRATION_STATUS)}). Got {show(status)}.",
         )
         return None
-    if not is_insulin(_medication(resource, entries)):
+    if not is_insulin(medication_concept(resource, entries)):
         return Skip(
-            "not an insulin administration (antibiotic and anti-inflammatory administrations "
-            "are not ingested in this version)"
+            "not an insulin or vasopressor administration (antibiotic and anti-inflammatory "
+            "administrations are not ingested in this version)"
         )
     status = resource.get("status")
     if status not in ("completed", "in-progress"):

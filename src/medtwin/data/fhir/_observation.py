@@ -130,6 +130,14 @@ def quantity_value(
             f"{row.canonical_unit} of {row.display}. Check the value and its unit.",
         )
         return None
+    if row.whole and canonical != round(canonical):
+        issues.add(
+            "value",
+            f"{where}.value",
+            f"{value:g} is not a whole number: {row.display} is a score from {lo:g} to "
+            f"{hi:g}. Send the score itself.",
+        )
+        return None
     return canonical, ucum
 
 

@@ -26,6 +26,7 @@ from .._noise import GaussianNoise
 from .._priors import LogNormal, Prior
 from .._spec import (
     AlertRule,
+    DecisionSpec,
     Declaration,
     EventSpec,
     InputSpec,
@@ -165,9 +166,17 @@ SMITH2011 = Declaration(
     ),
     # A lung titre above 10^6 CFU/mL within two days is the sustained-growth course of the
     # paper's larger inocula (medtwin threshold for a twin's watch list).
+    # Antibiotic schedules are ranked by P(cleared) ten days on (a course and its aftermath).
     twin_defaults=TwinDefaults(
         free=("P0", "r"),
         alerts=(AlertRule("log10_pathogen", high=6.0, within=48.0, reference=f"{_MT}; {_S11}"),),
+        decision=DecisionSpec(
+            antibiotic="antibiotic",
+            outcome="medtwin.models.infection.smith2011:outcome_class",
+            outcomes=("cleared", "sustained"),
+            horizon=240.0,
+            reference=f"{_S11} (clearance)",
+        ),
     ),
     model="medtwin.models.infection.smith2011:Smith2011",
 )
@@ -288,6 +297,20 @@ PNEUMONIA_SEPSIS_WIRING = Composition(
         alerts=(
             AlertRule("lung.log10_pathogen", high=6.0, within=48.0, reference=f"{_MT}; {_S11}"),
             AlertRule("sys.wbc", 4.0, 12.0, 12.0, "Bone et al., Chest 101:1644 (1992)"),
+        ),
+        # A schedule succeeds when the course returns to health and the expected SOFA stays
+        # below 2 throughout: a rise of 2 points is the organ dysfunction that defines sepsis
+        # (Singer M et al., JAMA 315:801-810, 2016; Sepsis-3), from a baseline of 0. Ten days:
+        # a 72-h course and its aftermath (a lung left uncleared regrows within days).
+        decision=DecisionSpec(
+            antibiotic="antibiotic",
+            anti_inflammatory="sys.anti_inflammatory",
+            outcome="medtwin.models.infection.pneumonia_sepsis:outcome_class",
+            outcomes=("health", "aseptic death", "septic death"),
+            score="sys.sofa",
+            threshold=2.0,
+            horizon=240.0,
+            reference="Singer et al., JAMA 315:801 (2016): SOFA rise >= 2 (Sepsis-3)",
         ),
     ),
     model="medtwin.models.infection.pneumonia_sepsis:PneumoniaSepsis",

@@ -36,15 +36,43 @@ Reynolds A, Rubin J, Clermont G, Day J, Vodovotz Y, Ermentrout GB. J Theor Biol
 
 from __future__ import annotations
 
+import numpy as np
+from jaxtyping import ArrayLike
+
 from .._compose import composed_class
 from .._registry import register_model
+from ..inflammation import reynolds2006
 from ..inflammation.reynolds2006 import Reynolds2006
+from . import smith2011
 from ._declarations import PNEUMONIA_SEPSIS_WIRING
 from .smith2011 import Smith2011
 
-__all__ = ["PneumoniaSepsis"]
+__all__ = ["OUTCOMES", "PneumoniaSepsis", "outcome_class"]
 
 PneumoniaSepsis = composed_class(
     PNEUMONIA_SEPSIS_WIRING, (Smith2011, Reynolds2006), module=__name__, qualname="PneumoniaSepsis"
 )
 register_model(PneumoniaSepsis)
+
+OUTCOMES = reynolds2006.OUTCOMES  # health, aseptic death, septic death
+_N_LUNG = len(Smith2011.states)
+
+
+def outcome_class(y_final: ArrayLike) -> str | np.ndarray:
+    """The outcome of settled composed state(s) ``y_final`` (``(10,)`` or ``(batch, 10)``: the
+    lung's six states, then the body's four): ``"septic death"`` where the lung's infection is
+    sustained (Smith 2011's :func:`~medtwin.models.infection.smith2011.outcome_class`: it keeps
+    seeding the blood) or the body's pathogen persists; else the body's Reynolds 2006 outcome
+    (:func:`~medtwin.models.inflammation.reynolds2006.outcome_class`: ``"health"`` or
+    ``"aseptic death"``). ``"unknown"`` for a failed (non-finite) run."""
+    y = np.asarray(y_final, dtype=np.float64)
+    if y.shape[-1] != _N_LUNG + 4:
+        raise ValueError(
+            f"outcome_class needs pneumonia-sepsis states of shape (..., {_N_LUNG + 4}). Got "
+            f"{y.shape}."
+        )
+    lung = np.asarray(smith2011.outcome_class(y[..., :_N_LUNG]))
+    body = np.asarray(reynolds2006.outcome_class(y[..., _N_LUNG:]))
+    out = np.where(lung == smith2011.OUTCOMES[1], OUTCOMES[2], body)
+    out = np.where((lung == "unknown") | (body == "unknown"), "unknown", out)
+    return str(out) if out.ndim == 0 else out

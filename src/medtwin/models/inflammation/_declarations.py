@@ -6,9 +6,11 @@ states, observables, events and twin defaults. Read without loading JAX; the equ
 from __future__ import annotations
 
 from .._noise import GaussianNoise
+from .._ordinal import OrdinalNoise
 from .._priors import LogNormal, Prior
 from .._spec import (
     AlertRule,
+    DecisionSpec,
     Declaration,
     EventSpec,
     InputSpec,
@@ -18,7 +20,7 @@ from .._spec import (
     TwinDefaults,
 )
 
-__all__ = ["REYNOLDS2006"]
+__all__ = ["REYNOLDS2006", "SOFA_LINK"]
 
 # ---- Reynolds2006 (reynolds2006.py) ----------------------------------------
 
@@ -90,8 +92,44 @@ _PARAMETERS = (
         bounds=(1.0, 50.0),
         ref=f"{_MT}: N* of 0.5-2 a.u. maps to 12-27 x10^3/uL",
     ),
+    # The ordinal link D -> SOFA total (SOFA_LINK below), a medtwin assumption.
+    _P(
+        "sofa_c1",
+        "a.u.",
+        1.0,
+        "damage D at which SOFA >= 1 becomes more likely than not (first cut point)",
+        bounds=(0.1, 5.0),
+        ref=f"{_MT}: D < 1 (recovering courses peak below 0.1) reads SOFA 0",
+        prior=LogNormal(1.0, 0.3),
+    ),
+    _P(
+        "sofa_gap",
+        "a.u.",
+        1.1,
+        "damage per SOFA point between consecutive cut points (equally spaced)",
+        bounds=(0.3, 3.0),
+        ref=f"{_MT}: the death equilibria D = 17.4-17.5 read an expected SOFA of 15.5",
+        prior=LogNormal(1.1, 0.2),
+    ),
+    _P(
+        "sofa_s",
+        "a.u.",
+        0.5,
+        "logistic scale of the D -> SOFA link (how sharply a score follows D)",
+        bounds=(0.05, 3.0),
+        ref=f"{_MT}: mid-interval, the most likely score is read half the time",
+        prior=LogNormal(0.5, 0.3),
+    ),
 )
 del _P
+
+# The SOFA total (0-24 points; Vincent JL et al., Intensive Care Med 22:707-710, 1996) read off
+# the damage D by a cumulative-logit link -- a medtwin assumption, NOT part of Reynolds et al.
+# 2006, whose D is in arbitrary units. Cut points c_k = sofa_c1 + (k - 1) sofa_gap: a resting
+# D = 0 reads SOFA 0, and the paper's septic- and aseptic-death equilibria (D = 17.5 and 17.4)
+# read an expected SOFA of about 15.5 -- above 11, where an admission SOFA carries a mortality
+# of 95 % (Ferreira FL et al., JAMA 286:1754-1758, 2001). All three are parameters, learnable.
+SOFA_LINK = OrdinalNoise(cuts=("sofa_c1", "sofa_gap"), scale="sofa_s", levels=25)
 
 
 REYNOLDS2006 = Declaration(
@@ -136,6 +174,14 @@ REYNOLDS2006 = Declaration(
             "anti-inflammatory mediators C_A",
             GaussianNoise(0.005, 0.15),
         ),
+        ObservableSpec(
+            "sofa",
+            "{score}",
+            "96790-1",  # LOINC SOFA Total Score: a recorded total feeds the twin
+            "SOFA total score (0-24) read off the damage D by an ordinal link (SOFA_LINK, a "
+            "medtwin assumption, not Reynolds'); the value before noise is D itself",
+            SOFA_LINK,
+        ),
     ),
     # The events of an ICU record: rates per hour from the event's time on.
     events=(
@@ -146,8 +192,19 @@ REYNOLDS2006 = Declaration(
     ),
     # White cells outside 4-12 x10^3/uL are a SIRS criterion (Bone RC et al., Chest
     # 101:1644-1655, 1992); looked at over the next 12 hours.
+    # Schedules are ranked by P(return to health) 500 h on, the paper's outcome, unless a
+    # caller asks for the SOFA read-out too (no default threshold: the published ranking).
     twin_defaults=TwinDefaults(
-        alerts=(AlertRule("wbc", 4.0, 12.0, 12.0, "Bone et al., Chest 101:1644 (1992)"),)
+        alerts=(AlertRule("wbc", 4.0, 12.0, 12.0, "Bone et al., Chest 101:1644 (1992)"),),
+        decision=DecisionSpec(
+            antibiotic="antibiotic",
+            anti_inflammatory="anti_inflammatory",
+            outcome="medtwin.models.inflammation.reynolds2006:outcome_class",
+            outcomes=("health", "aseptic death", "septic death"),
+            score="sofa",
+            horizon=500.0,
+            reference="Reynolds et al. 2006 (outcomes)",
+        ),
     ),
     model="medtwin.models.inflammation.reynolds2006:Reynolds2006",
     evidence="medtwin.credibility.evidence.reynolds2006:EVIDENCE",

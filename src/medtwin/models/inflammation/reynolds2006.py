@@ -29,7 +29,18 @@ Observables: ``wbc`` (LOINC 6690-2, leukocytes in blood, 10^3/uL) = wbc0 + wbc_p
 linear stand-in with an *assumed* scale (rest 7; aseptic-death N* = 0.64 gives 13.4, septic
 N* = 0.98 gives 16.8); ``damage`` = D, a stand-in for an organ-dysfunction score such as SOFA
 (no LOINC); ``pathogen`` = P; ``anti_inflammatory`` = C_A, a lumped mediator (IL-10, TGF-beta,
-...), so no single LOINC code applies.
+...), so no single LOINC code applies; ``sofa``, the SOFA total (0-24 points) seen through an
+ordinal observation model of D (:class:`~medtwin.models.OrdinalNoise`, cumulative logit:
+``P(SOFA >= k | D) = sigmoid((D - c_k) / sofa_s)``, ``c_k = sofa_c1 + (k - 1) sofa_gap``).
+
+The D -> SOFA link is **an assumption of medtwin's, not of Reynolds et al.**, whose D is in
+arbitrary units and who relate it to no clinical score. Its cut points are chosen so that a
+resting D = 0 reads SOFA 0 and the paper's own "septic death" and "aseptic death" damage levels
+(D = 17.5 and 17.4 at the published parameters) read an expected SOFA of about 15.5 (most
+likely 15-16), above the 11 at which an admission SOFA carries a 95 % mortality (Ferreira et
+al. 2001): with ``sofa_c1`` = 1 a.u. and ``sofa_gap`` = 1.1 a.u. the 24 cut points run from 1
+to 26.3 a.u. The three link parameters (``sofa_c1``, ``sofa_gap``, ``sofa_s``, with priors) are
+in the parameter vector, so a twin can learn them from scored data.
 
 ``initial_state`` is the paper's baseline: P = ``P0`` (the initial pathogen load, a parameter
 here so that cohorts can vary it), N* = D = 0 and C_A at its resting value s_c/mu_c.
@@ -41,6 +52,10 @@ References
 Reynolds A, Rubin J, Clermont G, Day J, Vodovotz Y, Ermentrout GB. A reduced mathematical model
 of the acute inflammatory response: I. Derivation of model and analysis of anti-inflammation.
 J Theor Biol 242(1):220-236, 2006. doi:10.1016/j.jtbi.2006.02.016. BioModels BIOMD0000000714.
+Vincent JL et al. The SOFA (Sepsis-related Organ Failure Assessment) score to describe organ
+dysfunction/failure. Intensive Care Med 22:707-710, 1996.
+Ferreira FL, Bota DP, Bross A, Melot C, Vincent JL. Serial evaluation of the SOFA score to
+predict outcome in critically ill patients. JAMA 286(14):1754-1758, 2001.
 """
 
 from __future__ import annotations
@@ -100,7 +115,7 @@ class Reynolds2006(AbstractODEModel):
 
     def observe(self, t: ArrayLike, y: Array, params: Array) -> Array:
         p = self.named(params)
-        return jnp.stack([p.wbc0 + p.wbc_per_N * y[1], y[2], y[0], y[3]])
+        return jnp.stack([p.wbc0 + p.wbc_per_N * y[1], y[2], y[0], y[3], y[2]])
 
 
 def outcome_class(y_final: ArrayLike, params: ArrayLike | None = None) -> str | np.ndarray:

@@ -189,6 +189,53 @@
     return f;
   };
 
+  // Organ scores over time: a stacked bar of the score's components at each scored time (the
+  // total above it, marked where shock was present), and a predicted band (nested bands and
+  // median of the twin's forecast) after them.
+  // d = {t: [ms], order: [component], parts: {component: [points]}, total: [points],
+  //      shock: [true|false|null], predicted: {t, median, bands} | null, unit, ymax}
+  MT.drawScores = function (svg, d) {
+    svg.replaceChildren();
+    const pred = d.predicted;
+    const ts = [...d.t, ...(pred ? pred.t : [])];
+    const gaps = d.t.slice(1).map((t, i) => t - d.t[i]).filter((g) => g > 0);
+    const gap = gaps.length ? Math.min(...gaps) : 3600000;
+    let ymax = Math.max(4, ...d.total);
+    for (const b of (pred && pred.bands) || []) for (const v of b.upper) if (Number.isFinite(v)) ymax = Math.max(ymax, v);
+    if (d.ymax !== undefined) ymax = d.ymax;
+    const f = frame(svg, { xmin: Math.min(...ts) - gap / 2, xmax: Math.max(...ts) + gap / 2, ymin: 0, ymax, unit: d.unit, yTicks: 5 });
+    if (pred) {
+      const bands = svgEl("g", { class: "bands predicted" });
+      for (const b of pred.bands) {
+        const lv = Math.round(100 * b.level);
+        bands.append(svgEl("path", { class: `band b${lv}`, "data-level": b.level, d: bandPath(pred.t, b.lower, b.upper, f) }));
+      }
+      svg.append(bands);
+      svg.append(svgEl("path", { class: "median predicted", "data-n": pred.t.length, d: linePath(pred.t, pred.median, f) }));
+    }
+    const w = Math.max(3, Math.min(26, 0.6 * (f.x(d.t[0] + gap) - f.x(d.t[0]))));
+    const bars = svgEl("g", { class: "score-bars" });
+    d.t.forEach((t, i) => {
+      const g = svgEl("g", { class: "score-bar", "data-time": new Date(t).toISOString(), "data-total": d.total[i] });
+      let acc = 0;
+      for (const [k, name] of d.order.entries()) {
+        const v = d.parts[name][i];
+        if (v > 0) {
+          const r = svgEl("rect", { class: `part p${k}`, "data-part": name, x: (f.x(t) - w / 2).toFixed(1), y: f.y(acc + v).toFixed(1), width: w.toFixed(1), height: (f.y(acc) - f.y(acc + v)).toFixed(1) });
+          r.append(svgEl("title", {}, `${MT.hhmm(t)} ${name} ${v}`));
+          g.append(r);
+        }
+        acc += v;
+      }
+      const shock = d.shock && d.shock[i];
+      g.append(svgEl("text", { class: `score-total${shock ? " shock" : ""}`, x: f.x(t), y: f.y(acc) - 4 }, String(d.total[i])));
+      bars.append(g);
+    });
+    svg.append(bars);
+    Object.assign(svg.dataset, { bars: String(d.t.length), predictedPoints: String(pred ? pred.t.length : 0) });
+    return f;
+  };
+
   // A parameter's posterior over versions: 5-95 % band and median against version time.
   MT.drawSeries = function (svg, { t, lo, mid, hi, unit }) {
     svg.replaceChildren();

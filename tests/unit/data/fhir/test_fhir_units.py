@@ -18,7 +18,27 @@ def test_the_table_holds_the_issues_codes_and_carbohydrate_intake():
     # and the codes the stroke twin (a Bayesian network, issue 19) takes as evidence
     stroke = {"8480-6", "9269-2", "75859-9", "stroke-lvo", "stroke-ott", "stroke-ivt",
               "stroke-mt", "stroke-sich", "stroke-oedema"}  # fmt: skip
-    assert set(ISSUE_CODES) | {"9059-7"} | stroke == set(LOINC)
+    # and the inputs of the clinical scores (analysis.score_inputs, issue 20): LOINC codes, a
+    # second creatinine code, the vasopressors' rates under the drugs' names
+    scores = {
+        "2703-7",
+        "3150-0",
+        "50984-4",
+        "20077-4",
+        "777-3",
+        "1975-2",
+        "8478-0",
+        "2160-0",
+        "38483-4",
+        "9187-6",
+        "norepinephrine",
+        "epinephrine",
+        "dopamine",
+        "dobutamine",
+    }
+    # and the observables' own codes the table lacks: SOFA Total Score (Reynolds' ordinal link)
+    observed = {"96790-1"}
+    assert set(ISSUE_CODES) | {"9059-7"} | stroke | scores | observed == set(LOINC)
     assert LOINC["9059-7"].event == "meal"
     assert all(LOINC[c].event is None for c in [*ISSUE_CODES, *stroke])
     assert (LOINC["9269-2"].valid_range, LOINC["9269-2"].canonical_unit) == ((3.0, 15.0), "{score}")
