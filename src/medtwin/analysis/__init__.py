@@ -6,21 +6,20 @@ The names below load on first use (PEP 562), so that the clinical scores' input 
 ``identifiability`` and ``sensitivity`` load it when used.
 """
 
-import sys as _sys
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from .._lazy import exports as _exports
 
 if _TYPE_CHECKING:
-    from .identifiability import Combination as Combination
-    from .identifiability import FisherInformation as FisherInformation
-    from .identifiability import IdentifiabilityReport as IdentifiabilityReport
-    from .identifiability import Profile as Profile
-    from .identifiability import ProfileLikelihood as ProfileLikelihood
-    from .identifiability import fisher_information as fisher_information
-    from .identifiability import identifiability as identifiability
-    from .identifiability import profile_likelihood as profile_likelihood
-    from .identifiability import twin_identifiability as twin_identifiability
+    from ._identifiability import Combination as Combination
+    from ._identifiability import FisherInformation as FisherInformation
+    from ._identifiability import IdentifiabilityReport as IdentifiabilityReport
+    from ._identifiability import Profile as Profile
+    from ._identifiability import ProfileLikelihood as ProfileLikelihood
+    from ._identifiability import fisher_information as fisher_information
+    from ._identifiability import identifiability as identifiability
+    from ._identifiability import profile_likelihood as profile_likelihood
+    from ._identifiability import twin_identifiability as twin_identifiability
     from .metrics import GlucoseMetrics as GlucoseMetrics
     from .metrics import coefficient_of_variation as coefficient_of_variation
     from .metrics import glucose_metrics as glucose_metrics
@@ -56,15 +55,15 @@ if _TYPE_CHECKING:
     from .sensitivity import sobol as sobol
 
 _WHERE = {
-    "Combination": "identifiability",
-    "FisherInformation": "identifiability",
-    "IdentifiabilityReport": "identifiability",
-    "Profile": "identifiability",
-    "ProfileLikelihood": "identifiability",
-    "fisher_information": "identifiability",
-    "identifiability": "identifiability",
-    "profile_likelihood": "identifiability",
-    "twin_identifiability": "identifiability",
+    "Combination": "_identifiability",
+    "FisherInformation": "_identifiability",
+    "IdentifiabilityReport": "_identifiability",
+    "Profile": "_identifiability",
+    "ProfileLikelihood": "_identifiability",
+    "fisher_information": "_identifiability",
+    "identifiability": "_identifiability",
+    "profile_likelihood": "_identifiability",
+    "twin_identifiability": "_identifiability",
     "GlucoseMetrics": "metrics",
     "coefficient_of_variation": "metrics",
     "glucose_metrics": "metrics",
@@ -145,14 +144,6 @@ __all__ = [
     "twin_identifiability",
 ]
 
-_load = _exports(__name__, _WHERE)
-
-
-def __getattr__(name: str) -> object:
-    value = _load(name)
-    # Loading the submodule ``identifiability`` binds it to this package under its own name;
-    # the public name is its function (as when this package imported it eagerly).
-    module = _sys.modules.get(f"{__name__}.identifiability")
-    if module is not None:
-        globals()["identifiability"] = module.identifiability
-    return value
+# the function ``identifiability`` lives in ``_identifiability`` (a module named like the function
+# would shadow it once imported)
+__getattr__ = _exports(__name__, _WHERE)

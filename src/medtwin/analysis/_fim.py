@@ -1,7 +1,7 @@
 """Fisher information of the free parameters: its eigen-decomposition, numerical rank,
 condition number, Wald standard errors and poorly determined combinations.
 
-Part of :mod:`medtwin.analysis.identifiability` (the public module, whose docstring gives the
+Part of :mod:`medtwin.analysis._identifiability` (the module, whose docstring gives the
 method and references); :func:`_fisher` takes that module's compiled likelihood. Units: the
 FIM is on the estimation scale ``z`` (log of a parameter whose lower bound is >= 0, the
 parameter itself otherwise), so a Wald sd of 1.0 on the log scale is a factor e.
@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ModelError
 
 if TYPE_CHECKING:
-    from .identifiability import _Likelihood
+    from ._identifiability import _Likelihood
 
 __all__ = ["Combination", "FisherInformation"]
 

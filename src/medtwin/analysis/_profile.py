@@ -1,7 +1,7 @@
 """Profile likelihood (Raue et al. 2009): each free parameter walked outwards from the MLE on
 both sides, the others re-optimised, until the profile crosses ``chi2(level, 1) / 2``.
 
-Part of :mod:`medtwin.analysis.identifiability` (the public module, whose docstring gives the
+Part of :mod:`medtwin.analysis._identifiability` (the module, whose docstring gives the
 method, the verdicts and the references); :func:`_profile` takes that module's compiled
 likelihood and the :class:`~medtwin.analysis.FisherInformation` at the MLE. Steps are on the
 estimation scale (log for positive parameters); ``values`` are reported in natural units.

@@ -117,8 +117,8 @@ def test_twin_identifiability_uses_the_twins_data_regimen_and_median(monkeypatch
         seen.update(model=model, obs=obs, regimen=regimen, **kw)
         return "report"
 
-    # (medtwin.analysis.identifiability, the attribute, is the function; patch the module's)
-    monkeypatch.setattr(sys.modules["medtwin.analysis.identifiability"], "identifiability", fake)
+    # (medtwin.analysis.identifiability is the function; patch the defining module's name)
+    monkeypatch.setattr(sys.modules["medtwin.analysis._identifiability"], "identifiability", fake)
     assert twin_identifiability(twin, level=0.9) == "report"
     assert seen["model"] is m and seen["regimen"] == REGIMEN and seen["free"] == FREE
     np.testing.assert_array_equal(seen["obs"].times, data.times)
@@ -160,3 +160,17 @@ def test_jacfwd_through_uva_padova_meal_memory_equals_finite_differences():
     b = fisher_information(u, obs, REGIMEN, method="finite-difference", **kw)
     np.testing.assert_allclose(np.sqrt(np.diag(a.matrix)), np.sqrt(np.diag(b.matrix)), rtol=1e-5)
     assert a.rank == 4
+
+
+def test_the_public_name_is_the_function_whatever_was_imported_first():
+    # a submodule named like the function would replace it on the package once imported
+    import importlib
+
+    import medtwin.analysis as analysis
+    import medtwin.credibility.evidence.identifiability  # noqa: F401 -- imports it early
+
+    importlib.import_module("medtwin.analysis._identifiability")
+    from medtwin.analysis import identifiability
+
+    assert callable(identifiability) and identifiability.__name__ == "identifiability"
+    assert analysis.identifiability is identifiability

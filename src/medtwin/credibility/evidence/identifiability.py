@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ...analysis.identifiability import identifiability
+from ...analysis import identifiability
 from ...assimilate import Observations
 from ...simulate import simulate
 from .._evidence import EvidenceResult, Figure

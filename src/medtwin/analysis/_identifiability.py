@@ -40,7 +40,8 @@ through both its mean and its sd, and take the expectation).
 
 This module holds the compiled likelihood and the verbs; the Fisher information lives in
 ``_fim.py`` and the profile likelihood in ``_profile.py``, whose public names are re-exported
-here (``medtwin.analysis.identifiability.FisherInformation`` etc. keep working).
+here; ``medtwin.analysis`` re-exports the public names (``identifiability`` is the function: this
+module is private so that its name does not shadow it).
 
 References: Raue A, Kreutz C, Maiwald T, Bachmann J, Schilling M, Klingmueller U, Timmer J.
 Structural and practical identifiability analysis of partially observed dynamical models by
