@@ -141,7 +141,7 @@ def test_the_declaration_is_derived_from_the_components():
                                       name="l2")], {}, r"both drive 'sys.antibiotic'"),
         ("pneumonia", "influenza", [], {}, r"'smith2011' is in 'h', 'baccam2006' in 'd'"),
         ("pneumonia", "glioma", [], {}, r"joins ODE models.*'glioma'"),
-        ("sepsis", "sepsis", [], {}, r"LOINC \['6690-2'\]"),
+        ("sepsis", "sepsis", [], {}, r"LOINC \['6690-2', '96790-1'\]"),
         ("pneumonia", "sepsis", [], {"shared": ("insulin",)}, r"'insulin' is not an input"),
         ("pneumonia", "sepsis", [], {"defaults": {"sys.nope": (1.0, "x")}},
          r"defaults names 'sys.nope'"),
