@@ -31,6 +31,7 @@ __all__ = [
     "Figure",
     "ParameterRange",
     "load_evidence",
+    "resolve",
     "run_item",
 ]
 
@@ -119,9 +120,15 @@ class EvidenceItem:
             )
 
     def function(self) -> Check:
-        module, _, name = self.check.partition(":")
-        fn: Check = getattr(importlib.import_module(module), name)
+        fn: Check = resolve(self.check)
         return fn
+
+
+def resolve(path: str) -> Any:
+    """What a declaration's ``"module:NAME"`` names (imported on use, so declarations stay
+    data): an item's check, a scenario's regimen."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ Reference: Raue A et al. Bioinformatics 25(15):1923-1929 (2009); ASME V&V 40-201
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,7 +30,7 @@ import numpy as np
 from ...analysis import identifiability
 from ...assimilate import Observations
 from ...simulate import simulate
-from .._evidence import EvidenceResult, Figure
+from .._evidence import EvidenceResult, Figure, resolve
 from .._svg import line_plot
 
 __all__ = ["check_identifiability", "expected_data"]
@@ -69,10 +68,7 @@ def check_identifiability(
     module docstring."""
     model = model_cls(*model_args)
     point = model.make_params(**truth)
-    reg = None
-    if regimen:
-        module, _, name = regimen.partition(":")
-        reg = getattr(importlib.import_module(module), name)
+    reg = resolve(regimen) if regimen else None
     data = expected_data(model, point, design, reg)
     rep = identifiability(model, data, reg, free=tuple(learnt), point=point, level=level)
     fim, prof = rep.fisher, rep.profiles

@@ -28,7 +28,6 @@ Environ Model Softw 22:1509-1518 (2007) (mu*); ASME V&V 40-2018 section 8 (model
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,19 +36,12 @@ import numpy as np
 from ...analysis.sensitivity import Problem, morris
 from ...simulate import simulate
 from .._domain import validated_domain
-from .._evidence import EvidenceResult, Figure
+from .._evidence import EvidenceResult, Figure, resolve
 from .._svg import line_plot
 
 __all__ = ["THRESHOLD", "check_sensitivity", "screening_problem"]
 
 THRESHOLD = 0.1  # mu* relative to the largest that makes a parameter influential
-
-
-def _resolve(path: str | None) -> Any:
-    if not path:
-        return None
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def screening_problem(model, learnt: Sequence[str], domain: Any, spread: float):
@@ -116,7 +108,8 @@ def check_sensitivity(
     characterised = dict(characterised or {})
     domain = validated_domain(model.name)
     problem, left_out = screening_problem(model, tuple(learnt), domain, spread)
-    out = _Output(model, problem.names, _resolve(regimen), float(t1), observable, stat)
+    scenario = resolve(regimen) if regimen else None
+    out = _Output(model, problem.names, scenario, float(t1), observable, stat)
     res = morris(out, problem, r=int(r), seed=int(seed))
     top = float(res.mu_star.max())
     rel = res.mu_star / top if top > 0 else np.zeros_like(res.mu_star)
