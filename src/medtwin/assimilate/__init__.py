@@ -16,6 +16,7 @@ from ._observations import LO as LO
 from ._observations import DataReport as DataReport
 from ._observations import Observations as Observations
 from ._observations import observations as observations
+from ._sensor import SensorError as SensorError
 
 __all__ = [
     "HI",
@@ -29,6 +30,7 @@ __all__ = [
     "ParticleFilter",
     "PopulationPrior",
     "Prior",
+    "SensorError",
     "SpecPrior",
     "assimilate",
     "assimilate_many",

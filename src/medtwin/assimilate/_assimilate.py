@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,11 +20,13 @@ from ._filters import (
     ParticleFilter,
     bounds,
     enkf_update,
+    normalised,
     pf_drift,
     pf_resample_move,
     pf_weight,
 )
 from ._observations import DataReport, Observations, check_readings, prepare
+from ._sensor import sensor_weight
 from ._twin import Twin, Update
 
 __all__ = ["Assimilation", "AssimilationReport", "assimilate", "replay"]
@@ -121,6 +124,9 @@ def assimilate_with_report(
     idx, log = free_transform(model, twin.free)
     lo, hi = bounds(model, idx)
     params, states, lw, t = ens.params, ens.states, ens.log_weights, ens.time
+    err = getattr(method, "sensor", None)
+    j_err = None if err is None else model.observable_index(err.observable)
+    e_sensor, e_time = ens.sensor, ens.sensor_time
     ess_trace, resampled, degenerate, failed, evidence = [], 0, 0, 0, 0.0
     times = np.unique(clean.times)
     drift = getattr(method, "drift", 0.0)
@@ -146,17 +152,33 @@ def assimilate_with_report(
             ess_trace.append(float(params.shape[0]))
             continue
         cens = jnp.asarray(clean.censored[here])
-        lw, degen, lse = pf_weight(
-            model, t_arr, states, params, lw, obs_idx, values, cens, method.temper
-        )
+        plain = [m for m, j in enumerate(obs_idx) if j != j_err]
+        degen, lse = jnp.bool_(False), jnp.float64(0.0)
+        if plain:
+            lw, degen, lse = pf_weight(
+                model, t_arr, states, params, lw, tuple(obs_idx[m] for m in plain),
+                values[jnp.asarray(plain)], cens[jnp.asarray(plain)], method.temper,
+            )  # fmt: skip
+        for m in (m for m, j in enumerate(obs_idx) if j == j_err):  # the sensor's readings
+            assert err is not None
+            first = e_sensor is None
+            lw, e_sensor, d_m, lse_m = _sensor_update(
+                err, model, t_arr, states, params, lw, values[m], cens[m],
+                jnp.zeros(lw.shape) if first else e_sensor,
+                jnp.float64(0.0 if e_time is None else t - e_time), first,
+                jax.random.fold_in(k_step, 2**29 + m),
+            )  # fmt: skip
+            e_time = t
+            degen, lse = degen | d_m, lse + lse_m
         degenerate += int(degen)
         evidence += float(lse) if not bool(degen) else 0.0
         ess = effective_sample_size(lw)
         ess_trace.append(ess)
         if ess < method.resample_threshold * params.shape[0]:
-            params, states, lw, _ = pf_resample_move(
+            params, states, lw, anc = pf_resample_move(
                 k_step, params, states, lw, idx, log, lo, hi, method.shrinkage
             )
+            e_sensor = None if e_sensor is None else e_sensor[anc]
             resampled += 1
     if until is not None and until > t:
         states, lw, n_failed = _move(model, states, params, lw, known, t, float(until))
@@ -166,7 +188,7 @@ def assimilate_with_report(
     report = AssimilationReport(data, tuple(ess_trace), resampled, degenerate, failed, evidence)
     new = replace(
         twin,
-        ensemble=Ensemble(params, states, lw, t),
+        ensemble=Ensemble(params, states, lw, t, e_sensor, e_time),
         regimen=known,
         updates=(
             *twin.updates,
@@ -174,6 +196,18 @@ def assimilate_with_report(
         ),
     )
     return Assimilation(new, report)
+
+
+@eqx.filter_jit
+def _sensor_update(err, model, t, states, params, lw, value, censored, e_prev, dt, first, key):
+    """One reading of the sensor with an error state (:func:`sensor_weight`): the new
+    normalised log-weights, sensor states, whether every particle became impossible, and the
+    log evidence."""
+    j = model.observable_index(err.observable)
+    pred = jax.vmap(model.observe, (None, 0, 0))(t, states, params)[:, j]
+    loglik, e_new = sensor_weight(err, pred, value, censored, e_prev, dt, first, key)
+    lse = jax.scipy.special.logsumexp(lw + loglik)
+    return normalised(lw + loglik), e_new, ~jnp.isfinite(lse), lse
 
 
 def _enkf_can_use(model, clean: Observations) -> None:

@@ -121,8 +121,8 @@ def _plan(
         return None
     method = method or twin.method or ParticleFilter()
     model, ens = twin.model, twin.ensemble
-    if type(method) is not ParticleFilter or model.stochastic:
-        return None
+    if type(method) is not ParticleFilter or model.stochastic or method.sensor is not None:
+        return None  # (a sensor error state: one-by-one, which carries it)
     key = jax.random.fold_in(twin.key, twin.version + 1) if key is None else key
     known = _merge(twin.regimen, regimen)
     clean, data = prepare(observations, model.observable_names, ens.time, model.input_dt, twin.t0)
@@ -299,9 +299,9 @@ def assimilate_many(
     Batched together: twins with the same model, particle count, free parameters, key kind and
     a :class:`ParticleFilter` method. Run one-by-one instead (same results, no speed-up): the
     ensemble Kalman filter (its analysis over a varying set of readings is not a masked
-    operation), stochastic models, observables without a noise model, a twin whose parameters
-    are not all finite, and windows ``advance`` would refuse (not on the input grid) -- these
-    raise the error the one-by-one call raises.
+    operation), a particle filter with a sensor error state, stochastic models, observables
+    without a noise model, a twin whose parameters are not all finite, and windows ``advance``
+    would refuse (not on the input grid) -- these raise the error the one-by-one call raises.
 
     ``errors="raise"`` (default) raises a failing twin's error and returns nothing;
     ``errors="return"`` puts the exception in that twin's place so that one patient's bad data

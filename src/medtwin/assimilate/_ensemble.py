@@ -19,12 +19,16 @@ __all__ = ["Ensemble", "PopulationPrior", "Prior", "SpecPrior", "free_transform"
 @dataclass(frozen=True)
 class Ensemble:
     """``params[i]`` and ``states[i]`` of particle ``i`` with log-weight ``log_weights[i]``
-    (normalised: logsumexp = 0), all at ``time``."""
+    (normalised: logsumexp = 0), all at ``time``. With a filter's sensor error model
+    (:class:`~medtwin.assimilate.SensorError`), ``sensor[i]`` is particle ``i``'s sensor
+    error state at the last reading, taken at ``sensor_time`` (None before the first)."""
 
     params: Float[Array, "n n_params"]
     states: Float[Array, "n n_states"]
     log_weights: Float[Array, " n"]
     time: float
+    sensor: Float[Array, " n"] | None = None
+    sensor_time: float | None = None
 
     @property
     def size(self) -> int:

@@ -28,6 +28,7 @@ from jax.scipy.special import logsumexp
 from ..models._free import FreeParameters
 from ..models._noise import censored_log_likelihood, noise_theta
 from ..timeunits import SECONDS, convert
+from ._sensor import SensorError
 
 __all__ = ["EnsembleKalmanFilter", "Method", "ParticleFilter"]
 
@@ -58,12 +59,19 @@ class ParticleFilter:
     independent-noise likelihood credits; untempered, the filter mistakes a run of sensor error
     for the patient's glucose. For an AR(1) error with lag-one correlation rho the information
     per reading shrinks by about (1 - rho) / (1 + rho). With ``temper=1`` (the default) the
-    likelihood is the model's own."""
+    likelihood is the model's own.
+
+    ``sensor`` (a :class:`~medtwin.assimilate.SensorError`): the readings of its observable
+    carry the sensor's autocorrelated error, a state of every particle with its exact
+    conditional likelihood (:mod:`medtwin.assimilate._sensor`) instead of the observable's
+    independent noise model -- the principled form of what ``temper`` approximates; the two do
+    not combine."""
 
     resample_threshold: float = 0.8
     shrinkage: float = 0.9
     drift: float = 0.0
     temper: float = 1.0
+    sensor: SensorError | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.resample_threshold <= 1:
@@ -75,6 +83,12 @@ class ParticleFilter:
             raise ValueError(f"ParticleFilter.shrinkage must be in (0, 1]. Got {self.shrinkage!r}.")
         if not 0 < self.temper <= 1:
             raise ValueError(f"ParticleFilter.temper must be in (0, 1]. Got {self.temper!r}.")
+        if self.sensor is not None and self.temper != 1.0:
+            raise ValueError(
+                "ParticleFilter takes a sensor error model or a tempered likelihood, not both: "
+                f"the sensor's AR(1) state already accounts for its correlated error. Got "
+                f"temper={self.temper!r} with sensor={self.sensor!r}; use temper=1."
+            )
         if not (self.drift >= 0 and np.isfinite(self.drift)):
             raise ValueError(
                 f"ParticleFilter.drift must be a finite number >= 0. Got {self.drift!r}."
@@ -119,6 +133,13 @@ def pf_weight(model, t, states, params, log_weights, obs_idx, values, censored, 
     degenerate = ~jnp.isfinite(lse)
     n = lw.shape[0]
     return jnp.where(degenerate, -jnp.log(n), lw - lse), degenerate, lse
+
+
+def normalised(log_weights):
+    """``log_weights`` normalised to sum to one (uniform if every particle is impossible)."""
+    lse = logsumexp(log_weights)
+    n = log_weights.shape[0]
+    return jnp.where(jnp.isfinite(lse), log_weights - lse, -jnp.log(n))
 
 
 def systematic_resample(key, log_weights, n: int | None = None):

@@ -32,7 +32,8 @@ METRICS = (
     ("mean", "mean mg/dL"),
     ("cv", "CV %"),
     ("lbgi", "LBGI"),
-    ("fallbacks", "fallbacks"),
+    ("fallbacks", "fallback %"),
+    ("band", "in band %"),
 )
 console = Console(width=150)
 
@@ -68,6 +69,7 @@ def run_t1d_control(
     mpc_particles: int = 32,
     announce: bool = True,
     progress: bool = True,
+    mpc_options: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Run each policy on the virtual patients ``names`` with the same seeded meals,
     announcements and sensor noise; returns per-policy per-patient metrics.
@@ -75,7 +77,8 @@ def run_t1d_control(
     Every policy uses the same therapy settings: each patient's true steady-state basal and
     simglucose's carb ratio and correction factor, with a log-normal error of sd
     ``therapy_error`` on the log drawn per patient from ``seed``
-    (:func:`~medtwin.control.therapy_with_error`; 0: the true settings)."""
+    (:func:`~medtwin.control.therapy_with_error`; 0: the true settings). ``mpc_options``
+    replace fields of the trial's MPC (e.g. ``{"switch_margin": 1.0}``)."""
     _check_policies(policies)
     import jax
 
@@ -111,6 +114,19 @@ def run_t1d_control(
         BasalBolus(float(b), float(c), float(f), correct_between_meals=False)
         for b, c, f in zip(basal, cr, cf, strict=True)
     ]
+    # hybrid closed loop: the patient's own boluses, MPC sets the basal (0, 1 or 2 x the usual
+    # rate per block), may add 60 % of an IOB-net correction between meals (as Control-IQ's
+    # automatic correction boluses) and leaves the usual plan only for a clearly lower risk
+    mpc_kw: dict[str, Any] = {
+        "particles": mpc_particles,
+        "announce": announce,
+        "bolus_reference": "basal-bolus",
+        "bolus_levels": (1.0,),
+        "basal_levels": (0.0, 1.0, 2.0),
+        "correction_levels": (0.0, 0.6),
+        "switch_margin": 3.0,
+        **(mpc_options or {}),
+    }
     make: dict[str, Callable[[], Any]] = {
         "bb": lambda: bbs,
         # simglucose's PID (no meal boluses), its gains scaled to the patient's total daily
@@ -118,23 +134,7 @@ def run_t1d_control(
         "pid": lambda: [PID(b.basal).scaled(total_daily_insulin(b.basal)) for b in bbs],
         # OpenAPS-style temp basal around the patient's own meal boluses
         "aps": lambda: [APS(b) for b in bbs],
-        # hybrid closed loop: the patient's own boluses, MPC sets the basal (0, 1 or 2 x the
-        # usual rate per block), may add 60 % of an IOB-net correction between meals (as
-        # Control-IQ's automatic correction boluses) and leaves the usual plan only for a
-        # clearly lower risk
-        "mpc": lambda: [
-            MPC(
-                b,
-                particles=mpc_particles,
-                announce=announce,
-                bolus_reference="basal-bolus",
-                bolus_levels=(1.0,),
-                basal_levels=(0.0, 1.0, 2.0),
-                correction_levels=(0.0, 0.6),
-                switch_margin=3.0,
-            )
-            for b in bbs
-        ],
+        "mpc": lambda: [MPC(b, **mpc_kw) for b in bbs],
     }
     scenario = random_meals(len(names), max(1, int(np.ceil(days))), seed=seed, announce=announce)
     # each twin starts from the population of the OTHER virtual patients (leave-one-out)
@@ -233,7 +233,8 @@ def _t1d_control(
     for pol, m in res.items():
         for g in [*groups, "all"]:
             sel = np.array([g in ("all", _group(n)) for n in names])
-            cells = [f"{np.mean(m[k][sel]):.2f}" for k, _ in METRICS]
+            means = [float(np.mean(m[k][sel])) for k, _ in METRICS]
+            cells = [f"{v:.2f}" if np.isfinite(v) else "-" for v in means]  # - : no twin
             table.add_row(pol, g, str(int(sel.sum())), *cells)
     console.print(table)
     if out is not None:

@@ -32,8 +32,11 @@ simulator: new features. J Diabetes Sci Technol 8(1):26-34, 2014 (closed-loop in
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -65,7 +68,8 @@ class ClosedLoopResult:
     """A closed-loop run: every ``every`` min (``times``, from 0) per patient the true plasma
     glucose ``bg``, the CGM reading ``cgm``, the delivered ``basal`` (U/h) and ``bolus`` (U),
     the ``fallback`` code (0: none; meaning in ``reasons``), the twin's effective sample size
-    fraction ``ess`` and its coverage signal ``coverage`` (NaN without a twin)."""
+    fraction ``ess``, its coverage signal ``coverage`` and whether the reading fell in its
+    one-step 95 % band ``inside`` (1.0 / 0.0; NaN without a twin)."""
 
     policy: str
     times: np.ndarray
@@ -76,6 +80,7 @@ class ClosedLoopResult:
     fallback: np.ndarray
     ess: np.ndarray
     coverage: np.ndarray
+    inside: np.ndarray | None = None
     reasons: tuple[str, ...] = FALLBACK_REASONS
     twin: dict[str, np.ndarray] | None = None
 
@@ -91,8 +96,10 @@ class ClosedLoopResult:
 
     def metrics(self) -> dict[str, np.ndarray]:
         """Per patient: time in range 70-180, below 70, below 54, above 180 (%), mean (mg/dL),
-        CV (%), LBGI, and the number of decisions that fell back to basal-bolus."""
+        CV (%), LBGI, the share of decisions that fell back to basal-bolus (%) and of readings
+        after the first in the twin's one-step 95 % band (%; NaN without a twin)."""
         m = glucose_metrics(self.bg)
+        inside = self.inside if self.inside is not None else np.full(self.bg.shape, np.nan)
         return {
             "tir": np.asarray(m.tir),
             "below70": np.asarray(m.tbr70),
@@ -101,7 +108,8 @@ class ClosedLoopResult:
             "mean": np.asarray(m.mean),
             "cv": np.asarray(m.cv),
             "lbgi": np.asarray(m.lbgi),
-            "fallbacks": np.sum(self.fallback > 0, axis=1),
+            "fallbacks": 100.0 * np.mean(self.fallback > 0, axis=1),
+            "band": 100.0 * np.mean(inside[:, 1:], axis=1),
         }
 
 
@@ -174,24 +182,57 @@ class ClosedLoop:
             noise=self.sensor.noise_sequence(k_noise, (n_p,), n_steps + 1),
         )
         state = policy.init(self, inputs.truth, k_twin)
-        records = []
-        for d in range(n_days):
-            k0 = d * steps_per_day
-            n_here = min(steps_per_day, n_steps - k0)
-            state, rec = _run_steps(spec, policy, state, inputs, jnp.int64(k0), n_here)
-            records.append(jax.tree.map(np.asarray, rec))
-            if progress is not None:
-                progress(d + 1, n_days)
-        out = jax.tree.map(lambda *r: np.concatenate(r, axis=0).T, *records)
-        twin = state.twin
+        # every patient's numbers are its own (its keys, noise and meals are drawn for the whole
+        # cohort above), so the patients run in chunks, one thread per core (XLA runs one
+        # computation on one core); equal chunks, the last padded with the last patient
+        chunks = _patient_chunks(n_p)
+        parts = [_take((policy, state, inputs), idx) for idx in chunks]
+        records: list[list[StepRecord]] = [[] for _ in chunks]
+        with ThreadPoolExecutor(len(chunks)) as pool:
+            for d in range(n_days):
+                k0 = d * steps_per_day
+                n_here = min(steps_per_day, n_steps - k0)
+
+                def day(i: int, k0: int = k0, n_here: int = n_here) -> None:
+                    pol, st, inp = parts[i]
+                    st, rec = _run_steps(spec, pol, st, inp, jnp.int64(k0), n_here)
+                    parts[i] = (pol, st, inp)
+                    records[i].append(jax.tree.map(np.asarray, rec))
+
+                list(pool.map(day, range(len(chunks))))
+                if progress is not None:
+                    progress(d + 1, n_days)
+        per_chunk = [jax.tree.map(lambda *r: np.concatenate(r, axis=0).T, *rs) for rs in records]
+        out = jax.tree.map(lambda *c: np.concatenate(c, axis=0)[:n_p], *per_chunk)
+        twins = [part[1].twin for part in parts]
         return ClosedLoopResult(
             policy=policy.kind, times=self.every * np.arange(n_steps), bg=out.bg, cgm=out.cgm,
             basal=out.basal, bolus=out.bolus, fallback=out.fallback.astype(np.int8),
-            ess=out.ess, coverage=out.coverage,
-            twin={} if twin is None else {"params": np.asarray(twin.params),
-                                          "states": np.asarray(twin.states),
-                                          "lw": np.asarray(twin.log_weights)},
+            ess=out.ess, coverage=out.coverage, inside=out.inside,
+            twin={} if twins[0] is None else {
+                name: np.concatenate([np.asarray(getattr(tw, attr)) for tw in twins])[:n_p]
+                for name, attr in (("params", "params"), ("states", "states"),
+                                    ("lw", "log_weights"), ("sensor", "sensor"))},
         )  # fmt: skip
+
+
+MIN_CHUNK = 4  # patients per thread below which one thread runs the cohort
+
+
+def _patient_chunks(n_p: int) -> list[np.ndarray]:
+    """The patients of each thread: one chunk per CPU core on the CPU backend (at least
+    ``MIN_CHUNK`` patients each), equal sizes, the last padded with the last patient."""
+    if jax.default_backend() != "cpu":
+        return [np.arange(n_p)]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    n = max(1, min(cores or 1, n_p // MIN_CHUNK))
+    size = -(-n_p // n)
+    return [np.minimum(np.arange(i * size, (i + 1) * size), n_p - 1) for i in range(n)]
+
+
+def _take(tree: Any, idx: np.ndarray) -> Any:
+    """The patients ``idx`` of every per-patient array of ``tree`` (patient axis first)."""
+    return jax.tree.map(lambda a: a[idx] if eqx.is_array(a) and a.ndim else a, tree)
 
 
 @eqx.filter_jit
@@ -261,6 +302,7 @@ def _step(
     record = StepRecord(
         bg=y_obs[:, j_bg], cgm=cgm, basal=basal_cmd, bolus=bolus_cmd,
         fallback=decision.fallback, ess=decision.ess, coverage=decision.coverage,
+        inside=decision.inside,
     )  # fmt: skip
     return new, record
 

@@ -71,13 +71,16 @@ class LoopSpec:
 class TwinState(eqx.Module):
     """Every patient's twin: its key (``keys`` (p,), as ``Twin.create(key=...)``), particles
     (``params`` (p, n, n_params), ``states`` (p, n, n_states)), ``log_weights`` (p, n) and the
-    moving average of its one-step 95 % band coverage (``coverage`` (p,), the drift signal)."""
+    moving average of its one-step 95 % band coverage (``coverage`` (p,), the drift signal)
+    and, with the filter's sensor error model, every particle's sensor error of the last
+    reading (``sensor`` (p, n), the AR(1) state of :mod:`medtwin.assimilate._sensor`)."""
 
     keys: PRNGKeyArray
     params: Float[Array, "p n n_params"]
     states: Float[Array, "p n n_states"]
     log_weights: Float[Array, "p n"]
     coverage: Float[Array, " p"]
+    sensor: Float[Array, "p n"]
 
 
 class LoopState(eqx.Module):
@@ -129,20 +132,23 @@ class LoopObservation(eqx.Module):
 class LoopDecision(eqx.Module):
     """A policy's command before the pump: ``basal`` (U/h) and ``bolus`` (U) per patient, the
     ``fallback`` code (0: none, else ``FALLBACK_REASONS``), the twin's effective sample size
-    fraction ``ess`` and ``coverage`` (NaN without a twin), and the twin after the reading."""
+    fraction ``ess`` and ``coverage`` (NaN without a twin), whether the reading fell in the
+    twin's one-step 95 % band (``inside``, 1.0 / 0.0, NaN without a twin), and the twin after
+    the reading."""
 
     basal: Float[Array, " p"]
     bolus: Float[Array, " p"]
     fallback: Int[Array, " p"]
     ess: Float[Array, " p"]
     coverage: Float[Array, " p"]
+    inside: Float[Array, " p"]
     twin: TwinState | None
 
 
 class StepRecord(eqx.Module):
     """What one step records per patient: true plasma glucose ``bg`` and the ``cgm`` reading
     (mg/dL), the delivered ``basal`` (U/h) and ``bolus`` (U), the ``fallback`` code, ``ess`` and
-    ``coverage`` (NaN without a twin). Stacked by ``lax.scan``: (steps, p)."""
+    ``coverage`` and ``inside`` (NaN without a twin). Stacked by ``lax.scan``: (steps, p)."""
 
     bg: Float[Array, " p"]
     cgm: Float[Array, " p"]
@@ -151,3 +157,4 @@ class StepRecord(eqx.Module):
     fallback: Int[Array, " p"]
     ess: Float[Array, " p"]
     coverage: Float[Array, " p"]
+    inside: Float[Array, " p"]

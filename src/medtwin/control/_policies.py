@@ -132,7 +132,7 @@ class LoopPolicy(eqx.Module):
     def _plain(self, basal: Array, bolus: Array, state: LoopState) -> LoopDecision:
         nan = jnp.full(bolus.shape, jnp.nan)
         fallback = jnp.zeros(bolus.shape, jnp.int32)
-        return LoopDecision(basal, bolus, fallback, nan, nan, state.twin)
+        return LoopDecision(basal, bolus, fallback, nan, nan, nan, state.twin)
 
     def _bb_dose(self, obs: LoopObservation, bb: BasalBolus) -> tuple[Array, Array]:
         """(meal bolus, correction bolus) U of ``bb``'s rules with the patients' numbers."""
@@ -279,7 +279,7 @@ class MPCLoop(LoopPolicy):
 
     def decide(self, spec, state, inputs, obs) -> LoopDecision:
         limits = self.template.limits
-        twin, ess, safe_in = twin_assimilate(spec, limits, state.twin, obs)
+        twin, ess, inside, safe_in = twin_assimilate(spec, limits, state.twin, obs)
         flags = safety_flags(ess, twin.coverage < spec.min_coverage, obs.cgm, *safe_in, limits)
         fallback = jnp.where(jnp.any(flags, -1), jnp.argmax(flags, -1) + 1, 0)
         meal_b, corr_b = self._bb_dose(obs, self.template.fallback)
@@ -287,7 +287,7 @@ class MPCLoop(LoopPolicy):
         use = fallback == 0
         basal = jnp.where(use, basal_mpc, self.basal)
         bolus = jnp.where(use, bolus_mpc, meal_b + corr_b)
-        return LoopDecision(basal, bolus, fallback, ess, twin.coverage, twin)
+        return LoopDecision(basal, bolus, fallback, ess, twin.coverage, inside, twin)
 
     def _plan(self, spec: LoopSpec, twin: TwinState, net_hist, inputs: LoopInputs, obs):
         """Every patient's MPC decision (basal U/h, bolus U) from ``M`` particles resampled

@@ -9,8 +9,10 @@ to basal-bolus therapy.
    the posterior has collapsed onto a few particles (weight degeneracy, Doucet & Johansen 2011);
 3. the skill ledger reports the twin's recent forecast coverage as drifting;
 4. the CGM is outside the validated range ``cgm_range`` (mg/dL) or outside the range the
-   ensemble predicts now (its particles' ``sc_glucose``) widened by ``margin`` mg/dL: the
-   patient is in a state the twin's population does not cover;
+   ensemble predicts now (its particles' ``sc_glucose``; in the closed loop with a sensor
+   error model, the readings they predict, each with its sensor error's 99.9 % conditional
+   band) widened by ``margin`` mg/dL: the patient is in a state the twin's population does not
+   cover;
 5. more than ``bound_fraction`` of the posterior weight sits on particles with a free parameter
    at its prior bound (within ``bound_rtol`` of the bound's width): the data push the twin out of
    its population.

@@ -17,9 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ..assimilate import ParticleFilter, PopulationPrior
+from ..assimilate import ParticleFilter, PopulationPrior, SensorError
 from ..cohorts import Population
 from ..errors import UnknownPatientError
+from ..models.glucose.cgm import CGMSensor
 from ..models.glucose.uva_padova import T1D_DRIFT, T1D_FREE, UVAPadova, population_rows
 
 __all__ = [
@@ -43,12 +44,13 @@ _PARAMS = "simglucose_vpatient_params.csv"  # shipped with the model (models/glu
 # their rationale); the twin's filter is a particle filter with that drift.
 T1D_FILTER = ParticleFilter(drift=T1D_DRIFT)
 # The closed loop's filter for a live sensor stream (medtwin trial t1d-control): the same drift,
-# and each reading's likelihood tempered to the power 0.2, since the sensor's error is
-# autocorrelated (about 0.9 from one 5-min reading to the next). Untempered, the twin followed
-# runs of sensor error, its one-step 95 % band covered as little as 5 % of readings over 2 h and
-# MPC fell back to basal-bolus in about half its decisions (adult#007, one day); tempered, in
-# 1-15 % (four patients, one day each).
-T1D_CGM_FILTER = ParticleFilter(drift=T1D_DRIFT, temper=0.2)
+# and the CGM's autocorrelated error (about 0.9 from one 5-min reading to the next) as every
+# particle's AR(1) sensor state with its exact conditional likelihood (the loop's sensor,
+# simglucose's Dexcom noise model). An independent-noise likelihood made the twin follow runs
+# of sensor error (its one-step 95 % band covered as little as 5 % of readings over 2 h and MPC
+# fell back in about half its decisions, adult#007, one day); a likelihood tempered to the
+# power 0.2 was the stopgap this replaces.
+T1D_CGM_FILTER = ParticleFilter(drift=T1D_DRIFT, sensor=SensorError.of(CGMSensor()))
 VIRTUAL_PATIENTS: tuple[str, ...] = tuple(
     f"{group}#{i:03d}" for group in _AGE_GROUPS for i in range(1, 11)
 )

@@ -62,22 +62,32 @@ def _load(blob: bytes) -> dict[str, np.ndarray]:
 
 
 def pack_ensemble(ens: Ensemble) -> bytes:
-    """The ensemble as a compressed npz blob (params, states, log_weights, time; float64)."""
+    """The ensemble as a compressed npz blob (params, states, log_weights, time; float64; the
+    sensor error state and its time when the ensemble has one)."""
+    extra = (
+        {}
+        if ens.sensor is None
+        else {"sensor": np.asarray(ens.sensor), "sensor_time": np.float64(ens.sensor_time)}
+    )
     return _npz(
         params=np.asarray(ens.params),
         states=np.asarray(ens.states),
         log_weights=np.asarray(ens.log_weights),
         time=np.float64(ens.time),
+        **extra,
     )
 
 
 def unpack_ensemble(blob: bytes) -> Ensemble:
     a = _load(blob)
+    has = "sensor" in a
     return Ensemble(
         jnp.asarray(a["params"]),
         jnp.asarray(a["states"]),
         jnp.asarray(a["log_weights"]),
         float(a["time"]),
+        jnp.asarray(a["sensor"]) if has else None,
+        float(a["sensor_time"]) if has else None,
     )
 
 

@@ -49,6 +49,7 @@ _BUILTIN = (
     "medtwin.models.lipids._declarations:VARGO2014",
     "medtwin.models.cardiology._declarations:ALIEV_PANFILOV",
     "medtwin.models.cardiology._declarations:MITCHELL_SCHAEFFER",
+    "medtwin.models.cardiology._declarations:TEN_TUSSCHER",
 )
 
 _MODELS: dict[str, type[AbstractModel]] = {}

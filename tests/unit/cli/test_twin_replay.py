@@ -104,3 +104,5 @@ def test_replay_reads_a_device_export_and_says_which_format(tmp_path):
     assert "Read nightscout_entries.json as a Nightscout entries JSON: 12 glucose readings" in out
     assert "skipped 1 error codes (sgv below 39), 1 'mbg' entries, 1 'cal' entries" in out
     assert "12 readings: 12 assimilated, dropped: none; 1 of the assimilated censored" in out
+    # a device's readings carry its autocorrelated error as every particle's state
+    assert "Sensor error: the CGM's autocorrelated error as every particle's AR(1)" in out

@@ -19,7 +19,13 @@ from medtwin.control import (
     SafetyLimits,
     random_meals,
 )
-from medtwin.data import T1D_FILTER, load_virtual_patients, t1d_population_prior, therapy_settings
+from medtwin.data import (
+    T1D_CGM_FILTER,
+    T1D_FILTER,
+    load_virtual_patients,
+    t1d_population_prior,
+    therapy_settings,
+)
 from medtwin.errors import ModelError
 from medtwin.models import UVAPadova
 from medtwin.models.glucose.pump import InsulinPump
@@ -43,21 +49,32 @@ def scenario(times, grams, told):
     return MealSchedule(np.array(times, float), np.array(grams, float), np.array(told, float))
 
 
-@pytest.fixture(scope="module")
-def mpc_run():
+def _mpc_run(method):
     # a meal at 10 min (announced 10 % low) and one at 40 min (not announced)
     sc = scenario([[10, 40]] * 3, [[50, 20]] * 3, [[45, 0]] * 3)
-    loop = ClosedLoop(MODEL, PRIORS, method=T1D_FILTER, particles=16, pump=PUMP)
+    loop = ClosedLoop(MODEL, PRIORS, method=method, particles=16, pump=PUMP)
     pols = [MPC(b, particles=4) for b in BBS]
     return loop, sc, loop.run(pols, TRUTH, sc, days=60 / 1440, key=KEY)
 
 
-def test_the_loops_twin_is_assimilate_reading_by_reading(mpc_run):
-    _, sc, res = mpc_run
+@pytest.fixture(scope="module")
+def mpc_run():
+    return _mpc_run(T1D_FILTER)
+
+
+@pytest.fixture(scope="module")
+def mpc_sensor_run():
+    # the live-stream filter: the CGM's error as every particle's AR(1) state
+    return _mpc_run(T1D_CGM_FILTER)
+
+
+@pytest.mark.parametrize("run", ["mpc_run", "mpc_sensor_run"])
+def test_the_loops_twin_is_assimilate_reading_by_reading(run, request):
+    loop, sc, res = request.getfixturevalue(run)
     i = 1  # the child: any patient of the batch gives its own twin's numbers
     _, k_twin = jax.random.split(KEY)
     twin = Twin.create(MODEL, PRIORS[i], key=jax.random.fold_in(k_twin, i), n=16,
-                       method=T1D_FILTER)  # fmt: skip
+                       method=loop.method)  # fmt: skip
     n = res.times.size
     for k, t in enumerate(res.times):
         events = [basal(t, res.basal[i, k])]
@@ -71,6 +88,16 @@ def test_the_loops_twin_is_assimilate_reading_by_reading(mpc_run):
     np.testing.assert_allclose(res.twin["params"][i], np.asarray(ens.params), rtol=1e-9)
     np.testing.assert_allclose(res.twin["lw"][i], np.asarray(ens.log_weights), atol=1e-9)
     np.testing.assert_allclose(res.twin["states"][i], np.asarray(ens.states), rtol=1e-7, atol=1e-9)
+    if loop.method.sensor is not None:  # and every particle's sensor error state
+        np.testing.assert_allclose(res.twin["sensor"][i], np.asarray(ens.sensor), atol=1e-9)
+
+
+def test_the_trial_metrics_count_band_readings_and_fallbacks_as_shares(mpc_sensor_run):
+    _, _, res = mpc_sensor_run
+    assert set(np.unique(res.inside)) <= {0.0, 1.0}  # each reading in the band or not
+    m = res.metrics()
+    np.testing.assert_allclose(m["band"], 100 * res.inside[:, 1:].mean(axis=1))
+    np.testing.assert_allclose(m["fallbacks"], 100 * (res.fallback > 0).mean(axis=1))
 
 
 def test_the_loop_records_what_the_pump_delivered(mpc_run):

@@ -1,12 +1,17 @@
 """The monodomain tissue every cardiac ionic model runs on: labels, fibres, the anisotropic
 finite-volume diffusion step, the stability bound and the operator-split substep.
 
-Monodomain equation (time in ms, space in mm, ``u`` the dimensionless potential)::
+Monodomain equation (time in ms, space in mm, ``u`` the potential in the ionic model's unit:
+dimensionless for Aliev-Panfilov and Mitchell-Schaeffer, mV for ten Tusscher-Panfilov)::
 
     du/dt = div(D(x) grad u) + f(u, w) + I_stim(x, t),     dw/dt = g(u, w)
 
-with no flux through the boundary of the tissue (any mask: the box, scar, lesions). ``f, g``
-are the ionic model's (a subclass's :meth:`MonodomainTissue.reaction`).
+with no flux through the boundary of the tissue (any mask: the box, scar, lesions). ``w`` is
+the ionic model's per-cell states other than ``u`` (any number: one recovery variable for the
+two-variable models, gates and concentrations for ten Tusscher-Panfilov), declared by the
+subclass's ``_cell_states``; ``f, g`` are its :meth:`MonodomainTissue.reaction`. In physical
+units ``D = sigma / (chi C_m)`` (conductivity over surface-to-volume ratio times membrane
+capacitance) and ``I_stim`` is the stimulus current density over ``chi C_m``.
 
 **Tissue labels** (an integer array of the grid's shape): ``0`` outside, ``1`` healthy, ``2``
 border zone (diffusivity times ``bz_D``, recovery slowed by ``bz_apd``), ``3`` scar and ``4``
@@ -38,6 +43,11 @@ of it (the monotone limit of the isotropic scheme) and a ``dt`` above it is refu
 **Operator splitting** (Godunov, first order): each substep first advances the ionic model at
 every node by ``dt`` (with the stimulus), then takes one explicit diffusion step of ``u``. A
 step of the twin (``input_dt`` = 1 ms, inputs constant over it) is ``substeps`` substeps.
+
+**Stimulus region**: the excitable cells within ``stim_r`` of the site (``stimulus="ball"``,
+the default), or (``stimulus="box"``) the cube of half-side ``stim_r`` centred on the site,
+each cell weighted by the fraction of its volume inside the cube (the Niederer et al. 2011
+benchmark's 1.5 mm cube at a corner is the site at the corner with ``stim_r`` = 1.5 mm).
 """
 
 from __future__ import annotations
@@ -103,37 +113,41 @@ def stability_bound(spacing: float, abs_sum: float, rate: float) -> float:
 
 
 class _CellStates(Sequence):
-    """The state declaration of a tissue: ``u`` of every cell, then the recovery variable."""
+    """The state declaration of a tissue: each per-cell state of the ionic model in turn
+    (``u`` first), every cell's value of it: ``u0 .. u{n-1}``, then the next state's."""
 
-    def __init__(self, n: int, recovery: str) -> None:
-        self._n, self._w = n, recovery
+    def __init__(self, n: int, specs: tuple[tuple[str, str, str], ...]) -> None:
+        self._n, self._specs = n, specs
 
     def __len__(self) -> int:
-        return 2 * self._n
+        return len(self._specs) * self._n
 
     def __getitem__(self, i):
+        size = len(self)
         if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(2 * self._n))]
-        if not -2 * self._n <= i < 2 * self._n:
+            return [self[j] for j in range(*i.indices(size))]
+        if not -size <= i < size:
             raise IndexError(i)
-        i %= 2 * self._n
-        if i < self._n:
-            return StateSpec(f"u{i}", "1", "dimensionless transmembrane potential of a cell")
-        return StateSpec(f"{self._w}{i - self._n}", "1", "recovery variable of a cell")
+        k, cell = divmod(i % size, self._n)
+        name, unit, description = self._specs[k]
+        return StateSpec(f"{name}{cell}", unit, description)
 
 
 class MonodomainTissue(AbstractSteppedModel):
     """A monodomain tissue on a 1D, 2D or 3D voxel grid (see the module docstring). A subclass
-    is one ionic model: it declares its parameters and gives :meth:`reaction`,
-    :meth:`rest_recovery` and :meth:`rate_bound`.
+    is one ionic model: it declares its parameters and its per-cell states (``_cell_states``:
+    name, unit and description of ``u`` and of each further state) and gives :meth:`reaction`,
+    :meth:`rest_state` and :meth:`rate_bound`; ``activation_threshold`` is the potential (in
+    ``u``'s unit) above which a cell counts as excited.
 
     ``Model(shape, spacing, *, labels=None, fibres=0.0, dt=None, D_max=None)``: ``labels`` an
     integer array of ``shape`` (default: all healthy), ``fibres`` the fibre angle (radians; a
     number or an array of ``shape``), ``dt`` the substep in ms (default: half the stability
     bound), ``D_max`` the largest ``D`` the instance will be run with (default: the upper bound
     of ``D``), which the bound is computed for, ``input_dt`` the step over which the stimulus is
-    constant and at which ``simulate`` can save (default 1 ms). A member run with ``D`` above
-    ``D_max`` may be unstable: ``simulate`` reports it as ``Status.NONFINITE``."""
+    constant and at which ``simulate`` can save (default 1 ms), ``stimulus`` the shape of the
+    stimulated region (``"ball"`` or ``"box"``, see the module docstring). A member run with
+    ``D`` above ``D_max`` may be unstable: ``simulate`` reports it as ``Status.NONFINITE``."""
 
     shape: tuple[int, ...] = eqx.field(static=True)
     spacing: float = eqx.field(static=True)
@@ -143,9 +157,15 @@ class MonodomainTissue(AbstractSteppedModel):
     labels: Array
     fibres: Array
     input_dt: float = eqx.field(static=True)
+    stimulus: str = eqx.field(static=True)
 
     _default_grid: ClassVar[tuple[tuple[int, ...], float]] = ((32, 32), 0.25)
-    _recovery_name: ClassVar[str] = "w"
+    # (name, unit, description) of each per-cell state, u first
+    _cell_states: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("u", "1", "dimensionless transmembrane potential of a cell"),
+        ("w", "1", "recovery variable of a cell"),
+    )
+    activation_threshold: ClassVar[float] = 0.5
 
     def __init__(
         self,
@@ -157,6 +177,7 @@ class MonodomainTissue(AbstractSteppedModel):
         dt: float | None = None,
         D_max: float | None = None,
         input_dt: float = _INPUT_DT,
+        stimulus: str = "ball",
     ) -> None:
         name = type(self).__name__
         d_shape, d_h = self._default_grid
@@ -184,7 +205,13 @@ class MonodomainTissue(AbstractSteppedModel):
             raise ModelError(f"{name} fibre angles must be finite (radians).")
         if not (isinstance(input_dt, float | int) and math.isfinite(input_dt) and input_dt > 0):
             raise ModelError(f"{name} needs an input_dt > 0 (ms). Got {input_dt!r}.")
+        if stimulus not in ("ball", "box"):
+            raise ModelError(
+                f"{name} stimulus must be 'ball' (cells within stim_r of the site) or 'box' "
+                f"(the cube of half-side stim_r around it). Got {stimulus!r}."
+            )
         self.shape, self.spacing, self.input_dt = shape, h, float(input_dt)
+        self.stimulus = stimulus
         self.labels = jnp.asarray(lab.astype(np.int32))
         self.fibres = jnp.asarray(np.array(theta))
         dim = len(shape)
@@ -213,15 +240,22 @@ class MonodomainTissue(AbstractSteppedModel):
 
     # ---- what a subclass gives -------------------------------------------------------------
     def reaction(
-        self, u: Array, w: Array, p, dt: float, border: Array
-    ) -> tuple[Array, Array]:  # pragma: no cover - abstract
-        """One reaction substep of length ``dt`` at every node: ``(u, w) -> (u', w')``;
+        self, u: Array, w: tuple[Array, ...], p, dt: float, border: Array
+    ) -> tuple[Array, tuple[Array, ...]]:  # pragma: no cover - abstract
+        """One reaction substep of length ``dt`` at every node: ``(u, w) -> (u', w')`` with
+        ``w`` the tuple of the further per-cell states (grids, in ``_cell_states`` order);
         ``border`` is 1.0 in border-zone cells (recovery slowed by ``p.bz_apd``)."""
         raise NotImplementedError
 
-    def rest_recovery(self, params: Array) -> Array:  # pragma: no cover - abstract
-        """The recovery variable at rest."""
+    def rest_state(self, params: Array) -> tuple[ArrayLike, ...]:  # pragma: no cover - abstract
+        """Every per-cell state at rest (``u`` first; each a grid or a number)."""
         raise NotImplementedError
+
+    def inert_state(self, params: Array) -> tuple[ArrayLike, ...]:
+        """The per-cell states in cells that are not excitable (outside, scar, lesion), which
+        never change: 0 by default. A model whose reaction is not finite at 0 (logarithms of
+        concentrations) keeps its rest state there."""
+        return tuple(0.0 for _ in self._cell_states)
 
     def rate_bound(self) -> float:  # pragma: no cover - abstract
         """A bound (1/ms) on the reaction's rate over the parameter bounds."""
@@ -230,7 +264,7 @@ class MonodomainTissue(AbstractSteppedModel):
     # ---- grid declaration ------------------------------------------------------------------
     @property
     def states(self) -> _CellStates:  # type: ignore[override]
-        return _CellStates(self.n_cells, self._recovery_name)
+        return _CellStates(self.n_cells, self._cell_states)
 
     @property
     def n_cells(self) -> int:
@@ -238,7 +272,7 @@ class MonodomainTissue(AbstractSteppedModel):
 
     @property
     def n_states(self) -> int:
-        return 2 * self.n_cells
+        return len(self._cell_states) * self.n_cells
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -271,19 +305,37 @@ class MonodomainTissue(AbstractSteppedModel):
         """1.0 in healthy and border-zone cells, else 0.0."""
         return ((self.labels == HEALTHY) | (self.labels == BORDER)).astype(jnp.float64)
 
-    def field(self, y: Float[ArrayLike, "*batch n_states"]) -> tuple[Array, Array]:
-        """The state(s) as two grids ``(u, w)``, each ``(*batch, *shape)``."""
+    def field(self, y: Float[ArrayLike, "*batch n_states"]) -> tuple[Array, ...]:
+        """The state(s) as one grid per per-cell state (``u`` first: ``(u, w)`` for the
+        two-variable models), each ``(*batch, *shape)``."""
         y = jnp.asarray(y)
         n = self.n_cells
         lead = y.shape[:-1]
-        return y[..., :n].reshape((*lead, *self.shape)), y[..., n:].reshape((*lead, *self.shape))
+        return tuple(
+            y[..., k * n : (k + 1) * n].reshape((*lead, *self.shape))
+            for k in range(len(self._cell_states))
+        )
 
     # ---- stimulus sites -----------------------------------------------------------------
     def stimulus_region(self, params: Float[Array, " n_params"]) -> Array:
-        """1.0 in the excitable cells within ``stim_r`` of the stimulus site, else 0.0."""
+        """The weight of the stimulus in each cell: 1.0 in the excitable cells within ``stim_r``
+        of the site (``stimulus="ball"``), or the fraction of an excitable cell inside the cube
+        of half-side ``stim_r`` around it (``"box"``); else 0.0."""
         p = self.named(params)
         site = (p.stim_x, p.stim_y, p.stim_z)
         x = jnp.meshgrid(*[jnp.asarray(c) for c in self.centres()], indexing="ij")
+        if self.stimulus == "box":
+            h = self.spacing
+            inside = [
+                jnp.clip(
+                    (jnp.minimum(xi + h / 2, s + p.stim_r) - jnp.maximum(xi - h / 2, s - p.stim_r))
+                    / h,
+                    0.0,
+                    1.0,
+                )
+                for xi, s in zip(x, site, strict=False)
+            ]
+            return math.prod(inside) * self.excitable()
         r2 = sum((xi - s) ** 2 for xi, s in zip(x, site, strict=False))
         return (r2 <= p.stim_r**2).astype(jnp.float64) * self.excitable()
 
@@ -318,8 +370,10 @@ class MonodomainTissue(AbstractSteppedModel):
 
     # ---- dynamics ----------------------------------------------------------------------
     def initial_state(self, params: Float[Array, " n_params"]) -> Float[Array, " n_states"]:
-        w = self.rest_recovery(params) * self.excitable()
-        return jnp.concatenate([jnp.zeros(self.n_cells), w.reshape(-1)])
+        live = self.excitable() > 0
+        rest, inert = self.rest_state(params), self.inert_state(params)
+        grids = [jnp.where(live, r, i) for r, i in zip(rest, inert, strict=True)]
+        return jnp.concatenate([g.reshape(-1) for g in grids])
 
     def conduction(self, params: Float[Array, " n_params"]) -> list[list[Array]]:
         """The cells' conduction tensor entries ``D[a][b]`` (mm^2/ms), zero where the tissue
@@ -388,20 +442,22 @@ class MonodomainTissue(AbstractSteppedModel):
             o, u = jax.lax.optimization_barrier((ops, u))
             u1, w1 = self.reaction(u, w, p, hs, border)
             u = u + live * (u1 - u + hs * stim)
-            w = w + live * (w1 - w)
+            w = tuple(a + live * (b - a) for a, b in zip(w, w1, strict=True))
             return u + hs * self.diffusion(u, o), w
 
+        k = len(self._cell_states)
         u0 = y[:n].reshape(self.shape)
-        w0 = y[n:].reshape(self.shape)
+        w0 = tuple(y[j * n : (j + 1) * n].reshape(self.shape) for j in range(1, k))
         u, w = jax.lax.fori_loop(0, self.substeps, sub, (u0, w0))
-        return jnp.concatenate([u.reshape(-1), w.reshape(-1)])
+        return jnp.concatenate([u.reshape(-1), *(a.reshape(-1) for a in w)])
 
     def observe(
         self, t: Float[ArrayLike, ""], y: Float[Array, " n_states"], params: Float[Array, " p"]
     ) -> Float[Array, " n_observables"]:
         live = self.excitable()
         u = y[: self.n_cells].reshape(self.shape)
-        return jnp.stack([jnp.sum(live * (u > 0.5)) / jnp.sum(live)])
+        excited = u > self.activation_threshold
+        return jnp.stack([jnp.sum(live * excited) / jnp.sum(live)])
 
 
 def _cross_terms(u: Array, faces: tuple[Array, ...], cond: Array) -> Array:

@@ -62,17 +62,23 @@ class AlievPanfilov(MonodomainTissue):
     _default_grid: ClassVar[tuple[tuple[int, ...], float]] = ((32, 32), 0.25)
     # the tissue's states (two per cell, per instance), kept over the declaration's empty tuple
     states = MonodomainTissue.states
-    _recovery_name: ClassVar[str] = "v"
+    _cell_states: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("u", "1", "dimensionless transmembrane potential of a cell"),
+        ("v", "1", "recovery variable of a cell"),
+    )
 
-    def reaction(self, u: Array, w: Array, p, dt: float, border: Array) -> tuple[Array, Array]:
+    def reaction(
+        self, u: Array, ws: tuple[Array, ...], p, dt: float, border: Array
+    ) -> tuple[Array, tuple[Array, ...]]:
+        (w,) = ws
         s = dt / p.t_scale
         eps = (p.eps0 + p.mu1 * w / (u + p.mu2)) / (1.0 + (p.bz_apd - 1.0) * border)
         du = -p.k * u * (u - p.a) * (u - 1.0) - u * w
         dw = eps * (-w - p.k * u * (u - p.a - 1.0))
-        return u + s * du, w + s * dw
+        return u + s * du, (w + s * dw,)
 
-    def rest_recovery(self, params: Array) -> Array:
-        return jnp.zeros(self.shape)
+    def rest_state(self, params: Array) -> tuple[Array, ...]:
+        return jnp.zeros(self.shape), jnp.zeros(self.shape)
 
     def rate_bound(self) -> float:
         # |d/du| of the cubic on [0, 1] is at most k (1 + a)^2 / 3 + k a <= k, plus v <= ~3

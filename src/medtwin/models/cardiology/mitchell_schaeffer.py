@@ -63,17 +63,23 @@ class MitchellSchaeffer(MonodomainTissue):
     _default_grid: ClassVar[tuple[tuple[int, ...], float]] = ((32, 32), 0.1)
     # the tissue's states (two per cell, per instance), kept over the declaration's empty tuple
     states = MonodomainTissue.states
-    _recovery_name: ClassVar[str] = "h"
+    _cell_states: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("u", "1", "dimensionless transmembrane potential of a cell"),
+        ("h", "1", "recovery variable of a cell"),
+    )
 
-    def reaction(self, u: Array, w: Array, p, dt: float, border: Array) -> tuple[Array, Array]:
+    def reaction(
+        self, u: Array, ws: tuple[Array, ...], p, dt: float, border: Array
+    ) -> tuple[Array, tuple[Array, ...]]:
+        (w,) = ws
         du = w * u * u * (1.0 - u) / p.tau_in - u / p.tau_out
         closing = u >= p.v_gate
         tau = jnp.where(closing, p.tau_close * (1.0 + (p.bz_apd - 1.0) * border), p.tau_open)
         target = jnp.where(closing, 0.0, 1.0)
-        return u + dt * du, target + (w - target) * jnp.exp(-dt / tau)
+        return u + dt * du, (target + (w - target) * jnp.exp(-dt / tau),)
 
-    def rest_recovery(self, params: Array) -> Array:
-        return jnp.ones(self.shape)
+    def rest_state(self, params: Array) -> tuple[Array, ...]:
+        return jnp.zeros(self.shape), jnp.ones(self.shape)
 
     def rate_bound(self) -> float:
         # |d/du (h u^2 (1 - u))| <= 1.5 on [0, 1.1], plus 1 / tau_out
