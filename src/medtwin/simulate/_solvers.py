@@ -82,32 +82,6 @@ class Solver:
         y, ok = self.interval(f, t, y, u, params, dt, refine, refine_any)
         return y, ok, carry
 
-    def interval_members_last(
-        self,
-        f: VectorField,
-        t: Array,
-        y: Float[Array, "n members"],
-        u: Float[Array, "m members"],
-        params: Float[Array, "q members"],
-        dt: float,
-        refine: Bool[Array, " members"] | Bool[Array, ""] | bool = False,
-        refine_any: Bool[Array, ""] | bool = False,
-        carry: Any = None,
-    ) -> tuple[Float[Array, "n members"], Bool[Array, " members"], Any]:
-        """:meth:`interval_carried` of many members at once, the members on the last axis of
-        ``y``, ``u``, ``params`` (and of ``refine`` when it is per member; ``carry`` leaves
-        have them first): the step :func:`~medtwin.simulate.simulate`'s kernel takes. By
-        default the per-member step vmapped, so each member gets the numbers it gets alone; a
-        solver may override it with a layout of its own that gives the same numbers."""
-        r_axis = 0 if jnp.ndim(refine) == 1 else None
-
-        def one(y, u, p, r, c):
-            return self.interval_carried(f, t, y, u, p, dt, r, refine_any, c)
-
-        return jax.vmap(one, in_axes=(-1, -1, -1, r_axis, 0), out_axes=(-1, 0, 0))(
-            y, u, params, refine, carry
-        )
-
     def refine_mask(self, dosing: np.ndarray) -> np.ndarray | None:
         """Which steps to refine, from ``dosing[..., k]`` (a dose is given in step k, per member
         or shared); None: none."""
@@ -180,49 +154,6 @@ class RK4(Solver):
         else:
             y = jax.lax.cond(refine_any, fine, coarse, y)
         return y, jnp.all(jnp.isfinite(y))
-
-    def interval_members_last(self, f, t, y, u, params, dt, refine=False, refine_any=False,
-                              carry=None):  # fmt: skip
-        """Near doses, only the members being refined take the ``dose_substeps`` substeps:
-        every member takes the coarse step, then the refined ones (gathered ``BLOCK`` at a
-        time, the block loop as long as this step needs) take the fine steps, which replace
-        theirs. A member's numbers are those of :meth:`interval` (the same substeps with the
-        same step sizes); the cost near doses grows with the members dosing, not the batch."""
-        if self.dose_substeps == self.substeps or jnp.ndim(refine) != 1:
-            return super().interval_members_last(f, t, y, u, params, dt, refine, refine_any,
-                                                 carry)  # fmt: skip
-        fb = jax.vmap(f, in_axes=(None, -1, -1, -1), out_axes=-1)
-        size = y.shape[-1]
-
-        def steps(y, u, p, n):
-            h = dt / n
-            for j in range(n):
-                y = _rk4_step(fb, t + j * h, y, u, p, h)
-            return y
-
-        def refine_blocks(out):
-            blocks = -(-size // BLOCK)
-            # the refined members first, the rest of each block pointing past the end
-            idx = jnp.nonzero(refine, size=blocks * BLOCK, fill_value=size)[0]
-
-            def block(i, out):
-                sel = jax.lax.dynamic_slice(idx, (i * BLOCK,), (BLOCK,))
-                g = jnp.minimum(sel, size - 1)
-                fine = steps(y[:, g], u[:, g], params[:, g], self.dose_substeps)
-                return out.at[:, sel].set(fine, mode="drop")
-
-            n_blocks = (jnp.sum(refine) + BLOCK - 1) // BLOCK
-            return jax.lax.fori_loop(0, n_blocks, block, out)
-
-        # every member's coarse step is the same computation whether or not others refine,
-        # so a member's numbers do not depend on its batch
-        out = jax.lax.cond(
-            refine_any, refine_blocks, lambda out: out, steps(y, u, params, self.substeps)
-        )
-        return out, jnp.all(jnp.isfinite(out), axis=0), carry
-
-
-BLOCK = 64  # members refined together near doses (RK4.interval_members_last)
 
 
 def _rk4_step(f: VectorField, s: Array, y: Array, u: Array, params: Array, h: float) -> Array:
