@@ -86,6 +86,11 @@ class SensorError:
         """The Gaussian ``e`` of an additive error ``noise`` (inverse Johnson SU)."""
         return self.gamma + self.delta * jnp.arcsinh((jnp.asarray(noise) - self.xi) / self.lam)
 
+    def error(self, e: Float[ArrayLike, ...]) -> Array:
+        """The additive error (the observable's unit) of a Gaussian ``e`` (Johnson SU); the
+        inverse of :meth:`latent`."""
+        return self.xi + self.lam * jnp.sinh((jnp.asarray(e) - self.gamma) / self.delta)
+
     def rho(self, dt: Float[ArrayLike, ""]) -> Array:
         """Correlation of ``e`` across ``dt`` (model time units)."""
         return jnp.asarray(self.pacf, jnp.float64) ** (jnp.asarray(dt) / self.step)
@@ -160,8 +165,4 @@ def sensor_range(
     observable plus its sensor error's conditional ``+- z`` sd band (3.29: 99.9 %),
     transformed; the range a reading of a patient the twin covers falls in."""
     mean, sd = _conditional(err, e_prev, jnp.asarray(dt), jnp.asarray(first))
-
-    def reading(e: Array) -> Array:
-        return pred + err.xi + err.lam * jnp.sinh((e - err.gamma) / err.delta)
-
-    return jnp.min(reading(mean - z * sd)), jnp.max(reading(mean + z * sd))
+    return jnp.min(pred + err.error(mean - z * sd)), jnp.max(pred + err.error(mean + z * sd))
