@@ -19,6 +19,7 @@ Niederer et al. 2011 N-version benchmark.
   covering the slab exactly (200 x 70 x 30 cells at dx = 0.1 mm); a corner's activation time
   is its corner cell's (the no-flux boundary makes the normal derivative of the activation
   time zero, so the half-cell offset is second order), the centre P9 is interpolated.
+  ``slow``: at dx = 0.1 mm, P8 within the 11 codes' published range (``PUBLISHED_P8``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ CELL_APD_TOL = 1e-3  # relative APD90 against the stiff reference (measured 1.4e
 CELL_V_TOL = 1.0  # mV after the upstroke (measured 0.21)
 CELL_C_TOL = 0.01  # concentrations: relative, peak and value at 500 ms (measured <= 1.3e-3)
 COARSE_P8 = (125.0, 140.0)  # ms, dx 0.5 / dt 0.05: measured 131.5
+# P8 across the 11 codes of Niederer et al. 2011 at their finest resolution (dx 0.1 mm,
+# dt 0.005 ms): 37.8-48.7 ms, from the paper's section 6 (Discussion), as transcribed into
+# benchmarks/niederer2011.json ("published_values") of github.com/svcHeidi/omniD, which cites
+# the open-access text (PMC3263775); the paper itself was not readable here. The band is used
+# as published, not widened: the slow test runs dt = 0.01 ms, and other codes move P8 by well
+# under 1 ms between dt 0.01 and 0.005 (fenicsx-beat's niederer_benchmark demo: 38.21 -> 37.93
+# ms), against a margin of 4.2 ms here (measured 44.5 ms).
+PUBLISHED_P8 = (37.8, 48.7)  # ms
 POINTS = {  # Niederer et al. 2011, Fig. 1
     "P1": (0.0, 0.0, 0.0), "P2": (0.0, 7.0, 0.0), "P3": (20.0, 0.0, 0.0),
     "P4": (20.0, 7.0, 0.0), "P5": (0.0, 0.0, 3.0), "P6": (0.0, 7.0, 3.0),
@@ -245,10 +254,10 @@ def test_niederer_slab_at_coarse_resolution():
 def test_niederer_slab_converges_with_dx():
     """dx = 0.5, 0.2, 0.1 mm at the benchmark's dt = 0.01 ms: the far-corner activation time
     falls as dx shrinks (the under-resolved front is slow) and the change per refinement
-    shrinks. Measured on 2 shared cores: P8 = 132.0, 53.9, 44.5 ms in 50 s, 11 min, 22 min
-    (420 000 nodes x 4450 substeps at 0.1 mm); the test passed in 21 min. The issue's check
-    against the 11 published codes' P8 range at 0.1 mm is not here: their figures could not be
-    read from the sources reachable when this was written."""
+    shrinks; at 0.1 mm P8 lies in the 11 published codes' range ``PUBLISHED_P8`` (theirs at
+    dt = 0.005 ms, see its comment). Measured on 2 shared cores: P8 = 132.0, 53.9, 44.5 ms in
+    50 s, 11 min, 22 min (420 000 nodes x 4450 substeps at 0.1 mm); the test passed in
+    21 min."""
     p8 = {}
     for dx in (0.5, 0.2, 0.1):
         m, lat, _wall = niederer(dx, 0.01)
@@ -257,6 +266,7 @@ def test_niederer_slab_converges_with_dx():
         p8[dx] = at(m, lat, POINTS["P8"])
     assert p8[0.5] > p8[0.2] > p8[0.1], p8
     assert p8[0.5] - p8[0.2] > 2.0 * (p8[0.2] - p8[0.1]), p8
+    assert PUBLISHED_P8[0] <= p8[0.1] <= PUBLISHED_P8[1], p8
 
 
 if __name__ == "__main__":  # pragma: no cover - timing by hand

@@ -146,6 +146,23 @@ def atomic(path: Path) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def writing(folder: Path, names: tuple[str, ...]) -> Iterator[dict[str, Path]]:
+    """Temporary paths for ``names`` in ``folder`` (made if new), all renamed into place when
+    the block ends (:func:`atomic`); on a failure every temporary file, and a folder made here,
+    is removed: a command's output folder is whole or untouched."""
+    made = not folder.exists()
+    folder.mkdir(exist_ok=True)
+    try:
+        with contextlib.ExitStack() as stack:
+            yield {n: stack.enter_context(atomic(folder / n)) for n in names}
+    except BaseException:
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
 def input_file(path: str | os.PathLike[str], expected: str) -> Path:
     """``path`` if it names a file that is there (the reader then says what is wrong inside),
     else :class:`DataError` -- checked before a command loads what reads the file."""

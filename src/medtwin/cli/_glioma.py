@@ -6,9 +6,7 @@ radii, volumes and forecasts, and a PNG of the central slices with the predicted
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +17,7 @@ from rich.table import Table
 
 from ..errors import DataError
 from ..limits import SEED, SIMULATION_SPAN, UNSTORED_PARTICLES
-from ._checks import OVERWRITE_HELP, atomic, limit, output_folder
+from ._checks import OVERWRITE_HELP, limit, output_folder, writing
 
 console = Console(width=150)
 
@@ -29,22 +27,6 @@ LOW = 0.02  # the invisible margin: cells above 2 % of K but below the T2/FLAIR 
 SIMULATE_FILES = ("radii.csv", "slices.png")  # and density_day<N>.nii.gz
 TWIN_FILES = ("forecast.csv", "margin_probability.nii.gz", "visible_probability.nii.gz",
               "slices.png")  # fmt: skip
-
-
-@contextlib.contextmanager
-def _writing(folder: Path, names: tuple[str, ...]) -> Iterator[dict[str, Path]]:
-    """Temporary paths for ``names`` in ``folder`` (made if new), all renamed into place when
-    the block ends; on a failure every temporary file, and a folder made here, is removed."""
-    made = not folder.exists()
-    folder.mkdir(exist_ok=True)
-    try:
-        with contextlib.ExitStack() as stack:
-            yield {n: stack.enter_context(atomic(folder / n)) for n in names}
-    except BaseException:
-        if made:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
 
 
 def _volume_of_profile(profile: np.ndarray, h: float, n: int = 96, voxel: float = 1.0):
@@ -131,7 +113,7 @@ def simulate_glioma(D: float, rho: float, dim: int, days: int, out: Path | None,
         field = np.asarray(model.field(final))
         spacing = model.spacing
     margin = ((field >= LOW) & (field < 0.16)).astype(float)
-    with _writing(folder, names) as tmp:
+    with writing(folder, names) as tmp:
         write_csv(tmp["radii.csv"], ["day", "radius_t1gd_mm", "radius_t2_mm",
                                      f"volume_t1gd_{unit}", f"volume_t2_{unit}"], rows)  # fmt: skip
         write_nifti(tmp[f"density_day{days}.nii.gz"], field, spacing)
@@ -224,7 +206,7 @@ def twin_glioma(images: Path, particles: int, horizon: int, seed: int, out: Path
         mm = invisible_margin(twin, float(horizon), low=LOW, draws=min(200, particles))
         inv = _volume_of_profile(mm.invisible, model.spacing)
         vis = _volume_of_profile(mm.visible, model.spacing)
-        with _writing(folder, TWIN_FILES) as tmp:
+        with writing(folder, TWIN_FILES) as tmp:
             write_csv(tmp["forecast.csv"], header, rows)
             write_nifti(tmp["margin_probability.nii.gz"], inv, 1.0)
             write_nifti(tmp["visible_probability.nii.gz"], vis, 1.0)

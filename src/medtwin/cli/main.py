@@ -157,8 +157,8 @@ def simulate_command(
     model: Annotated[
         str,
         typer.Argument(
-            help="Model: t1d (UVA/Padova), bergman, glioma, ldl, or an infection: pneumonia, "
-            "pneumonia-sepsis, sepsis."
+            help="Model: t1d (UVA/Padova), bergman, glioma, ldl, cardiac, or an infection: "
+            "pneumonia, pneumonia-sepsis, sepsis."
         ),
     ],
     patient: Annotated[
@@ -198,14 +198,63 @@ def simulate_command(
         typer.Option(help="pneumonia: HOUR=RATE antibiotic kill rate (1/h) from that hour on."),
     ] = None,
     hours: Annotated[float, typer.Option(help="pneumonia: hours to simulate.")] = 72.0,
-) -> None:
+    ionic: Annotated[str | None, typer.Option(help="cardiac: ionic model, aliev-panfilov "
+                     "(default), mitchell-schaeffer or ten-tusscher.")] = None,
+    phantom: Annotated[str | None, typer.Option(help="cardiac: scar-channel (default) or "
+                       "homogeneous sheet.")] = None,
+    channel: Annotated[str | None, typer.Option(help="cardiac: the scar channel's tissue, "
+                       "border (default) or healthy.")] = None,
+    phantom_size: Annotated[str | None, typer.Option(help="cardiac: the phantom's W,H in mm "
+                            "(default 50,30; the scar scales with it).")] = None,
+    phantom_spacing: Annotated[float | None, typer.Option(help="cardiac: the phantom's grid "
+                               "spacing, mm (default 0.5).")] = None,
+    lge: Annotated[Path | None, typer.Option(help="cardiac: an LGE scan (NIfTI, 2D or 3D, "
+                   "cubic voxels) instead of a phantom, with --segmentation.")] = None,
+    segmentation: Annotated[Path | None, typer.Option(help="cardiac: the scan's label image "
+                            "(NIfTI): myocardium and blood pool.")] = None,
+    myocardium_label: Annotated[int | None, typer.Option(help="cardiac: the myocardium's "
+                                "value in --segmentation (default 1).")] = None,
+    blood_pool_label: Annotated[int | None, typer.Option(help="cardiac: the blood pool's "
+                                "value in --segmentation (default 2).")] = None,
+    pace: Annotated[str | None, typer.Option(help="cardiac: pacing site X,Y[,Z] in mm (default:"
+                    " the phantom's left edge; a scan's tissue centre).")] = None,
+    s1_cycle: Annotated[float | None, typer.Option(help="cardiac: S1 cycle length, ms "
+                        "(default 600).")] = None,
+    s1_count: Annotated[int | None, typer.Option(help="cardiac: S1 beats (default 1).")] = None,
+    s2: Annotated[list[float] | None, typer.Option(help="cardiac: an extrastimulus MS after "
+                  "the previous stimulus; repeat for S3, S4.")] = None,
+    ms: Annotated[float | None, typer.Option(help="cardiac: ms to simulate (default: the last "
+                  "stimulus + 500).")] = None,
+    electrode: Annotated[list[str] | None, typer.Option(help="cardiac: a pseudo-ECG electrode "
+                         "X,Y[,Z] in mm, repeated (default: one beyond each side).")] = None,
+) -> None:  # fmt: skip
     """Simulate a type-1 diabetes patient and write one row per minute as CSV (--plot: a PNG
     of glucose over the 70-180 mg/dL band); or, with MODEL glioma, a glioma (--out is then a
     folder: radii CSV, density NIfTI, slices PNG); or, with MODEL ldl, a person's LDL
     cholesterol over years under statins and ezetimibe (--out: one row per day); or, with
     MODEL pneumonia (pneumonia-sepsis, sepsis), an infection from --inoculum under
-    --antibiotic (--out: every observable every 0.1 h; --plot: their courses)."""
+    --antibiotic (--out: every observable every 0.1 h; --plot: their courses); or, with MODEL
+    cardiac, a paced scar phantom or LGE scan (--out is a folder: activation map PNG, movie
+    GIF, pseudo-ECG CSV and PNG, activation times NIfTI)."""
+    from ._cardiac_simulate import refuse_cardiac_options
     from ._infection import infection_declaration
+
+    cardiac = dict(ionic=ionic, phantom=phantom, channel=channel, phantom_size=phantom_size,
+                   phantom_spacing=phantom_spacing, lge=lge, segmentation=segmentation,
+                   myocardium_label=myocardium_label, blood_pool_label=blood_pool_label,
+                   pace=pace, s1_cycle=s1_cycle, s1_count=s1_count, s2=s2, ms=ms,
+                   electrode=electrode)  # fmt: skip
+    if model == "cardiac":
+        from ._cardiac_simulate import simulate_cardiac
+
+        if plot is not None:
+            raise MedtwinError(
+                "--plot draws the glucose models (t1d, bergman). simulate cardiac writes its "
+                "images, activation.png and ecg.png, into the --out folder."
+            )
+        simulate_cardiac(out=out, overwrite=overwrite, **cardiac)
+        return
+    refuse_cardiac_options(model, cardiac)
 
     infection = infection_declaration(model)
     if infection is not None:
@@ -404,6 +453,11 @@ _register_control(app, trial_app)
 from ._glioma import register as _register_glioma  # noqa: E402
 
 _register_glioma(twin_app)
+
+# `medtwin twin cardiac` lives in _cardiac_twin.py.
+from ._cardiac_twin import register as _register_cardiac_twin  # noqa: E402
+
+_register_cardiac_twin(twin_app)
 
 # `medtwin twin create` lives in _twin_create.py.
 from ._twin_create import register as _register_twin_create  # noqa: E402

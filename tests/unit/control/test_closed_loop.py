@@ -217,3 +217,32 @@ def test_a_policy_is_a_trial_arm():
     assert np.all(mean[1] <= mean[0] + 1e-9)  # a lower correction target never raises glucose
     again = run_trial(pop, arms, ends, chunk=3, seed=5)
     np.testing.assert_array_equal(res.values, again.values)
+
+
+def test_patients_run_in_chunks_give_the_numbers_of_one_batch(monkeypatch):
+    # each thread's chunk of patients is run apart; the last chunk is padded with the last
+    # patient: the numbers must be those of the whole cohort in one batch (bit for bit here;
+    # to 1e-10 so that another CPU's vector width may round a batch of 4 and of 7 apart)
+    from medtwin.control import _closed_loop
+
+    names = [*NAMES, "adult#005", "child#006", "adolescent#007", "adult#008"]
+    truth = np.asarray(load_virtual_patients(names))
+    bb = [BasalBolus(1.0, therapy_settings(n).carb_ratio, therapy_settings(n).correction_factor)
+          for n in names]  # fmt: skip
+    priors = [t1d_population_prior(exclude=(n,)) for n in names]
+    sc = scenario([[10, 40]] * 7, [[50, 20]] * 7, [[45, 0]] * 7)
+    loop = ClosedLoop(MODEL, priors, method=T1D_CGM_FILTER, particles=8, pump=PUMP)
+    pols = [MPC(b, particles=4) for b in bb]
+
+    def run(chunks):
+        monkeypatch.setattr(_closed_loop, "_patient_chunks", lambda n: chunks)
+        return loop.run(pols, truth, sc, days=30 / 1440, key=KEY)
+
+    one = run([np.arange(7)])
+    two = run([np.arange(4), np.array([4, 5, 6, 6])])
+    for field in ("bg", "cgm", "basal", "bolus", "fallback", "ess", "coverage", "inside"):
+        np.testing.assert_allclose(getattr(two, field), getattr(one, field), rtol=1e-10,
+                                   atol=1e-12, err_msg=field)  # fmt: skip
+    for name in one.twin:
+        np.testing.assert_allclose(two.twin[name], one.twin[name], rtol=1e-10, atol=1e-12,
+                                   err_msg=name)  # fmt: skip

@@ -1,5 +1,6 @@
 """Cardiology: cardiac tissue electrophysiology (monodomain, Aliev-Panfilov 1996 and
-Mitchell-Schaeffer 2003), its measurements and a differentiable anisotropic eikonal solver."""
+Mitchell-Schaeffer 2003), its measurements, a differentiable anisotropic eikonal solver, and
+the cardiac twin (conduction learnt from mapping data, P(inducible), ranked lesion plans)."""
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
@@ -41,6 +42,7 @@ if _TYPE_CHECKING:
     from .personalise import ConductionPosterior as ConductionPosterior
     from .personalise import ConductionPrior as ConductionPrior
     from .personalise import MappingPoints as MappingPoints
+    from .personalise import QRSDuration as QRSDuration
     from .personalise import mapping_times as mapping_times
     from .personalise import personalise_conduction as personalise_conduction
     from .phantoms import PHANTOM_PARAMETERS as PHANTOM_PARAMETERS
@@ -64,6 +66,11 @@ if _TYPE_CHECKING:
     from .stimulation import clopper_pearson as clopper_pearson
     from .stimulation import programmed_stimulation as programmed_stimulation
     from .ten_tusscher import TenTusscher as TenTusscher
+    from .twin import CardiacTwin as CardiacTwin
+    from .twin import Recommendation as Recommendation
+    from .twin import cable_speed as cable_speed
+    from .twin import pacing_source as pacing_source
+    from .twin import spread_sites as spread_sites
 
 _WHERE = {
     "Ablation": "ablation",
@@ -76,6 +83,7 @@ _WHERE = {
     "ConductionPosterior": "personalise",
     "ConductionPrior": "personalise",
     "MappingPoints": "personalise",
+    "QRSDuration": "personalise",
     "mapping_times": "personalise",
     "personalise_conduction": "personalise",
     "InducibilityForecast": "risk",
@@ -83,6 +91,11 @@ _WHERE = {
     "forecast_inducibility": "risk",
     "rank_plans": "risk",
     "tissue_params": "risk",
+    "CardiacTwin": "twin",
+    "Recommendation": "twin",
+    "cable_speed": "twin",
+    "pacing_source": "twin",
+    "spread_sites": "twin",
     "PHANTOM_PARAMETERS": "phantoms",
     "Phantom": "phantoms",
     "homogeneous_sheet": "phantoms",

@@ -17,10 +17,13 @@ capacitance) and ``I_stim`` is the stimulus current density over ``chi C_m``.
 border zone (diffusivity times ``bz_D``, recovery slowed by ``bz_apd``), ``3`` scar and ``4``
 ablation lesion (both non-conducting and non-excitable: no flux into them, ``u`` stays 0).
 
-**Conduction tensor.** Fibres (unit vector ``f``) lie in the x-y plane at angle ``theta``
-(radians from the x axis) per cell; ``D = sigma (D_t I + (D_l - D_t) f f^T)`` with ``D_l = D``,
-``D_t = D D_ratio`` and ``sigma`` 1 (healthy), ``bz_D`` (border zone), 0 (not conducting). A 1D
-cable has ``D = sigma D``. :func:`rotating_fibres` gives the rule-based transmural rotation.
+**Conduction tensor.** Each cell has a fibre (unit vector ``f``): either in the x-y plane at
+angle ``theta`` (radians from the x axis; :func:`rotating_fibres` gives the rule-based
+transmural rotation) or a full 3D vector field ``(dim, *shape)`` (the LV shell's helix fibres,
+which leave the x-y plane; see :mod:`._fibres`). ``D = sigma (D_t I + (D_l - D_t) f f^T)``,
+every entry including the x-z and y-z cross terms, with ``D_l = D``, ``D_t = D D_ratio`` and
+``sigma`` 1 (healthy), ``bz_D`` (border zone), 0 (not conducting). A 1D cable has ``D = sigma
+D``.
 
 **Diffusion** (cell-centred finite volumes on the glioma twin's conventions,
 :mod:`medtwin.models.oncology._grid`): the flux through the face between cells ``j - 1`` and
@@ -29,9 +32,10 @@ cable has ``D = sigma D``. :func:`rotating_fibres` gives the rule-based transmur
 any mask boundary), ``D_ab^f`` the arithmetic mean of the two cells' off-diagonal entries (zero
 unless both conduct) and ``g_b^f`` the mean of the two cells' gradients along ``b``, each a
 centred difference over conducting neighbours (one-sided next to a boundary, zero between
-two). The flux form telescopes, so ``sum(u)`` changes only through the reaction and the
-stimulus. On a grid whose fibres lie along an axis everywhere the cross terms are zero and are
-not computed. The error is O(h^2) in the interior.
+two); every ordered pair ``a != b`` (x-y, x-z, y-z in 3D) has its own face coefficients. The
+flux form telescopes, so ``sum(u)`` changes only through the reaction and the stimulus. On a
+grid whose fibres lie along an axis everywhere the cross terms are zero and are not computed.
+The error is O(h^2) in the interior.
 
 **Stability bound.** For constant coefficients the discrete operator's Fourier symbol is at most
 ``(4 / h^2) sum_{a,b} |D_ab|`` (the cross differences are bounded by the centred ones), so a
@@ -66,6 +70,7 @@ from ...errors import ModelError
 from .._base import AbstractSteppedModel, StateSpec
 from .._spec import ParameterSpec
 from ..oncology import _grid
+from . import _fibres
 
 __all__ = [
     "BORDER",
@@ -95,14 +100,6 @@ def rotating_fibres(
     view = [1] * len(shape)
     view[axis] = n
     return np.broadcast_to(ang.reshape(view), shape).astype(np.float64)
-
-
-def _tensor(theta: np.ndarray | Array, dim: int, d_l, d_t, xp=jnp) -> list[list]:
-    """Entries ``D[a][b]`` (arrays like ``theta``) of ``D_t I + (D_l - D_t) f f^T``."""
-    if dim == 1:
-        return [[d_l + 0.0 * theta]]
-    f = [xp.cos(theta), xp.sin(theta)] + [0.0 * theta] * (dim - 2)
-    return [[(a == b) * d_t + (d_l - d_t) * f[a] * f[b] for b in range(dim)] for a in range(dim)]
 
 
 def stability_bound(spacing: float, abs_sum: float, rate: float) -> float:
@@ -141,8 +138,10 @@ class MonodomainTissue(AbstractSteppedModel):
     ``u``'s unit) above which a cell counts as excited.
 
     ``Model(shape, spacing, *, labels=None, fibres=0.0, dt=None, D_max=None)``: ``labels`` an
-    integer array of ``shape`` (default: all healthy), ``fibres`` the fibre angle (radians; a
-    number or an array of ``shape``), ``dt`` the substep in ms (default: half the stability
+    integer array of ``shape`` (default: all healthy), ``fibres`` the fibre angle in the x-y
+    plane (radians; a number or an array of ``shape``) or unit fibre vectors ``(dim, *shape)``
+    (checked in the healthy and border-zone cells, ignored and stored as zero elsewhere; see
+    :mod:`._fibres`), ``dt`` the substep in ms (default: half the stability
     bound), ``D_max`` the largest ``D`` the instance will be run with (default: the upper bound
     of ``D``), which the bound is computed for, ``input_dt`` the step over which the stimulus is
     constant and at which ``simulate`` can save (default 1 ms), ``stimulus`` the shape of the
@@ -200,9 +199,7 @@ class MonodomainTissue(AbstractSteppedModel):
                 "lesion. Expected at least one healthy (1) or border-zone (2) cell; check the "
                 "mask (a segmentation with the wrong label values, or an empty crop?)."
             )
-        theta = np.broadcast_to(np.asarray(fibres, dtype=np.float64), shape)
-        if not np.isfinite(theta).all():
-            raise ModelError(f"{name} fibre angles must be finite (radians).")
+        fib = _fibres.fibre_field(fibres, shape, np.isin(lab, (HEALTHY, BORDER)), name)
         if not (isinstance(input_dt, float | int) and math.isfinite(input_dt) and input_dt > 0):
             raise ModelError(f"{name} needs an input_dt > 0 (ms). Got {input_dt!r}.")
         if stimulus not in ("ball", "box"):
@@ -213,9 +210,8 @@ class MonodomainTissue(AbstractSteppedModel):
         self.shape, self.spacing, self.input_dt = shape, h, float(input_dt)
         self.stimulus = stimulus
         self.labels = jnp.asarray(lab.astype(np.int32))
-        self.fibres = jnp.asarray(np.array(theta))
-        dim = len(shape)
-        self.cross = dim > 1 and bool(np.any(np.abs(np.sin(theta) * np.cos(theta)) > 1e-15))
+        self.fibres = jnp.asarray(np.array(fib))
+        self.cross = _fibres.has_cross(np.asarray(fib), len(shape))
         bound = self.stability_dt(D_max)
         if dt is None:
             substeps = math.ceil(self.input_dt / (0.5 * bound))
@@ -289,11 +285,11 @@ class MonodomainTissue(AbstractSteppedModel):
         """The stability bound (ms) of this grid at diffusivity ``D_max`` (default: the upper
         bound of ``D``), the worst anisotropy ratio within its bounds and the largest
         conduction factor of any label."""
-        theta = np.asarray(self.fibres)
+        fib = np.asarray(self.fibres)
         worst = 0.0
         for ratio in self._spec("D_ratio").bounds:
             d = self._d_max(D_max)
-            t = _tensor(theta, len(self.shape), d, d * ratio, xp=np)
+            t = _fibres.tensor(fib, len(self.shape), d, d * ratio, xp=np)
             worst = max(worst, float(np.max(sum(np.abs(e) for row in t for e in row))))
         return stability_bound(self.spacing, worst, self.rate_bound())
 
@@ -381,7 +377,7 @@ class MonodomainTissue(AbstractSteppedModel):
         p = self.named(params)
         lab = self.labels
         sigma = jnp.where(lab == HEALTHY, 1.0, jnp.where(lab == BORDER, p.bz_D, 0.0))
-        t = _tensor(self.fibres, len(self.shape), p.D, p.D * p.D_ratio)
+        t = _fibres.tensor(self.fibres, len(self.shape), p.D, p.D * p.D_ratio)
         return [[sigma * e for e in row] for row in t]
 
     def _operator(self, params: Array) -> tuple[tuple[Array, ...], tuple]:

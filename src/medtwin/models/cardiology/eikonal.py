@@ -1,7 +1,8 @@
 """Activation maps in milliseconds: an anisotropic eikonal solver on a voxel grid, in JAX.
 
 The activation time ``T(x)`` of a front travelling at the conduction-velocity tensor ``V(x) =
-c_l^2 f f^T + c_t^2 (I - f f^T)`` (fibre direction ``f`` in the x-y plane at angle ``theta``;
+c_l^2 f f^T + c_t^2 (I - f f^T)`` (fibre direction ``f``: in the x-y plane at angle ``theta``,
+or a 3D unit vector per cell, the fibre fields of :mod:`._fibres` that the tissue takes;
 mm/ms) from sources ``T = T_s`` solves the anisotropic eikonal equation
 ``sqrt(grad T^T V grad T) = 1``. Between two points the travel time along a straight segment
 ``e`` is ``sqrt(e^T V^-1 e)``, and in a homogeneous medium the solution from a point source is
@@ -41,6 +42,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
 from ...errors import ModelError
+from . import _fibres
 
 __all__ = ["Eikonal", "solve_eikonal"]
 
@@ -72,11 +74,10 @@ def _segments(dim: int) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
     return pairs
 
 
-def _metric(c_l: Array, c_t: Array, theta: Array, dim: int) -> list[list[Array]]:
-    """``V^-1`` entries (ms^2/mm^2): ``f f^T / c_l^2 + (I - f f^T) / c_t^2``."""
-    f = [jnp.cos(theta), jnp.sin(theta)] + [0.0 * theta] * (dim - 2)
-    il, it = 1.0 / c_l**2, 1.0 / c_t**2
-    return [[(a == b) * it + (il - it) * f[a] * f[b] for b in range(dim)] for a in range(dim)]
+def _metric(c_l: Array, c_t: Array, fibres: Array, dim: int) -> list[list[Array]]:
+    """``V^-1`` entries (ms^2/mm^2): ``f f^T / c_l^2 + (I - f f^T) / c_t^2`` (the tissue's
+    tensor of :mod:`._fibres` with ``1 / c^2`` for ``D``)."""
+    return _fibres.tensor(fibres, dim, 1.0 / c_l**2, 1.0 / c_t**2)
 
 
 def _quad(G: list[list[Array]], x: tuple[float, ...], y: tuple[float, ...]) -> Array:
@@ -222,7 +223,7 @@ def solve_eikonal(
     spacing: float,
     c_l: Float[ArrayLike, "*shape"],
     c_t: Float[ArrayLike, "*shape"] | None = None,
-    fibres: Float[ArrayLike, "*shape"] = 0.0,
+    fibres: ArrayLike = 0.0,
     *,
     mask: Bool[ArrayLike, "*shape"] | None = None,
     source_times: Float[ArrayLike, "*shape"] = 0.0,
@@ -231,8 +232,10 @@ def solve_eikonal(
 ) -> Eikonal:
     """Activation times (ms) on a 2D or 3D grid of ``spacing`` mm from the cells where
     ``sources`` is true (at ``source_times``), with conduction velocities ``c_l`` along and
-    ``c_t`` across the fibres (mm/ms; ``c_t=None``: isotropic) and fibre angles ``fibres``
-    (radians in the x-y plane). ``mask``: the cells that conduct (default: all).
+    ``c_t`` across the fibres (mm/ms; ``c_t=None``: isotropic) and ``fibres``: angles (radians
+    in the x-y plane) or unit vectors ``(dim, *shape)`` (checked in the mask, ignored outside
+    it; the tissue's fibre fields, :mod:`._fibres`). ``mask``: the cells that conduct (default:
+    all).
     ``iterations``: Jacobi sweeps (default ``3 * sum(shape)``, static); ``near_source``: the
     radius (cells) initialised with the homogeneous solution around each source (0: none; it
     assumes that neighbourhood conducts throughout, so use 0 for a source beside a wall).
@@ -260,7 +263,7 @@ def solve_eikonal(
     shape = src.shape
     cl = jnp.broadcast_to(jnp.asarray(c_l, dtype=jnp.float64), shape)
     ct = cl if c_t is None else jnp.broadcast_to(jnp.asarray(c_t, dtype=jnp.float64), shape)
-    th = jnp.broadcast_to(jnp.asarray(fibres, dtype=jnp.float64), shape)
+    th = jnp.asarray(_fibres.fibre_field(fibres, shape, live, "solve_eikonal()"), jnp.float64)
     n_it = 3 * sum(shape) if iterations is None else int(iterations)
     if n_it < 1:
         raise ModelError(f"solve_eikonal() needs iterations >= 1. Got {iterations!r}.")

@@ -5,7 +5,18 @@ velocity given activation times at a few points, through the eikonal solver.
 the pacing stimulus) at each point the catheter touches; a map has tens to hundreds of points.
 :class:`MappingPoints` holds the points' positions (mm, in the tissue's frame),
 their times and the measurement noise: Gaussian, independent, of standard deviation ``sd``
-(ms), which the caller states (it depends on the mapping system and the annotation).
+(ms), which the caller states (it depends on the mapping system and the annotation), one
+for all points or one per point (batches joined with :meth:`MappingPoints.join`).
+
+**QRS duration** (:class:`QRSDuration`, a summary observable). The QRS complex of a paced beat
+lasts from the stimulus until the last of the ventricles activates: its duration is the
+*total activation time* of the tissue (Durrer et al. 1970 measured both in isolated human
+hearts). Forward map: the latest eikonal time over the conducting cells the pacing site's
+wave reaches, from the map's pacing site -- like every eikonal time it scales exactly as
+``1/cv``, so it is one more Gaussian term per ``(ratio, bz)`` node of the quadrature below,
+from the same solve. Its ``sd`` (ms) states the measurement's noise plus the mismatch between
+the surface ECG and the modelled tissue (a sheet or slab is not the whole heart; the caller
+says how far it trusts the number).
 
 **Forward map.** The activation time at a point is the eikonal solution (:mod:`.eikonal`) from
 the pacing site at the grid cell that holds the point, for the conduction
@@ -43,6 +54,8 @@ Colli Franzone P, Guerri L, Rovida S. Wavefront propagation in an activation mod
 anisotropic cardiac tissue. J Math Biol 28:121-176, 1990.
 Kleber AG, Rudy Y. Basic mechanisms of cardiac impulse propagation and associated
 arrhythmias. Physiol Rev 84:431-488, 2004.
+Durrer D, van Dam RT, Freud GE, Janse MJ, Meijler FL, Arzbaecher RC. Total excitation of the
+isolated human heart. Circulation 41:899-912, 1970.
 """
 
 from __future__ import annotations
@@ -63,6 +76,7 @@ __all__ = [
     "ConductionPosterior",
     "ConductionPrior",
     "MappingPoints",
+    "QRSDuration",
     "mapping_times",
     "personalise_conduction",
 ]
@@ -70,16 +84,48 @@ __all__ = [
 _GRID = 2001  # points of each pass of the log-cv grid
 
 
+def _noise_sd(owner: str, sd: float | ArrayLike, n: int) -> float | np.ndarray:
+    """A noise sd (ms): one number > 0 (kept a float), or ``n`` of them (an array)."""
+    arr = np.asarray(sd, dtype=np.float64) if np.ndim(sd) else None
+    if arr is None:
+        try:
+            v = float(sd)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            v = math.nan
+        if not (math.isfinite(v) and v > 0):
+            raise DataError(f"{owner} needs a noise sd > 0 (ms). Got {sd!r}.")
+        return v
+    if arr.shape != (n,) or not (np.isfinite(arr).all() and (arr > 0).all()):
+        raise DataError(
+            f"{owner} needs a noise sd > 0 (ms): one number, or one per value ({n}). Got "
+            f"an array of shape {arr.shape} (smallest {float(np.min(arr, initial=np.inf)):g})."
+        )
+    return arr
+
+
+def _joined_sd(a: float | np.ndarray, na: int, b: float | np.ndarray, nb: int):
+    if np.ndim(a) == 0 and np.ndim(b) == 0 and a == b:
+        return a
+    return np.concatenate([np.broadcast_to(a, (na,)), np.broadcast_to(b, (nb,))])
+
+
+def _log_norm(sd: float | np.ndarray, n: int) -> float:
+    """``sum log(sd sqrt(2 pi))`` over ``n`` Gaussian terms."""
+    if np.ndim(sd) == 0:
+        return n * math.log(float(sd) * math.sqrt(2 * math.pi))
+    return float(np.sum(np.log(np.asarray(sd) * math.sqrt(2 * math.pi))))
+
+
 @dataclass(frozen=True)
 class MappingPoints:
     """Activation times of an electro-anatomical map: ``positions`` (``[n, dim]``, mm, in the
     tissue's frame: cell ``i`` spans ``[i h, (i + 1) h)``, its centre at ``(i + 0.5) h`` as in
     ``MonodomainTissue.centres()``), ``times`` (``[n]``, ms after the stimulus) and the Gaussian
-    measurement noise ``sd`` (ms)."""
+    measurement noise ``sd`` (ms; one number for every point, or ``[n]``, one per point)."""
 
     positions: np.ndarray
     times: np.ndarray
-    sd: float
+    sd: float | np.ndarray
 
     def __post_init__(self) -> None:
         pos = np.asarray(self.positions, dtype=np.float64)
@@ -94,10 +140,53 @@ class MappingPoints:
                 "MappingPoints needs at least one point, all positions and times finite. Got "
                 f"{len(t)} points, {int((~np.isfinite(t)).sum())} non-finite times."
             )
-        if not (math.isfinite(self.sd) and self.sd > 0):
-            raise DataError(f"MappingPoints needs a noise sd > 0 (ms). Got {self.sd!r}.")
+        object.__setattr__(self, "sd", _noise_sd("MappingPoints", self.sd, len(t)))
         object.__setattr__(self, "positions", pos)
         object.__setattr__(self, "times", t)
+
+    def join(self, other: MappingPoints) -> MappingPoints:
+        """These points followed by ``other``'s (the same number of coordinates); the noise sd
+        stays one number if both batches share it, else one per point."""
+        if other.positions.shape[1] != self.positions.shape[1]:
+            raise DataError(
+                f"Cannot join {self.positions.shape[1]}D mapping points with "
+                f"{other.positions.shape[1]}D ones: give every batch one coordinate per grid axis."
+            )
+        n, m = len(self.times), len(other.times)
+        return MappingPoints(
+            np.concatenate([self.positions, other.positions]),
+            np.concatenate([self.times, other.times]),
+            _joined_sd(self.sd, n, other.sd, m),
+        )
+
+
+@dataclass(frozen=True)
+class QRSDuration:
+    """QRS durations (ms) of beats paced at the mapping's pacing site, each from the stimulus
+    to the end of the QRS complex: ``durations`` (one number or ``[m]``) and the Gaussian
+    noise ``sd`` (ms; one number or ``[m]``). The forward map is the tissue's total activation
+    time (see the module docstring)."""
+
+    durations: np.ndarray
+    sd: float | np.ndarray
+
+    def __post_init__(self) -> None:
+        d = np.atleast_1d(np.asarray(self.durations, dtype=np.float64))
+        if d.ndim != 1 or len(d) == 0 or not (np.isfinite(d).all() and (d > 0).all()):
+            raise DataError(
+                "QRSDuration needs one or more finite durations > 0 (ms). Got "
+                f"{np.asarray(self.durations).tolist()!r}."
+            )
+        object.__setattr__(self, "sd", _noise_sd("QRSDuration", self.sd, len(d)))
+        object.__setattr__(self, "durations", d)
+
+    def join(self, other: QRSDuration) -> QRSDuration:
+        """These durations followed by ``other``'s."""
+        n, m = len(self.durations), len(other.durations)
+        return QRSDuration(
+            np.concatenate([self.durations, other.durations]),
+            _joined_sd(self.sd, n, other.sd, m),
+        )
 
 
 @dataclass(frozen=True)
@@ -232,7 +321,7 @@ def mapping_times(
 
 
 def personalise_conduction(
-    points: MappingPoints,
+    points: MappingPoints | None,
     labels: ArrayLike,
     spacing: float,
     sources: ArrayLike,
@@ -240,19 +329,29 @@ def personalise_conduction(
     prior: ConductionPrior | None = None,
     fibres: ArrayLike = 0.0,
     iterations: int | None = None,
+    qrs: QRSDuration | None = None,
 ) -> ConductionPosterior:
-    """The posterior of ``(cv, ratio, bz)`` given the mapping ``points`` on tissue ``labels``
-    (grid of ``spacing`` mm) paced from ``sources`` (see the module docstring): one eikonal
-    solve per ``(ratio, bz)`` node of ``prior``, then the exact posterior over ``log cv`` on a
-    grid refined to where its mass lies."""
+    """The posterior of ``(cv, ratio, bz)`` given the mapping ``points`` and/or the paced
+    beats' ``qrs`` durations on tissue ``labels`` (grid of ``spacing`` mm) paced from
+    ``sources`` (see the module docstring): one eikonal solve per ``(ratio, bz)`` node of
+    ``prior``, then the exact posterior over ``log cv`` on a grid refined to where its mass
+    lies."""
+    if points is None and qrs is None:
+        raise DataError(
+            "personalise_conduction() needs observations: mapping points, QRS durations or "
+            "both. Got neither."
+        )
     prior = prior or ConductionPrior()
     lab = np.asarray(labels)
     live = (lab == HEALTHY) | (lab == BORDER)
-    cells = _cells(points, lab.shape, spacing, live)
+    cells = None if points is None else _cells(points, lab.shape, spacing, live)
     nodes = list(itertools.product(prior.ratio, prior.bz))
-    unit = []
+    unit, total = [], []
     for ratio, bz in nodes:
         t1 = mapping_times(lab, spacing, sources, 1.0, ratio, bz, fibres, iterations=iterations)
+        total.append(np.max(t1[np.isfinite(t1)]))  # the total activation time at cv = 1
+        if cells is None:
+            continue
         at = t1[cells]
         if not np.isfinite(at).all():
             bad = int(np.flatnonzero(~np.isfinite(at))[0])
@@ -261,12 +360,19 @@ def personalise_conduction(
                 "off by scar). Remove it or check the labels."
             )
         unit.append(at)
-    T1 = jnp.asarray(np.stack(unit))  # [nodes, points]: times at cv = 1 mm/ms
+    T1 = None if cells is None else jnp.asarray(np.stack(unit))  # [nodes, points] at cv = 1
+    Q1 = jnp.asarray(np.array(total))  # [nodes]: total activation time at cv = 1 mm/ms
 
     def log_post(lcv: np.ndarray) -> np.ndarray:
         g = jnp.asarray(lcv)
-        pred = T1[:, None, :] * jnp.exp(-g)[None, :, None]
-        ll = -0.5 * jnp.sum(((points.times - pred) / points.sd) ** 2, axis=-1)
+        terms = []
+        if points is not None and T1 is not None:
+            pred = T1[:, None, :] * jnp.exp(-g)[None, :, None]
+            terms.append(-0.5 * jnp.sum(((points.times - pred) / points.sd) ** 2, axis=-1))
+        if qrs is not None:
+            q = Q1[:, None, None] * jnp.exp(-g)[None, :, None]
+            terms.append(-0.5 * jnp.sum(((qrs.durations - q) / qrs.sd) ** 2, axis=-1))
+        ll = terms[0] if len(terms) == 1 else terms[0] + terms[1]
         lp = -0.5 * ((g - math.log(prior.median)) / prior.log_sd) ** 2
         return np.asarray(ll + lp[None, :])
 
@@ -280,10 +386,10 @@ def personalise_conduction(
     lp = log_post(fine)
     top = lp.max()
     w = np.exp(lp - top)
-    n = len(points.times)
-    const = -n * math.log(points.sd * math.sqrt(2 * math.pi)) - math.log(
-        prior.log_sd * math.sqrt(2 * math.pi)
-    )
+    norm = 0.0 if points is None else _log_norm(points.sd, len(points.times))
+    if qrs is not None:
+        norm += _log_norm(qrs.sd, len(qrs.durations))
+    const = -norm - math.log(prior.log_sd * math.sqrt(2 * math.pi))
     # the truncated prior's mass within the bounds normalises it; the node prior is uniform
     mass = 0.5 * (
         math.erf((hi - math.log(prior.median)) / (prior.log_sd * math.sqrt(2)))

@@ -18,22 +18,27 @@ from the circumferential direction ``e_c`` towards the longitudinal one ``e_l`` 
 meridian's tangent pointing from apex to base), rotating linearly through the wall from
 ``endo_deg`` (+60) to ``epi_deg`` (-60): ``f = cos(alpha) e_c + sin(alpha) e_l``.
 
-**What the tissue takes.** :class:`~medtwin.models.cardiology.MonodomainTissue` holds fibres
-as one angle in the x-y plane per voxel, so :attr:`LVShell.theta` is the angle of ``f``'s
-projection on that plane (the circumferential direction turned by the helix's in-plane
-part); the out-of-plane (longitudinal) component of ``f`` is kept in :attr:`LVShell.fibres`
-for a tissue with 3D fibres, and is not yet used by the conduction tensor.
+**What the tissue takes.** :meth:`LVShell.model` builds a tissue on the wall with the full
+3D fibre vectors :attr:`LVShell.fibres` (``fibres=`` of
+:class:`~medtwin.models.cardiology.MonodomainTissue`), so the conduction tensor has the
+longitudinal (out-of-plane) component of ``f`` and its x-z and y-z cross terms; the eikonal
+solver takes the same vectors. :attr:`LVShell.theta`, the angle of ``f``'s projection on the
+x-y plane, is what a tissue with in-plane fibres would take instead; it drops the
+longitudinal component and is kept for comparison (the tests show that it matters).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ...errors import ModelError
-from ._tissue import HEALTHY, OUTSIDE
+from ._tissue import HEALTHY, OUTSIDE, MonodomainTissue
+
+_T = TypeVar("_T", bound=MonodomainTissue)
 
 __all__ = ["LVShell", "lv_shell"]
 
@@ -42,9 +47,10 @@ __all__ = ["LVShell", "lv_shell"]
 class LVShell:
     """A voxelised LV-like shell (see the module docstring): ``labels`` (``HEALTHY`` in the
     wall, ``OUTSIDE`` elsewhere), ``depth`` (transmural 0..1, NaN outside), ``helix``
-    (radians, NaN outside), ``fibres`` (unit vectors ``(3, *shape)``, zero outside),
-    ``theta`` (the in-plane fibre angle the tissue model takes, 0 outside), ``spacing``
-    (mm) and ``offset`` (mm, the ellipsoids' centre in cell-centre coordinates)."""
+    (radians, NaN outside), ``fibres`` (unit vectors ``(3, *shape)``, zero outside; what
+    :meth:`model` hands the tissue), ``theta`` (the angle of the fibres' x-y projection, 0
+    outside), ``spacing`` (mm) and ``offset`` (mm, the ellipsoids' centre in cell-centre
+    coordinates)."""
 
     labels: np.ndarray
     depth: np.ndarray
@@ -62,6 +68,24 @@ class LVShell:
     @property
     def shape(self) -> tuple[int, ...]:
         return self.labels.shape
+
+    def model(self, tissue: type[_T], **options: Any) -> _T:
+        """The ionic model ``tissue`` (a :class:`MonodomainTissue` subclass, e.g.
+        ``AlievPanfilov``) on this wall: its grid, ``labels`` and 3D ``fibres``; ``options``
+        are the tissue's other keywords (``D_max``, ``dt``, ...) or a replacement ``labels``
+        (a scar drawn on the wall)."""
+        if not (isinstance(tissue, type) and issubclass(tissue, MonodomainTissue)):
+            raise ModelError(
+                "LVShell.model() needs a tissue model class (a MonodomainTissue subclass such "
+                f"as AlievPanfilov or MitchellSchaeffer). Got {tissue!r}."
+            )
+        if "fibres" in options:
+            raise ModelError(
+                "LVShell.model() passes the shell's own 3D fibres; build the tissue directly "
+                "(tissue(shell.shape, shell.spacing, labels=..., fibres=...)) for others."
+            )
+        kw = {"labels": self.labels, **options}
+        return tissue(self.shape, self.spacing, fibres=self.fibres, **kw)
 
 
 def _depth(rxy: np.ndarray, z: np.ndarray, a: float, c: float, t: float) -> np.ndarray:

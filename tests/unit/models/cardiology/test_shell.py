@@ -1,11 +1,21 @@
 """The voxelised LV-like shell: its wall, transmural depth and rule-based fibres."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import medtwin  # noqa: F401
 from medtwin.errors import ModelError
-from medtwin.models.cardiology import HEALTHY, OUTSIDE, lv_shell
+from medtwin.models.cardiology import (
+    HEALTHY,
+    OUTSIDE,
+    AlievPanfilov,
+    MitchellSchaeffer,
+    activation_times,
+    lv_shell,
+)
+from medtwin.simulate import Infusion, Regimen, simulate
 
 
 def test_wall_depth_and_fibres_follow_the_rule():
@@ -54,3 +64,47 @@ def test_bad_geometry_is_refused():
         lv_shell(1.0, c_endo=10.0, base=12.0)
     with pytest.raises(ModelError, match="two voxels"):
         lv_shell(2.0, thickness=3.0)
+
+
+def test_a_paced_shell_with_3d_fibres_activates_the_whole_wall_and_conserves():
+    """The shell's tissue takes its 3D fibre vectors (longitudinal component and the x-z, y-z
+    cross terms): a wave from the lateral wall activates every wall voxel, and differs from the
+    run with the in-plane angle ``theta`` alone (measured: mean |dLAT| 1.9 ms, max 6.6 ms of a
+    42 ms activation). Diffusion alone on the shell keeps sum(u) to 1e-12 relative."""
+    sh = lv_shell(1.0, a_endo=6.0, c_endo=12.0, thickness=3.0, base=4.0)
+    ox, oy, oz = sh.offset
+    site = [ox + 7.5, oy, oz - 4.0]  # mid-wall, lateral, below the equator
+    vec = sh.model(AlievPanfilov, D_max=2.0)
+    assert vec.cross and np.array_equal(np.asarray(vec.fibres), sh.fibres)
+    flat = AlievPanfilov(sh.shape, sh.spacing, labels=sh.labels, fibres=sh.theta, D_max=2.0)
+    lats = []
+    for m in (vec, flat):
+        p = m.pacing_params([site], D=2.0, D_ratio=0.25, stim_r=5.0)[0]
+        traj = simulate(m, p, Regimen([Infusion(0.0, "stimulus", 1.0, 2.0)]), t1=50.0)
+        lats.append(np.asarray(activation_times(traj.ts, m.field(traj.states)[0], 0.5)))
+    wall = sh.mask
+    for lat in lats:
+        assert np.isfinite(lat[wall]).all() and np.isnan(lat[~wall]).all()
+    diff = np.abs(lats[0] - lats[1])[wall]
+    assert diff.mean() > 0.5 and diff.max() > 2.0, (diff.mean(), diff.max())
+    # conservation of the diffusion step with the shell's fibres
+    p = vec.make_params(D=2.0, D_ratio=0.25)
+    ops = vec._operator(p)
+    u0 = jnp.asarray(np.random.default_rng(2).random(sh.shape) * wall)
+    u = jax.jit(
+        lambda v: jax.lax.fori_loop(0, 100, lambda _, w: w + vec.dt * vec.diffusion(w, ops), v)
+    )(u0)
+    total = float(u0.sum())
+    assert abs(float(u.sum()) - total) <= 1e-12 * total and np.all(np.asarray(u)[~wall] == 0)
+
+
+def test_the_shell_builds_a_tissue_or_says_what_it_needs():
+    sh = lv_shell(1.0, a_endo=6.0, c_endo=12.0, thickness=3.0, base=4.0)
+    labels = sh.labels.copy()
+    labels[sh.mask & (sh.depth > 0.5)] = 3  # scar in the outer half
+    m = sh.model(MitchellSchaeffer, labels=labels, D_max=0.1)
+    assert np.array_equal(np.asarray(m.labels), labels) and m.shape == sh.shape
+    with pytest.raises(ModelError, match="tissue model class"):
+        sh.model(lv_shell)  # type: ignore[arg-type]
+    with pytest.raises(ModelError, match="passes the shell's own 3D fibres"):
+        sh.model(AlievPanfilov, fibres=0.0)
