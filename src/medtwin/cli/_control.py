@@ -114,17 +114,23 @@ def run_t1d_control(
         BasalBolus(float(b), float(c), float(f), correct_between_meals=False)
         for b, c, f in zip(basal, cr, cf, strict=True)
     ]
-    # hybrid closed loop: the patient's own boluses, MPC sets the basal (0, 1 or 2 x the usual
-    # rate per block), may add 60 % of an IOB-net correction between meals (as Control-IQ's
-    # automatic correction boluses) and leaves the usual plan only for a clearly lower risk
+    # hybrid closed loop: the patient's own boluses, which MPC may cut by 30 % when its twin
+    # predicts a low; MPC sets the basal (0, 1 or 2 x the usual rate per block), may add 60 %
+    # of an IOB-net correction between meals (as Control-IQ's automatic correction boluses),
+    # leaves the usual plan only for a risk lower by 1 with P(BG < 70) <= 2 %; a model-free
+    # guard suspends its basal whenever the OpenAPS-style policy would, and that policy runs
+    # when the twin may not be trusted (screened on seed 2 over one day, not the trial seed)
     mpc_kw: dict[str, Any] = {
         "particles": mpc_particles,
         "announce": announce,
         "bolus_reference": "basal-bolus",
-        "bolus_levels": (1.0,),
+        "bolus_levels": (0.7, 1.0),
         "basal_levels": (0.0, 1.0, 2.0),
         "correction_levels": (0.0, 0.6),
-        "switch_margin": 3.0,
+        "switch_margin": 1.0,
+        "p_hypo_max": 0.02,
+        "fallback_to": "aps",
+        "low_guard": True,
         **(mpc_options or {}),
     }
     make: dict[str, Callable[[], Any]] = {

@@ -95,6 +95,7 @@ def mpc_scores(
     observable: int,
     hypo: float,
     terminal: Float[Array, " c"] | None = None,
+    sharing: tuple[tuple[int, ...], tuple[int, ...]] | None = None,
 ) -> tuple[Float[Array, " c"], Float[Array, " c"]]:
     """Posterior mean Kovatchev risk and P(BG < ``hypo``) of every plan (traceable; the one
     numerical core of :meth:`MPC.plan` and of the closed loop).
@@ -106,7 +107,12 @@ def mpc_scores(
     failed member counts as hypoglycaemic with risk 100. ``terminal`` (C,) the further glucose
     drop (mg/dL) each plan's insulin still on board at the horizon's end will cause: the
     *eventual* glucose ``BG(end) - terminal`` is scored as one more point and counts for the
-    chance constraint (the horizon is shorter than insulin action, 6 h)."""
+    chance constraint (the horizon is shorter than insulin action, 6 h).
+
+    ``sharing`` (static; ``plan_sharing(mpc)``) saves work without changing a number: plans
+    with the same first block (basal and bolus) are simulated over it once and branch after
+    it; plans that are copies of others at this decision (a zero correction bolus) are
+    simulated once (a real branch where no ``vmap`` batches this call)."""
     ic, ii = model.input_names.index("carbs"), model.input_names.index("insulin")
     block_of = np.repeat(np.arange(len(block_steps)), block_steps)
     first = (np.arange(block_of.size) == 0).astype(np.float64)
@@ -115,19 +121,77 @@ def mpc_scores(
     rates = jnp.zeros((plans.shape[0], block_of.size, n_in))
     rates = rates.at[:, :, ii].set(insulin).at[:, :, ic].set(carbs)
 
-    def member(p, y, r):
-        obs, _, _ = integrate_rates(
-            model, solver, p, y, t0, r, refine, refine_any, dt=dt, save_every=every
-        )
-        return obs[:, observable]
+    n_steps = block_of.size
+    split = block_steps[0] // every * every  # shared first block, to a scored point
+    if sharing is None or solver.initial_carry() != () or not 0 < split < n_steps:
+        split = 0  # (a solver carrying a step size across steps runs each plan whole)
 
-    bg = jax.vmap(jax.vmap(member, (None, None, 0)), (0, 0, None))(params, states, rates)
+    m, n_y = states.shape
+
+    def run(y, r, first, last):
+        """Every particle (from ``y``: (m, n) or (m, c, n)) under every plan of ``r`` from
+        step ``first`` to ``last``, members on the last axis: BG (m, c, saves), state, ok."""
+        c = r.shape[0]
+        y = jnp.broadcast_to(y[:, None] if y.ndim == 2 else y, (m, c, n_y))
+        p = jnp.broadcast_to(params[:, None], (m, c, params.shape[-1])).reshape(m * c, -1)
+        r = jnp.broadcast_to(r[None, :, :last], (m, c, last, n_in)).reshape(m * c, last, n_in)
+        ref = None if refine is None else refine[:last]
+        ref_any = None if refine_any is None else refine_any[:last]
+        obs, y1, ok = integrate_rates(
+            model, solver, p.T, y.reshape(m * c, n_y).T, t0, r.transpose(1, 2, 0), ref,
+            ref_any, dt=dt, save_every=every, first=first, members_last=True,
+        )  # fmt: skip
+        return obs[:, observable].T.reshape(m, c, -1), y1.T.reshape(m, c, n_y), ok.reshape(m, c)
+
+    def glucose(rows: tuple[int, ...]) -> Array:
+        """BG (m, len(rows), saves) of the plans ``rows``."""
+        r = rates[np.asarray(rows)]
+        if not split:
+            return run(states, r, 0, n_steps)[0]
+        assert sharing is not None
+        heads: dict[int, int] = {}
+        of = np.array([heads.setdefault(sharing[0][i], j) for j, i in enumerate(rows)])
+        head = np.array(sorted(heads.values()))
+        of = np.searchsorted(head, of)  # each plan's head among the heads
+        bg1, y1, ok1 = run(states, r[head], 0, split)
+        bg2, _, _ = run(y1[:, of], r, split, n_steps)
+        bg2 = jnp.where(ok1[:, of, None], bg2, jnp.nan)
+        return jnp.concatenate([bg1[:, of], bg2], axis=-1)
+
+    n_c = plans.shape[0]
+    if sharing is None:
+        bg = glucose(tuple(range(n_c)))
+    else:
+        same = np.asarray(sharing[1])
+        kept = tuple(int(i) for i in np.unique(same))
+        if len(kept) == n_c:
+            bg = glucose(kept)
+        else:
+            copies = jnp.all(plans == plans[same])
+            where = np.searchsorted(np.asarray(kept), same)
+            bg = jax.lax.cond(
+                copies, lambda: glucose(kept)[:, where], lambda: glucose(tuple(range(n_c)))
+            )
     if terminal is not None:
         bg = jnp.concatenate([bg, bg[..., -1:] - terminal[None, :, None]], axis=-1)
     bad = ~jnp.all(jnp.isfinite(bg), axis=-1)  # (m, c)
     risk = jnp.where(bad, 100.0, kovatchev_risk(jnp.nan_to_num(bg)).mean(-1))
     hypo_pc = bad | jnp.any(jnp.nan_to_num(bg, nan=0.0) < hypo, axis=-1)
     return weights @ risk, weights @ hypo_pc.astype(jnp.float64)
+
+
+def plan_sharing(mpc: MPC) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """What the candidate plans of ``mpc`` share, from their multipliers (static): for each
+    plan the first plan with the same first block (basal and bolus: the same first-block basal
+    level, bolus level and correction level), and the first plan with the same basal levels
+    (equal to it when the bolus and correction levels give the same bolus, e.g. a zero
+    correction; :func:`mpc_scores` checks that at each decision)."""
+    lv, bl, cl = mpc.levels()
+    first: dict[tuple[float, ...], int] = {}
+    basal: dict[tuple[float, ...], int] = {}
+    prefix = tuple(first.setdefault((lv[i, 0], bl[i], cl[i]), i) for i in range(bl.size))
+    same = tuple(basal.setdefault(tuple(lv[i]), i) for i in range(bl.size))
+    return prefix, same
 
 
 def choose_plan(
@@ -185,7 +249,14 @@ class MPC:
     (``(0.0,)``: none; needs ``bolus_reference="basal-bolus"``); ``announce`` use announced
     meals; ``p_hypo_max`` the chance constraint; ``hypo`` (mg/dL); ``particles`` particles
     resampled (by weight) for the prediction, None for every particle with its weight;
-    ``every`` the decision interval (min)."""
+    ``every`` the decision interval (min). ``fallback_to`` what runs when the twin may not be
+    trusted: ``"basal-bolus"`` (the patient's therapy) or ``"aps"`` (the OpenAPS-style temp
+    basal of :class:`~medtwin.control.APS` on the same settings: a model-free loop with a
+    predictive low-glucose suspend); ``low_guard`` suspends MPC's basal whenever that
+    OpenAPS-style policy would give none (its predicted minimum below its safety threshold,
+    or an eventual glucose that needs no insulin): a model-free guard beside the twin's chance
+    constraint. Both need the closed loop's histories (:class:`ClosedLoop`), not
+    :meth:`decide`."""
 
     fallback: BasalBolus
     horizon: float = 120.0
@@ -204,8 +275,15 @@ class MPC:
     bolus_reference: str = "carbs"
     switch_margin: float | None = None
     correction_levels: tuple[float, ...] = (0.0,)
+    fallback_to: str = "basal-bolus"
+    low_guard: bool = False
 
     def __post_init__(self) -> None:
+        if self.fallback_to not in ("basal-bolus", "aps"):
+            raise ModelError(
+                "MPC fallback_to must be 'basal-bolus' or 'aps' (the OpenAPS-style temp basal "
+                f"with the same settings, closed loop only). Got {self.fallback_to!r}."
+            )
         if self.bolus_reference not in ("carbs", "basal-bolus"):
             raise ModelError(
                 "MPC bolus_reference must be 'carbs' or 'basal-bolus'. Got "
@@ -384,6 +462,13 @@ class MPC:
         )  # fmt: skip
 
     def decide(self, obs: PolicyInput) -> Decision:
+        if self.fallback_to != "basal-bolus" or self.low_guard:
+            raise ModelError(
+                "MPC.decide() falls back to basal-bolus therapy; fallback_to='aps' and "
+                "low_guard=True need the OpenAPS-style policy's CGM and insulin history, which "
+                "the closed loop (ClosedLoop.run) keeps. Run it there, or leave both at their "
+                "defaults."
+            )
         why = safety_check(obs.twin, obs.cgm, obs.time, drifting=obs.drifting, limits=self.limits)
         if why:
             d = self.fallback.decide(obs)

@@ -50,7 +50,7 @@ from ._aps import (
 from ._basal_bolus import BasalBolus, basal_bolus_dose
 from ._loop_state import LoopDecision, LoopInputs, LoopObservation, LoopSpec, LoopState, TwinState
 from ._loop_twin import twin_assimilate, twin_init
-from ._mpc import MPC, choose_plan, mpc_scores
+from ._mpc import MPC, choose_plan, mpc_scores, plan_sharing
 from ._pid import PID, pid_terms
 from ._policy import insulin_remaining
 from ._safety import safety_flags
@@ -274,6 +274,15 @@ class MPCLoop(LoopPolicy):
     def lookahead(self, spec: LoopSpec) -> int:
         return round(self.template.horizon / spec.model.input_dt)
 
+    def history(self, spec: LoopSpec) -> int:
+        aps = self.template.fallback_to == "aps" or self.template.low_guard
+        return self._aps().history(spec) if aps else 1
+
+    def _aps(self) -> APSLoop:
+        """The OpenAPS-style policy on the same settings: the fallback of ``fallback_to="aps"``."""
+        return APSLoop(self.basal, self.carb_ratio, self.correction_factor,
+                       APS(self.template.fallback))  # fmt: skip
+
     def init_twin(self, loop: ClosedLoop, n_patients: int, key: PRNGKeyArray) -> TwinState:
         return twin_init(loop.model, loop.prior, loop.particles, n_patients, key)
 
@@ -282,11 +291,21 @@ class MPCLoop(LoopPolicy):
         twin, ess, inside, safe_in = twin_assimilate(spec, limits, state.twin, obs)
         flags = safety_flags(ess, twin.coverage < spec.min_coverage, obs.cgm, *safe_in, limits)
         fallback = jnp.where(jnp.any(flags, -1), jnp.argmax(flags, -1) + 1, 0)
-        meal_b, corr_b = self._bb_dose(obs, self.template.fallback)
+        aps = None
+        if self.template.fallback_to == "aps" or self.template.low_guard:
+            aps = self._aps().decide(spec, state, inputs, obs)
+        if self.template.fallback_to == "aps":
+            assert aps is not None
+            safe_basal, safe_bolus = aps.basal, aps.bolus
+        else:
+            meal_b, corr_b = self._bb_dose(obs, self.template.fallback)
+            safe_basal, safe_bolus = self.basal, meal_b + corr_b
         basal_mpc, bolus_mpc = self._plan(spec, twin, state.net_hist, inputs, obs)
+        if aps is not None and self.template.low_guard:
+            basal_mpc = jnp.where(aps.basal == 0.0, 0.0, basal_mpc)
         use = fallback == 0
-        basal = jnp.where(use, basal_mpc, self.basal)
-        bolus = jnp.where(use, bolus_mpc, meal_b + corr_b)
+        basal = jnp.where(use, basal_mpc, safe_basal)
+        bolus = jnp.where(use, bolus_mpc, safe_bolus)
         return LoopDecision(basal, bolus, fallback, ess, twin.coverage, inside, twin)
 
     def _plan(self, spec: LoopSpec, twin: TwinState, net_hist, inputs: LoopInputs, obs):
@@ -309,8 +328,8 @@ class MPCLoop(LoopPolicy):
         )
         dosing = (carbs > 0) | (jnp.arange(h) == 0)
         refine = mpc.solver.refine_mask_traced(dosing)
-        refine_any = None if refine is None else jnp.any(refine, axis=0)
         obs_j = model.observable_index(mpc.observable)
+        sharing = plan_sharing(mpc)
         anchor = mpc.anchor()
         lags = spec.every * np.arange(1, spec.iob_weights().size + 1)
         past_w = jnp.asarray(insulin_remaining(lags + mpc.horizon))  # net history -> IOB at end
@@ -323,19 +342,22 @@ class MPCLoop(LoopPolicy):
             plans = mpc.grid_for(basal, ref, spec.pump, corr)
             risk, p_hypo = mpc_scores(
                 model, mpc.solver, params[anc], states[anc], jnp.full((m,), 1.0 / m), t, carbs_p,
-                plans, ref_p, refine_any, block_steps=block_steps, dt=dt, every=every,
+                plans, ref_p, ref_p, block_steps=block_steps, dt=dt, every=every,
                 observable=obs_j, hypo=mpc.hypo,
                 terminal=mpc.terminal_drop(plans, basal, cf, net @ past_w, dt)
-                if mpc.terminal else None,
+                if mpc.terminal else None, sharing=sharing,
             )  # fmt: skip
             chosen, _ = choose_plan(risk, p_hypo, mpc.p_hypo_max, anchor, mpc.switch_margin or 0.0)
             return plans[chosen, 0], plans[chosen, -1]
 
+        # one patient after another (lax.map, not vmap): each refines only near its own doses
+        # and simulates a plan shared with another, or a copy of one, once (mpc_scores)
         ref_arg = refine if refine is not None else jnp.zeros((obs.cgm.shape[0], h), bool)
-        return jax.vmap(one)(
-            twin.keys, twin.params, twin.states, twin.log_weights, obs.cgm, obs.carbs, carbs,
-            ref_arg, jnp.asarray(self.basal), jnp.asarray(self.carb_ratio),
-            jnp.asarray(self.correction_factor), net_hist, obs.iob,
+        return jax.lax.map(
+            lambda a: one(*a),
+            (twin.keys, twin.params, twin.states, twin.log_weights, obs.cgm, obs.carbs, carbs,
+             ref_arg, jnp.asarray(self.basal), jnp.asarray(self.carb_ratio),
+             jnp.asarray(self.correction_factor), net_hist, obs.iob),
         )  # fmt: skip
 
 

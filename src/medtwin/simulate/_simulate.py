@@ -302,6 +302,8 @@ def integrate_rates(
     *,
     dt: float,
     save_every: int,
+    first: int = 0,
+    members_last: bool = False,
 ) -> tuple[Float[Array, "saves n_obs"], Float[Array, " n_states"], Array]:
     """Advance ONE member of a deterministic model over ``len(rates)`` input steps inside a
     traced computation (vmap it; the closed loop and model-predictive control call it under
@@ -310,34 +312,62 @@ def integrate_rates(
     after every ``save_every`` steps. ``refine`` (per member, [steps]) and ``refine_any`` (one
     for the whole batch: keep it out of ``vmap``) are the solver's dose refinement flags, as
     :meth:`~medtwin.simulate.Solver.refine_mask` gives them; None: no refinement.
+    ``first`` > 0 starts at step ``first`` (``y`` the state there, the time ``t0 + first * dt``
+    as the whole run has it): a run split in two gives the numbers of one run.
+    ``members_last``: many members in one call, on the last axis of ``params`` [n_params, M],
+    ``y`` [n_states, M] and ``rates`` [steps, n_inputs, M] (``refine`` [steps] shared), the
+    layout the CPU computes fastest (each state a contiguous vector); every member gets the
+    numbers it gets alone. Returns ``(observables [saves, n_obs, M], states [n_states, M],
+    ok [M])``. Only for ODE models (a stepped model's step is per member).
     The same per-step code as :func:`simulate` (same numbers for the same inputs).
-    Returns ``(observables [steps // save_every, n_obs], final state, ok)``; a failed member
-    has NaN observables from the failure on and ``ok`` False."""
-    n = rates.shape[0]
-    if n % save_every:
+    Returns ``(observables [(steps - first) // save_every, n_obs], final state, ok)``; a failed
+    member has NaN observables from the failure on and ``ok`` False."""
+    n = rates.shape[0] - first
+    if first < 0 or n < 0 or n % save_every:
         raise SimulationError(
-            f"integrate_rates() needs a number of steps divisible by save_every. Got {n} steps "
-            f"and save_every={save_every}."
+            f"integrate_rates() needs a number of steps after first={first} that is >= 0 and "
+            f"divisible by save_every. Got {n} steps and save_every={save_every}."
         )
+
+    advance, observe = _advance_carried, model.observe
+    ok0, carry0 = jnp.bool_(True), _initial_carry(solver)
+    if members_last:
+        if isinstance(model, AbstractSteppedModel):
+            raise SimulationError(
+                f"integrate_rates(members_last=True) needs an ODE model; {model.name!r} has its "
+                "own step. Call it per member (vmap) instead."
+            )
+        advance, observe = _advance_members_last, jax.vmap(model.observe, (None, -1, -1), -1)
+        size = y.shape[-1]
+        ok0 = jnp.ones(size, bool)
+        carry0 = jax.tree.map(lambda c: jnp.broadcast_to(c, (size, *jnp.shape(c))), carry0)
 
     def step(carry, k):
         y, ok, sc = carry
         flags = (
             (False, False) if refine is None or refine_any is None else (refine[k], refine_any[k])
         )
-        y_new, ok_k, _, sc = _advance_carried(model, solver, t0 + k * dt, y, rates[k], params,
-                                              dt, None, flags[0], flags[1], sc)  # fmt: skip
+        y_new, ok_k, _, sc = advance(model, solver, t0 + k * dt, y, rates[k], params, dt, None,
+                                     flags[0], flags[1], sc)  # fmt: skip
         return (y_new, ok & ok_k, sc), None
 
     def segment(carry, ks):
         carry, _ = jax.lax.scan(step, carry, ks)
         y, ok, _ = carry
         t = t0 + (ks[-1] + 1) * dt
-        return carry, jnp.where(ok, model.observe(t, y, params), jnp.nan)
+        return carry, jnp.where(ok, observe(t, y, params), jnp.nan)
 
-    ks = jnp.arange(n).reshape(n // save_every, save_every)
-    (y_end, ok, _), obs = jax.lax.scan(segment, (y, jnp.bool_(True), _initial_carry(solver)), ks)
+    ks = (first + jnp.arange(n)).reshape(n // save_every, save_every)
+    (y_end, ok, _), obs = jax.lax.scan(segment, (y, ok0, carry0), ks)
     return obs, y_end, ok
+
+
+def _advance_members_last(model, solver, t, y, u, params, dt, key, refine, refine_any, carry):
+    """:func:`_advance_carried` of many members of an ODE model, on the last axis."""
+    y = jax.vmap(model.on_step, (None, -1, -1, -1), -1)(t, y, u, params)
+    y, ok, carry = solver.interval_members_last(model.vector_field, t, y, u, params, dt, refine,
+                                                refine_any, carry)  # fmt: skip
+    return y, ok, jnp.all(jnp.isfinite(y), axis=0), carry
 
 
 MIN_CHUNK = 256  # members per thread below which one thread runs the batch

@@ -82,6 +82,28 @@ class Solver:
         y, ok = self.interval(f, t, y, u, params, dt, refine, refine_any)
         return y, ok, carry
 
+    def interval_members_last(
+        self,
+        f: VectorField,
+        t: Array,
+        y: Float[Array, "n members"],
+        u: Float[Array, "m members"],
+        params: Float[Array, "q members"],
+        dt: float,
+        refine: Bool[Array, ""] | bool = False,
+        refine_any: Bool[Array, ""] | bool = False,
+        carry: Any = None,
+    ) -> tuple[Float[Array, "n members"], Bool[Array, " members"], Any]:
+        """:meth:`interval_carried` of many members at once, the members on the last axis of
+        ``y``, ``u`` and ``params`` (``carry`` leaves have them first; ``refine`` shared). By
+        default the per-member step vmapped; a solver may override it with a layout of its
+        own that gives the same numbers."""
+
+        def one(y, u, p, c):
+            return self.interval_carried(f, t, y, u, p, dt, refine, refine_any, c)
+
+        return jax.vmap(one, in_axes=(-1, -1, -1, 0), out_axes=(-1, 0, 0))(y, u, params, carry)
+
     def refine_mask(self, dosing: np.ndarray) -> np.ndarray | None:
         """Which steps to refine, from ``dosing[..., k]`` (a dose is given in step k, per member
         or shared); None: none."""
@@ -154,6 +176,14 @@ class RK4(Solver):
         else:
             y = jax.lax.cond(refine_any, fine, coarse, y)
         return y, jnp.all(jnp.isfinite(y))
+
+    def interval_members_last(self, f, t, y, u, params, dt, refine=False, refine_any=False,
+                              carry=None):  # fmt: skip
+        """The same substeps as :meth:`interval` on every member at once (``refine`` shared):
+        the vector field sees each state as a vector over the members."""
+        fb = jax.vmap(f, in_axes=(None, -1, -1, -1), out_axes=-1)
+        y, _ = self.interval(fb, t, y, u, params, dt, refine, refine_any)
+        return y, jnp.all(jnp.isfinite(y), axis=0), carry
 
 
 def _rk4_step(f: VectorField, s: Array, y: Array, u: Array, params: Array, h: float) -> Array:

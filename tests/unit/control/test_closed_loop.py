@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from medtwin.assimilate import assimilate, observations
 from medtwin.control import (
+    APS,
     FALLBACK_REASONS,
     MPC,
     BasalBolus,
@@ -246,3 +247,41 @@ def test_patients_run_in_chunks_give_the_numbers_of_one_batch(monkeypatch):
     for name in one.twin:
         np.testing.assert_allclose(two.twin[name], one.twin[name], rtol=1e-10, atol=1e-12,
                                    err_msg=name)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_an_mpc_that_falls_back_to_aps_is_the_aps_run_when_it_may_not_trust_its_twin():
+    sc = random_meals(3, 1, seed=3)
+    sc = replace(sc, times=sc.times / 24)
+    loop = ClosedLoop(MODEL, PRIORS, method=T1D_FILTER, particles=16, pump=PUMP)
+    never = SafetyLimits(cgm_range=(0.0, 1.0))
+    mpc = loop.run([MPC(b, particles=4, limits=never, fallback_to="aps") for b in BBS], TRUTH,
+                   sc, days=1 / 24, key=KEY)  # fmt: skip
+    aps = loop.run([APS(b) for b in BBS], TRUTH, sc, days=1 / 24, key=KEY)
+    assert np.all(mpc.fallback > 0)
+    np.testing.assert_array_equal(mpc.basal, aps.basal)
+    np.testing.assert_array_equal(mpc.bolus, aps.bolus)
+    np.testing.assert_array_equal(mpc.bg, aps.bg)
+
+
+@pytest.mark.slow
+def test_the_low_guard_suspends_what_the_twin_would_overdose():
+    # an MPC that may only double the basal: unguarded it never suspends; guarded it gives no
+    # basal whenever the OpenAPS-style policy would suspend, and its glucose stays higher
+    sc = random_meals(3, 1, seed=3)
+    loop = ClosedLoop(MODEL, PRIORS, method=T1D_FILTER, particles=16, pump=PUMP)
+    kw = {"particles": 4, "basal_levels": (2.0,), "bolus_levels": (1.0,)}
+    plain = loop.run([MPC(b, **kw) for b in BBS], TRUTH, sc, days=0.25, key=KEY)
+    guarded = loop.run([MPC(b, **kw, low_guard=True) for b in BBS], TRUTH, sc, days=0.25,
+                       key=KEY)  # fmt: skip
+    own = plain.fallback == 0
+    assert np.all(plain.basal[own] > 0)
+    assert np.any(guarded.basal[guarded.fallback == 0] == 0)
+    assert guarded.bg.min() > plain.bg.min()
+
+
+def test_aps_fallback_and_guard_are_closed_loop_options():
+    with pytest.raises(ModelError, match="fallback_to must be 'basal-bolus' or 'aps'"):
+        MPC(BBS[0], fallback_to="pid")
+    with pytest.raises(ModelError, match="need the OpenAPS-style policy's CGM and insulin"):
+        MPC(BBS[0], low_guard=True).decide(None)  # type: ignore[arg-type]
