@@ -2,15 +2,17 @@
 seconds of wall time per simulated patient-day, steady state (a second run of the same length,
 after the first compiled), and the compile time apart (first run minus second).
 
-The trial's MPC (``medtwin trial t1d-control``): 200-particle twins from the leave-one-out
+The trial's own arms (``medtwin trial t1d-control --therapy-error 0.3 --seed 1``, built by
+``medtwin.cli._control.t1d_control_trial``): for MPC 200-particle twins from the leave-one-out
 population prior, 32 particles resampled per decision, basal 0/1/2 x the usual rate per block,
-the patient's boluses plus 0 or 60 % of an automatic correction (18 plans), therapy settings
-with a log-normal error of 0.3, random meals with seed 1. The machine is shared: the load
+the patient's boluses (x 0.7 or 1) plus 0 or 60 % of an automatic correction (36 plans), the
+OpenAPS-style guard and fallback. The machine is shared: the load
 average is printed with each figure. ``--policy`` times another arm for comparison.
 
     python benchmarks/closed_loop.py [--patients 8] [--hours 12] [--policy mpc]
 
-Measured (2-core CPU shared with other work, 8 patients, 12 h), before and after MPC's
+Measured with the trial's earlier MPC (18 plans, no guard; 2-core CPU shared with other work,
+8 patients, 12 h), before and after MPC's
 scoring shared the plans' first block, simulated copies of plans once and laid the members on
 the last axis: 2.04 -> 0.86 s per patient-day at load average 1.5 (compile 18 -> 24 s),
 4.19 -> 1.73 s at load average 5.5 (compile 26 -> 35 s).
@@ -23,27 +25,10 @@ import os
 import time
 
 import jax
-import numpy as np
 
 import medtwin  # noqa: F401
-from medtwin.control import (
-    APS,
-    MPC,
-    PID,
-    BasalBolus,
-    ClosedLoop,
-    random_meals,
-    therapy_with_error,
-    total_daily_insulin,
-)
-from medtwin.data import (
-    T1D_CGM_FILTER,
-    VIRTUAL_PATIENTS,
-    load_virtual_patients,
-    t1d_population_prior,
-    therapy_settings,
-)
-from medtwin.models import UVAPadova
+from medtwin.cli._control import t1d_control_trial
+from medtwin.data import VIRTUAL_PATIENTS
 
 MIXED = ["adolescent#001", "adolescent#005", "adult#001", "adult#004", "adult#008",
          "child#002", "child#006", "child#009"]  # fmt: skip
@@ -57,38 +42,11 @@ def main() -> None:
     args = ap.parse_args()
 
     names = MIXED if args.patients == 8 else list(VIRTUAL_PATIENTS[: args.patients])
-    model, seed = UVAPadova(), 1
-    truth = np.asarray(load_virtual_patients(names))
-    ther = [therapy_settings(n) for n in names]
-    basal, cr, cf = therapy_with_error(
-        np.array([model.steady_state_basal(p) for p in truth]) * 60,
-        np.array([t.carb_ratio for t in ther]), np.array([t.correction_factor for t in ther]),
-        error=0.3, seed=seed, patients=[VIRTUAL_PATIENTS.index(n) for n in names],
-    )  # fmt: skip
-    bbs = [BasalBolus(float(b), float(c), float(f), correct_between_meals=False)
-           for b, c, f in zip(basal, cr, cf, strict=True)]  # fmt: skip
-    make = {
-        "bb": lambda: bbs,
-        "pid": lambda: [PID(b.basal).scaled(total_daily_insulin(b.basal)) for b in bbs],
-        "aps": lambda: [APS(b) for b in bbs],
-        "mpc": lambda: [
-            MPC(
-                b,
-                particles=32,
-                bolus_reference="basal-bolus",
-                bolus_levels=(1.0,),
-                basal_levels=(0.0, 1.0, 2.0),
-                correction_levels=(0.0, 0.6),
-                switch_margin=3.0,
-            )
-            for b in bbs
-        ],
-    }
-    days = args.hours / 24.0
-    scenario = random_meals(len(names), max(1, int(np.ceil(days))), seed=seed, announce=True)
-    priors = [t1d_population_prior(exclude=(n,)) for n in names]
-    loop = ClosedLoop(model, priors, method=T1D_CGM_FILTER, particles=200)
-    policies = make[args.policy]()
+    seed, days = 1, args.hours / 24.0
+    # the trial's own arms: `medtwin trial t1d-control --therapy-error 0.3 --seed 1`
+    trial = t1d_control_trial(names, days=days, seed=seed, therapy_error=0.3)
+    loop, truth, scenario = trial.loop, trial.truth, trial.scenario
+    policies = trial.arms[args.policy]()
     times = []
     for _ in range(2):  # the first run compiles
         t = time.perf_counter()

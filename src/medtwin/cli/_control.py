@@ -20,7 +20,7 @@ from ..errors import DataError, MedtwinError
 from ..limits import SEED, SIMULATION_SPAN, UNSTORED_PARTICLES, finite
 from ._checks import OVERWRITE_HELP, event_amount, limit, output_file
 
-__all__ = ["register", "run_t1d_control"]
+__all__ = ["T1DControlTrial", "register", "run_t1d_control", "t1d_control_trial"]
 
 POLICIES = ("bb", "pid", "aps", "mpc")
 MAX_THERAPY_ERROR = 1.0  # = control._therapy.MAX_THERAPY_ERROR (checked here before JAX loads)
@@ -58,8 +58,20 @@ def _patients(spec: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def run_t1d_control(
-    policies: list[str],
+@dataclass(frozen=True)
+class T1DControlTrial:
+    """The closed-loop trial's parts (:func:`t1d_control_trial`): the true patients, the
+    meal scenario, the loop (each twin's leave-one-out prior, the CGM filter) and a maker of
+    each policy's arm (one policy per patient)."""
+
+    names: list[str]
+    truth: np.ndarray
+    scenario: Any
+    loop: Any
+    arms: dict[str, Callable[[], list[Any]]]
+
+
+def t1d_control_trial(
     names: list[str],
     *,
     days: float,
@@ -68,20 +80,14 @@ def run_t1d_control(
     particles: int = 200,
     mpc_particles: int = 32,
     announce: bool = True,
-    progress: bool = True,
     mpc_options: dict[str, Any] | None = None,
-) -> dict[str, dict[str, np.ndarray]]:
-    """Run each policy on the virtual patients ``names`` with the same seeded meals,
-    announcements and sensor noise; returns per-policy per-patient metrics.
-
-    Every policy uses the same therapy settings: each patient's true steady-state basal and
-    simglucose's carb ratio and correction factor, with a log-normal error of sd
-    ``therapy_error`` on the log drawn per patient from ``seed``
+) -> T1DControlTrial:
+    """The trial of :func:`run_t1d_control` before it runs (also what
+    ``benchmarks/closed_loop.py`` times). Every policy uses the same therapy settings: each
+    patient's true steady-state basal and simglucose's carb ratio and correction factor, with
+    a log-normal error of sd ``therapy_error`` on the log drawn per patient from ``seed``
     (:func:`~medtwin.control.therapy_with_error`; 0: the true settings). ``mpc_options``
-    replace fields of the trial's MPC (e.g. ``{"switch_margin": 1.0}``)."""
-    _check_policies(policies)
-    import jax
-
+    replace fields of the trial's MPC (e.g. ``{"switch_margin": 3.0}``)."""
     from ..control import (
         APS,
         MPC,
@@ -146,6 +152,32 @@ def run_t1d_control(
     # each twin starts from the population of the OTHER virtual patients (leave-one-out)
     priors = [t1d_population_prior(exclude=(n,)) for n in names]
     loop = ClosedLoop(model, priors, method=T1D_CGM_FILTER, particles=particles)
+    return T1DControlTrial(list(names), truth, scenario, loop, make)
+
+
+def run_t1d_control(
+    policies: list[str],
+    names: list[str],
+    *,
+    days: float,
+    seed: int,
+    therapy_error: float = 0.0,
+    particles: int = 200,
+    mpc_particles: int = 32,
+    announce: bool = True,
+    progress: bool = True,
+    mpc_options: dict[str, Any] | None = None,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Run each policy on the virtual patients ``names`` with the same seeded meals,
+    announcements and sensor noise (:func:`t1d_control_trial`); returns per-policy
+    per-patient metrics."""
+    _check_policies(policies)
+    import jax
+
+    trial = t1d_control_trial(
+        names, days=days, seed=seed, therapy_error=therapy_error, particles=particles,
+        mpc_particles=mpc_particles, announce=announce, mpc_options=mpc_options,
+    )  # fmt: skip
     out = {}
     for pol in policies:
         t = time.perf_counter()
@@ -154,8 +186,8 @@ def run_t1d_control(
             if progress:
                 console.print(f"  {pol}: day {day}/{n} ({time.perf_counter() - t:.0f} s)")
 
-        res = loop.run(make[pol](), truth, scenario, days=days, key=jax.random.key(seed),
-                       progress=show)  # fmt: skip
+        res = trial.loop.run(trial.arms[pol](), trial.truth, trial.scenario, days=days,
+                             key=jax.random.key(seed), progress=show)  # fmt: skip
         out[pol] = res.metrics()
     return out
 
