@@ -220,6 +220,8 @@ def test_a_policy_is_a_trial_arm():
     np.testing.assert_array_equal(res.values, again.values)
 
 
+# slow (90 s in the parallel default run: two compilations of the guarded MPC loop)
+@pytest.mark.slow
 def test_patients_run_in_chunks_give_the_numbers_of_one_batch(monkeypatch):
     # each thread's chunk of patients is run apart; the last chunk is padded with the last
     # patient: the numbers must be those of the whole cohort in one batch (bit for bit here;
