@@ -23,6 +23,14 @@ from ._alerts import evaluate as evaluate_alert
 from ._alerts import forecast_alerts as forecast_alerts
 from ._alerts import rule_for as rule_for
 from ._batch import UpdateItem as UpdateItem
+from ._cardiac import QRS_CODE as QRS_CODE
+from ._cardiac import CardiacKind as CardiacKind
+from ._cardiac import given_tissue as given_tissue
+from ._cardiac import lat_code as lat_code
+from ._cardiac_state import CardiacLoopTwin as CardiacLoopTwin
+from ._cardiac_state import CardiacTissue as CardiacTissue
+from ._cardiac_views import activation_map as activation_map
+from ._cardiac_views import inducibility as inducibility
 from ._codec import QUANTILES as QUANTILES
 from ._codec import forecast_model as forecast_model
 from ._codec import pack_ensemble as pack_ensemble
@@ -83,9 +91,13 @@ except ImportError as _exc:  # pragma: no cover - the service extra includes bn
         raise
 
 __all__ = [
+    "QRS_CODE",
     "QUANTILES",
     "UNIT_RULES",
     "Alert",
+    "CardiacKind",
+    "CardiacLoopTwin",
+    "CardiacTissue",
     "Crossing",
     "Difference",
     "NetworkKind",
@@ -104,6 +116,7 @@ __all__ = [
     "TwinKind",
     "UpdateItem",
     "VersionReplay",
+    "activation_map",
     "admit",
     "applicability_of",
     "build_twin",
@@ -115,7 +128,10 @@ __all__ = [
     "forecast_model",
     "forecast_rows",
     "from_model_time",
+    "given_tissue",
+    "inducibility",
     "kind_of",
+    "lat_code",
     "model_of",
     "network_view",
     "new_twin",

@@ -28,6 +28,7 @@ from ..errors import StoreError
 from ..store import EXPORT_LIMIT_PER_HOUR, Store
 from ._audit_routes import audit_router
 from ._auth import RateLimiter
+from ._cardiac_routes import cardiac_router
 from ._dashboard import dashboard_router
 from ._docs import docs_router
 from ._errors import install_error_handlers
@@ -105,6 +106,7 @@ def create_app(
     app.include_router(docs_router(title=app.title, openapi_url=app.openapi_url or ""))
     app.include_router(patients_router(max_body_bytes=max_body_bytes))  # and their data
     app.include_router(twins_router())  # twins, forecasts, what-if, skill
+    app.include_router(cardiac_router())  # a cardiac twin's tissue, map points, P(inducible)
     app.include_router(audit_router())
     app.include_router(users_router())  # users, tokens, grants (admin only)
     app.include_router(research_router(export_limit_per_hour=export_limit_per_hour))

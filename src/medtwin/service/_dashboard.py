@@ -283,6 +283,12 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
         option (``network.js`` reads ``GET /patients/{pid}/twin``)."""
         return page("network.html", title=f"Patient {pid}", pid=pid)
 
+    @router.get("/ui/patients/{pid}/cardiac")
+    def cardiac_page(pid: _PID) -> HTMLResponse:
+        """A cardiac twin's page: the conduction learnt, the activation map and P(inducible)
+        with the ranked plans (``cardiac.js`` reads ``_cardiac_routes``' endpoints)."""
+        return page("cardiac.html", title=f"Patient {pid}", pid=pid)
+
     @router.get("/static/{name}")
     def static_file(name: str, request: Request, v: str | None = None) -> Response:
         f = static.get(name)
@@ -310,7 +316,7 @@ def dashboard_router(*, poll_ms: int = 5000, memo_size: int = 4096) -> APIRouter
             if kind is not None and not kind.forecasts:  # a kind that issues no cone
                 msg = (
                     f"This patient's twin issues no forecast cone: it is a {kind.name} twin. "
-                    f"Its page is /ui/patients/{pid}/network."
+                    f"Its page is /ui/patients/{pid}/{kind.name}."
                 )
                 raise ApiError(409, msg, expression="twin")
             msg = "This patient has no twin yet: create one with POST /patients/{pid}/twin."

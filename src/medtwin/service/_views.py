@@ -184,7 +184,9 @@ def build_what_if(twin: Twin, body: WhatIfBody) -> dict[str, Any]:
         raise ApiError(
             422,
             "What-if compares regimens forecast by an ensemble twin; this patient's twin is a "
-            "network twin: GET /patients/{pid}/twin gives its options' outcomes under do(...).",
+            "network twin or a cardiac twin: GET /patients/{pid}/twin gives a network's options' "
+            "outcomes under do(...), POST /patients/{pid}/twin/inducibility a cardiac twin's "
+            "P(inducible) and lesion plans.",
         )
     horizon = what_if_horizon(twin, body.horizon)
     regimens = what_if_regimens(twin, body.options, horizon)

@@ -51,8 +51,8 @@ document.addEventListener("DOMContentLoaded", async () => {
     try {
       const doc = await MT.api("/ui/api/patients");
       const rows = doc.patients.map((p) => MT.el("tr", { "data-id": p.id },
-        // a network twin has its own page (its graph and options); an ensemble twin its cone
-        MT.el("td", {}, MT.el("a", { href: `/ui/patients/${encodeURIComponent(p.id)}${p.kind === "network" ? "/network" : ""}` },
+        // a network or cardiac twin has its own page (/ui/patients/{pid}/{kind}); an ensemble twin its cone
+        MT.el("td", {}, MT.el("a", { href: `/ui/patients/${encodeURIComponent(p.id)}${p.kind && p.kind !== "ode" ? "/" + p.kind : ""}` },
           MT.el("span", { class: "pname", text: names.get(p.id) || "" }),
           MT.el("code", { class: "pid", text: p.id }))),
         MT.el("td", { text: p.model || "–" }),
