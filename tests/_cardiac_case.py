@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,11 @@ class CardiacCase:
     lge: bytes
     segmentation: bytes
     no_pool: bytes  # a segmentation without the blood pool
-    truth: np.ndarray  # activation times (ms)
+
+    @cached_property
+    def truth(self) -> np.ndarray:
+        """The activation times (ms), solved on first use."""
+        return mapping_times(self.labels, H, pacing_source(self.labels, H, PACE), CV, bz=BZ)
 
     def csv(self, seed: int, n: int, *, scar: bool = False) -> bytes:
         """``n`` mapping points (and one in the scar if ``scar``) as a LAT CSV."""
@@ -68,5 +73,4 @@ def cardiac_case() -> CardiacCase:
         write_nifti(folder / "seg.nii.gz", seg, H)
         write_nifti(folder / "nopool.nii.gz", np.where(seg == 2, 0, seg).astype(np.uint8), H)
         files = [(folder / n).read_bytes() for n in ("scan.nii.gz", "seg.nii.gz", "nopool.nii.gz")]
-    truth = mapping_times(full, H, pacing_source(full, H, PACE), CV, bz=BZ)
-    return CardiacCase(full, files[0], files[1], files[2], truth)
+    return CardiacCase(full, files[0], files[1], files[2])

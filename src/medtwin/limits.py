@@ -49,6 +49,15 @@ from .timeunits import SECONDS, convert
 
 __all__ = [
     "BATCH_ROWS",
+    "CARDIAC_CELLS",
+    "CARDIAC_CYCLE",
+    "CARDIAC_ELECTRODES",
+    "CARDIAC_EXTRASTIMULI",
+    "CARDIAC_LABEL",
+    "CARDIAC_PHANTOM_SIDE",
+    "CARDIAC_PHANTOM_SPACING",
+    "CARDIAC_S1_BEATS",
+    "CARDIAC_SPAN",
     "EVENT_AFTER",
     "EVENT_AMOUNT",
     "FORECAST_EVERY",
@@ -372,6 +381,46 @@ WORKERS = Bound(
     "workers", "worker processes", "an executor", 1, 64, "workers", integer=True,
     reason="Each worker is a process with its own JAX runtime (~0.3 GB): more than a large "
     "machine's cores buys nothing.",
+)  # fmt: skip
+
+# -- a paced cardiac tissue (`medtwin simulate cardiac`, checked before any work) ------------
+
+_CARDIAC = "medtwin simulate cardiac"
+CARDIAC_SPAN = Bound(
+    "--ms", "simulated time", _CARDIAC, 0.0, 10_000.0, "ms", low_open=True,
+    reason="ten seconds: an 8-beat drive train, three extrastimuli and seconds of VT",
+)  # fmt: skip
+CARDIAC_CYCLE = Bound(
+    "--s1-cycle / --s2", "a coupling interval", _CARDIAC, 10.0, 5_000.0, "ms",
+    reason="from a fast VT's cycle to a slow sinus rhythm's",
+)  # fmt: skip
+CARDIAC_S1_BEATS = Bound(
+    "--s1-count", "S1 beats", _CARDIAC, 1, 20, "", integer=True,
+    reason="a clinical drive train is 8",
+)  # fmt: skip
+CARDIAC_EXTRASTIMULI = Bound(
+    "--s2", "extrastimuli", _CARDIAC, 0, 3, "extrastimuli", integer=True, count=True,
+    reason="S2 to S4",
+)  # fmt: skip
+CARDIAC_PHANTOM_SIDE = Bound(
+    "--phantom-size", "a side of the sheet", _CARDIAC, 15.0, 200.0, "mm",
+    reason="room for the scar and its channel, up to a whole ventricle's size",
+)  # fmt: skip
+CARDIAC_PHANTOM_SPACING = Bound(
+    "--phantom-spacing", "the phantom's grid spacing", _CARDIAC, 0.05, 1.0, "mm",
+    reason="fronts are a fraction of a millimetre wide",
+)  # fmt: skip
+CARDIAC_ELECTRODES = Bound(
+    "--electrode", "electrodes", _CARDIAC, 1, 32, "electrodes", integer=True, count=True,
+    reason="a 12-lead ECG and more",
+)  # fmt: skip
+CARDIAC_LABEL = Bound(
+    "--myocardium-label / --blood-pool-label", "a label value", _CARDIAC, 0, 65_535, "",
+    integer=True, reason="a NIfTI label image's values",
+)  # fmt: skip
+CARDIAC_CELLS = Bound(
+    "cells", "grid cells", _CARDIAC, 1, 2_000_000, "", integer=True,
+    reason="a 1 mm left ventricle",
 )  # fmt: skip
 
 # -- requests in flight (service/_concurrency.py) --------------------------------------------

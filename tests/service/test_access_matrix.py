@@ -1,14 +1,19 @@
 """Route x role x patient: every route that touches patient data, called by every kind of
 caller for a granted patient, another clinician's patient and a patient that does not exist.
-Nobody gets beyond their grants, and a refused patient looks exactly like a missing one."""
+Nobody gets beyond their grants, and a refused patient looks exactly like a missing one.
+The cardiac twin's routes (issue 18) on a cardiac patient of each clinician's."""
 
 from __future__ import annotations
 
+import base64
+import functools
 import itertools
 
 import pytest
 
-from .conftest import glucose
+from _cardiac_case import PACE, cardiac_case
+
+from .conftest import glucose, patient_resource
 
 GHOST = "p-0123456789abcdef"  # well-formed, never stored
 _seq = itertools.count()
@@ -111,10 +116,13 @@ def test_non_patient_routes(world, method, path, allowed):
         assert r.status_code == want, (who, path, r.text[:200])
 
 
-def test_patient_list_holds_only_granted_patients(world):
-    assert world.get("alice", "/patients").json()["patients"] == [world.p1]
-    assert world.get("bob", "/patients").json()["patients"] == [world.p2]
-    assert set(world.get("admin", "/patients").json()["patients"]) >= {world.p1, world.p2}
+def test_patient_list_holds_only_granted_patients(world, cardiac):
+    assert sorted(world.get("alice", "/patients").json()["patients"]) == sorted(
+        [world.p1, cardiac["p1"]])  # fmt: skip
+    assert sorted(world.get("bob", "/patients").json()["patients"]) == sorted(
+        [world.p2, cardiac["p2"]])  # fmt: skip
+    assert set(world.get("admin", "/patients").json()["patients"]) >= {
+        world.p1, world.p2, *cardiac.values()}  # fmt: skip
 
 
 def test_export_is_deidentified(world):
@@ -143,3 +151,100 @@ def test_every_patient_access_is_audited(world):
     assert any(e.actor == "alice" and e.patient == world.p1 for e in new)
     assert any(e.actor == "alice" and e.outcome == "denied" for e in new)
     assert world.store.verify_audit().ok
+
+
+# ---- the cardiac twin's routes ----------------------------------------------------------------
+
+case = functools.cache(cardiac_case)  # built on first use, not at collection
+
+
+def lat() -> bytes:
+    return case().csv(0, 6)
+
+
+QUICK = {"draws": 1, "sites": 1, "s1_beats": 1, "couplings": [[300]],
+         "vt_cycle_length": [100, 400], "vt_sustained_ms": 400}  # fmt: skip
+
+
+def upload() -> dict:
+    return {"epoch": "2026-03-02T08:00:00+00:00", "pace": list(PACE), "bz": [0.3, 0.7],
+            "lge": base64.b64encode(case().lge).decode(),
+            "segmentation": base64.b64encode(case().segmentation).decode()}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cardiac(world):
+    """A cardiac patient of alice's ("p1") and one of bob's ("p2"), each with its twin made by
+    the upload route, one LAT batch (version 1) and a stored P(inducible) (written to the store
+    directly: the matrix reads it, nothing here computes one)."""
+    out = {}
+    for who, key, mrn in (("alice", "p1", "MRN-C1"), ("bob", "p2", "MRN-C2")):
+        pid = world.post(who, "/patients", patient_resource(mrn)).json()["id"]
+        r = world.post(who, f"/patients/{pid}/twin/cardiac", upload())
+        assert r.status_code == 201, r.text[:300]
+        r = world.post(who, f"/patients/{pid}/twin/cardiac/lat?time=2026-03-02T09:00:00Z", lat())
+        assert r.status_code == 200 and r.json()["twin_versions"], r.text[:300]
+        world.store.add_recommendation(pid, {"kind": "cardiac-inducibility", "version": 1,
+                                             "probability": 0.0}, actor=who)  # fmt: skip
+        out[key] = pid
+    return out
+
+
+# (method, path, body(pid) or None, what a caller who may see the patient gets: 2 (success)
+# or the route's own answer, reached only past the access check)
+CARDIAC_ROUTES = [
+    ("POST", "/patients/{pid}/twin/cardiac", lambda pid: upload(), 409),  # one twin a patient
+    ("POST", "/patients/{pid}/twin/cardiac/lat?time=2026-03-02T09:00:00Z",
+     lambda pid: lat(), 2),  # the fixture's batch again: duplicates, no new version
+    ("POST", "/patients/{pid}/twin/inducibility",
+     lambda pid: {**QUICK, "sites": 5}, 422),  # read the twin, refused before computing
+    ("GET", "/patients/{pid}/twin/inducibility", None, 2),
+    ("GET", "/patients/{pid}/twin/activation-map", None, 2),
+]  # fmt: skip
+
+
+ROUTE_ANSWER = {409: "already has a twin", 422: "sites: 1 to 4 stimulation sites"}
+
+
+@pytest.mark.parametrize("route", CARDIAC_ROUTES, ids=lambda r: f"{r[0]} {r[1]}")
+def test_cardiac_route_role_patient_matrix(world, cardiac, route):
+    method, template, make, allowed = route
+    for who in ("admin", "alice", "bob", "rita", "anonymous", "forged"):
+        for target in ("p1", "p2", "ghost"):
+            pid = cardiac.get(target, GHOST)
+            r = call(world, who, method, template.format(pid=pid), make(pid) if make else None)
+            want = expected(who, target)
+            want = allowed if want == 2 else want
+            got = r.status_code // 100 if want == 2 else r.status_code
+            assert got == want, (who, target, method, template, r.status_code, r.text[:300])
+            if r.status_code >= 400:
+                assert r.json()["resourceType"] == "OperationOutcome"
+                assert "Traceback" not in r.text and 'File "' not in r.text
+            if want == 404:
+                assert "No patient with this id that you may access" in r.text
+            if want == allowed and allowed != 2:  # the route's own answer, not a refusal
+                assert ROUTE_ANSWER[allowed] in r.text, (who, target, template, r.text[:300])
+
+
+def test_a_refused_cardiac_patient_looks_like_a_missing_one(world, cardiac):
+    for method, template, make, _ in CARDIAC_ROUTES:
+        answers = []
+        for pid in (cardiac["p2"], GHOST):
+            r = call(world, "alice", method, template.format(pid=pid), make(pid) if make else None)
+            answers.append((r.status_code, r.json()))
+        assert answers[0] == answers[1], template
+
+
+def test_a_refused_inducibility_request_computes_and_stores_nothing(world, cardiac):
+    """A request the route would run (P(inducible) over one draw) from callers who may not see
+    the patient: refused before any work, nothing stored, the refusal audited."""
+    pid = cardiac["p2"]
+    before = len(world.store.recommendations(pid, actor="test"))
+    audit = len(world.store.audit_entries())
+    for who, want in (("alice", 404), ("rita", 403), ("anonymous", 401), ("forged", 401)):
+        r = world.post(who, f"/patients/{pid}/twin/inducibility", QUICK)
+        assert r.status_code == want, (who, r.text[:300])
+    assert len(world.store.recommendations(pid, actor="test")) == before
+    new = world.store.audit_entries()[audit:]
+    assert {(e.actor, e.outcome) for e in new if e.actor == "alice"} == {("alice", "denied")}
+    assert not any(e.action == "recommendation.create" for e in new)

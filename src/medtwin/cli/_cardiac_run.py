@@ -35,14 +35,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import DataError
-from ..limits import Bound
+from ..limits import CARDIAC_CELLS
 
 if TYPE_CHECKING:
     from ..models.cardiology import MonodomainTissue
     from ._cardiac_simulate import Request
 
 __all__ = [
-    "CELLS",
     "SIGMA_E_RATIO",
     "STIMULUS",
     "Recording",
@@ -74,8 +73,6 @@ QRS_LEVEL = 0.1  # of the RMS lead's peak
 QRS_QUIET = 10.0  # ms below the level that end the QRS
 CHUNK_MS = 50  # ms of potential held at once, at most
 CHUNK_VALUES = 20_000_000  # states x saved steps of one chunk, at most (160 MB)
-CELLS = Bound("cells", "grid cells", "medtwin simulate cardiac", 1, 2_000_000, "",
-              "a 1 mm left ventricle", integer=True)  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,7 +132,7 @@ def tissue_of(req: Request) -> Tissue:
     lo = np.maximum(where.min(axis=0) - 1, 0)
     hi = np.minimum(where.max(axis=0) + 2, lab.shape)
     crop = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
-    CELLS.check(int(np.prod(hi - lo)), name="the scan's cells (its tissue's bounding box)")
+    CARDIAC_CELLS.check(int(np.prod(hi - lo)), name="the scan's cells (its tissue's bounding box)")
     name = f"LGE scan {req.lge.name} ({lab.ndim}D)"
     cells = np.argwhere(np.isin(lab[crop], (HEALTHY, BORDER)))
     if not len(cells):
@@ -149,32 +146,24 @@ def tissue_of(req: Request) -> Tissue:
 
 
 def pacing_site(tissue: Tissue, req: Request) -> np.ndarray:
-    """The pacing site in the tissue's own frame (mm), on excitable tissue."""
-    from ..models.cardiology import BORDER, HEALTHY
+    """The pacing site in the tissue's own frame (mm), on excitable tissue: ``--pace`` (mm in
+    the scan's or phantom's frame) checked by
+    :func:`~medtwin.models.cardiology.pacing_source` on the whole grid, or the tissue's
+    default site."""
+    from ..models.cardiology import pacing_source
 
-    lab, h = tissue.labels, tissue.spacing
-    live = np.isin(lab, (HEALTHY, BORDER))
-    dim = lab.ndim
     if req.pace is None:
         return np.asarray(tissue.site, dtype=np.float64)
+    dim = tissue.labels.ndim
     if len(req.pace) != dim:
         raise DataError(f"--pace needs {dim} coordinates on this {dim}D grid. Got {req.pace}.")
-    site = np.asarray(req.pace) - tissue.origin
-    ext = np.asarray(lab.shape) * h
-    cell = np.floor(site / h).astype(int)
-    shown = ", ".join(f"{v:g}" for v in req.pace)
-    if (site < 0).any() or (site >= ext).any():
-        box = " x ".join(f"[{a:g}, {b:g}]" for a, b in zip(tissue.origin, tissue.origin + ext,
-                                                             strict=True))  # fmt: skip
-        raise DataError(f"--pace {shown} mm lies outside the tissue's grid {box} mm. Pace on "
-                        "the tissue.")  # fmt: skip
-    if not live[tuple(cell)]:
-        kind = {0: "outside the myocardium", 3: "in scar", 4: "in a lesion"}[int(lab[tuple(cell)])]
-        raise DataError(
-            f"--pace {shown} mm lies {kind}, not on excitable tissue. Pace on healthy or "
-            "border-zone tissue (activation.png of a first run shows where it is)."
-        )
-    return site
+    whole = np.zeros(tissue.full_shape, np.uint8)  # the crop back on the scan's grid (0-4)
+    whole[tissue.crop] = tissue.labels
+    try:
+        pacing_source(whole, tissue.spacing, np.asarray(req.pace, dtype=np.float64))
+    except DataError as exc:
+        raise DataError(f"--pace: {exc} A first run's activation.png shows the tissue.") from None
+    return np.asarray(req.pace, dtype=np.float64) - tissue.origin
 
 
 def electrodes(tissue: Tissue, req: Request) -> np.ndarray:

@@ -33,9 +33,18 @@ import numpy as np
 from rich.console import Console
 
 from ..errors import DataError, MedtwinError
-from ..limits import Bound
+from ..limits import (
+    CARDIAC_CELLS,
+    CARDIAC_CYCLE,
+    CARDIAC_ELECTRODES,
+    CARDIAC_EXTRASTIMULI,
+    CARDIAC_LABEL,
+    CARDIAC_PHANTOM_SIDE,
+    CARDIAC_PHANTOM_SPACING,
+    CARDIAC_S1_BEATS,
+    CARDIAC_SPAN,
+)
 from ._cardiac_run import (
-    CELLS,
     SIGMA_E_RATIO,
     STIMULUS,
     conduction_velocities,
@@ -56,25 +65,6 @@ FILES = ("activation.png", "activation.gif", "ecg.csv", "ecg.png", "lat.nii.gz")
 IONIC = ("aliev-panfilov", "mitchell-schaeffer", "ten-tusscher")
 PHANTOMS = ("scar-channel", "homogeneous")
 CHANNELS = ("border", "healthy")
-
-_OWNER = "medtwin simulate cardiac"
-MS = Bound("--ms", "simulated time", _OWNER, 0.0, 10_000.0, "ms",
-           "ten seconds: an 8-beat drive train, three extrastimuli and seconds of VT",
-           low_open=True)  # fmt: skip
-CYCLE = Bound("--s1-cycle / --s2", "a coupling interval", _OWNER, 10.0, 5_000.0, "ms",
-              "from a fast VT's cycle to a slow sinus rhythm's")  # fmt: skip
-S1_COUNT = Bound("--s1-count", "S1 beats", _OWNER, 1, 20, "", "a clinical drive train is 8",
-                 integer=True)  # fmt: skip
-EXTRA = Bound("--s2", "extrastimuli", _OWNER, 0, 3, "extrastimuli", "S2 to S4",
-              integer=True, count=True)  # fmt: skip
-SIDE = Bound("--phantom-size", "a side of the sheet", _OWNER, 15.0, 200.0, "mm",
-             "room for the scar and its channel, up to a whole ventricle's size")  # fmt: skip
-SPACING = Bound("--phantom-spacing", "the phantom's grid spacing", _OWNER, 0.05, 1.0, "mm",
-                "fronts are a fraction of a millimetre wide")  # fmt: skip
-ELECTRODES = Bound("--electrode", "electrodes", _OWNER, 1, 32, "electrodes",
-                   "a 12-lead ECG and more", integer=True, count=True)  # fmt: skip
-LABEL = Bound("--myocardium-label / --blood-pool-label", "a label value", _OWNER, 0, 65_535,
-              "", "a NIfTI label image's values", integer=True)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -200,25 +190,27 @@ def check_request(
     labels = (1 if myocardium_label is None else myocardium_label,
               2 if blood_pool_label is None else blood_pool_label)  # fmt: skip
     for v in labels:
-        LABEL.check(v)
+        CARDIAC_LABEL.check(v)
     if labels[0] == labels[1]:
         raise DataError(f"--myocardium-label and --blood-pool-label must differ. Got {labels[0]}.")
     size = (50.0, 30.0)
     if phantom_size is not None:
         size = _point(phantom_size, "--phantom-size", (2,))  # type: ignore[assignment]
         for side in size:
-            SIDE.check(side)
-    spacing = 0.5 if phantom_spacing is None else SPACING.check(phantom_spacing)
+            CARDIAC_PHANTOM_SIDE.check(side)
+    spacing = 0.5 if phantom_spacing is None else CARDIAC_PHANTOM_SPACING.check(phantom_spacing)
     if lge is None:
-        CELLS.check(round(size[0] / spacing) * round(size[1] / spacing), name="the phantom's cells")
-    cycle = CYCLE.check(600.0 if s1_cycle is None else s1_cycle, name="--s1-cycle")
-    count = S1_COUNT.check(1 if s1_count is None else s1_count)
+        CARDIAC_CELLS.check(
+            round(size[0] / spacing) * round(size[1] / spacing), name="the phantom's cells"
+        )
+    cycle = CARDIAC_CYCLE.check(600.0 if s1_cycle is None else s1_cycle, name="--s1-cycle")
+    count = CARDIAC_S1_BEATS.check(1 if s1_count is None else s1_count)
     extra = list(s2 or [])
-    EXTRA.check(len(extra))
+    CARDIAC_EXTRASTIMULI.check(len(extra))
     times = [k * cycle for k in range(count)]
     for c in extra:
-        times.append(times[-1] + CYCLE.check(c, name="--s2"))
-    length = MS.check(times[-1] + 500.0 if ms is None else ms)
+        times.append(times[-1] + CARDIAC_CYCLE.check(c, name="--s2"))
+    length = CARDIAC_SPAN.check(times[-1] + 500.0 if ms is None else ms)
     if times[-1] >= length:
         raise DataError(
             f"--ms {length:g} ends at or before the last stimulus at {times[-1]:g} ms. Expected "
@@ -228,7 +220,7 @@ def check_request(
     where = None if pace is None else _point(pace, "--pace", dims)
     leads = None
     if electrode:
-        ELECTRODES.check(len(electrode))
+        CARDIAC_ELECTRODES.check(len(electrode))
         leads = tuple(_point(e, "--electrode", dims) for e in electrode)
     folder = output_folder(out, FILES, overwrite=overwrite)
     assert folder is not None

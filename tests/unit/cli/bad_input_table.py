@@ -59,10 +59,15 @@ FILES = {
     "bn_unknown.yaml": "statements:\n  - {id: S1, cause: a, effect: oedema, direction: increases,"
     " ratings: [0, 0, 0, 0, 0, 3, 15]}\n",
     "bn_cases.csv": "a,b\nx,lo\ny,lo\n",
+    # the cardiac commands' scan and segmentation: never read, every case refused before
+    "lge.nii.gz": "not a NIfTI volume\n",
+    "seg.nii.gz": "not a NIfTI volume\n",
     "bn_badcases.csv": "a,b\nx,lo\nz,lo\n",
 }
 
 S = ["sensitivity", "t1d", "--output", "bg"]
+SC = ["simulate", "cardiac"]
+TC = ["twin", "cardiac", "--lge", "lge.nii.gz", "--segmentation", "seg.nii.gz", "--pace", "1,6"]
 CASES = {
     # simulate t1d
     "days huge": (["simulate", "t1d", "--days", "100000000"], "(0, 366] d"),
@@ -80,6 +85,47 @@ CASES = {
     "glioma out a file": (["simulate", "glioma", "--out", "existing.csv"], "names a file"),
     "glioma out missing folder": (["simulate", "glioma", "--out", "nodir/g"], "existing folder"),
     "glioma outputs exist": (["simulate", "glioma", "--out", "gdone"], "already holds radii"),
+    # simulate cardiac (limits.CARDIAC_*; the scan is read, and JAX loaded, only after these)
+    "cardiac ms 1e9": ([*SC, "--ms", "1e9", "--out", "c"], "(0, 10000] ms"),
+    "cardiac s1 cycle 1 ms": ([*SC, "--s1-cycle", "1", "--out", "c"], "[10, 5000] ms"),
+    "cardiac s1 count 100": ([*SC, "--s1-count", "100", "--out", "c"], "in 1..20"),
+    "cardiac four extrastimuli": ([*SC, *["--s2", "300"] * 4, "--out", "c"], "must hold 0..3"),
+    "cardiac ms before the last stimulus": ([*SC, "--s1-count", "2", "--ms", "500", "--out",
+                                             "c"], "ends at or before the last stimulus"),
+    "cardiac phantom side 1 m": ([*SC, "--phantom-size", "1000,30", "--out", "c"],
+                                 "[15, 200] mm"),
+    "cardiac phantom spacing 1 um": ([*SC, "--phantom-spacing", "0.001", "--out", "c"],
+                                     "[0.05, 1] mm"),
+    "cardiac 16e6 cells": ([*SC, "--phantom-size", "200,200", "--phantom-spacing", "0.05",
+                            "--out", "c"], "1..2,000,000"),
+    "cardiac 33 electrodes": ([*SC, *["--electrode", "60,0"] * 33, "--out", "c"],
+                              "must hold 1..32 electrodes"),
+    "cardiac label 70000": ([*SC, "--lge", "lge.nii.gz", "--segmentation", "seg.nii.gz",
+                             "--myocardium-label", "70000", "--out", "c"], "0..65535"),
+    "cardiac unknown ionic": ([*SC, "--ionic", "fitzhugh-nagumo", "--out", "c"],
+                              "--ionic must name a cardiac"),
+    "cardiac pace malformed": ([*SC, "--pace", "2;15", "--out", "c"], "--pace expects X,Y"),
+    "cardiac scan without segmentation": ([*SC, "--lge", "lge.nii.gz", "--out", "c"],
+                                          "needs --lge scan.nii.gz and --segmentation"),
+    "cardiac scan missing": ([*SC, "--lge", "nope.nii.gz", "--segmentation", "seg.nii.gz",
+                              "--out", "c"], "No such file"),
+    "cardiac phantom with a scan": ([*SC, "--lge", "lge.nii.gz", "--segmentation",
+                                     "seg.nii.gz", "--phantom", "homogeneous", "--out", "c"],
+                                    "describes a phantom"),
+    "cardiac out a file": ([*SC, "--out", "existing.csv"], "names a file"),
+    # twin cardiac (the options, then the files' presence and --out; the scan after these)
+    "cardiac twin no observations": (TC, "needs observations"),
+    "cardiac twin draws 1e6": ([*TC, "--qrs", "40", "--draws", "1000000"], "--draws must be"),
+    "cardiac twin sites 1e6": ([*TC, "--qrs", "40", "--sites", "1000000"], "(1..50)"),
+    "cardiac twin s1 beats 100": ([*TC, "--qrs", "40", "--s1-beats", "100"], "--s1-beats"),
+    "cardiac twin seed -1": ([*TC, "--qrs", "40", "--seed", "-1"], "'--seed'"),
+    "cardiac twin qrs negative": ([*TC, "--qrs", "-5"], "--qrs must be a number > 0"),
+    "cardiac twin four stages": ([*TC, "--qrs", "40", "--couplings", "300;290;280;270"],
+                                 "one to three stages"),
+    "cardiac twin scan missing": (["twin", "cardiac", "--lge", "nope.nii.gz", "--segmentation",
+                                   "seg.nii.gz", "--pace", "1,6", "--qrs", "40"],
+                                  "No such file"),
+    "cardiac twin out a file": ([*TC, "--qrs", "40", "--out", "existing.csv"], "names a file"),
     # twin replay
     "replay horizon 1e9": (["twin", "replay", "--data", "good.csv", "--horizon", "1e9"],
                            "'--horizon'"),

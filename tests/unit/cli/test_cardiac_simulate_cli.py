@@ -128,8 +128,9 @@ def test_paced_lge_scan(folder, run_main):
 BAD = {
     "unknown ionic model": (["--ionic", "fitzhugh-nagumo"], "--ionic must name a cardiac"),
     "unknown phantom": (["--phantom", "ring"], "--phantom must be one of"),
-    "pace outside the sheet": (["--pace", "80,10"], "outside the tissue's grid [0, 50] x"),
-    "pace in scar": (["--pace", "25,11"], "lies in scar, not on excitable tissue"),
+    "pace outside the sheet": (["--pace", "80,10"], "--pace: The site [80.0, 10.0] mm lies "
+                               "outside the tissue's grid (0 to [50.0, 30.0] mm)"),
+    "pace in scar": (["--pace", "25,11"], "--pace: The site [25.0, 11.0] mm lies scar (label 3)"),
     "pace malformed": (["--pace", "2;15"], "--pace expects X,Y or X,Y,Z in mm"),
     "pace 3D on a sheet": (["--pace", "2,15,1"], "--pace needs 2 coordinates"),
     "electrode on the tissue": (["--electrode", "5,5"], "lies on the tissue"),
@@ -168,6 +169,23 @@ def test_a_scan_with_only_scar_is_refused(folder, run_main):
     code, _, err = run_main(["simulate", "cardiac", "--lge", "lge.nii.gz", "--segmentation",
                              "seg.nii.gz", "--out", "o"])  # fmt: skip
     assert code == 2 and "labels no excitable tissue" in err
+    assert not (folder / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("pace", "fragment"),
+    [
+        ("0.5,0.5", "The site [0.5, 0.5] mm lies outside the myocardium (label 0)"),  # off the crop
+        ("12,12", "The site [12.0, 12.0] mm lies outside the myocardium (label 0)"),  # blood pool
+        ("30,5", "The site [30.0, 5.0] mm lies outside the tissue's grid (0 to [24.0, 24.0] mm)"),
+    ],
+)
+def test_a_scan_is_paced_on_its_own_grid(pace, fragment, folder, run_main):
+    """--pace is mm in the scan's frame, checked on the whole scan (the run uses a crop)."""
+    _ring_scan(folder)
+    code, out, err = run_main(["simulate", "cardiac", "--lge", "lge.nii.gz", "--segmentation",
+                               "seg.nii.gz", "--pace", pace, "--out", "o"])  # fmt: skip
+    assert code == 2 and out == "" and f"--pace: {fragment}" in err, err
     assert not (folder / "o").exists()
 
 
