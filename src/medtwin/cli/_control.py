@@ -100,6 +100,7 @@ def t1d_control_trial(
     )
     from ..data import (
         T1D_CGM_FILTER,
+        T1D_LOOP_FREE,
         VIRTUAL_PATIENTS,
         load_virtual_patients,
         t1d_population_prior,
@@ -149,8 +150,9 @@ def t1d_control_trial(
         "mpc": lambda: [MPC(b, **mpc_kw) for b in bbs],
     }
     scenario = random_meals(len(names), max(1, int(np.ceil(days))), seed=seed, announce=announce)
-    # each twin starts from the population of the OTHER virtual patients (leave-one-out)
-    priors = [t1d_population_prior(exclude=(n,)) for n in names]
+    # each twin starts from the population of the OTHER virtual patients (leave-one-out) and
+    # learns the loop's free parameters (T1D_LOOP_FREE: kabs is not drifted)
+    priors = [t1d_population_prior(T1D_LOOP_FREE, exclude=(n,)) for n in names]
     loop = ClosedLoop(model, priors, method=T1D_CGM_FILTER, particles=particles)
     return T1DControlTrial(list(names), truth, scenario, loop, make)
 

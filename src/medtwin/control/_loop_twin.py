@@ -114,7 +114,14 @@ def twin_assimilate(
             inside = (g >= q_lo - 1.96 * noise_sd(q_lo)) & (g <= q_hi + 1.96 * noise_sd(q_hi))
         else:  # the reading's PIT under the particles' mixture with their sensor errors
             pit = sensor_band_pit(err, pred, lw, g, e_prev, spec.every, first)
-            inside = (pit >= 0.025) & (pit <= 0.975) & (c == 0)
+            # a LO (HI) reading says only that the reading lies below (above) the limit ``g``:
+            # it is in the band when the band reaches beyond the limit, i.e. the predictive
+            # probability below (above) it is at least 2.5 %
+            inside = jnp.where(
+                c == 0,
+                (pit >= 0.025) & (pit <= 0.975),
+                jnp.where(c < 0, pit >= 0.025, pit <= 0.975),
+            )
             # the safety check's predicted range: the particles' readings with their sensor
             # errors (a reading is a patient's glucose plus a correlated error)
             reach = sensor_range(err, pred, e_prev, spec.every, first)

@@ -28,6 +28,7 @@ if _TYPE_CHECKING:
     from .vpatients import T1D_CGM_FILTER as T1D_CGM_FILTER
     from .vpatients import T1D_FILTER as T1D_FILTER
     from .vpatients import T1D_FREE as T1D_FREE
+    from .vpatients import T1D_LOOP_FREE as T1D_LOOP_FREE
     from .vpatients import VIRTUAL_PATIENTS as VIRTUAL_PATIENTS
     from .vpatients import TherapySettings as TherapySettings
     from .vpatients import age_group as age_group
@@ -55,6 +56,7 @@ _WHERE = {
     "T1D_CGM_FILTER": "vpatients",
     "T1D_FILTER": "vpatients",
     "T1D_FREE": "vpatients",
+    "T1D_LOOP_FREE": "vpatients",
     "VIRTUAL_PATIENTS": "vpatients",
     "TherapySettings": "vpatients",
     "age_group": "vpatients",
@@ -70,6 +72,7 @@ __all__ = [
     "T1D_CGM_FILTER",
     "T1D_FILTER",
     "T1D_FREE",
+    "T1D_LOOP_FREE",
     "VIRTUAL_PATIENTS",
     "CgmFile",
     "TherapySettings",
