@@ -59,7 +59,7 @@ from ._cardiac_state import (
     unpack_cardiac,
 )
 from ._config import TwinConfig
-from ._kind import Packed, TwinKind, register_kind
+from ._kind import Packed, RecordsKind, register_kind
 from ._mapping import to_model_time
 from ._step import PendingEvent, PendingObservation, Step
 
@@ -156,7 +156,7 @@ def tissue_json(tissue: CardiacTissue) -> dict[str, Any]:
             "lat_sd_ms": tissue.lat_sd, "qrs_sd_ms": tissue.qrs_sd}  # fmt: skip
 
 
-class CardiacKind(TwinKind):
+class CardiacKind(RecordsKind):
     """Cardiac twins: model ``cardiac``, made from a patient's tissue (see the module)."""
 
     name = "cardiac"
@@ -245,15 +245,6 @@ class CardiacKind(TwinKind):
                    "events": [e[0] for e in events]}  # fmt: skip
         return Step(out, None, report, (), marks, {e[0]: "unused" for e in events}, applied)
 
-    def update(
-        self,
-        config: TwinConfig,
-        twin: Any,
-        observations: Sequence[PendingObservation],
-        events: Sequence[PendingEvent],
-    ) -> Step:
-        return self._step(config, twin, observations, events)
-
     def restore(
         self,
         config: TwinConfig,
@@ -262,24 +253,6 @@ class CardiacKind(TwinKind):
         history: Sequence[tuple[str, datetime, float]],
     ) -> CardiacLoopTwin:
         return unpack_cardiac(state, version)
-
-    def redo(
-        self,
-        config: TwinConfig,
-        twin: Any,
-        observations: Sequence[PendingObservation],
-        events: Sequence[PendingEvent],
-        until: float | None,
-    ) -> CardiacLoopTwin:
-        step = self._step(config, twin, observations, events)
-        bad = {i: m for i, m in step.obs_marks.items() if m != "applied"}
-        if bad:
-            raise DataError(
-                f"Version {twin.version + 1} cannot be recomputed from version {twin.version}: "
-                f"records it applied would now be marked {bad}. The stored records do not "
-                "match the stored version; restore the store from a backup."
-            )
-        return step.twin
 
     def packed(self, step: Step) -> Packed:
         twin: CardiacLoopTwin = step.twin

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..errors import DataError
+
 if TYPE_CHECKING:
     from ._config import TwinConfig
     from ._step import PendingEvent, PendingObservation, Step
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Packed",
     "PackedForecast",
+    "RecordsKind",
     "TwinKind",
     "admit",
     "create",
@@ -173,6 +176,50 @@ class TwinKind(ABC):
     @abstractmethod
     def warm_up(self, config: TwinConfig) -> float:
         """Prepare this process for twins shaped like ``config``; seconds it took."""
+
+
+class RecordsKind(TwinKind):
+    """A kind whose every version is one step over the records it takes, with no model time
+    of its own to advance (a network's evidence, a cardiac twin's mapping points): ``update``
+    is that step, ``redo`` the same step checked to apply exactly the records the stored one
+    applied."""
+
+    @abstractmethod
+    def _step(
+        self,
+        config: TwinConfig,
+        twin: Any,
+        observations: Sequence[PendingObservation],
+        events: Sequence[PendingEvent],
+    ) -> Step:
+        """The next version of ``twin`` from ``observations`` and ``events``."""
+
+    def update(
+        self,
+        config: TwinConfig,
+        twin: Any,
+        observations: Sequence[PendingObservation],
+        events: Sequence[PendingEvent],
+    ) -> Step:
+        return self._step(config, twin, observations, events)
+
+    def redo(
+        self,
+        config: TwinConfig,
+        twin: Any,
+        observations: Sequence[PendingObservation],
+        events: Sequence[PendingEvent],
+        until: float | None,
+    ) -> Any:
+        step = self._step(config, twin, observations, events)
+        bad = {i: m for i, m in step.obs_marks.items() if m != "applied"}
+        if bad:
+            raise DataError(
+                f"Version {twin.version + 1} cannot be recomputed from version {twin.version}: "
+                f"records it applied would now be marked {bad}. The stored records do not "
+                "match the stored version; restore the store from a backup."
+            )
+        return step.twin
 
 
 _KINDS: list[TwinKind] = []

@@ -43,7 +43,7 @@ from ..bn._registry import NetworkEntry, find_network
 from ..bn._twin import BNTwin, create_twin, twin_from_bytes, twin_to_bytes
 from ..errors import DataError, StoreError
 from ._config import TwinConfig
-from ._kind import Packed, TwinKind, register_kind
+from ._kind import Packed, RecordsKind, register_kind
 from ._mapping import to_model_time
 from ._step import PendingEvent, PendingObservation, Step
 
@@ -123,7 +123,7 @@ def network_view(twin: NetworkTwin) -> dict[str, Any]:
     return out
 
 
-class NetworkKind(TwinKind):
+class NetworkKind(RecordsKind):
     """Twins of the networks of ``medtwin.bn`` that declare what they offer the loop."""
 
     name = "network"
@@ -206,15 +206,6 @@ class NetworkKind(TwinKind):
                    "events": [e[0] for e in events]}  # fmt: skip
         return Step(NetworkTwin(new, twin.network, t), None, report, (), marks, ev_marks, applied)
 
-    def update(
-        self,
-        config: TwinConfig,
-        twin: Any,
-        observations: Sequence[PendingObservation],
-        events: Sequence[PendingEvent],
-    ) -> Step:
-        return self._step(config, twin, observations, events)
-
     def restore(
         self,
         config: TwinConfig,
@@ -239,24 +230,6 @@ class NetworkKind(TwinKind):
                 "blob does not belong to its row. Restore the store from a backup."
             )
         return twin
-
-    def redo(
-        self,
-        config: TwinConfig,
-        twin: Any,
-        observations: Sequence[PendingObservation],
-        events: Sequence[PendingEvent],
-        until: float | None,
-    ) -> NetworkTwin:
-        step = self._step(config, twin, observations, events)
-        bad = {i: m for i, m in step.obs_marks.items() if m != "applied"}
-        if bad:
-            raise DataError(
-                f"Version {twin.version + 1} cannot be recomputed from version {twin.version}: "
-                f"records it applied would now be marked {bad}. The stored records do not "
-                "match the stored version; restore the store from a backup."
-            )
-        return step.twin
 
     def packed(self, step: Step) -> Packed:
         twin: NetworkTwin = step.twin
