@@ -121,18 +121,18 @@ def t1d_control_trial(
         BasalBolus(float(b), float(c), float(f), correct_between_meals=False)
         for b, c, f in zip(basal, cr, cf, strict=True)
     ]
-    # hybrid closed loop: the patient's own boluses, which MPC may cut by 30 % when its twin
-    # predicts a low; MPC sets the basal (0, 1 or 2 x the usual rate per block), may add 60 %
+    # hybrid closed loop: the patient's own boluses, which MPC may cut or raise by 30 % as its
+    # twin predicts; MPC sets the basal (0 to 3 x the usual rate per block), may add 60 %
     # of an IOB-net correction between meals (as Control-IQ's automatic correction boluses),
     # leaves the usual plan only for a risk lower by 1 with P(BG < 70) <= 2 %; a model-free
     # guard suspends its basal whenever the OpenAPS-style policy would, and that policy runs
-    # when the twin may not be trusted (screened on seed 2 over one day, not the trial seed)
+    # when the twin may not be trusted (screened on seed 2 over two days, not the trial seed)
     mpc_kw: dict[str, Any] = {
         "particles": mpc_particles,
         "announce": announce,
         "bolus_reference": "basal-bolus",
-        "bolus_levels": (0.7, 1.0),
-        "basal_levels": (0.0, 1.0, 2.0),
+        "bolus_levels": (0.7, 1.0, 1.3),
+        "basal_levels": (0.0, 1.0, 2.0, 3.0),
         "correction_levels": (0.0, 0.6),
         "switch_margin": 1.0,
         "p_hypo_max": 0.02,
