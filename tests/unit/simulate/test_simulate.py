@@ -169,3 +169,45 @@ def test_rk4_rejects_bad_settings():
         RK4(0)
     with pytest.raises(ValueError, match="dose_substeps must be >= substeps"):
         RK4(substeps=4, dose_substeps=2)
+
+
+def test_only_the_observables_asked_for_are_saved():
+    p = np.asarray(load_virtual_patients(["adult#001", "child#002"]))
+    regs = [Regimen((meal(30, 40), bolus(30, 4.0))), Regimen((meal(50, 60),))]
+    saveat = np.arange(0.0, 121.0, 5.0)
+    full = simulate(MODEL, p, regs, t1=120, saveat=saveat, save_states=False)
+    bg = simulate(MODEL, p, regs, t1=120, saveat=saveat, save_states=False, observables=["bg"])
+    # what the run holds: members x saved times x the one observable, no states
+    assert bg.states is None and bg.observable_names == ("bg",)
+    assert bg.observables.shape == (2, saveat.size, 1)
+    assert full.observables.shape == (2, saveat.size, len(MODEL.observable_names))
+    np.testing.assert_array_equal(np.asarray(bg.observable("bg")), full.observable("bg"))
+    with pytest.raises(SimulationError, match=r"names 'glucose', which model .* Expected some"):
+        simulate(MODEL, p, regs, t1=120, observables=["glucose"])
+    with pytest.raises(SimulationError, match="each observable once"):
+        simulate(MODEL, p, regs, t1=120, observables=["bg", "bg"])
+
+
+def test_a_cohort_holds_the_inputs_of_one_chunk_at_a_time(monkeypatch):
+    # Each compiled call gets the per-minute inputs of its own chunk only (compiled from its
+    # members' regimens just before it runs), so the host's memory grows with the saved
+    # outputs, not with members x steps; the chunks' numbers are those of one call.
+    from medtwin.simulate import _simulate
+
+    p = np.asarray(load_virtual_patients())[np.arange(40) % 30]
+    regs = [Regimen((meal(20 + 3 * i, 30 + i), bolus(20 + 3 * i, 3.0))) for i in range(40)]
+    one = simulate(MODEL, p, regs, t1=180, saveat=np.arange(0.0, 181.0, 15.0), save_states=False)
+    widths = []
+    kernel = _simulate._kernel
+
+    def spy(model, solver, params, y0, keys, dose, *rest):
+        widths.append(dose.shape)
+        return kernel(model, solver, params, y0, keys, dose, *rest)
+
+    monkeypatch.setattr(_simulate, "CACHE_CHUNK", 16)
+    monkeypatch.setattr(_simulate, "_kernel", spy)
+    chunked = simulate(MODEL, p, regs, t1=180, saveat=np.arange(0.0, 181.0, 15.0),
+                       save_states=False)  # fmt: skip
+    assert len(widths) == 3 and all(s == (180, 2, 14) for s in widths)  # 3 x 14 >= 40 members
+    np.testing.assert_array_equal(np.asarray(chunked.observables), np.asarray(one.observables))
+    assert chunked.observables.shape == (40, 13, 3)
