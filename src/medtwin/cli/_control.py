@@ -124,9 +124,10 @@ def t1d_control_trial(
     # hybrid closed loop: the patient's own boluses, which MPC may cut or raise by 30 % as its
     # twin predicts; MPC sets the basal (0 to 3 x the usual rate per block), may add 60 %
     # of an IOB-net correction between meals (as Control-IQ's automatic correction boluses),
-    # leaves the usual plan only for a risk lower by 1 with P(BG < 70) <= 2 %; a model-free
-    # guard suspends its basal whenever the OpenAPS-style policy would, and that policy runs
-    # when the twin may not be trusted (screened on seed 2 over two days, not the trial seed)
+    # anchors on what the OpenAPS-style policy would do now and leaves that plan only for a
+    # risk lower by 1 with P(BG < 70) <= 2 % (the twin supervises the model-free loop); a
+    # model-free guard suspends its basal whenever the OpenAPS-style policy would, and that
+    # policy runs when the twin may not be trusted (screened on seed 2, not the trial seed)
     mpc_kw: dict[str, Any] = {
         "particles": mpc_particles,
         "announce": announce,
@@ -138,6 +139,7 @@ def t1d_control_trial(
         "p_hypo_max": 0.02,
         "fallback_to": "aps",
         "low_guard": True,
+        "anchor_plan": "aps",
         **(mpc_options or {}),
     }
     make: dict[str, Callable[[], Any]] = {

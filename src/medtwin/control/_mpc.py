@@ -191,6 +191,8 @@ def plan_sharing(mpc: MPC) -> tuple[tuple[int, ...], tuple[int, ...]]:
     basal: dict[tuple[float, ...], int] = {}
     prefix = tuple(first.setdefault((lv[i, 0], bl[i], cl[i]), i) for i in range(bl.size))
     same = tuple(basal.setdefault(tuple(lv[i]), i) for i in range(bl.size))
+    if mpc.anchor_plan == "aps":  # the OpenAPS-style plan after the grid shares nothing
+        return (*prefix, bl.size), (*same, bl.size)
     return prefix, same
 
 
@@ -255,8 +257,13 @@ class MPC:
     predictive low-glucose suspend); ``low_guard`` suspends MPC's basal whenever that
     OpenAPS-style policy would give none (its predicted minimum below its safety threshold,
     or an eventual glucose that needs no insulin): a model-free guard beside the twin's chance
-    constraint. Both need the closed loop's histories (:class:`ClosedLoop`), not
-    :meth:`decide`."""
+    constraint. ``anchor_plan`` the plan MPC leaves only for a risk lower by more than
+    ``switch_margin``: ``"therapy"`` the patient's usual therapy (basal x1, bolus x1), or
+    ``"aps"`` what the OpenAPS-style policy would do now (its temp basal for the first block,
+    the usual basal after, its bolus), scored as one more candidate: the twin supervises the
+    model-free loop and overrides it only where it foresees a clear gain. ``fallback_to="aps"``,
+    ``low_guard`` and ``anchor_plan="aps"`` need the closed loop's histories
+    (:class:`ClosedLoop`), not :meth:`decide`."""
 
     fallback: BasalBolus
     horizon: float = 120.0
@@ -277,8 +284,19 @@ class MPC:
     correction_levels: tuple[float, ...] = (0.0,)
     fallback_to: str = "basal-bolus"
     low_guard: bool = False
+    anchor_plan: str = "therapy"
 
     def __post_init__(self) -> None:
+        if self.anchor_plan not in ("therapy", "aps"):
+            raise ModelError(
+                "MPC anchor_plan must be 'therapy' (the patient's usual basal and bolus) or "
+                f"'aps' (the OpenAPS-style temp basal, closed loop only). Got {self.anchor_plan!r}."
+            )
+        if self.anchor_plan == "aps" and self.switch_margin is None:
+            raise ModelError(
+                "MPC anchor_plan='aps' needs a switch_margin (the risk MPC must save to leave the "
+                "OpenAPS-style plan, e.g. 1.0). Got switch_margin=None."
+            )
         if self.fallback_to not in ("basal-bolus", "aps"):
             raise ModelError(
                 "MPC fallback_to must be 'basal-bolus' or 'aps' (the OpenAPS-style temp basal "
@@ -325,12 +343,15 @@ class MPC:
         )
 
     def anchor(self) -> int | None:
-        """Index of the usual-therapy plan (basal x1 in every block, bolus x1, no automatic
-        correction) when ``switch_margin`` is set: MPC leaves it only for a risk lower by more
-        than the margin."""
+        """Index of the anchor plan when ``switch_margin`` is set: MPC leaves it only for a risk
+        lower by more than the margin. The usual-therapy plan (basal x1 in every block, bolus
+        x1, no automatic correction) for ``anchor_plan="therapy"``; for ``"aps"`` the
+        OpenAPS-style plan the closed loop appends after the grid."""
         if self.switch_margin is None:
             return None
         lv, bl, cl = self.levels()
+        if self.anchor_plan == "aps":
+            return int(bl.size)
         hit = np.flatnonzero(np.all(lv == 1.0, axis=1) & (bl == 1.0) & (cl == 0.0))
         if hit.size == 0:
             raise ModelError(
@@ -403,6 +424,12 @@ class MPC:
 
     def plan(self, obs: PolicyInput) -> MPCPlan:
         """Evaluate every candidate plan on the twin's ensemble (no safety check)."""
+        if self.anchor_plan != "therapy":
+            raise ModelError(
+                "MPC.plan() scores the grid around the patient's therapy; anchor_plan='aps' "
+                "needs the OpenAPS-style policy's CGM and insulin history, which the closed loop "
+                "(ClosedLoop.run) keeps. Run it there, or leave anchor_plan='therapy'."
+            )
         twin = obs.twin
         ens, model = twin.ensemble, twin.model
         t0, dt = float(ens.time), float(model.input_dt)
@@ -462,12 +489,12 @@ class MPC:
         )  # fmt: skip
 
     def decide(self, obs: PolicyInput) -> Decision:
-        if self.fallback_to != "basal-bolus" or self.low_guard:
+        if self.fallback_to != "basal-bolus" or self.low_guard or self.anchor_plan != "therapy":
             raise ModelError(
-                "MPC.decide() falls back to basal-bolus therapy; fallback_to='aps' and "
-                "low_guard=True need the OpenAPS-style policy's CGM and insulin history, which "
-                "the closed loop (ClosedLoop.run) keeps. Run it there, or leave both at their "
-                "defaults."
+                "MPC.decide() falls back to basal-bolus therapy; fallback_to='aps', "
+                "low_guard=True and anchor_plan='aps' need the OpenAPS-style policy's CGM and "
+                "insulin history, which the closed loop (ClosedLoop.run) keeps. Run it there, or "
+                "leave them at their defaults."
             )
         why = safety_check(obs.twin, obs.cgm, obs.time, drifting=obs.drifting, limits=self.limits)
         if why:

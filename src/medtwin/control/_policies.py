@@ -274,9 +274,14 @@ class MPCLoop(LoopPolicy):
     def lookahead(self, spec: LoopSpec) -> int:
         return round(self.template.horizon / spec.model.input_dt)
 
+    @property
+    def uses_aps(self) -> bool:
+        """Whether a decision needs the OpenAPS-style policy's (fallback, guard or anchor)."""
+        tpl = self.template
+        return tpl.fallback_to == "aps" or tpl.low_guard or tpl.anchor_plan == "aps"
+
     def history(self, spec: LoopSpec) -> int:
-        aps = self.template.fallback_to == "aps" or self.template.low_guard
-        return self._aps().history(spec) if aps else 1
+        return self._aps().history(spec) if self.uses_aps else 1
 
     def _aps(self) -> APSLoop:
         """The OpenAPS-style policy on the same settings: the fallback of ``fallback_to="aps"``."""
@@ -291,16 +296,13 @@ class MPCLoop(LoopPolicy):
         twin, ess, inside, safe_in = twin_assimilate(spec, limits, state.twin, obs)
         flags = safety_flags(ess, twin.coverage < spec.min_coverage, obs.cgm, *safe_in, limits)
         fallback = jnp.where(jnp.any(flags, -1), jnp.argmax(flags, -1) + 1, 0)
-        aps = None
-        if self.template.fallback_to == "aps" or self.template.low_guard:
-            aps = self._aps().decide(spec, state, inputs, obs)
-        if self.template.fallback_to == "aps":
-            assert aps is not None
+        aps = self._aps().decide(spec, state, inputs, obs) if self.uses_aps else None
+        if aps is not None and self.template.fallback_to == "aps":
             safe_basal, safe_bolus = aps.basal, aps.bolus
         else:
             meal_b, corr_b = self._bb_dose(obs, self.template.fallback)
             safe_basal, safe_bolus = self.basal, meal_b + corr_b
-        basal_mpc, bolus_mpc = self._plan(spec, twin, state.net_hist, inputs, obs)
+        basal_mpc, bolus_mpc = self._plan(spec, twin, state.net_hist, inputs, obs, aps)
         if aps is not None and self.template.low_guard:
             basal_mpc = jnp.where(aps.basal == 0.0, 0.0, basal_mpc)
         use = fallback == 0
@@ -308,9 +310,10 @@ class MPCLoop(LoopPolicy):
         bolus = jnp.where(use, bolus_mpc, safe_bolus)
         return LoopDecision(basal, bolus, fallback, ess, twin.coverage, inside, twin)
 
-    def _plan(self, spec: LoopSpec, twin: TwinState, net_hist, inputs: LoopInputs, obs):
+    def _plan(self, spec: LoopSpec, twin: TwinState, net_hist, inputs: LoopInputs, obs, aps):
         """Every patient's MPC decision (basal U/h, bolus U) from ``M`` particles resampled
-        from its twin."""
+        from its twin; ``aps`` the OpenAPS-style decision (the anchor plan of
+        ``anchor_plan="aps"``), or None."""
         mpc: MPC = self.template
         model, dt, t, k = spec.model, float(spec.model.input_dt), obs.t, obs.k
         block_steps, every = mpc.steps(dt)
@@ -334,12 +337,21 @@ class MPCLoop(LoopPolicy):
         lags = spec.every * np.arange(1, spec.iob_weights().size + 1)
         past_w = jnp.asarray(insulin_remaining(lags + mpc.horizon))  # net history -> IOB at end
 
-        def one(key, params, states, lw, g, c_now, carbs_p, ref_p, basal, cr, cf, net, iob):
+        n_later = len(block_steps) - 1
+
+        def one(key, params, states, lw, g, c_now, carbs_p, ref_p, basal, cr, cf, net, iob,
+                aps_basal, aps_bolus):  # fmt: skip
             ref_p = None if refine is None else ref_p
             kd = jax.random.fold_in(key, 2**21 + k)
             anc = systematic_resample(kd, lw, m)
             ref, corr = mpc.reference(c_now if mpc.announce else 0.0, g, iob, cr, cf)
             plans = mpc.grid_for(basal, ref, spec.pump, corr)
+            if mpc.anchor_plan == "aps":  # its temp basal, then the usual basal; its bolus
+                row = jnp.concatenate([
+                    spec.pump.deliver_basal(aps_basal)[None],
+                    jnp.full((n_later,), spec.pump.deliver_basal(basal)), aps_bolus[None],
+                ])  # fmt: skip
+                plans = jnp.concatenate([plans, row[None]])
             risk, p_hypo = mpc_scores(
                 model, mpc.solver, params[anc], states[anc], jnp.full((m,), 1.0 / m), t, carbs_p,
                 plans, ref_p, ref_p, block_steps=block_steps, dt=dt, every=every,
@@ -353,11 +365,14 @@ class MPCLoop(LoopPolicy):
         # one patient after another (lax.map, not vmap): each refines only near its own doses
         # and simulates a plan shared with another, or a copy of one, once (mpc_scores)
         ref_arg = refine if refine is not None else jnp.zeros((obs.cgm.shape[0], h), bool)
+        nan = jnp.full(obs.cgm.shape, jnp.nan)  # no anchor from the OpenAPS-style policy
+        aps_basal, aps_bolus = (aps.basal, aps.bolus) if aps is not None else (nan, nan)
         return jax.lax.map(
             lambda a: one(*a),
             (twin.keys, twin.params, twin.states, twin.log_weights, obs.cgm, obs.carbs, carbs,
              ref_arg, jnp.asarray(self.basal), jnp.asarray(self.carb_ratio),
-             jnp.asarray(self.correction_factor), net_hist, obs.iob),
+             jnp.asarray(self.correction_factor), net_hist, obs.iob,
+             jnp.broadcast_to(aps_basal, obs.cgm.shape), aps_bolus),
         )  # fmt: skip
 
 

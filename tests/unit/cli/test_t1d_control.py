@@ -14,6 +14,7 @@ from medtwin.cli._control import run_t1d_control
 from medtwin.control import MPC, BasalBolus, ClosedLoop, random_meals
 from medtwin.data import (
     T1D_CGM_FILTER,
+    T1D_LOOP_FREE,
     load_virtual_patients,
     t1d_population_prior,
     therapy_settings,
@@ -69,11 +70,11 @@ def _today(names, pols, *, days, seed, particles, mpc_particles):
     bbs = [BasalBolus(float(b), t.carb_ratio, t.correction_factor, correct_between_meals=False)
            for b, t in zip(basal, ther, strict=True)]  # fmt: skip
     mpcs = [MPC(b, particles=mpc_particles, announce=True, bolus_reference="basal-bolus",
-                bolus_levels=(0.7, 1.0), basal_levels=(0.0, 1.0, 2.0),
+                bolus_levels=(0.7, 1.0, 1.3), basal_levels=(0.0, 1.0, 2.0, 3.0),
                 correction_levels=(0.0, 0.6), switch_margin=1.0, p_hypo_max=0.02,
-                fallback_to="aps", low_guard=True) for b in bbs]  # fmt: skip
+                fallback_to="aps", low_guard=True, anchor_plan="aps") for b in bbs]  # fmt: skip
     scenario = random_meals(len(names), 1, seed=seed, announce=True)
-    priors = [t1d_population_prior(exclude=(n,)) for n in names]
+    priors = [t1d_population_prior(T1D_LOOP_FREE, exclude=(n,)) for n in names]
     loop = ClosedLoop(model, priors, method=T1D_CGM_FILTER, particles=particles)
     return {
         pol: loop.run(arm, truth, scenario, days=days, key=jax.random.key(seed)).metrics()

@@ -287,3 +287,33 @@ def test_aps_fallback_and_guard_are_closed_loop_options():
         MPC(BBS[0], fallback_to="pid")
     with pytest.raises(ModelError, match="need the OpenAPS-style policy's CGM and insulin"):
         MPC(BBS[0], low_guard=True).decide(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_an_mpc_anchored_on_aps_is_the_aps_run_unless_the_twin_foresees_a_gain():
+    # an unreachable margin: MPC always keeps the OpenAPS-style plan, so the run is the APS
+    # run; with no margin the twin takes other plans at some decisions
+    sc = random_meals(3, 1, seed=3)
+    sc = replace(sc, times=sc.times / 12)
+    loop = ClosedLoop(MODEL, PRIORS, method=T1D_FILTER, particles=16, pump=PUMP)
+    kw = {"particles": 4, "anchor_plan": "aps", "fallback_to": "aps"}
+    kept = loop.run([MPC(b, **kw, switch_margin=1e9) for b in BBS], TRUTH, sc, days=2 / 24,
+                    key=KEY)  # fmt: skip
+    free = loop.run([MPC(b, **kw, switch_margin=0.0) for b in BBS], TRUTH, sc, days=2 / 24,
+                    key=KEY)  # fmt: skip
+    aps = loop.run([APS(b) for b in BBS], TRUTH, sc, days=2 / 24, key=KEY)
+    np.testing.assert_array_equal(kept.basal, aps.basal)
+    np.testing.assert_array_equal(kept.bolus, aps.bolus)
+    np.testing.assert_array_equal(kept.bg, aps.bg)
+    assert np.any(free.basal != aps.basal) or np.any(free.bolus != aps.bolus)
+
+
+def test_the_aps_anchor_is_a_closed_loop_option_with_a_margin():
+    with pytest.raises(ModelError, match="anchor_plan must be 'therapy'"):
+        MPC(BBS[0], anchor_plan="pid")
+    with pytest.raises(ModelError, match="anchor_plan='aps' needs a switch_margin"):
+        MPC(BBS[0], anchor_plan="aps")
+    mpc = MPC(BBS[0], anchor_plan="aps", switch_margin=1.0)
+    assert mpc.anchor() == mpc.levels()[1].size  # the plan after the grid
+    with pytest.raises(ModelError, match="need the OpenAPS-style policy's CGM and insulin"):
+        mpc.decide(None)  # type: ignore[arg-type]
