@@ -342,6 +342,12 @@ class MPC:
             np.array([r[2] for r in rows], np.float64),
         )
 
+    @property
+    def uses_aps(self) -> bool:
+        """Whether a decision needs the OpenAPS-style policy (``fallback_to="aps"``,
+        ``low_guard`` or ``anchor_plan="aps"``), so the closed loop's histories."""
+        return self.fallback_to == "aps" or self.low_guard or self.anchor_plan == "aps"
+
     def anchor(self) -> int | None:
         """Index of the anchor plan when ``switch_margin`` is set: MPC leaves it only for a risk
         lower by more than the margin. The usual-therapy plan (basal x1 in every block, bolus
@@ -489,7 +495,7 @@ class MPC:
         )  # fmt: skip
 
     def decide(self, obs: PolicyInput) -> Decision:
-        if self.fallback_to != "basal-bolus" or self.low_guard or self.anchor_plan != "therapy":
+        if self.uses_aps:
             raise ModelError(
                 "MPC.decide() falls back to basal-bolus therapy; fallback_to='aps', "
                 "low_guard=True and anchor_plan='aps' need the OpenAPS-style policy's CGM and "

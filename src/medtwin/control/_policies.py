@@ -274,14 +274,8 @@ class MPCLoop(LoopPolicy):
     def lookahead(self, spec: LoopSpec) -> int:
         return round(self.template.horizon / spec.model.input_dt)
 
-    @property
-    def uses_aps(self) -> bool:
-        """Whether a decision needs the OpenAPS-style policy's (fallback, guard or anchor)."""
-        tpl = self.template
-        return tpl.fallback_to == "aps" or tpl.low_guard or tpl.anchor_plan == "aps"
-
     def history(self, spec: LoopSpec) -> int:
-        return self._aps().history(spec) if self.uses_aps else 1
+        return self._aps().history(spec) if self.template.uses_aps else 1
 
     def _aps(self) -> APSLoop:
         """The OpenAPS-style policy on the same settings: the fallback of ``fallback_to="aps"``."""
@@ -296,7 +290,7 @@ class MPCLoop(LoopPolicy):
         twin, ess, inside, safe_in = twin_assimilate(spec, limits, state.twin, obs)
         flags = safety_flags(ess, twin.coverage < spec.min_coverage, obs.cgm, *safe_in, limits)
         fallback = jnp.where(jnp.any(flags, -1), jnp.argmax(flags, -1) + 1, 0)
-        aps = self._aps().decide(spec, state, inputs, obs) if self.uses_aps else None
+        aps = self._aps().decide(spec, state, inputs, obs) if self.template.uses_aps else None
         if aps is not None and self.template.fallback_to == "aps":
             safe_basal, safe_bolus = aps.basal, aps.bolus
         else:
