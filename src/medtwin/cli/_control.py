@@ -34,7 +34,9 @@ METRICS = (
     ("lbgi", "LBGI"),
     ("fallbacks", "fallback %"),
     ("band", "in band %"),
+    ("rescues", "rescues/day"),
 )
+MAX_RESCUE_GRAMS = 60.0  # g of rescue carbohydrate per treatment (the rule gives 15-20)
 console = Console(width=150)
 
 
@@ -81,22 +83,26 @@ def t1d_control_trial(
     mpc_particles: int = 32,
     announce: bool = True,
     mpc_options: dict[str, Any] | None = None,
+    rescue_grams: float = 15.0,
 ) -> T1DControlTrial:
     """The trial of :func:`run_t1d_control` before it runs (also what
     ``benchmarks/closed_loop.py`` times). Every policy uses the same therapy settings: each
     patient's true steady-state basal and simglucose's carb ratio and correction factor, with
     a log-normal error of sd ``therapy_error`` on the log drawn per patient from ``seed``
     (:func:`~medtwin.control.therapy_with_error`; 0: the true settings). ``mpc_options``
-    replace fields of the trial's MPC (e.g. ``{"switch_margin": 3.0}``)."""
+    replace fields of the trial's MPC (e.g. ``{"switch_margin": 3.0}``). Every patient treats
+    a low CGM reading (< 70 mg/dL) with ``rescue_grams`` of carbohydrate, again after 15 min
+    while it stays low, not announced (:class:`~medtwin.control.HypoTreatment`; 0: no
+    treatment)."""
     from ..control import (
         APS,
         MPC,
         PID,
         BasalBolus,
         ClosedLoop,
+        HypoTreatment,
         random_meals,
         therapy_with_error,
-        total_daily_insulin,
     )
     from ..data import (
         T1D_CGM_FILTER,
@@ -144,9 +150,10 @@ def t1d_control_trial(
     }
     make: dict[str, Callable[[], Any]] = {
         "bb": lambda: bbs,
-        # simglucose's PID (no meal boluses), its gains scaled to the patient's total daily
-        # insulin as its settings give it
-        "pid": lambda: [PID(b.basal).scaled(total_daily_insulin(b.basal)) for b in bbs],
+        # the ePID-IFB (Steil et al.; Medtronic's hybrid closed-loop family) with its published
+        # settings: gains from the total daily insulin the patient's basal rate implies,
+        # insulin feedback, the patient's own meal boluses
+        "pid": lambda: [PID.epid_ifb(b.basal, b.carb_ratio) for b in bbs],
         # OpenAPS-style temp basal around the patient's own meal boluses
         "aps": lambda: [APS(b) for b in bbs],
         "mpc": lambda: [MPC(b, **mpc_kw) for b in bbs],
@@ -155,7 +162,8 @@ def t1d_control_trial(
     # each twin starts from the population of the OTHER virtual patients (leave-one-out) and
     # learns the loop's free parameters (T1D_LOOP_FREE: kabs is not drifted)
     priors = [t1d_population_prior(T1D_LOOP_FREE, exclude=(n,)) for n in names]
-    loop = ClosedLoop(model, priors, method=T1D_CGM_FILTER, particles=particles)
+    rescue = HypoTreatment(grams=rescue_grams) if rescue_grams > 0 else None
+    loop = ClosedLoop(model, priors, method=T1D_CGM_FILTER, particles=particles, rescue=rescue)
     return T1DControlTrial(list(names), truth, scenario, loop, make)
 
 
@@ -171,6 +179,7 @@ def run_t1d_control(
     announce: bool = True,
     progress: bool = True,
     mpc_options: dict[str, Any] | None = None,
+    rescue_grams: float = 15.0,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Run each policy on the virtual patients ``names`` with the same seeded meals,
     announcements and sensor noise (:func:`t1d_control_trial`); returns per-policy
@@ -181,6 +190,7 @@ def run_t1d_control(
     trial = t1d_control_trial(
         names, days=days, seed=seed, therapy_error=therapy_error, particles=particles,
         mpc_particles=mpc_particles, announce=announce, mpc_options=mpc_options,
+        rescue_grams=rescue_grams,
     )  # fmt: skip
     out = {}
     for pol in policies:
@@ -212,7 +222,8 @@ def _t1d_control(
     policies: Annotated[
         str,
         typer.Option(
-            help="Comma-separated: bb (basal-bolus), pid, aps (OpenAPS-style temp basal), mpc."
+            help="Comma-separated: bb (basal-bolus), pid (ePID with insulin feedback, the "
+            "patient's meal boluses), aps (OpenAPS-style temp basal), mpc."
         ),
     ] = "bb,pid,mpc",
     patients: Annotated[
@@ -234,12 +245,19 @@ def _t1d_control(
     particles: Annotated[int, typer.Option(help="Particles of each patient's twin.")] = 200,
     mpc_particles: Annotated[int, typer.Option(help="Particles per MPC decision.")] = 32,
     announce: Annotated[bool, typer.Option(help="Announce meals (carb counts with error).")] = True,
+    rescue_carbs: Annotated[
+        float,
+        typer.Option(
+            help="Grams of carbohydrate every patient eats at a CGM reading < 70 mg/dL (again "
+            "after 15 min while low; not announced to the policy); 0: no hypo treatment."
+        ),
+    ] = 15.0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
 ) -> None:
     """Closed-loop insulin trial on the virtual patients: every policy sees the same meals,
-    announcements, CGM noise and therapy settings (true, or with --therapy-error); MPC's twin
-    starts from the population prior and learns from the CGM alone. Prints a table per policy
-    and age group."""
+    announcements, CGM noise and therapy settings (true, or with --therapy-error) and treats a
+    low with the same rescue carbohydrate (--rescue-carbs); MPC's twin starts from the
+    population prior and learns from the CGM alone. Prints a table per policy and age group."""
     try:
         pols = [p.strip() for p in policies.split(",") if p.strip()]
         _check_policies(pols)
@@ -252,6 +270,13 @@ def _t1d_control(
             )
         if not days > 0:
             raise DataError(f"--days must be > 0. Got {days!r}.")
+        grams = finite(rescue_carbs, "--rescue-carbs", "a trial")
+        if not 0.0 <= grams <= MAX_RESCUE_GRAMS:
+            raise DataError(
+                f"--rescue-carbs is the grams of carbohydrate per hypo treatment, between 0 "
+                f"(none) and {MAX_RESCUE_GRAMS:g} (the 15-15 rule gives 15-20). Got "
+                f"{rescue_carbs!r}."
+            )
         limit(SIMULATION_SPAN, days, "--days", "d")
         limit(SEED, seed, "--seed")
         limit(UNSTORED_PARTICLES, particles, "--particles")
@@ -260,7 +285,7 @@ def _t1d_control(
         names = _patients(patients)  # loads the virtual patients (and JAX): after the bounds
         res = run_t1d_control(pols, names, days=days, seed=seed, therapy_error=error,
                               particles=particles, mpc_particles=mpc_particles,
-                              announce=announce)  # fmt: skip
+                              announce=announce, rescue_grams=grams)  # fmt: skip
     except MedtwinError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -22,6 +22,7 @@ from ._mpc import MPCPlan as MPCPlan
 from ._mpc import kovatchev_risk as kovatchev_risk
 from ._mpc import mpc_scores as mpc_scores
 from ._pid import PID as PID
+from ._pid import insulin_feedback as insulin_feedback
 from ._pid import pid_terms as pid_terms
 from ._pid import total_daily_insulin as total_daily_insulin
 from ._policy import Decision as Decision
@@ -31,6 +32,7 @@ from ._policy import clip_to_pump as clip_to_pump
 from ._policy import insulin_on_board as insulin_on_board
 from ._policy import insulin_remaining as insulin_remaining
 from ._policy_arm import PolicyArm as PolicyArm
+from ._rescue import HypoTreatment as HypoTreatment
 from ._safety import FALLBACK_REASONS as FALLBACK_REASONS
 from ._safety import SafetyLimits as SafetyLimits
 from ._safety import safety_check as safety_check
@@ -53,6 +55,7 @@ __all__ = [
     "ClosedLoopResult",
     "Decision",
     "DoseLimits",
+    "HypoTreatment",
     "LipidRecommendation",
     "MPCPlan",
     "MealSchedule",
@@ -67,6 +70,7 @@ __all__ = [
     "basal_bolus_dose",
     "clip_to_pump",
     "decision_of",
+    "insulin_feedback",
     "insulin_on_board",
     "insulin_remaining",
     "kovatchev_risk",

@@ -11,8 +11,10 @@ Every ``every`` (5) min, for all patients at once (``vmap``; no Python loop over
    basal-bolus, PID, the OpenAPS-style APS, or MPC, whose twin first assimilates the reading
    with the particle filter's own steps and keys, ``_loop_twin.py``), and the pump quantises
    and caps the command;
-3. the true patient eats the meals it eats; the twin is told the announced ones (at their start,
-   with the announced carbohydrate) and the insulin the pump delivered; both advance 5 min.
+3. the true patient eats the meals it eats, and its rescue carbohydrate when the reading is
+   low (:class:`~medtwin.control.HypoTreatment`, if the loop has one; not announced); the twin
+   is told the announced meals (at their start, with the announced carbohydrate) and the
+   insulin the pump delivered; both advance 5 min.
 
 The loop's state between steps is a :class:`~medtwin.control._loop_state.LoopState`; the step
 is compiled by ``jax.jit`` (``equinox.filter_jit``) with the loop's configuration and the
@@ -58,6 +60,7 @@ from ._loop_state import LoopInputs, LoopObservation, LoopSpec, LoopState, StepR
 from ._mpc import MPC
 from ._pid import PID
 from ._policies import LoopPolicy, loop_policy
+from ._rescue import HypoTreatment
 from ._safety import FALLBACK_REASONS
 
 __all__ = ["ClosedLoop", "ClosedLoopResult"]
@@ -68,8 +71,9 @@ class ClosedLoopResult:
     """A closed-loop run: every ``every`` min (``times``, from 0) per patient the true plasma
     glucose ``bg``, the CGM reading ``cgm``, the delivered ``basal`` (U/h) and ``bolus`` (U),
     the ``fallback`` code (0: none; meaning in ``reasons``), the twin's effective sample size
-    fraction ``ess``, its coverage signal ``coverage`` and whether the reading fell in its
-    one-step 95 % band ``inside`` (1.0 / 0.0; NaN without a twin)."""
+    fraction ``ess``, its coverage signal ``coverage``, whether the reading fell in its
+    one-step 95 % band ``inside`` (1.0 / 0.0; NaN without a twin) and the rescue carbohydrate
+    the patient ate ``rescue`` (g; zeros without a hypoglycaemia treatment)."""
 
     policy: str
     times: np.ndarray
@@ -83,6 +87,7 @@ class ClosedLoopResult:
     inside: np.ndarray | None = None
     reasons: tuple[str, ...] = FALLBACK_REASONS
     twin: dict[str, np.ndarray] | None = None
+    rescue: np.ndarray | None = None
 
     def trajectory(self) -> Trajectory:
         """The run as a :class:`~medtwin.simulate.Trajectory` (observables ``bg``, ``cgm``,
@@ -96,8 +101,9 @@ class ClosedLoopResult:
 
     def metrics(self) -> dict[str, np.ndarray]:
         """Per patient: time in range 70-180, below 70, below 54, above 180 (%), mean (mg/dL),
-        CV (%), LBGI, the share of decisions that fell back to basal-bolus (%) and of readings
-        after the first in the twin's one-step 95 % band (%; NaN without a twin)."""
+        CV (%), LBGI, the share of decisions that fell back to basal-bolus (%), of readings
+        after the first in the twin's one-step 95 % band (%; NaN without a twin) and the rescue
+        treatments per day (``rescues``)."""
         m = glucose_metrics(self.bg)
         inside = self.inside if self.inside is not None else np.full(self.bg.shape, np.nan)
         return {
@@ -110,7 +116,14 @@ class ClosedLoopResult:
             "lbgi": np.asarray(m.lbgi),
             "fallbacks": 100.0 * np.mean(self.fallback > 0, axis=1),
             "band": 100.0 * np.mean(inside[:, 1:], axis=1),
+            "rescues": self._rescues_per_day(),
         }
+
+    def _rescues_per_day(self) -> np.ndarray:
+        if self.rescue is None or self.times.size < 2:
+            return np.zeros(self.bg.shape[0])
+        days = self.times.size * (self.times[1] - self.times[0]) / 1440.0
+        return np.sum(self.rescue > 0, axis=1) / days
 
 
 @dataclass(frozen=True)
@@ -120,7 +133,8 @@ class ClosedLoop:
     the patient out of the population) and particle filter; ``particles`` the
     twin's ensemble size; ``sensor``, ``pump``; ``every`` the decision interval (min);
     ``coverage_window`` (min) and ``min_coverage``: the twin counts as drifting when the moving
-    average of its one-step 95 % band coverage falls below ``min_coverage``."""
+    average of its one-step 95 % band coverage falls below ``min_coverage``; ``rescue`` the
+    patients' hypoglycaemia treatment (None: none)."""
 
     model: AbstractModel
     prior: Prior | Sequence[Prior]
@@ -132,13 +146,14 @@ class ClosedLoop:
     coverage_window: float = 120.0
     min_coverage: float = 0.75
     solver: Solver = field(default_factory=RK4)
+    rescue: HypoTreatment | None = None
 
     def spec(self) -> LoopSpec:
         """The configuration the compiled step shares (all but the prior's numbers)."""
         free = tuple(self.prior.free if isinstance(self.prior, Prior) else self.prior[0].free)
         return LoopSpec(
             self.model, self.method, self.sensor, self.pump, self.every, self.coverage_window,
-            self.min_coverage, self.solver, free,
+            self.min_coverage, self.solver, free, self.rescue,
         )  # fmt: skip
 
     def run(
@@ -208,7 +223,7 @@ class ClosedLoop:
         return ClosedLoopResult(
             policy=policy.kind, times=self.every * np.arange(n_steps), bg=out.bg, cgm=out.cgm,
             basal=out.basal, bolus=out.bolus, fallback=out.fallback.astype(np.int8),
-            ess=out.ess, coverage=out.coverage, inside=out.inside,
+            ess=out.ess, coverage=out.coverage, inside=out.inside, rescue=out.rescue,
             twin={} if twins[0] is None else {
                 name: np.concatenate([np.asarray(getattr(tw, attr)) for tw in twins])[:n_p]
                 for name, attr in (("params", "params"), ("states", "states"),
@@ -272,7 +287,13 @@ def _step(
     basal_cmd = spec.pump.deliver_basal(decision.basal)
     bolus_cmd = spec.pump.deliver_bolus(decision.bolus)
 
-    # 3. five minutes of the patient (eaten meals) and of the twin (announced meals)
+    # 3. five minutes of the patient (eaten meals, rescue carbohydrate) and of the twin
+    # (announced meals)
+    if spec.rescue is None:
+        rescue, last_rescue = jnp.zeros(n_p), state.last_rescue
+    else:
+        rescue = spec.rescue.due(cgm, t, state.last_rescue)
+        last_rescue = jnp.where(rescue > 0, t, state.last_rescue)
     first = (jnp.arange(sub) == 0).astype(jnp.float64)
     insulin = basal_cmd[:, None] / 60.0 + bolus_cmd[:, None] * first / dt  # (P, sub) U/min
     ic, ii = model.input_names.index("carbs"), model.input_names.index("insulin")
@@ -284,7 +305,10 @@ def _step(
     def slice_(a: Array) -> Array:
         return jax.lax.dynamic_slice_in_dim(a, k * sub, sub, axis=1)
 
-    y = _advance(spec, inputs.truth, state.y, t, rates(slice_(inputs.eaten)), bolus_cmd)
+    eaten = slice_(inputs.eaten)
+    if spec.rescue is not None:
+        eaten = eaten + rescue[:, None] / (sub * dt)  # g/min over the interval
+    y = _advance(spec, inputs.truth, state.y, t, rates(eaten), bolus_cmd)
     twin = decision.twin
     if twin is not None:
         r_twin = rates(slice_(inputs.told))
@@ -297,12 +321,13 @@ def _step(
         valid=valid,
         bolus_hist=jnp.concatenate([bolus_cmd[:, None], state.bolus_hist[:, :-1]], 1),
         net_hist=jnp.concatenate([net[:, None], state.net_hist[:, :-1]], 1),
+        last_rescue=last_rescue,
         twin=twin,
     )
     record = StepRecord(
         bg=y_obs[:, j_bg], cgm=cgm, basal=basal_cmd, bolus=bolus_cmd,
         fallback=decision.fallback, ess=decision.ess, coverage=decision.coverage,
-        inside=decision.inside,
+        inside=decision.inside, rescue=rescue,
     )  # fmt: skip
     return new, record
 

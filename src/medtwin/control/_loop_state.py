@@ -26,6 +26,7 @@ from ..models.glucose.cgm import CGMSensor
 from ..models.glucose.pump import InsulinPump
 from ..simulate import Solver
 from ._policy import insulin_remaining
+from ._rescue import HypoTreatment
 
 __all__ = [
     "LoopDecision",
@@ -45,7 +46,8 @@ class LoopSpec:
     """The configuration every compiled step shares (hashable: it keys JAX's compile cache):
     the patient ``model`` and its ``solver``, the twin's particle filter ``method`` and
     ``free`` parameters, the ``sensor`` and ``pump``, the decision interval ``every`` (min), and
-    the coverage signal's ``coverage_window`` (min) and ``min_coverage``."""
+    the coverage signal's ``coverage_window`` (min) and ``min_coverage``, and the patient's
+    hypoglycaemia treatment ``rescue`` (None: none)."""
 
     model: AbstractModel
     method: ParticleFilter
@@ -56,6 +58,7 @@ class LoopSpec:
     min_coverage: float
     solver: Solver
     free: tuple[str, ...]
+    rescue: HypoTreatment | None = None
 
     @property
     def substeps(self) -> int:
@@ -87,7 +90,8 @@ class LoopState(eqx.Module):
     """What the loop carries from one decision to the next: the true patients' states ``y``;
     the CGM history ``g_hist`` (p, h) mg/dL, oldest first, and which entries are readings
     (``valid``); the delivered boluses ``bolus_hist`` (p, L) U and the net insulin above basal
-    ``net_hist`` (p, L) U of the last ``IOB_HOURS``, latest first; ``twin`` (None for a policy
+    ``net_hist`` (p, L) U of the last ``IOB_HOURS``, latest first; the time of the patient's
+    last rescue carbohydrate ``last_rescue`` (p,) min (-inf: none); ``twin`` (None for a policy
     without one)."""
 
     y: Float[Array, "p n_states"]
@@ -95,6 +99,7 @@ class LoopState(eqx.Module):
     valid: Bool[Array, "p h"]
     bolus_hist: Float[Array, "p l"]
     net_hist: Float[Array, "p l"]
+    last_rescue: Float[Array, " p"]
     twin: TwinState | None
 
 
@@ -148,7 +153,8 @@ class LoopDecision(eqx.Module):
 class StepRecord(eqx.Module):
     """What one step records per patient: true plasma glucose ``bg`` and the ``cgm`` reading
     (mg/dL), the delivered ``basal`` (U/h) and ``bolus`` (U), the ``fallback`` code, ``ess`` and
-    ``coverage`` and ``inside`` (NaN without a twin). Stacked by ``lax.scan``: (steps, p)."""
+    ``coverage`` and ``inside`` (NaN without a twin), and the rescue carbohydrate eaten
+    (``rescue``, g). Stacked by ``lax.scan``: (steps, p)."""
 
     bg: Float[Array, " p"]
     cgm: Float[Array, " p"]
@@ -158,3 +164,4 @@ class StepRecord(eqx.Module):
     ess: Float[Array, " p"]
     coverage: Float[Array, " p"]
     inside: Float[Array, " p"]
+    rescue: Float[Array, " p"]

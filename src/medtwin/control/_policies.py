@@ -12,7 +12,8 @@ so the loop never asks which policy it runs. :func:`loop_policy` turns the user'
 
 * :class:`BasalBolusLoop`: :func:`basal_bolus_dose` at the patient's basal rate;
 * :class:`PIDLoop`: :func:`pid_terms` on the CGM history with every patient's own gains, meal
-  boluses when a carb ratio is set;
+  boluses when a carb ratio is set, insulin feedback (:func:`insulin_feedback`) on the net
+  insulin delivered in the last 6 h;
 * :class:`APSLoop`: the OpenAPS-style temp basal (``_aps.py``) around the patient's bolus
   calculator;
 * :class:`MPCLoop`: the twin assimilates the reading (:func:`twin_assimilate`), the safety checks
@@ -51,7 +52,7 @@ from ._basal_bolus import BasalBolus, basal_bolus_dose
 from ._loop_state import LoopDecision, LoopInputs, LoopObservation, LoopSpec, LoopState, TwinState
 from ._loop_twin import twin_assimilate, twin_init
 from ._mpc import MPC, choose_plan, mpc_scores, plan_sharing
-from ._pid import PID, pid_terms
+from ._pid import PID, insulin_feedback, pid_terms
 from ._policy import insulin_remaining
 from ._safety import safety_flags
 
@@ -116,6 +117,7 @@ class LoopPolicy(eqx.Module):
             valid=jnp.zeros((n_p, h), bool),
             bolus_hist=jnp.zeros((n_p, n_l)),
             net_hist=jnp.zeros((n_p, n_l)),
+            last_rescue=jnp.full((n_p,), -jnp.inf),
             twin=self.init_twin(loop, n_p, key),
         )
 
@@ -159,8 +161,9 @@ class BasalBolusLoop(LoopPolicy):
 
 class PIDLoop(LoopPolicy):
     """PID on the CGM history (:class:`PID`) with every patient's own gains ``kp``, ``ki``,
-    ``kd`` (e.g. :meth:`PID.scaled` to its total daily insulin), meal boluses when the carb
-    ratio is finite."""
+    ``kd`` (e.g. :meth:`PID.scaled` or :meth:`PID.epid_ifb` from its total daily insulin),
+    meal boluses when the carb ratio is finite, insulin feedback (the shared ``feedback``
+    gamma) on the net insulin the loop delivered (``net_hist``, ``bolus_hist``)."""
 
     kp: PerPatient
     ki: PerPatient
@@ -198,7 +201,12 @@ class PIDLoop(LoopPolicy):
             kd=self.kd, target=tpl.target, window=tpl.window, slope_window=tpl.slope_window,
             max_basal=spec.pump.max_basal,
         )  # fmt: skip
-        basal = self.basal + p_ + i_ + d_
+        gamma = tpl.feedback
+        if gamma:  # ePID-IFB: the model-predicted insulin of the net insulin delivered
+            ifb = insulin_feedback(state.net_hist, state.bolus_hist, every=spec.every)
+            basal = self.basal + (1.0 + gamma) * (p_ + i_ + d_) - gamma * ifb
+        else:
+            basal = self.basal + p_ + i_ + d_
         meal_b, _ = basal_bolus_dose(
             obs.carbs, obs.cgm, obs.iob, self.carb_ratio, self.correction_factor, tpl.target,
             np.inf, False,

@@ -93,7 +93,10 @@ class PolicyInput:
     pairs (past and planned); ``iob`` insulin on board (U, e.g. from :func:`insulin_on_board`);
     ``pump`` the pump that delivers the decision. For model-predictive control: ``twin`` (a
     :class:`~medtwin.twin.Twin` at ``time``) and ``drifting`` (the skill ledger's flag that the
-    twin's recent forecast coverage is drifting)."""
+    twin's recent forecast coverage is drifting). For insulin feedback (:class:`PID`): the
+    insulin delivered per decision interval, latest first, as the closed loop keeps it --
+    ``net_hist`` U above the policy's basal rate, boluses included, and ``bolus_hist`` the
+    boluses (U) -- empty: steady basal delivery."""
 
     time: float
     cgm: float
@@ -104,6 +107,8 @@ class PolicyInput:
     pump: InsulinPump = field(default_factory=InsulinPump)
     twin: Any = None
     drifting: bool = False
+    net_hist: tuple[float, ...] = ()
+    bolus_hist: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.cgm_times) != len(self.cgm_values):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from medtwin.cli._control import run_t1d_control
-from medtwin.control import MPC, BasalBolus, ClosedLoop, random_meals
+from medtwin.control import MPC, BasalBolus, ClosedLoop, HypoTreatment, random_meals
 from medtwin.data import (
     T1D_CGM_FILTER,
     T1D_LOOP_FREE,
@@ -62,7 +62,7 @@ def test_all_four_policies_run_with_erroneous_settings(run_main, tmp_path):
 
 def _today(names, pols, *, days, seed, particles, mpc_particles):
     """The trial's bb and MPC arms built as before therapy errors existed: the true basal and
-    simglucose's carb ratio and correction factor."""
+    simglucose's carb ratio and correction factor (and the 15-15 rule's rescue carbohydrate)."""
     model = UVAPadova()
     truth = np.asarray(load_virtual_patients(names))
     basal = np.array([model.steady_state_basal(p) for p in truth]) * 60
@@ -75,7 +75,8 @@ def _today(names, pols, *, days, seed, particles, mpc_particles):
                 fallback_to="aps", low_guard=True, anchor_plan="aps") for b in bbs]  # fmt: skip
     scenario = random_meals(len(names), 1, seed=seed, announce=True)
     priors = [t1d_population_prior(T1D_LOOP_FREE, exclude=(n,)) for n in names]
-    loop = ClosedLoop(model, priors, method=T1D_CGM_FILTER, particles=particles)
+    loop = ClosedLoop(model, priors, method=T1D_CGM_FILTER, particles=particles,
+                      rescue=HypoTreatment())  # fmt: skip
     return {
         pol: loop.run(arm, truth, scenario, days=days, key=jax.random.key(seed)).metrics()
         for pol, arm in (("bb", bbs), ("mpc", mpcs))

@@ -16,6 +16,7 @@ from medtwin.control import (
     MPC,
     BasalBolus,
     ClosedLoop,
+    HypoTreatment,
     MealSchedule,
     SafetyLimits,
     random_meals,
@@ -317,3 +318,42 @@ def test_the_aps_anchor_is_a_closed_loop_option_with_a_margin():
     assert mpc.anchor() == mpc.levels()[1].size  # the plan after the grid
     with pytest.raises(ModelError, match="need the OpenAPS-style policy's CGM and insulin"):
         mpc.decide(None)  # type: ignore[arg-type]
+
+
+def test_a_low_is_treated_with_rescue_carbohydrate_by_the_15_15_rule():
+    # three times the basal rate all day and no meals: without treatment the patients live
+    # below 70 mg/dL; with the rule every low reading is followed by 15 g, at most every 15 min
+    truth, bbs = TRUTH[:2], [replace(b, basal=3 * b.basal) for b in BBS[:2]]
+    sc = scenario([[60]] * 2, [[10]] * 2, [[0]] * 2)
+    runs = {}
+    for rescue in (None, HypoTreatment()):
+        loop = ClosedLoop(MODEL, PRIORS[:2], method=T1D_FILTER, particles=8, rescue=rescue)
+        runs[rescue is not None] = loop.run(bbs, truth, sc, days=0.5, key=KEY)
+    off, on = runs[False], runs[True]
+    assert np.all(off.rescue == 0.0)
+    assert np.all(off.metrics()["rescues"] == 0.0)
+    assert np.all(np.isin(on.rescue, (0.0, 15.0)))
+    given = on.rescue > 0
+    assert np.all(on.cgm[given] < 70.0)  # only at a low reading
+    for row in given:  # and at least 15 min apart
+        assert np.all(np.diff(on.times[row]) >= 15.0)
+    assert np.all(on.metrics()["rescues"] > 0)
+    np.testing.assert_allclose(on.metrics()["rescues"], given.sum(1) / 0.5)
+    # a low 15 min after a treatment is treated again
+    low_again = (on.cgm < 70.0) & ~given
+    k = np.argwhere(given)
+    for p, i in k:
+        later = i + 3  # 15 min on
+        if later < given.shape[1] and on.cgm[p, later] < 70.0 and not given[p, i + 1 : later].any():
+            assert given[p, later]
+    assert low_again.any()  # readings between treatments are low without a new one
+    # the treatment lifts the patients out of the low: less time below 54 and 70 mg/dL
+    for key_ in ("below54", "below70"):
+        assert np.all(on.metrics()[key_] < off.metrics()[key_])
+
+
+def test_a_hypo_treatment_is_checked():
+    with pytest.raises(ModelError, match=r"HypoTreatment needs .*grams=0"):
+        HypoTreatment(grams=0)
+    with pytest.raises(ModelError, match="threshold=nan"):
+        HypoTreatment(threshold=float("nan"))
