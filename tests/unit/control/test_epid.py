@@ -1,27 +1,20 @@
 """The ePID with insulin feedback (ePID-IFB, Steil et al.; Ruiz et al. 2012): gains from the
 total daily insulin by the published formula, the published insulin model behind the feedback,
-the feedback lowering the command after insulin was given, and the traced loop policy deciding
-as the object API."""
+and the feedback lowering the command after insulin was given (the traced loop policy deciding
+as the object API: tests/unit/control/test_loop_policies.py)."""
 
 from __future__ import annotations
 
 import math
 
-import equinox as eqx
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medtwin.control import PID, ClosedLoop, PolicyInput, insulin_feedback, total_daily_insulin
-from medtwin.control._loop_state import LoopObservation
+from medtwin.control import PID, PolicyInput, insulin_feedback, total_daily_insulin
 from medtwin.control._pid import IFB_A, IFB_B, IFB_WEIGHTS, ifb_response
-from medtwin.control._policies import PIDLoop, loop_policy
-from medtwin.data import T1D_FILTER, load_virtual_patients, t1d_population_prior
 from medtwin.errors import ModelError
-from medtwin.models import UVAPadova
 from medtwin.models.glucose.pump import InsulinPump, pump_preset
 
 TIMES = tuple(np.arange(-120.0, 0.0, 5.0))  # 24 readings before the one at t = 0
@@ -126,50 +119,3 @@ def test_epid_ifb_commands_within_the_pump(basal, cgm, history, net, given_insul
     d = PID.epid_ifb(basal, 10.0).decide(obs)
     assert 0.0 <= d.basal <= pump.max_basal and 0.0 <= d.bolus <= pump.max_bolus
     assert math.isfinite(d.basal)
-
-
-MODEL = UVAPadova()
-TRUTH = jnp.asarray(load_virtual_patients(["adult#002", "child#003"]))
-LOOP = ClosedLoop(MODEL, t1d_population_prior(), method=T1D_FILTER, particles=8)
-SPEC = LOOP.spec()
-T = 120.0
-CGM_TIMES = T - 5.0 * np.arange(24, -1, -1)  # 25 readings, the latest at T
-G_HIST = np.stack([160.0 + 0.8 * (CGM_TIMES - T), 230.0 - 0.3 * (CGM_TIMES - T)])  # mg/dL
-CARBS = np.array([30.0, 0.0])
-
-
-@eqx.filter_jit
-def _decide(policy, state, obs):
-    return policy.decide(SPEC, state, None, obs)
-
-
-def test_traced_epid_ifb_decides_as_the_object_api():
-    users = [PID.epid_ifb(1.0, 10.0, tdi=50.0), PID.epid_ifb(0.6, 15.0, tdi=20.0)]
-    policy = loop_policy(users, SPEC)
-    assert isinstance(policy, PIDLoop) and policy.template.feedback == 0.5
-    state = policy.init(LOOP, TRUTH, jax.random.key(0))
-    n_l = state.net_hist.shape[1]
-    rng = np.random.default_rng(3)
-    bolus = np.where(rng.random((2, n_l)) < 0.05, rng.uniform(1.0, 6.0, (2, n_l)), 0.0)
-    net = bolus + rng.uniform(-0.08, 0.2, (2, n_l))  # boluses and temp basals above/below
-    state = eqx.tree_at(lambda s: (s.net_hist, s.bolus_hist), state,
-                        (jnp.asarray(net), jnp.asarray(bolus)))  # fmt: skip
-    g = jnp.asarray(G_HIST)
-    obs = LoopObservation(
-        jnp.float64(T), jnp.int64(round(T / 5)), g[:, -1], jnp.zeros(2, jnp.int32), g,
-        jnp.ones(g.shape, bool), jnp.zeros(2), jnp.asarray(CARBS),
-    )  # fmt: skip
-    d = _decide(policy, state, obs)
-    for i, user in enumerate(users):
-        host_obs = PolicyInput(
-            time=T, cgm=float(G_HIST[i, -1]), cgm_times=tuple(CGM_TIMES[:-1]),
-            cgm_values=tuple(G_HIST[i, :-1]), meals=((T, float(CARBS[i])),),
-            net_hist=tuple(net[i]), bolus_hist=tuple(bolus[i]),
-        )  # fmt: skip
-        p, i_, dd = user.terms(host_obs)
-        raw = user.basal + 1.5 * (p + i_ + dd) - 0.5 * user.insulin_feedback(host_obs)
-        np.testing.assert_allclose(float(d.basal[i]), raw, rtol=1e-12, atol=1e-12)
-        host = user.decide(host_obs)  # through the pump: compare delivered amounts
-        assert float(SPEC.pump.deliver_basal(d.basal[i])) == host.basal
-        assert float(SPEC.pump.deliver_bolus(d.bolus[i])) == host.bolus
-    assert float(d.bolus[0]) > 0 and float(d.bolus[1]) == 0.0  # the meal is bolused

@@ -79,3 +79,35 @@ def test_traced_pid_decides_as_the_object_api():
     assert (
         float(d.basal[1]) > float(d.basal[0]) > 1.0
     )  # 230 mg/dL, above target for 2 h vs. 160, below for most of it
+
+
+def test_traced_epid_ifb_decides_as_the_object_api():
+    users = [PID.epid_ifb(1.0, 10.0, tdi=50.0), PID.epid_ifb(0.6, 15.0, tdi=20.0)]
+    policy = loop_policy(users, SPEC)
+    assert isinstance(policy, PIDLoop) and policy.template.feedback == 0.5
+    state = policy.init(LOOP, TRUTH, jax.random.key(0))
+    n_l = state.net_hist.shape[1]
+    rng = np.random.default_rng(3)
+    bolus = np.where(rng.random((2, n_l)) < 0.05, rng.uniform(1.0, 6.0, (2, n_l)), 0.0)
+    net = bolus + rng.uniform(-0.08, 0.2, (2, n_l))  # boluses and temp basals above/below
+    state = eqx.tree_at(lambda s: (s.net_hist, s.bolus_hist), state,
+                        (jnp.asarray(net), jnp.asarray(bolus)))  # fmt: skip
+    g = jnp.asarray(G_HIST)
+    obs = LoopObservation(
+        jnp.float64(T), jnp.int64(round(T / 5)), g[:, -1], jnp.zeros(2, jnp.int32), g,
+        jnp.ones(g.shape, bool), jnp.zeros(2), jnp.asarray(CARBS),
+    )  # fmt: skip
+    d = _decide(policy, state, obs)
+    for i, user in enumerate(users):
+        host_obs = PolicyInput(
+            time=T, cgm=float(G_HIST[i, -1]), cgm_times=tuple(TIMES[:-1]),
+            cgm_values=tuple(G_HIST[i, :-1]), meals=((T, float(CARBS[i])),),
+            net_hist=tuple(net[i]), bolus_hist=tuple(bolus[i]),
+        )  # fmt: skip
+        p, i_, dd = user.terms(host_obs)
+        raw = user.basal + 1.5 * (p + i_ + dd) - 0.5 * user.insulin_feedback(host_obs)
+        np.testing.assert_allclose(float(d.basal[i]), raw, rtol=1e-12, atol=1e-12)
+        host = user.decide(host_obs)  # through the pump: compare delivered amounts
+        assert float(SPEC.pump.deliver_basal(d.basal[i])) == host.basal
+        assert float(SPEC.pump.deliver_bolus(d.bolus[i])) == host.bolus
+    assert float(d.bolus[0]) > 0 and float(d.bolus[1]) == 0.0  # the meal is bolused
