@@ -188,7 +188,6 @@ def _pack(plans: Sequence[_Plan]) -> Batch:
                 refine = solver.refine_mask(np.any(c.dose_rate != 0, axis=-1))
                 if refine is not None:
                     b.refine[k, sl] = refine
-                    b.dosing[k, sl] = True
             if w.step >= 0:
                 m = len(w.obs_idx)
                 b.weigh[k, e] = True
@@ -210,7 +209,6 @@ def _pack(plans: Sequence[_Plan]) -> Batch:
     b.keys = jnp.stack([jnp.asarray(k) for k in keys])
     b.refine_any = np.asarray(b.refine[:k_real].any(axis=0))
     b.any_end = np.asarray(b.end[:k_real].any(axis=0))
-    b.any_dosing = np.asarray(b.dosing[:k_real].any(axis=0))
     return b
 
 

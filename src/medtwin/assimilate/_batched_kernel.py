@@ -3,9 +3,10 @@ many patients' padded observation windows, ``jax.vmap`` over patients.
 
 Each patient's windows lie end to end on one axis of input steps (padded with masked steps).
 An *event* is a step where some patient's window ends. A ``lax.scan`` over the events runs,
-for all patients at once, the moves up to the event (``advance``'s step: the model's
-``on_step`` and the solver's interval, same time, inputs and refinement flags; a masked step
-leaves the particles as they were), then, for the patients whose window ends there, what
+for all patients at once, the moves up to the event (``advance``'s step, ``simulate``'s
+kernel step on a patient's particles laid out members last as there: the model's ``on_step``
+and the solver's ``interval_members_last``, same time, inputs and refinement flags; a masked
+step leaves the particles as they were), then, for the patients whose window ends there, what
 ``assimilate`` does after ``advance``: failed particles keep their state and lose their weight;
 for observation windows the parameters drift, the particles are weighted by the readings
 (masked readings add nothing), and where the effective sample size falls below the threshold
@@ -36,7 +37,7 @@ from jax.scipy.special import logsumexp
 
 from ..models._noise import censored_log_likelihood, noise_theta
 from ..simulate import applied_inputs
-from ..simulate._simulate import _advance_one
+from ..simulate._simulate import _kernel_step, _members_last
 from ._filters import pf_drift, pf_resample_move
 
 __all__ = ["Batch", "StaticConfig", "bucket", "run_batch"]
@@ -88,7 +89,6 @@ class Batch:
     dose: np.ndarray  # (..., inputs)
     override: np.ndarray  # (..., inputs)
     refine: np.ndarray
-    dosing: np.ndarray  # in a window with doses (advance takes the solver's refining branch)
     obs_idx: np.ndarray  # (..., readings) observable index of each reading
     values: np.ndarray  # (..., readings)
     censored: np.ndarray  # (..., readings)
@@ -99,7 +99,6 @@ class Batch:
     keys: Any = None  # (patients, ...)
     refine_any: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (steps,)
     any_end: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (steps,)
-    any_dosing: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (steps,)
 
     @classmethod
     def empty(cls, shape: tuple[int, int], readings: int, inputs: int) -> Batch:
@@ -109,7 +108,6 @@ class Batch:
             start=z(shape, bool), end=z(shape, bool), weigh=z(shape, bool), t_obs=z(shape),
             step=z(shape, np.int64), sd=z(shape), dose=z((*shape, inputs)),
             override=np.full((*shape, inputs), np.nan), refine=z(shape, bool),
-            dosing=z(shape, bool),
             obs_idx=z((*shape, readings), np.int64), values=z((*shape, readings)),
             censored=z((*shape, readings), np.int8), obs_mask=z((*shape, readings), bool),
         )  # fmt: skip
@@ -136,12 +134,13 @@ def _log_likelihood(model, t, states, params, obs_idx, values, censored, mask):
 _barrier = jax.lax.optimization_barrier
 
 
-def _move(cfg: StaticConfig, carry, x, refine_any, any_dosing):
-    """One input step of one patient's particles, as ``advance`` takes it. ``advance`` runs a
-    window without doses with the solver's plain step and a window with doses with its
-    refinement branch; XLA fuses (and so rounds) the two differently, so each twin takes the
-    one its own ``advance`` call would take: the plain step always, the other only while some
-    twin of the batch is in a dosing window (``any_dosing``, shared)."""
+def _move(cfg: StaticConfig, carry, x, refine_any):
+    """One input step of one patient's particles, as ``advance`` takes it: ``simulate``'s
+    kernel step (``_kernel_step``) on the particles laid out as that kernel lays them
+    (members last: a state component of all particles is one vector; XLA contracts multiplies
+    and adds otherwise in another layout), with the patient's own refinement flag and the
+    batch's ``refine_any`` (shared): that step gives a member the same numbers whether or not
+    other members refine."""
     model, solver = cfg.model, cfg.solver
     dt = float(model.input_dt)
     params, lw, y, ok, y_start, bad = carry
@@ -149,34 +148,14 @@ def _move(cfg: StaticConfig, carry, x, refine_any, any_dosing):
     ok = ok | x["start"]  # each window's status starts afresh, as each advance() call's
     bad = bad | (x["start"] & ~jnp.all(jnp.isfinite(params)))
     t = x["t_start"] + x["k_local"] * dt
-    base = jax.vmap(model.baseline_inputs)(params)
-    u = applied_inputs(x["override"], x["dose"], base)
+    p_m = params.T  # [p, particles]
+    base = _members_last(model.baseline_inputs, (-1,))(p_m)
+    u = applied_inputs(x["override"][:, None], x["dose"][:, None], base)
 
-    if solver is None:  # a stepped model moves itself
-
-        def own(y_i, u_i, p_i):
-            return _advance_one(model, solver, t, y_i, u_i, p_i, dt, None, False, False)[:2]
-
-        y_new, ok_new = jax.vmap(own)(y, u, params)
-    else:  # _advance_one's ODE branch, its two kinds of step taken apart
-        y_on = jax.vmap(lambda y_i, u_i, p_i: model.on_step(t, y_i, u_i, p_i))(y, u, params)
-
-        def step(refine, refine_any):
-            def one(y_i, u_i, p_i):
-                return solver.interval(model.vector_field, t, y_i, u_i, p_i, dt, refine,
-                                       refine_any)  # fmt: skip
-
-            return jax.vmap(one)(y_on, u, params)
-
-        y_new, ok_new = step(False, False)
-        y_ref, ok_ref = jax.lax.cond(
-            any_dosing,
-            lambda: step(x["refine"], refine_any),
-            lambda: (y_on, jnp.ones(y.shape[0], bool)),
-        )
-        y_new = jnp.where(x["dosing"], y_ref, y_new)
-        ok_new = jnp.where(x["dosing"], ok_ref, ok_new)
-    y = jnp.where(x["active"], y_new, y)
+    refine = None if solver is None else x["refine"]  # (a stepped model: no flags)
+    y_new, ok_new = _kernel_step(model, solver, t, y.T, u, p_m, dt, None, refine, refine_any,
+                                 ())[:2]  # fmt: skip
+    y = jnp.where(x["active"], y_new.T, y)
     ok = ok & (ok_new | ~x["active"])
     return params, lw, y, ok, y_start, bad
 
@@ -249,15 +228,15 @@ def _window_end(cfg: StaticConfig, keys, carry, x):
 
 
 @eqx.filter_jit
-def _kernel(cfg: StaticConfig, params, states, lw, keys, xs: dict, refine_any, any_dosing,
-            events, valid):  # fmt: skip
-    """``xs`` per (step, patient); ``refine_any``, ``any_dosing`` per step; ``events`` the
+def _kernel(cfg: StaticConfig, params, states, lw, keys, xs: dict, refine_any, events,
+            valid):  # fmt: skip
+    """``xs`` per (step, patient); ``refine_any`` per step; ``events`` the
     steps where some window ends (``valid``: not padding), in order."""
     k, n = params.shape[:2]
 
     def move(i, carry):
         x = jax.tree.map(lambda a: a[i], xs)
-        return jax.vmap(lambda c, xi: _move(cfg, c, xi, refine_any[i], any_dosing[i]))(carry, x)
+        return jax.vmap(lambda c, xi: _move(cfg, c, xi, refine_any[i]))(carry, x)
 
     def no_end(carry, x):
         zf, zb = jnp.zeros(k), jnp.zeros(k, bool)
@@ -282,7 +261,7 @@ def _kernel(cfg: StaticConfig, params, states, lw, keys, xs: dict, refine_any, a
 
 _STEP_FIELDS = (
     "t_start", "k_local", "active", "start", "end", "weigh", "t_obs", "step", "sd", "dose",
-    "override", "refine", "dosing", "obs_idx", "values", "censored", "obs_mask",
+    "override", "refine", "obs_idx", "values", "censored", "obs_mask",
 )  # fmt: skip
 
 
@@ -295,7 +274,7 @@ def run_batch(cfg: StaticConfig, b: Batch) -> dict:
     valid = np.arange(len(events)) < len(ends)
     params, states, lw, bad, outs = _kernel(
         cfg, b.params, b.states, b.log_weights, b.keys, xs, jnp.asarray(b.refine_any),
-        jnp.asarray(b.any_dosing), jnp.asarray(events), jnp.asarray(valid),
+        jnp.asarray(events), jnp.asarray(valid),
     )  # fmt: skip
     per_event = [np.swapaxes(a, 0, 1)[:, : len(ends)] for a in jax.device_get(outs)]
     per_step = []  # back onto the step axis, as the plans index them

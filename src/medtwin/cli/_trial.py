@@ -213,7 +213,7 @@ def run_spec(spec: TrialSpec, *, executor: str | None = None, seed: int | None =
         a = dict(a)
         name = str(a.pop("name"))
         arms.append(RegimenArm(name, model, T1DRegimen(scenario, **a), t1=scenario.horizon,
-                               saveat=saveat, save_states=False))  # fmt: skip
+                               saveat=saveat, save_states=False, observables=("bg",)))  # fmt: skip
     start = 60.0 * float(spec.get("run_in_hours", 0.0))
     endpoints = [GlucoseEndpoint(str(k), start=start) for k in spec.get("endpoints")]
     ex = _executor(spec, executor)

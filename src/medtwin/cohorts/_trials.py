@@ -88,7 +88,8 @@ class RegimenArm:
     ``regimen(subject, rng) -> Regimen`` per patient (a module-level function or a picklable
     object when the executor uses other processes). Simulated from 0 to ``t1`` with ``simulate``;
     ``saveat`` defaults to every input step; ``save_states`` for endpoints on states (e.g. the
-    sepsis outcome)."""
+    sepsis outcome); ``observables`` the observables the endpoints read (default: all), so a
+    chunk holds only those."""
 
     name: str
     model: AbstractModel
@@ -97,6 +98,7 @@ class RegimenArm:
     saveat: ArrayLike | None = None
     save_states: bool = False
     solver: Solver | None = None
+    observables: tuple[str, ...] | None = None
 
     def run(self, population: Population, seed: np.random.SeedSequence) -> Any:
         if isinstance(self.regimen, Regimen):
@@ -115,6 +117,7 @@ class RegimenArm:
             save_states=self.save_states,
             solver=self.solver,
             key=key,
+            observables=self.observables,
         )
 
 

@@ -4,12 +4,13 @@ one :func:`~medtwin.forecast.forecast` call per twin.
 Twins that share a model, a particle count and a forecast grid (horizon and cadence) are
 stacked along a leading patient axis. Each twin's particles are drawn with its own key (derived
 from its root key and version, as ``forecast`` derives it) and simulated by one compiled
-function, ``jax.vmap`` over patients of ``simulate``'s own per-member code (same steps, same
-refinement near doses, same saves). ``forecast`` draws the measurement noise eagerly, one
-operation at a time; XLA would fuse those operations under ``jit`` (and contract a multiply and
-an add into one rounding), so they run here eagerly too, ``vmap``-ed over patients. The numbers
-are those of one-by-one calls, bit for bit on CPU (see ``assimilate_many``'s kernel for how;
-tests/unit/assimilate/test_batched.py compares them).
+function, ``jax.vmap`` over patients of ``simulate``'s own kernel step on the patient's
+particles laid out members last as there (same steps, same refinement near doses, same saves).
+``forecast`` draws the measurement noise eagerly, one operation at a time; XLA would fuse
+those operations under ``jit`` (and contract a multiply and an add into one rounding), so they
+run here eagerly too, ``vmap``-ed over patients. The numbers are those of one-by-one calls,
+bit for bit on CPU (see ``assimilate_many``'s kernel for how; tests/unit/assimilate/
+test_batched.py compares them).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ..assimilate._filters import systematic_resample
 from ..errors import SimulationError
 from ..models._base import AbstractODEModel
 from ..simulate import RK4, Regimen, applied_inputs
-from ..simulate._simulate import _advance_one
+from ..simulate._simulate import _kernel_step, _members_last
 from ._forecast import LEVELS, Forecast, _future, draw_quantiles, draw_theta, forecast
 
 __all__ = ["forecast_many"]
@@ -51,16 +52,15 @@ def _grid(model, horizon: float, every: float | None) -> tuple[float, int, int] 
 
 
 @eqx.filter_jit
-def _kernel(model, solver, keys, params, states, lw, t0, dose, override, refine, dosing,
-            refine_any, any_dosing, stride: int, n_seg: int):  # fmt: skip
+def _kernel(model, solver, keys, params, states, lw, t0, dose, override, refine, refine_any,
+            stride: int, n_seg: int):  # fmt: skip
     """``forecast``'s draw of particles (``systematic_resample``: no multiply feeds an add
     there, so fusing it rounds nothing differently; one patient at a time, as XLA may take a
     large batch's cumulative sums in another order than one row's) and ``simulate``'s kernel
     (uniform saves of the observables) for many patients: patient ``k``'s drawn particles from
-    ``t0[k]`` under its own inputs. Each patient takes the kind of step its own ``simulate``
-    call would (see ``assimilate_many``'s ``_move``). Returns the observables, each patient's
-    noise key, whether its drawn parameters are all finite (``simulate`` refuses others) and
-    the drawn parameters (a noise model may read some)."""
+    ``t0[k]`` under its own inputs, each step ``simulate``'s (``_kernel_step``). Returns the
+    observables, each patient's noise key, whether its drawn parameters are all finite
+    (``simulate`` refuses others) and the drawn parameters (a noise model may read some)."""
     dt = float(model.input_dt)
     pairs = jax.vmap(jax.random.split)(keys)
     k_draw, k_noise = pairs[:, 0], pairs[:, 1]
@@ -70,42 +70,33 @@ def _kernel(model, solver, keys, params, states, lw, t0, dose, override, refine,
     y0 = jnp.take_along_axis(states, anc[..., None], axis=1)
     finite = jnp.all(jnp.isfinite(params), axis=(1, 2))
 
-    def patient(p_all, y_all, t0, dose, override, refine, dosing):
-        def member(p, y):
-            base = model.baseline_inputs(p)
+    def patient(p_all, y_all, t0, dose, override, refine):
+        # the particles on the last axis, as simulate's kernel lays its members out
+        p_m = p_all.T
+        base = _members_last(model.baseline_inputs, (-1,))(p_m)
+        observe = _members_last(model.observe, (None, -1, -1))
 
-            def step(carry, k):
-                y, ok, finite = carry
-                t = t0 + k * dt
-                u = applied_inputs(override[k], dose[k], base)
-                if solver is None:
-                    y_new, ok_k, fin_k = _advance_one(model, solver, t, y, u, p, dt, None,
-                                                      False, False)  # fmt: skip
-                    return (y_new, ok & ok_k, finite & fin_k), None
-                y_on = model.on_step(t, y, u, p)
-                y_new, ok_k = solver.interval(model.vector_field, t, y_on, u, p, dt)
-                y_ref, ok_ref = jax.lax.cond(
-                    any_dosing,
-                    lambda: solver.interval(model.vector_field, t, y_on, u, p, dt, refine[k],
-                                            refine_any[k]),
-                    lambda: (y_on, jnp.bool_(True)),
-                )  # fmt: skip
-                y_new = jnp.where(dosing, y_ref, y_new)
-                ok_k = jnp.where(dosing, ok_ref, ok_k)
-                return (y_new, ok & ok_k, finite & jnp.all(jnp.isfinite(y_new))), None
+        def step(carry, k):
+            y, ok, finite = carry
+            t = t0 + k * dt
+            u = applied_inputs(override[k][:, None], dose[k][:, None], base)
 
-            def segment(carry, ks):
-                carry, _ = jax.lax.scan(step, carry, ks)
-                y, ok, _ = carry
-                return carry, jnp.where(ok, model.observe(t0, y, p), jnp.nan)
+            ref = None if solver is None else refine[k]  # (a stepped model: no flags)
+            y_new, ok_k = _kernel_step(model, solver, t, y, u, p_m, dt, None, ref,
+                                       refine_any[k], ())[:2]  # fmt: skip
+            return (y_new, ok & ok_k, finite & jnp.all(jnp.isfinite(y_new), axis=0)), None
 
-            ks = jnp.arange(n_seg * stride).reshape(n_seg, stride)
-            _, outs = jax.lax.scan(segment, (y, jnp.bool_(True), jnp.bool_(True)), ks)
-            return outs
+        def segment(carry, ks):
+            carry, _ = jax.lax.scan(step, carry, ks)
+            y, ok, _ = carry
+            return carry, jnp.where(ok, observe(t0, y, p_m), jnp.nan)
 
-        return jax.vmap(member)(p_all, y_all)
+        ks = jnp.arange(n_seg * stride).reshape(n_seg, stride)
+        n = y_all.shape[0]
+        _, outs = jax.lax.scan(segment, (y_all.T, jnp.ones(n, bool), jnp.ones(n, bool)), ks)
+        return jnp.moveaxis(outs, -1, 0)  # [particles, saves, observables]
 
-    outs = jax.vmap(patient)(params, y0, t0, dose, override, refine, dosing)
+    outs = jax.vmap(patient)(params, y0, t0, dose, override, refine)
     return outs, k_noise, finite, params
 
 
@@ -146,21 +137,20 @@ def _run_group(twins, regimens, keys, horizon, every, n_t, stride, levels) -> li
     dose = np.zeros((len(rows), n_steps, len(model.inputs)))
     override = np.full_like(dose, np.nan)
     refine = np.zeros((len(rows), n_steps), bool)
-    dosing = np.zeros(len(rows), bool)
     for r in range(k_real):
         events = _future(_merge(twins[r].regimen, regimens[r]), t0[r] + n_steps * dt)
         c = events.compile(model.input_names, float(t0[r]), dt, n_steps)
         dose[r], override[r] = c.dose_rate, c.override
         mask = None if solver is None else solver.refine_mask(np.any(c.dose_rate != 0, axis=-1))
         if mask is not None:
-            refine[r], dosing[r] = mask, True
+            refine[r] = mask
     outs, k_noise, finite, drawn = _kernel(
         model, solver, jnp.stack([keys[i] for i in rows]),
         jnp.stack([e.params for e in ens]).astype(jnp.float64),
         jnp.stack([e.states for e in ens]).astype(jnp.float64),
         jnp.stack([e.log_weights for e in ens]).astype(jnp.float64), jnp.asarray(t0),
-        jnp.asarray(dose), jnp.asarray(override), jnp.asarray(refine), jnp.asarray(dosing),
-        jnp.asarray(refine[:k_real].any(axis=0)), jnp.asarray(dosing[:k_real].any()), stride, n_t,
+        jnp.asarray(dose), jnp.asarray(override), jnp.asarray(refine),
+        jnp.asarray(refine[:k_real].any(axis=0)), stride, n_t,
     )  # fmt: skip
     latent = jnp.moveaxis(outs, -1, 2)  # (patients, draws, observables, times)
     # eager (not under jit), one operation at a time, as forecast() draws the noise

@@ -20,6 +20,7 @@ host: additive rates ``dose_rate`` and background ``override`` (NaN = the model'
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Union
 
@@ -206,45 +207,85 @@ class Regimen:
         """Rates on the grid ``t0 + k*dt``, k = 0..n-1. Events before ``t0`` count for what they
         still deliver after it; events after the grid are ignored. ``out`` = (dose_rate,
         override) arrays of shape (n, n_inputs) to fill in place (zeros and NaN)."""
-        index = {name: i for i, name in enumerate(input_names)}
-        for e in self.events:
-            if e.input not in index:
-                raise RegimenError(
-                    f"The {e.label} at t={e.time:g} targets input {e.input!r}, which this model "
-                    f"does not have. Expected one of: {', '.join(input_names)}."
-                )
         if out is None:
             dose = np.zeros((n, len(input_names)))
             override = np.full((n, len(input_names)), np.nan)
         else:
             dose, override = out
+        compile_regimens((self,), input_names, t0, dt, n, dose=dose[None], override=override[None])
+        return CompiledRegimen(t0=t0, dt=dt, dose_rate=dose, override=override)
 
-        def spread(i: int, start: float, duration: float, rate: float) -> None:
-            # rate over [start, start + duration), as averages over the steps it touches
-            k0 = max(math.floor((start - t0) / dt), 0)
-            k1 = min(math.ceil((start + duration - t0) / dt), n)
-            if k1 > k0:
-                edges = t0 + dt * np.arange(k0, k1 + 1, dtype=np.float64)
-                dose[k0:k1, i] += np.diff(np.clip(edges - start, 0.0, duration)) * rate / dt
 
+def check_inputs(regimens: Sequence[Regimen], input_names: tuple[str, ...]) -> dict[str, int]:
+    """Raise :class:`RegimenError` for the first event on an input the model lacks; returns
+    the inputs' positions by name."""
+    index = {name: i for i, name in enumerate(input_names)}
+    for r in regimens:
+        for e in r.events:
+            if e.input not in index:
+                raise RegimenError(
+                    f"The {e.label} at t={e.time:g} targets input {e.input!r}, which this model "
+                    f"does not have. Expected one of: {', '.join(input_names)}."
+                )
+    return index
+
+
+def compile_regimens(
+    regimens: Sequence[Regimen],
+    input_names: tuple[str, ...],
+    t0: float,
+    dt: float,
+    n: int,
+    *,
+    dose: np.ndarray,
+    override: np.ndarray,
+) -> None:
+    """:meth:`Regimen.compile` of many regimens at once, into ``dose`` and ``override`` of
+    shape (len(regimens), n, n_inputs), zeros and NaN on entry (views welcome: a cohort's
+    kernel fills a time-major, members-last array through its transposed view). The events
+    are read one by one (scalar arithmetic: the queue of rated doses is sequential); the
+    arrays are written in a few vectorised passes, every cell summing its contributions in
+    event order, so the numbers are those of one regimen compiled alone."""
+    index = check_inputs(regimens, input_names)
+    # one row per dose or infusion, in event order: (member, input, step or -1, start,
+    # duration, rate); an instant dose's rate is its amount over the step
+    rows: list[tuple[int, int, int, float, float, float]] = []
+    for b, r in enumerate(regimens):
         queue_end: dict[str, float] = {}
-        for e in self.events:
+        for e in r.events:
             i = index[e.input]
             if isinstance(e, Dose):
                 if e.rate is None:
                     k = math.floor((e.time - t0) / dt + 1e-9)
                     if 0 <= k < n:
-                        dose[k, i] += e.amount / dt
+                        rows.append((b, i, k, 0.0, 0.0, e.amount / dt))
                 else:
                     start = max(e.time, queue_end.get(e.input, -math.inf))
                     queue_end[e.input] = start + e.amount / e.rate
-                    spread(i, start, e.amount / e.rate, e.rate)
+                    rows.append((b, i, -1, start, e.amount / e.rate, e.rate))
             elif isinstance(e, Infusion):
-                spread(i, e.time, e.duration, e.rate)
+                rows.append((b, i, -1, e.time, e.duration, e.rate))
             else:  # SetRate: from the first step starting at or after its time
                 k = max(math.ceil((e.time - t0) / dt - 1e-9), 0)
-                override[k:, i] = e.rate
-        return CompiledRegimen(t0=t0, dt=dt, dose_rate=dose, override=override)
+                override[b, k:, i] = e.rate
+    if not rows:
+        return
+    table = np.array(rows, dtype=np.float64)
+    member, inp, step = (table[:, j].astype(np.int64) for j in range(3))
+    begin, length, rate = table[:, 3], table[:, 4], table[:, 5]
+    instant = step >= 0
+    # a spread: rate over [begin, begin + length), as averages over the steps it touches
+    k0 = np.maximum(np.floor((begin - t0) / dt), 0).astype(np.int64)
+    k1 = np.minimum(np.ceil((begin + length - t0) / dt), n).astype(np.int64)
+    count = np.where(instant, 1, np.maximum(k1 - k0, 0))
+    row = np.repeat(np.arange(len(rows)), count)
+    first = np.cumsum(count) - count
+    cell = np.where(instant[row], step[row], k0[row] + np.arange(row.size) - first[row])
+    edge = cell.astype(np.float64)
+    lo = np.clip(t0 + dt * edge - begin[row], 0.0, length[row])
+    hi = np.clip(t0 + dt * (edge + 1.0) - begin[row], 0.0, length[row])
+    value = np.where(instant[row], rate[row], (hi - lo) * rate[row] / dt)
+    np.add.at(dose, (member[row], cell, inp[row]), value)  # in row order: event order
 
 
 def _replace_time(e: Event, time: float) -> Event:

@@ -24,7 +24,7 @@ from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from ..errors import ModelError, SimulationError
 from ..models._base import AbstractModel, AbstractODEModel, AbstractSteppedModel
-from ._regimen import Regimen, applied_inputs
+from ._regimen import Regimen, applied_inputs, check_inputs, compile_regimens
 from ._solvers import RK4, Solver
 
 __all__ = ["Advanced", "Status", "Trajectory", "advance", "simulate"]
@@ -162,6 +162,28 @@ def _save_indices(saveat: ArrayLike | None, t0: float, dt: float, n: int) -> np.
     return k.astype(np.int64)
 
 
+def _observable_selection(
+    model: AbstractModel, observables: Sequence[str] | None
+) -> tuple[tuple[str, ...], tuple[int, ...] | None]:
+    """The names saved and their positions among the model's observables (None: all)."""
+    if observables is None:
+        return model.observable_names, None
+    names = (observables,) if isinstance(observables, str) else tuple(observables)
+    for name in names:
+        if name not in model.observable_names:
+            raise SimulationError(
+                f"The 'observables' argument of simulate() names {name!r}, which model "
+                f"{model.name!r} does not observe. Expected some of: "
+                f"{', '.join(model.observable_names)}."
+            )
+    if not names or len(set(names)) != len(names):
+        raise SimulationError(
+            f"The 'observables' argument of simulate() must name each observable once, at least "
+            f"one. Got {list(names)}."
+        )
+    return names, tuple(model.observable_names.index(k) for k in names)
+
+
 # ---------------------------------------------------------------------------------------------
 # the kernel
 
@@ -187,6 +209,48 @@ def _advance_one(model, solver, t, y, u, params, dt, key, refine, refine_any):
                             _initial_carry(solver))[:3]  # fmt: skip
 
 
+def _members_last(fn, in_axes):
+    """``fn`` of one member vmapped over the members on the LAST axis of each batched argument
+    and result (structure of arrays: a state component of all members is one contiguous
+    vector, so the model's arithmetic runs on vectors)."""
+    return jax.vmap(fn, in_axes=in_axes, out_axes=-1)
+
+
+def _advance_members_last(model, solver, t, y, u, params, dt, key, refine, refine_any, carry):
+    """:func:`_advance_carried` of many members at once, on the last axis of ``y`` [n, M],
+    ``u`` and ``params`` (``key`` [M], ``refine`` [M] or shared, ``carry`` leaves [M, ...]):
+    the step of :func:`simulate`'s kernel and of ``integrate_rates(members_last=True)``."""
+    y = _members_last(model.on_step, (None, -1, -1, -1))(t, y, u, params)
+    if isinstance(model, AbstractSteppedModel):
+        key_axis = None if key is None else 0
+        y = _members_last(model.step, (None, -1, -1, -1, None, key_axis))(t, y, u, params, dt, key)
+        return y, jnp.all(jnp.isfinite(y), axis=0), jnp.bool_(True), carry
+    y, ok, carry = solver.interval_members_last(model.vector_field, t, y, u, params, dt, refine,
+                                                refine_any, carry)  # fmt: skip
+    return y, ok, jnp.all(jnp.isfinite(y), axis=0), carry
+
+
+def _kernel_step(model, solver, t, y, u, params, dt, key, refine, refine_any, carry):
+    """One step of :func:`simulate`'s kernel, :func:`_advance_members_last` on ``y`` [n, M]
+    with ``u`` [inputs, M] (or [inputs, 1], shared) and ``refine`` [M] (or a scalar, shared;
+    None: no flags, a stepped model); the batched assimilation and forecast kernels take it
+    too. A member's numbers do not depend on its batch by construction: the inputs and flags
+    are made [.., M], and what goes in (time, state, inputs, parameters, flags, the solver's
+    carry) passes one optimization barrier and what comes out another, so the step between is
+    one program for every M members whatever surrounds it (what the batch shares or doses,
+    the save grid: a loop of one step, a ``fori_loop``). XLA's CPU backend contracts a multiply
+    and an add into an FMA where both fall in one fused loop, so the same arithmetic fused
+    with its surroundings otherwise would round 1 ulp apart."""
+    size = y.shape[-1]
+    u = jnp.broadcast_to(u, (u.shape[0], size))
+    flags = () if refine is None or refine_any is None else (jnp.broadcast_to(refine, (size,)),)
+    t, y, u, params, carry, *flags = jax.lax.optimization_barrier((t, y, u, params, carry, *flags))
+    refine = flags[0] if flags else False
+    refine_any = refine_any if flags else False
+    out = _advance_members_last(model, solver, t, y, u, params, dt, key, refine, refine_any, carry)
+    return jax.lax.optimization_barrier(out)
+
+
 @eqx.filter_jit
 def _kernel(
     model: AbstractModel,
@@ -204,40 +268,61 @@ def _kernel(
     save_states: bool,
     save_obs: bool = True,
     chunk: int | None = None,
+    obs_index: tuple[int, ...] | None = None,
 ):
     """Batched run: ``segments[j]`` steps then a save, for each j. A save holds the
-    observables (``save_obs``) and then the states (``save_states``), in that order.
-    ``chunk``: the members are vmapped ``chunk`` at a time, one chunk after another (the
-    batch a multiple of it); None: all at once."""
+    observables (``save_obs``; those at ``obs_index``, None: all) and then the states
+    (``save_states``), in that order, each ``[members, saves, width]``.
+
+    Members come first in ``params`` [B, p], ``y0`` [B, n] and ``keys`` [B]; the inputs are
+    time-major with the members last: ``dose``/``override`` [steps, inputs, B] (or [steps,
+    inputs], shared), ``refine`` [steps, B] (or [steps], shared), ``refine_any`` [steps]. The
+    state is carried as [n, B] (structure of arrays) and one step of every member is one call
+    of :func:`_advance_members_last` (the solver's ``interval_members_last``): a member's
+    numbers do not depend on its batch. ``chunk``: the members are run ``chunk`` at a time,
+    one chunk after another (B a multiple of it); None: all at once."""
     uniform = len(set(segments[1:])) <= 1 and segments[0] in (0, segments[-1])
     per_member_inputs = dose.ndim == 3
+    per_member_refine = refine is not None and refine.ndim == 2
+    observe = _members_last(model.observe, (None, -1, -1))
 
-    def member(p, y, key, dose_m, override_m, refine_m):
-        base = model.baseline_inputs(p)
+    def members(p, y, key, dose_b, override_b, refine_b):
+        # p [p, C], y [n, C], key [C] | None, inputs members last
+        size = p.shape[-1]
+        base = _members_last(model.baseline_inputs, (-1,))(p)  # [inputs, C]
 
         def inputs_at(k):
-            return applied_inputs(override_m[k], dose_m[k], base)
+            if per_member_inputs:
+                return applied_inputs(override_b[k], dose_b[k], base)
+            return applied_inputs(override_b[k][:, None], dose_b[k][:, None], base)
 
         def step(carry, k):
             y, ok, finite, sc = carry
             t = t0 + k * dt
-            # Keys depend on the absolute step, so chained advance() calls match simulate().
-            sub = None if key is None else jax.random.fold_in(key, k + jnp.round(t0 / dt))
             flags = (
-                (False, False)
-                if refine is None or refine_any is None
-                else (refine_m[k], refine_any[k])
+                (None, None)
+                if refine_b is None or refine_any is None
+                else (refine_b[k], refine_any[k])
             )
-            y_new, ok_k, fin_k, sc = _advance_carried(model, solver, t, y, inputs_at(k), p, dt,
-                                                      sub, flags[0], flags[1], sc)  # fmt: skip
-            return (y_new, ok & ok_k, finite & fin_k, sc), None
+            # Keys depend on the absolute step, so chained advance() calls match simulate().
+            sub = None if key is None else jax.vmap(
+                lambda kk: jax.random.fold_in(kk, k + jnp.round(t0 / dt)))(key)  # fmt: skip
+            y, ok_k, fin_k, sc = _kernel_step(model, solver, t, y, inputs_at(k), p, dt, sub,
+                                              flags[0], flags[1], sc)  # fmt: skip
+            return (y, ok & ok_k, finite & fin_k, sc), None
 
         def save(carry, t):  # t: the saved time
             y, ok = carry[0], carry[1]
-            out = (jnp.where(ok, model.observe(t, y, p), jnp.nan),) if save_obs else ()
+            out: tuple[Array, ...] = ()
+            if save_obs:
+                obs = observe(t, y, p)
+                obs = obs if obs_index is None else obs[jnp.asarray(obs_index)]
+                out = (jnp.where(ok, obs, jnp.nan),)
             return (*out, jnp.where(ok, y, jnp.nan)) if save_states else out
 
-        carry0 = (y, jnp.bool_(True), jnp.bool_(True), _initial_carry(solver))
+        sc0 = jax.tree.map(lambda x: jnp.broadcast_to(x, (size, *jnp.shape(x))),
+                           _initial_carry(solver))  # fmt: skip
+        carry0 = (y, jnp.ones(size, bool), jnp.ones(size, bool), sc0)
         if uniform:
             stride = segments[-1]
             first = segments[0]
@@ -266,28 +351,50 @@ def _kernel(
         status = jnp.where(
             ok, Status.SUCCESS, jnp.where(finite, Status.SOLVER_FAILED, Status.NONFINITE)
         )
-        return outs, status
+        # [saves, width, C] -> [C, saves, width]
+        return tuple(jnp.moveaxis(o, -1, 0) for o in outs), status
 
-    key_axis = 0 if keys is not None else None
-    input_axis = 0 if per_member_inputs else None
-    refine_axis = 0 if refine is not None and refine.ndim == 2 else None
-    in_axes = (0, 0, key_axis, input_axis, input_axis, refine_axis)
-    args = (params, y0, keys, dose, override, refine)
-    b = params.shape[0]
-    if chunk is None or b <= chunk:
-        return jax.vmap(member, in_axes=in_axes)(*args)
-    # one chunk after another: the chunk's working set stays in cache (a solver's choice)
-    mapped = [a is not None and ax == 0 for a, ax in zip(args, in_axes, strict=True)]
+    args = (
+        params.T,
+        y0.T,
+        keys,
+        dose if per_member_inputs else None,
+        override if per_member_inputs else None,
+        refine if per_member_refine else None,
+    )
+    shared = (
+        None if per_member_inputs else dose,
+        None if per_member_inputs else override,
+        None if per_member_refine else refine,
+    )
 
     def run(chunk_args):
-        it = iter(chunk_args)
-        full = tuple(next(it) if m else a for a, m in zip(args, mapped, strict=True))
-        return jax.vmap(member, in_axes=in_axes)(*full)
+        c_p, c_y, c_key, c_dose, c_override, c_refine = chunk_args
+        d, o, r = shared
+        return members(
+            c_p,
+            c_y,
+            c_key,
+            d if c_dose is None else c_dose,
+            o if c_override is None else c_override,
+            r if c_refine is None else c_refine,
+        )
 
-    split = tuple(jnp.reshape(a, (b // chunk, chunk, *jnp.shape(a)[1:]))
-                  for a, m in zip(args, mapped, strict=True) if m and a is not None)  # fmt: skip
-    outs = jax.lax.map(run, split)
-    return jax.tree.map(lambda x: x.reshape(b, *x.shape[2:]), outs)
+    b = params.shape[0]
+    if chunk is None or b <= chunk:
+        return run(args)
+    # one chunk after another: the chunk's working set stays in cache (a solver's choice)
+    n_chunks = b // chunk
+
+    def split(a):  # members on the last axis (keys: the only one) -> [n_chunks, ..., chunk]
+        if a is None:
+            return None
+        if a is keys and keys is not None:
+            return keys.reshape(n_chunks, chunk)
+        return jnp.moveaxis(a.reshape(*a.shape[:-1], n_chunks, chunk), -2, 0)
+
+    outs, status = jax.lax.map(run, tuple(split(a) for a in args))
+    return tuple(o.reshape(b, *o.shape[2:]) for o in outs), status.reshape(b)
 
 
 def integrate_rates(
@@ -319,7 +426,8 @@ def integrate_rates(
     layout the CPU computes fastest (each state a contiguous vector); every member gets the
     numbers it gets alone. Returns ``(observables [saves, n_obs, M], states [n_states, M],
     ok [M])``. Only for ODE models (a stepped model's step is per member).
-    The same per-step code as :func:`simulate` (same numbers for the same inputs).
+    The same scheme as :func:`simulate` (the same numbers to round-off: ``simulate`` refines
+    a batch's members near doses in gathered groups).
     Returns ``(observables [(steps - first) // save_every, n_obs], final state, ok)``; a failed
     member has NaN observables from the failure on and ``ok`` False."""
     n = rates.shape[0] - first
@@ -362,15 +470,9 @@ def integrate_rates(
     return obs, y_end, ok
 
 
-def _advance_members_last(model, solver, t, y, u, params, dt, key, refine, refine_any, carry):
-    """:func:`_advance_carried` of many members of an ODE model, on the last axis."""
-    y = jax.vmap(model.on_step, (None, -1, -1, -1), -1)(t, y, u, params)
-    y, ok, carry = solver.interval_members_last(model.vector_field, t, y, u, params, dt, refine,
-                                                refine_any, carry)  # fmt: skip
-    return y, ok, jnp.all(jnp.isfinite(y), axis=0), carry
-
-
 MIN_CHUNK = 256  # members per thread below which one thread runs the batch
+CACHE_CHUNK = 1024  # members per compiled call on the CPU: their working set stays in cache
+MIN_MEMBERS = 2  # members per compiled call at least (a lone member runs beside its copy)
 
 
 def _workers(batch: int) -> int:
@@ -382,27 +484,18 @@ def _workers(batch: int) -> int:
     return max(1, min(cores or 1, batch // MIN_CHUNK))
 
 
-def _map_chunks(run_chunk, batch_args: tuple, b: int, multiple: int = 1) -> tuple:
-    """Run ``run_chunk`` on equal chunks of the batched arrays, one thread per core, and join.
-    A chunk's size is a multiple of ``multiple`` (padded with the last member)."""
+def _chunking(b: int, multiple: int) -> tuple[int, int, int]:
+    """``(threads, chunks, members per chunk)`` for a batch of ``b``: on the CPU, chunks of at
+    most about :data:`CACHE_CHUNK` members (a multiple of ``multiple``), as many per thread;
+    on an accelerator one call for all."""
     workers = _workers(b)
-    size = -(-b // workers)
+    n = max(workers, -(-b // CACHE_CHUNK)) if jax.default_backend() == "cpu" else 1
+    n = -(-n // workers) * workers
+    # at least MIN_MEMBERS a call: XLA compiles a members axis of length 1 to other code,
+    # whose last bits differ, and a member's numbers must not depend on its batch
+    size = max(-(-b // n), MIN_MEMBERS)
     size = -(-size // multiple) * multiple
-    n = -(-b // size)
-    if n == 1 and size == b:
-        return run_chunk(batch_args)
-
-    def chunk(i: int) -> tuple:
-        idx = np.minimum(np.arange(i * size, (i + 1) * size), b - 1)  # pad with the last member
-        return tuple(None if a is None else a[idx] for a in batch_args)
-
-    if n == 1:
-        parts = [run_chunk(chunk(0))]
-    else:
-        with ThreadPoolExecutor(n) as pool:
-            parts = list(pool.map(lambda i: run_chunk(chunk(i)), range(n)))
-    outs = tuple(jnp.concatenate([p[0][j] for p in parts])[:b] for j in range(len(parts[0][0])))
-    return outs, jnp.concatenate([p[1] for p in parts])[:b]
+    return workers, -(-b // size), size
 
 
 def _run(
@@ -419,13 +512,17 @@ def _run(
     key: PRNGKeyArray | None,
     save_states: bool,
     save_obs: bool = True,
+    obs_index: tuple[int, ...] | None = None,
 ) -> tuple[Any, Array, bool]:
+    """Run the batch in chunks (one compiled call each, several threads on the CPU); a chunk's
+    inputs are compiled from its members' regimens just before it runs, so the host holds the
+    inputs of the running chunks only and memory grows with the saved outputs."""
     p, batched = _batched(params, model.n_params, "params", model)
     _check_params(p, model)
     b = p.shape[0]
     y: Array | np.ndarray
     if y0 is None:
-        y = jax.vmap(model.initial_state)(jnp.asarray(p))
+        y = np.asarray(jax.vmap(model.initial_state)(jnp.asarray(p)))
     else:
         y_arr, y_batched = _batched(y0, model.n_states, "y0 (the initial state)", model)
         y = np.broadcast_to(y_arr, (b, model.n_states))  # a view: large states copy once
@@ -437,6 +534,8 @@ def _run(
     # Member i draws from fold_in(key, i): a member's numbers do not depend on the batch size.
     keys = None if key is None else jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(b))
 
+    m = len(model.inputs)
+    regimens: Sequence[Regimen] | None = None
     if isinstance(regimen, Sequence):
         regimens = regimen
         if len(regimens) != b:
@@ -444,53 +543,74 @@ def _run(
                 f"simulate() got {len(regimens)} regimens for {b} parameter sets; pass one regimen "
                 "for all or exactly one per member."
             )
-        dose = np.zeros((b, n, len(model.inputs)))
-        override = np.full((b, n, len(model.inputs)), np.nan)
-        for i, r in enumerate(regimens):
-            r.compile(model.input_names, t0, dt, n, out=(dose[i], override[i]))
+        check_inputs(regimens, model.input_names)  # before any work (a chunk compiles its own)
         batched = True
+        shared_inputs = None
     else:
         c = (regimen or Regimen()).compile(model.input_names, t0, dt, n)
-        dose, override = c.dose_rate, c.override
+        shared_inputs = (c.dose_rate, c.override)
 
     if isinstance(model, AbstractODEModel):
         solver = solver or RK4()
     segments = tuple(int(s) for s in np.diff(np.concatenate([[0], save_idx])))
-    refine = None if solver is None else solver.refine_mask(np.any(dose != 0, axis=-1))
-    batch_args = (p, np.asarray(y), None if keys is None else keys)
-    batch_args += (dose, override, refine) if dose.ndim == 3 else ()
-    shared: tuple[Any, ...] = () if dose.ndim == 3 else (dose, override, refine)
+    # a solver may run the members a few at a time on the CPU (its working set in cache)
+    per_call = None if solver is None else solver.members_per_call()
+    if per_call is not None and (jax.default_backend() != "cpu" or b <= per_call):
+        per_call = None
+    workers, n_chunks, size = _chunking(b, per_call or 1)
+    shared_refine = None
+    if shared_inputs is not None and solver is not None:
+        shared_refine = solver.refine_mask(np.any(shared_inputs[0] != 0, axis=-1))
+    # With an ODE solver the kernel always gets refinement flags (all False where no member
+    # doses), so a batch with doses and one without run the same compiled step: a member's
+    # numbers do not depend on whether others in its batch dose.
+    no_refine = None if solver is None else np.zeros(n, bool)
 
-    def run_chunk(chunk: tuple) -> tuple:
-        if dose.ndim == 3:
-            c_params, c_y, c_keys, c_dose, c_override, c_refine = chunk
+    def run_chunk(i: int) -> tuple:
+        idx = np.minimum(np.arange(i * size, (i + 1) * size), b - 1)  # pad with the last member
+        if regimens is None:
+            assert shared_inputs is not None
+            dose, override = shared_inputs
+            refine = no_refine if shared_refine is None else shared_refine
+            refine_any = refine
         else:
-            (c_params, c_y, c_keys), (c_dose, c_override, c_refine) = chunk, shared
-        refine_any = None if c_refine is None else np.any(c_refine.reshape(-1, n), axis=0)
+            dose = np.zeros((n, m, size))  # time-major, members last (the kernel's layout)
+            override = np.full((n, m, size), np.nan)
+            compile_regimens([regimens[j] for j in idx], model.input_names, t0, dt, n,
+                             dose=np.moveaxis(dose, -1, 0),
+                             override=np.moveaxis(override, -1, 0))  # fmt: skip
+            mask = None if solver is None else solver.refine_mask(np.any(dose != 0, axis=1).T)
+            refine = no_refine if mask is None else np.ascontiguousarray(mask.T)
+            refine_any = refine if mask is None else np.any(refine, axis=-1)
         return _kernel(
             model,
             solver,
-            jnp.asarray(c_params),
-            jnp.asarray(c_y),
-            c_keys,
-            jnp.asarray(c_dose),
-            jnp.asarray(c_override),
-            None if c_refine is None else jnp.asarray(c_refine),
+            jnp.asarray(p[idx]),
+            jnp.asarray(y[idx]),
+            None if keys is None else keys[idx],
+            jnp.asarray(dose),
+            jnp.asarray(override),
+            None if refine is None else jnp.asarray(refine),
             None if refine_any is None else jnp.asarray(refine_any),
             jnp.float64(t0),
             dt,
             segments,
             save_states,
             save_obs,
-            per_call,
+            None if per_call is None or size <= per_call else per_call,
+            obs_index,
         )
 
-    # a solver may run the members a few at a time on the CPU (its working set in cache)
-    per_call = None if solver is None else solver.members_per_call()
-    if per_call is not None and (jax.default_backend() != "cpu" or b <= per_call):
-        per_call = None
-    outs, status = _map_chunks(run_chunk, batch_args, b, per_call or 1)
-    return outs, status, batched
+    if n_chunks == 1 and size == b:
+        outs, status = run_chunk(0)
+        return outs, status, batched
+    if workers == 1:
+        parts = [run_chunk(i) for i in range(n_chunks)]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(run_chunk, range(n_chunks)))
+    outs = tuple(jnp.concatenate([q[0][j] for q in parts])[:b] for j in range(len(parts[0][0])))
+    return outs, jnp.concatenate([q[1] for q in parts])[:b], batched
 
 
 def simulate(
@@ -505,6 +625,7 @@ def simulate(
     y0: Float[ArrayLike, "*batch n_states"] | None = None,
     key: PRNGKeyArray | None = None,
     save_states: bool = True,
+    observables: Sequence[str] | None = None,
 ) -> Trajectory:
     """Simulate ``model`` from ``t0`` to ``t1`` under ``regimen``.
 
@@ -513,10 +634,14 @@ def simulate(
     included) and must lie on that grid. Events must start before ``t1`` and, unless ``y0`` is
     given (a state with a history), at or after ``t0``; with ``y0``, earlier events count for
     what they still deliver after ``t0`` (a meal being eaten).
+    ``observables`` names the observables to save (default: all); with ``save_states=False``
+    the memory a run holds grows with what it saves (members x saved times x observables), not
+    with the states or the steps.
     Returns a :class:`Trajectory`; a member that fails has a non-zero ``status`` and NaN outputs
     from the failure on, the others are unaffected.
     """
     t0_, dt, n = _grid(model, t0, t1)
+    obs_names, obs_index = _observable_selection(model, observables)
     regs = regimen if isinstance(regimen, Sequence) else [regimen or Regimen()]
     for r in regs:
         if not isinstance(r, Regimen):
@@ -538,6 +663,7 @@ def simulate(
         y0=y0,
         key=key,
         save_states=save_states,
+        obs_index=obs_index,
     )
     obs = outs[0]
     states = outs[1] if save_states else None
@@ -549,7 +675,7 @@ def simulate(
         observables=obs,
         states=states,
         status=status,
-        observable_names=model.observable_names,
+        observable_names=obs_names,
         state_names=model.state_names,
     )
 

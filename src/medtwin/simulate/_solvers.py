@@ -90,19 +90,23 @@ class Solver:
         u: Float[Array, "m members"],
         params: Float[Array, "q members"],
         dt: float,
-        refine: Bool[Array, ""] | bool = False,
+        refine: Bool[Array, " members"] | Bool[Array, ""] | bool = False,
         refine_any: Bool[Array, ""] | bool = False,
         carry: Any = None,
     ) -> tuple[Float[Array, "n members"], Bool[Array, " members"], Any]:
         """:meth:`interval_carried` of many members at once, the members on the last axis of
-        ``y``, ``u`` and ``params`` (``carry`` leaves have them first; ``refine`` shared). By
-        default the per-member step vmapped; a solver may override it with a layout of its
-        own that gives the same numbers."""
+        ``y``, ``u``, ``params`` (and of ``refine`` when it is per member; ``carry`` leaves
+        have them first): the step :func:`~medtwin.simulate.simulate`'s kernel takes. By
+        default the per-member step vmapped, so each member gets the numbers it gets alone; a
+        solver may override it with a layout of its own that gives the same numbers."""
+        r_axis = 0 if jnp.ndim(refine) == 1 else None
 
-        def one(y, u, p, c):
-            return self.interval_carried(f, t, y, u, p, dt, refine, refine_any, c)
+        def one(y, u, p, r, c):
+            return self.interval_carried(f, t, y, u, p, dt, r, refine_any, c)
 
-        return jax.vmap(one, in_axes=(-1, -1, -1, 0), out_axes=(-1, 0, 0))(y, u, params, carry)
+        return jax.vmap(one, in_axes=(-1, -1, -1, r_axis, 0), out_axes=(-1, 0, 0))(
+            y, u, params, refine, carry
+        )
 
     def refine_mask(self, dosing: np.ndarray) -> np.ndarray | None:
         """Which steps to refine, from ``dosing[..., k]`` (a dose is given in step k, per member
@@ -157,10 +161,7 @@ class RK4(Solver):
 
     def interval(self, f, t, y, u, params, dt, refine=False, refine_any=False):
         def coarse(y):
-            h = dt / self.substeps
-            for j in range(self.substeps):
-                y = _rk4_step(f, t + j * h, y, u, params, h)
-            return y
+            return _rk4_steps(f, t, y, u, params, dt, self.substeps)
 
         def fine(y):
             # Each member takes its own number of substeps, so its numbers do not depend on
@@ -179,11 +180,52 @@ class RK4(Solver):
 
     def interval_members_last(self, f, t, y, u, params, dt, refine=False, refine_any=False,
                               carry=None):  # fmt: skip
-        """The same substeps as :meth:`interval` on every member at once (``refine`` shared):
-        the vector field sees each state as a vector over the members."""
+        """The substeps of :meth:`interval` on every member at once, the vector field seeing
+        each state as a vector over the members. A shared ``refine`` (a scalar: the loop's
+        model-predictive control) refines all members or none. A per-member one ([members]:
+        :func:`~medtwin.simulate.simulate`'s kernel) refines only the members near a dose:
+        every member takes the coarse step, then the refined ones (gathered ``BLOCK`` at a
+        time, the block loop as long as this step needs) take the ``dose_substeps`` fine
+        steps, which replace theirs, so the cost near doses grows with the members dosing,
+        not the batch. A member's numbers are those of :meth:`interval` (the same substeps
+        with the same step sizes) and do not depend on its batch."""
         fb = jax.vmap(f, in_axes=(None, -1, -1, -1), out_axes=-1)
-        y, _ = self.interval(fb, t, y, u, params, dt, refine, refine_any)
-        return y, jnp.all(jnp.isfinite(y), axis=0), carry
+        if self.dose_substeps == self.substeps or jnp.ndim(refine) == 0:
+            y, _ = self.interval(fb, t, y, u, params, dt, refine, refine_any)
+            return y, jnp.all(jnp.isfinite(y), axis=0), carry
+        size = y.shape[-1]
+
+        def refine_blocks(out):
+            blocks = -(-size // BLOCK)
+            # the refined members first, the rest of each block pointing past the end
+            idx = jnp.nonzero(refine, size=blocks * BLOCK, fill_value=size)[0]
+
+            def block(i, out):
+                sel = jax.lax.dynamic_slice(idx, (i * BLOCK,), (BLOCK,))
+                g = jnp.minimum(sel, size - 1)
+                fine = _rk4_steps(fb, t, y[:, g], u[:, g], params[:, g], dt, self.dose_substeps)
+                return out.at[:, sel].set(fine, mode="drop")
+
+            n_blocks = (jnp.sum(refine) + BLOCK - 1) // BLOCK
+            return jax.lax.fori_loop(0, n_blocks, block, out)
+
+        # every member's coarse step is the same computation whether or not others refine,
+        # so a member's numbers do not depend on its batch
+        coarse = _rk4_steps(fb, t, y, u, params, dt, self.substeps)
+        out = jax.lax.cond(refine_any, refine_blocks, lambda out: out, coarse)
+        return out, jnp.all(jnp.isfinite(out), axis=0), carry
+
+
+BLOCK = 64  # members refined together near doses (RK4.interval_members_last)
+
+
+def _rk4_steps(f: VectorField, t: Array, y: Array, u: Array, params: Array, dt: float,
+               n: int) -> Array:  # fmt: skip
+    """``n`` equal RK4 steps over ``dt`` from ``t``."""
+    h = dt / n
+    for j in range(n):
+        y = _rk4_step(f, t + j * h, y, u, params, h)
+    return y
 
 
 def _rk4_step(f: VectorField, s: Array, y: Array, u: Array, params: Array, h: float) -> Array:

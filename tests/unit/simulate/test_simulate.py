@@ -149,6 +149,32 @@ def test_a_members_numbers_do_not_depend_on_its_batch():
         np.testing.assert_array_equal(np.asarray(batch.observables[i]), alone.observables)
 
 
+def test_a_members_numbers_do_not_depend_on_the_way_its_regimen_is_passed():
+    # One compiled step whatever the batch shares or doses: a member alone, its regimen shared
+    # (one Regimen) or its own (a list of one), equals itself in a batch whose other member
+    # refines while it takes plain steps (a bolus that drives child#003 below 0 mg/dL, a meal
+    # later).
+    p = np.asarray(load_virtual_patients(["child#003", "adult#001"]))
+    regs = [Regimen((bolus(0, 30.0),)), Regimen((meal(120, 70), bolus(120, 5.0)))]
+    batch = simulate(MODEL, p, regs, t1=300, save_states=False)
+    assert float(np.min(np.asarray(batch.observable("bg"))[0])) < 1.0
+    for i in range(len(regs)):
+        alone = simulate(MODEL, p[i], regs[i], t1=300, save_states=False)
+        listed = simulate(MODEL, p[i : i + 1], [regs[i]], t1=300, save_states=False)
+        np.testing.assert_array_equal(np.asarray(batch.observables[i]), alone.observables)
+        np.testing.assert_array_equal(np.asarray(batch.observables[i]), listed.observables[0])
+
+
+def test_a_members_numbers_do_not_depend_on_the_save_grid():
+    # every step saved (inner loops of one step) or an irregular grid (a fori_loop)
+    p = np.asarray(load_virtual_patients(["adolescent#001", "adult#001", "child#001"]))
+    regs = [Regimen((meal(60, 40), bolus(60, 4.0))), Regimen((meal(200, 60),)), Regimen()]
+    every = np.asarray(simulate(MODEL, p, regs, t1=400, save_states=False).observable("bg"))
+    saveat = np.array([0.0, 7.0, 100.0, 400.0])
+    some = simulate(MODEL, p, regs, t1=400, saveat=saveat, save_states=False)
+    np.testing.assert_array_equal(np.asarray(some.observable("bg")), every[:, saveat.astype(int)])
+
+
 def test_batches_split_across_threads_match_one_thread(monkeypatch):
     from medtwin.simulate import _simulate
 
@@ -169,3 +195,45 @@ def test_rk4_rejects_bad_settings():
         RK4(0)
     with pytest.raises(ValueError, match="dose_substeps must be >= substeps"):
         RK4(substeps=4, dose_substeps=2)
+
+
+def test_only_the_observables_asked_for_are_saved():
+    p = np.asarray(load_virtual_patients(["adult#001", "child#002"]))
+    regs = [Regimen((meal(30, 40), bolus(30, 4.0))), Regimen((meal(50, 60),))]
+    saveat = np.arange(0.0, 121.0, 5.0)
+    full = simulate(MODEL, p, regs, t1=120, saveat=saveat, save_states=False)
+    bg = simulate(MODEL, p, regs, t1=120, saveat=saveat, save_states=False, observables=["bg"])
+    # what the run holds: members x saved times x the one observable, no states
+    assert bg.states is None and bg.observable_names == ("bg",)
+    assert bg.observables.shape == (2, saveat.size, 1)
+    assert full.observables.shape == (2, saveat.size, len(MODEL.observable_names))
+    np.testing.assert_array_equal(np.asarray(bg.observable("bg")), full.observable("bg"))
+    with pytest.raises(SimulationError, match=r"names 'glucose', which model .* Expected some"):
+        simulate(MODEL, p, regs, t1=120, observables=["glucose"])
+    with pytest.raises(SimulationError, match="each observable once"):
+        simulate(MODEL, p, regs, t1=120, observables=["bg", "bg"])
+
+
+def test_a_cohort_holds_the_inputs_of_one_chunk_at_a_time(monkeypatch):
+    # Each compiled call gets the per-minute inputs of its own chunk only (compiled from its
+    # members' regimens just before it runs), so the host's memory grows with the saved
+    # outputs, not with members x steps; the chunks' numbers are those of one call.
+    from medtwin.simulate import _simulate
+
+    p = np.asarray(load_virtual_patients())[np.arange(40) % 30]
+    regs = [Regimen((meal(20 + 3 * i, 30 + i), bolus(20 + 3 * i, 3.0))) for i in range(40)]
+    one = simulate(MODEL, p, regs, t1=180, saveat=np.arange(0.0, 181.0, 15.0), save_states=False)
+    widths = []
+    kernel = _simulate._kernel
+
+    def spy(model, solver, params, y0, keys, dose, *rest):
+        widths.append(dose.shape)
+        return kernel(model, solver, params, y0, keys, dose, *rest)
+
+    monkeypatch.setattr(_simulate, "CACHE_CHUNK", 16)
+    monkeypatch.setattr(_simulate, "_kernel", spy)
+    chunked = simulate(MODEL, p, regs, t1=180, saveat=np.arange(0.0, 181.0, 15.0),
+                       save_states=False)  # fmt: skip
+    assert len(widths) == 3 and all(s == (180, 2, 14) for s in widths)  # 3 x 14 >= 40 members
+    np.testing.assert_array_equal(np.asarray(chunked.observables), np.asarray(one.observables))
+    assert chunked.observables.shape == (40, 13, 3)
