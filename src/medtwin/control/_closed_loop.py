@@ -289,11 +289,6 @@ def _step(
 
     # 3. five minutes of the patient (eaten meals, rescue carbohydrate) and of the twin
     # (announced meals)
-    if spec.rescue is None:
-        rescue, last_rescue = jnp.zeros(n_p), state.last_rescue
-    else:
-        rescue = spec.rescue.due(cgm, t, state.last_rescue)
-        last_rescue = jnp.where(rescue > 0, t, state.last_rescue)
     first = (jnp.arange(sub) == 0).astype(jnp.float64)
     insulin = basal_cmd[:, None] / 60.0 + bolus_cmd[:, None] * first / dt  # (P, sub) U/min
     ic, ii = model.input_names.index("carbs"), model.input_names.index("insulin")
@@ -306,7 +301,11 @@ def _step(
         return jax.lax.dynamic_slice_in_dim(a, k * sub, sub, axis=1)
 
     eaten = slice_(inputs.eaten)
-    if spec.rescue is not None:
+    if spec.rescue is None:
+        rescue, last_rescue = jnp.zeros(n_p), state.last_rescue
+    else:
+        rescue = spec.rescue.due(cgm, t, state.last_rescue)
+        last_rescue = jnp.where(rescue > 0, t, state.last_rescue)
         eaten = eaten + rescue[:, None] / (sub * dt)  # g/min over the interval
     y = _advance(spec, inputs.truth, state.y, t, rates(eaten), bolus_cmd)
     twin = decision.twin

@@ -87,6 +87,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -101,6 +102,7 @@ __all__ = [
     "PID",
     "REFERENCE_TDI",
     "insulin_feedback",
+    "pid_command",
     "pid_terms",
     "total_daily_insulin",
 ]
@@ -166,6 +168,16 @@ def insulin_feedback(
     bolus = jnp.asarray(bolus_hist, jnp.float64)
     w_bolus, w_spread = ifb_response(every, net.shape[-1])
     return bolus @ jnp.asarray(w_bolus) + (net - bolus) @ jnp.asarray(w_spread)
+
+
+def pid_command(basal: Any, p: Any, i: Any, d: Any, *, feedback: float, ifb: Any) -> Any:
+    """The basal command (U/h) from the P, I and D terms: ``basal + P + I + D``, with insulin
+    feedback ``gamma = feedback > 0`` ``basal + (1 + gamma)(P + I + D) - gamma ifb`` (``ifb``:
+    :func:`insulin_feedback`; module docstring). Floats or arrays alike (the object API and
+    the traced loop policy)."""
+    if feedback:
+        return basal + (1.0 + feedback) * (p + i + d) - feedback * ifb
+    return basal + p + i + d
 
 
 def total_daily_insulin(basal: float) -> float:
@@ -309,12 +321,10 @@ class PID:
         bolus = 0.0
         if self.carb_ratio is not None:
             bolus = obs.meals_between(obs.time, obs.time + self.every) / self.carb_ratio
-        gamma = self.feedback
         reason = f"PID: P {p:+.2f}, I {i:+.2f}, D {d:+.2f} U/h on basal {self.basal:g} U/h"
-        if gamma:
+        ifb = 0.0
+        if self.feedback:
             ifb = self.insulin_feedback(obs)
-            basal = self.basal + (1.0 + gamma) * (p + i + d) - gamma * ifb
-            reason += f", insulin feedback {gamma:g} x {ifb:+.2f} U/h"
-        else:
-            basal = self.basal + p + i + d
+            reason += f", insulin feedback {self.feedback:g} x {ifb:+.2f} U/h"
+        basal = pid_command(self.basal, p, i, d, feedback=self.feedback, ifb=ifb)
         return clip_to_pump(Decision(basal, bolus, reason), obs.pump)

@@ -52,7 +52,7 @@ from ._basal_bolus import BasalBolus, basal_bolus_dose
 from ._loop_state import LoopDecision, LoopInputs, LoopObservation, LoopSpec, LoopState, TwinState
 from ._loop_twin import twin_assimilate, twin_init
 from ._mpc import MPC, choose_plan, mpc_scores, plan_sharing
-from ._pid import PID, insulin_feedback, pid_terms
+from ._pid import PID, insulin_feedback, pid_command, pid_terms
 from ._policy import insulin_remaining
 from ._safety import safety_flags
 
@@ -201,12 +201,10 @@ class PIDLoop(LoopPolicy):
             kd=self.kd, target=tpl.target, window=tpl.window, slope_window=tpl.slope_window,
             max_basal=spec.pump.max_basal,
         )  # fmt: skip
-        gamma = tpl.feedback
-        if gamma:  # ePID-IFB: the model-predicted insulin of the net insulin delivered
+        ifb: Array | float = 0.0  # ePID-IFB: model-predicted insulin of what was delivered
+        if tpl.feedback:
             ifb = insulin_feedback(state.net_hist, state.bolus_hist, every=spec.every)
-            basal = self.basal + (1.0 + gamma) * (p_ + i_ + d_) - gamma * ifb
-        else:
-            basal = self.basal + p_ + i_ + d_
+        basal = pid_command(self.basal, p_, i_, d_, feedback=tpl.feedback, ifb=ifb)
         meal_b, _ = basal_bolus_dose(
             obs.carbs, obs.cgm, obs.iob, self.carb_ratio, self.correction_factor, tpl.target,
             np.inf, False,
