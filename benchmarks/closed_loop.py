@@ -4,9 +4,9 @@ after the first compiled), and the compile time apart (first run minus second).
 
 The trial's own arms (``medtwin trial t1d-control --therapy-error 0.3 --seed 1``, built by
 ``medtwin.cli._control.t1d_control_trial``): for MPC 200-particle twins from the leave-one-out
-population prior, 32 particles resampled per decision, basal 0/1/2 x the usual rate per block,
-the patient's boluses (x 0.7 or 1) plus 0 or 60 % of an automatic correction (36 plans), the
-OpenAPS-style guard and fallback. The machine is shared: the load
+population prior, 32 particles resampled per decision, basal 0/1/2/3 x the usual rate per
+block, the patient's boluses (x 0.7 or 1; 32 plans) and the OpenAPS-style plan as anchor, the
+OpenAPS-style guard and fallback, logged rescue carbohydrate. The machine is shared: the load
 average is printed with each figure. ``--policy`` times another arm for comparison.
 
     python benchmarks/closed_loop.py [--patients 8] [--hours 12] [--policy mpc]

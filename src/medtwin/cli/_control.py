@@ -92,8 +92,8 @@ def t1d_control_trial(
     (:func:`~medtwin.control.therapy_with_error`; 0: the true settings). ``mpc_options``
     replace fields of the trial's MPC (e.g. ``{"switch_margin": 3.0}``). Every patient treats
     a low CGM reading (< 70 mg/dL) with ``rescue_grams`` of carbohydrate, again after 15 min
-    while it stays low, not announced (:class:`~medtwin.control.HypoTreatment`; 0: no
-    treatment)."""
+    while it stays low, not announced but logged: MPC's twin is told it
+    (:class:`~medtwin.control.HypoTreatment`; 0: no treatment)."""
     from ..control import (
         APS,
         MPC,
@@ -127,20 +127,21 @@ def t1d_control_trial(
         BasalBolus(float(b), float(c), float(f), correct_between_meals=False)
         for b, c, f in zip(basal, cr, cf, strict=True)
     ]
-    # hybrid closed loop: the patient's own boluses, which MPC may cut or raise by 30 % as its
-    # twin predicts; MPC sets the basal (0 to 3 x the usual rate per block), may add 60 %
-    # of an IOB-net correction between meals (as Control-IQ's automatic correction boluses),
-    # anchors on what the OpenAPS-style policy would do now and leaves that plan only for a
-    # risk lower by 1 with P(BG < 70) <= 2 % (the twin supervises the model-free loop); a
-    # model-free guard suspends its basal whenever the OpenAPS-style policy would, and that
-    # policy runs when the twin may not be trusted (screened on seed 2, not the trial seed)
+    # hybrid closed loop: the patient's own meal boluses, which MPC may cut by 30 % as its twin
+    # predicts but never raise (insulin beyond them goes through the basal, which the loop can
+    # take back; in seed-2 screens larger boluses and automatic corrections between meals
+    # brought lows 3-5 h later, past the horizon); MPC sets the basal (0 to 3 x the usual
+    # rate per block), anchors on what the OpenAPS-style policy would do now and leaves that
+    # plan only for a risk lower by 1 with P(BG < 70) <= 2 % (the twin supervises the
+    # model-free loop); a model-free guard suspends its basal whenever the OpenAPS-style policy
+    # would, and that policy runs when the twin may not be trusted (screened on seeds 2 and 3,
+    # not the trial seed)
     mpc_kw: dict[str, Any] = {
         "particles": mpc_particles,
         "announce": announce,
         "bolus_reference": "basal-bolus",
-        "bolus_levels": (0.7, 1.0, 1.3),
+        "bolus_levels": (0.7, 1.0),
         "basal_levels": (0.0, 1.0, 2.0, 3.0),
-        "correction_levels": (0.0, 0.6),
         "switch_margin": 1.0,
         "p_hypo_max": 0.02,
         "fallback_to": "aps",
@@ -162,7 +163,9 @@ def t1d_control_trial(
     # each twin starts from the population of the OTHER virtual patients (leave-one-out) and
     # learns the loop's free parameters (T1D_LOOP_FREE: kabs is not drifted)
     priors = [t1d_population_prior(T1D_LOOP_FREE, exclude=(n,)) for n in names]
-    rescue = HypoTreatment(grams=rescue_grams) if rescue_grams > 0 else None
+    # the patients log their treatments (a trial's hypoglycaemia log), so MPC's twin is told
+    # them as it is told the announced meals; no policy doses for them
+    rescue = HypoTreatment(grams=rescue_grams, logged=True) if rescue_grams > 0 else None
     loop = ClosedLoop(model, priors, method=T1D_CGM_FILTER, particles=particles, rescue=rescue)
     return T1DControlTrial(list(names), truth, scenario, loop, make)
 
@@ -249,7 +252,8 @@ def _t1d_control(
         float,
         typer.Option(
             help="Grams of carbohydrate every patient eats at a CGM reading < 70 mg/dL (again "
-            "after 15 min while low; not announced to the policy); 0: no hypo treatment."
+            "after 15 min while low; no policy doses for it, MPC's twin is told it); 0: no "
+            "hypo treatment."
         ),
     ] = 15.0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,

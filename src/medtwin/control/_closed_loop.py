@@ -12,9 +12,10 @@ Every ``every`` (5) min, for all patients at once (``vmap``; no Python loop over
    with the particle filter's own steps and keys, ``_loop_twin.py``), and the pump quantises
    and caps the command;
 3. the true patient eats the meals it eats, and its rescue carbohydrate when the reading is
-   low (:class:`~medtwin.control.HypoTreatment`, if the loop has one; not announced); the twin
-   is told the announced meals (at their start, with the announced carbohydrate) and the
-   insulin the pump delivered; both advance 5 min.
+   low (:class:`~medtwin.control.HypoTreatment`, if the loop has one; never announced); the
+   twin is told the announced meals (at their start, with the announced carbohydrate), the
+   rescue carbohydrate if the patient logs it, and the insulin the pump delivered; both
+   advance 5 min.
 
 The loop's state between steps is a :class:`~medtwin.control._loop_state.LoopState`; the step
 is compiled by ``jax.jit`` (``equinox.filter_jit``) with the loop's configuration and the
@@ -301,16 +302,19 @@ def _step(
         return jax.lax.dynamic_slice_in_dim(a, k * sub, sub, axis=1)
 
     eaten = slice_(inputs.eaten)
+    told = slice_(inputs.told)
     if spec.rescue is None:
         rescue, last_rescue = jnp.zeros(n_p), state.last_rescue
     else:
         rescue = spec.rescue.due(cgm, t, state.last_rescue)
         last_rescue = jnp.where(rescue > 0, t, state.last_rescue)
         eaten = eaten + rescue[:, None] / (sub * dt)  # g/min over the interval
+        if spec.rescue.logged:
+            told = told + rescue[:, None] / (sub * dt)
     y = _advance(spec, inputs.truth, state.y, t, rates(eaten), bolus_cmd)
     twin = decision.twin
     if twin is not None:
-        r_twin = rates(slice_(inputs.told))
+        r_twin = rates(told)
         states = _advance(spec, twin.params, twin.states, t, r_twin, bolus_cmd)
         twin = eqx.tree_at(lambda tw: tw.states, twin, states)
     net = bolus_cmd + (basal_cmd - policy.basal) * spec.every / 60.0  # U above basal

@@ -7,11 +7,14 @@ Association's Standards of Care. Clinical closed-loop trials treat hypoglycaemia
 protocol in every arm; the in-silico trial does the same, so a policy is judged with the
 patient's own safety net and a simulated patient cannot stay hypoglycaemic for days.
 
-The treatment is eaten, not announced: the policy is not told (a real patient rarely enters
-a hypo treatment into the pump) and sees it only through the CGM. It is eaten within the
-decision interval at which the low reading comes.
+The treatment is eaten within the decision interval at which the low reading comes. It is
+never announced: no policy doses for it. With ``logged`` the patient records it (a trial's
+hypoglycaemia log, a Nightscout "Carb Correction" entry) and a twin is told it as it is told
+the announced meals, so the twin does not read the rise that follows as a change of the
+patient's physiology; without, every policy sees it only through the CGM.
 
-Parameters (defaults): ``threshold`` 70 mg/dL (CGM), ``grams`` 15 g, ``recheck`` 15 min.
+Parameters (defaults): ``threshold`` 70 mg/dL (CGM), ``grams`` 15 g, ``recheck`` 15 min,
+``logged`` False.
 
 Units: mg/dL, g, min.
 
@@ -39,11 +42,13 @@ __all__ = ["HypoTreatment"]
 @dataclass(frozen=True)
 class HypoTreatment:
     """Rescue carbohydrate (module docstring): ``grams`` (g) at a CGM reading below
-    ``threshold`` (mg/dL), again after ``recheck`` (min) while the reading stays low."""
+    ``threshold`` (mg/dL), again after ``recheck`` (min) while the reading stays low;
+    ``logged``: a twin is told it."""
 
     threshold: float = 70.0
     grams: float = 15.0
     recheck: float = 15.0
+    logged: bool = False
 
     def __post_init__(self) -> None:
         bad = [
@@ -57,6 +62,11 @@ class HypoTreatment:
             raise ModelError(
                 "HypoTreatment needs a threshold (mg/dL), grams (g) and a recheck interval "
                 f"(min), each a finite number > 0. Got {', '.join(bad)}."
+            )
+        if not isinstance(self.logged, bool):
+            raise ModelError(
+                "HypoTreatment logged must be True (a twin is told the treatment) or False. "
+                f"Got {self.logged!r}."
             )
 
     def due(

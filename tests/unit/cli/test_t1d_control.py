@@ -62,7 +62,8 @@ def test_all_four_policies_run_with_erroneous_settings(run_main, tmp_path):
 
 def _today(names, pols, *, days, seed, particles, mpc_particles):
     """The trial's bb and MPC arms built as before therapy errors existed: the true basal and
-    simglucose's carb ratio and correction factor (and the 15-15 rule's rescue carbohydrate)."""
+    simglucose's carb ratio and correction factor (and the 15-15 rule's rescue carbohydrate,
+    logged)."""
     model = UVAPadova()
     truth = np.asarray(load_virtual_patients(names))
     basal = np.array([model.steady_state_basal(p) for p in truth]) * 60
@@ -70,13 +71,13 @@ def _today(names, pols, *, days, seed, particles, mpc_particles):
     bbs = [BasalBolus(float(b), t.carb_ratio, t.correction_factor, correct_between_meals=False)
            for b, t in zip(basal, ther, strict=True)]  # fmt: skip
     mpcs = [MPC(b, particles=mpc_particles, announce=True, bolus_reference="basal-bolus",
-                bolus_levels=(0.7, 1.0, 1.3), basal_levels=(0.0, 1.0, 2.0, 3.0),
-                correction_levels=(0.0, 0.6), switch_margin=1.0, p_hypo_max=0.02,
+                bolus_levels=(0.7, 1.0), basal_levels=(0.0, 1.0, 2.0, 3.0),
+                switch_margin=1.0, p_hypo_max=0.02,
                 fallback_to="aps", low_guard=True, anchor_plan="aps") for b in bbs]  # fmt: skip
     scenario = random_meals(len(names), 1, seed=seed, announce=True)
     priors = [t1d_population_prior(T1D_LOOP_FREE, exclude=(n,)) for n in names]
     loop = ClosedLoop(model, priors, method=T1D_CGM_FILTER, particles=particles,
-                      rescue=HypoTreatment())  # fmt: skip
+                      rescue=HypoTreatment(logged=True))  # fmt: skip
     return {
         pol: loop.run(arm, truth, scenario, days=days, key=jax.random.key(seed)).metrics()
         for pol, arm in (("bb", bbs), ("mpc", mpcs))

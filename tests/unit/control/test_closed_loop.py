@@ -352,8 +352,41 @@ def test_a_low_is_treated_with_rescue_carbohydrate_by_the_15_15_rule():
         assert np.all(on.metrics()[key_] < off.metrics()[key_])
 
 
+def test_a_logged_treatment_is_told_to_the_twin():
+    # an MPC that never trusts its twin doses as basal-bolus (here a meal bolus three times too
+    # large, so the patients go low within the hour and are treated) while its twin follows
+    # the patient; logged or not, the patients live the same, but only the logged run's twin
+    # has the treatment's carbohydrate in its gut on top of the meal's
+    truth = TRUTH[:2]
+    bbs = [replace(b, carb_ratio=b.carb_ratio / 3) for b in BBS[:2]]
+    sc = scenario([[10]] * 2, [[40]] * 2, [[40]] * 2)
+    never = SafetyLimits(cgm_range=(0.0, 1.0))
+    pols = [MPC(b, particles=4, limits=never) for b in bbs]
+    runs = {}
+    for logged in (False, True):
+        loop = ClosedLoop(
+            MODEL, PRIORS[:2], method=T1D_FILTER, particles=8,
+            rescue=HypoTreatment(logged=logged),
+        )  # fmt: skip
+        runs[logged] = loop.run(pols, truth, sc, days=3 / 24, key=KEY)
+    off, on = runs[False], runs[True]
+    np.testing.assert_array_equal(on.bg, off.bg)
+    np.testing.assert_array_equal(on.rescue, off.rescue)
+    gut = [MODEL.state_names.index(n) for n in ("Qsto1", "Qsto2", "Qgut")]
+    carbs_on = on.twin["states"][:, :, gut].sum(-1)  # (patients, particles) mg
+    carbs_off = off.twin["states"][:, :, gut].sum(-1)
+    recent = on.rescue[:, -12:].sum(1) >= 15.0  # treated within the last hour
+    never = on.rescue.sum(1) == 0
+    assert recent.any()
+    assert np.all(carbs_on[recent] - carbs_off[recent] > 1000.0)  # g in the last hour, in mg
+    for key in ("states", "params", "lw"):  # an untreated patient's twin is the same
+        np.testing.assert_array_equal(on.twin[key][never], off.twin[key][never])
+
+
 def test_a_hypo_treatment_is_checked():
     with pytest.raises(ModelError, match=r"HypoTreatment needs .*grams=0"):
         HypoTreatment(grams=0)
     with pytest.raises(ModelError, match="threshold=nan"):
         HypoTreatment(threshold=float("nan"))
+    with pytest.raises(ModelError, match="logged must be True"):
+        HypoTreatment(logged=1)  # type: ignore[arg-type]

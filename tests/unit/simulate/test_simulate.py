@@ -152,8 +152,8 @@ def test_a_members_numbers_do_not_depend_on_its_batch():
 def test_a_members_numbers_do_not_depend_on_the_way_its_regimen_is_passed():
     # One compiled step whatever the batch shares or doses: a member alone, its regimen shared
     # (one Regimen) or its own (a list of one), equals itself in a batch whose other member
-    # refines while it takes plain steps (a bolus that drives child#003 below 0 mg/dL, a meal
-    # later).
+    # refines while it takes plain steps (a bolus that drives child#003 below 0 mg/dL and
+    # back, a meal later).
     p = np.asarray(load_virtual_patients(["child#003", "adult#001"]))
     regs = [Regimen((bolus(0, 30.0),)), Regimen((meal(120, 70), bolus(120, 5.0)))]
     batch = simulate(MODEL, p, regs, t1=300, save_states=False)

@@ -10,7 +10,11 @@ seen by a CGM. The equations and the meal-memory rule follow simglucose's ``T1DP
 * The gastric emptying rate ``kgut`` depends on ``Dbar``, the amount of the current meal:
   the stomach content when eating started (``Qsto0``) plus what has been eaten since. Both are
   kept as *memory* states updated at the start of every 1-minute input step (``on_step``).
-* Glucose, insulin and subcutaneous compartments are frozen at zero rather than going negative.
+* Glucose, insulin and subcutaneous compartments do not fall below zero: a compartment a step
+  took below zero stops falling but rises again when its inflow returns. This departs from
+  simglucose, which freezes such a compartment for good (its derivative is zero whenever it is
+  negative), so there a patient driven below 0 mg/dL stays there; the two agree wherever every
+  compartment stays >= 0.
 
 States (t in min)::
 
@@ -155,7 +159,7 @@ class UVAPadova(AbstractODEModel):
         dGs = -p.ksc * Gs + p.ksc * Gp
 
         def nonneg(x: Array, dx: Array) -> Array:
-            return jnp.where(x >= 0, dx, 0.0)
+            return jnp.where((x < 0) & (dx < 0), 0.0, dx)
 
         z = jnp.zeros_like(Gp)
         return jnp.stack(
