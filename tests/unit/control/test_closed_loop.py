@@ -352,6 +352,8 @@ def test_a_low_is_treated_with_rescue_carbohydrate_by_the_15_15_rule():
         assert np.all(on.metrics()[key_] < off.metrics()[key_])
 
 
+# slow (about 1.5 min on 2 cores: two compilations of the MPC loop, logged and not)
+@pytest.mark.slow
 def test_a_logged_treatment_is_told_to_the_twin():
     # an MPC that never trusts its twin doses as basal-bolus (here a meal bolus three times too
     # large, so the patients go low within the hour and are treated) while its twin follows
