@@ -308,9 +308,10 @@ def _step(
     else:
         rescue = spec.rescue.due(cgm, t, state.last_rescue)
         last_rescue = jnp.where(rescue > 0, t, state.last_rescue)
-        eaten = eaten + rescue[:, None] / (sub * dt)  # g/min over the interval
+        rescue_rate = rescue[:, None] / (sub * dt)  # g/min over the interval
+        eaten = eaten + rescue_rate
         if spec.rescue.logged:
-            told = told + rescue[:, None] / (sub * dt)
+            told = told + rescue_rate
     y = _advance(spec, inputs.truth, state.y, t, rates(eaten), bolus_cmd)
     twin = decision.twin
     if twin is not None:

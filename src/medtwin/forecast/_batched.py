@@ -77,23 +77,22 @@ def _kernel(model, solver, keys, params, states, lw, t0, dose, override, refine,
         observe = _members_last(model.observe, (None, -1, -1))
 
         def step(carry, k):
-            y, ok, finite = carry
+            y, ok = carry
             t = t0 + k * dt
             u = applied_inputs(override[k][:, None], dose[k][:, None], base)
 
             ref = None if solver is None else refine[k]  # (a stepped model: no flags)
             y_new, ok_k = _kernel_step(model, solver, t, y, u, p_m, dt, None, ref,
                                        refine_any[k], ())[:2]  # fmt: skip
-            return (y_new, ok & ok_k, finite & jnp.all(jnp.isfinite(y_new), axis=0)), None
+            return (y_new, ok & ok_k), None
 
         def segment(carry, ks):
             carry, _ = jax.lax.scan(step, carry, ks)
-            y, ok, _ = carry
+            y, ok = carry
             return carry, jnp.where(ok, observe(t0, y, p_m), jnp.nan)
 
         ks = jnp.arange(n_seg * stride).reshape(n_seg, stride)
-        n = y_all.shape[0]
-        _, outs = jax.lax.scan(segment, (y_all.T, jnp.ones(n, bool), jnp.ones(n, bool)), ks)
+        _, outs = jax.lax.scan(segment, (y_all.T, jnp.ones(y_all.shape[0], bool)), ks)
         return jnp.moveaxis(outs, -1, 0)  # [particles, saves, observables]
 
     outs = jax.vmap(patient)(params, y0, t0, dose, override, refine)

@@ -203,12 +203,6 @@ def _initial_carry(solver: Solver | None) -> Any:
     return () if solver is None else solver.initial_carry()
 
 
-def _advance_one(model, solver, t, y, u, params, dt, key, refine, refine_any):
-    """One input step of one member, the solver starting afresh: ``(y_next, ok, finite)``."""
-    return _advance_carried(model, solver, t, y, u, params, dt, key, refine, refine_any,
-                            _initial_carry(solver))[:3]  # fmt: skip
-
-
 def _members_last(fn, in_axes):
     """``fn`` of one member vmapped over the members on the LAST axis of each batched argument
     and result (structure of arrays: a state component of all members is one contiguous
@@ -445,7 +439,7 @@ def integrate_rates(
                 f"integrate_rates(members_last=True) needs an ODE model; {model.name!r} has its "
                 "own step. Call it per member (vmap) instead."
             )
-        advance, observe = _advance_members_last, jax.vmap(model.observe, (None, -1, -1), -1)
+        advance, observe = _advance_members_last, _members_last(model.observe, (None, -1, -1))
         size = y.shape[-1]
         ok0 = jnp.ones(size, bool)
         carry0 = jax.tree.map(lambda c: jnp.broadcast_to(c, (size, *jnp.shape(c))), carry0)
