@@ -56,8 +56,10 @@ typecheck: $(DEV_STAMP)
 docs: $(DEV_STAMP)
 	$(BIN)/mkdocs build --strict
 
+# The 20 slowest test phases are listed at the end (the default run should stay near 15 min on
+# 2 cores; a test much longer than its neighbours is a candidate for `slow`).
 test: lint docs system-deps
-	$(BIN)/python -m pytest -m "not slow" -q -n 2
+	$(BIN)/python -m pytest -m "not slow" -q -n 2 --durations=20
 
 test-all: lint docs system-deps
 	$(BIN)/python -m pytest -q -n 2

@@ -40,6 +40,17 @@ MAX_RESCUE_GRAMS = 60.0  # g of rescue carbohydrate per treatment (the rule give
 console = Console(width=150)
 
 
+def _from_zero(value: Any, option: str, high: float, what: str, zero: str, hint: str) -> float:
+    """``value`` of ``option`` (``what``) as a float in [0, ``high``], else a one-line error
+    that says what 0 means (``zero``) and what is usual (``hint``)."""
+    v = finite(value, option, "a trial")
+    if not 0.0 <= v <= high:
+        raise DataError(
+            f"{option} is {what}, between 0 ({zero}) and {high:g} ({hint}). Got {value!r}."
+        )
+    return v
+
+
 def _patients(spec: str) -> list[str]:
     from ..data import VIRTUAL_PATIENTS
 
@@ -265,22 +276,14 @@ def _t1d_control(
     try:
         pols = [p.strip() for p in policies.split(",") if p.strip()]
         _check_policies(pols)
-        error = finite(therapy_error, "--therapy-error", "a trial")
-        if not 0.0 <= error <= MAX_THERAPY_ERROR:
-            raise DataError(
-                f"--therapy-error is the sd of the log of each therapy setting, between 0 (the "
-                f"true settings) and {MAX_THERAPY_ERROR:g} (0.25-0.3: clinician-set settings). "
-                f"Got {therapy_error!r}."
-            )
+        error = _from_zero(therapy_error, "--therapy-error", MAX_THERAPY_ERROR,
+                           "the sd of the log of each therapy setting", "the true settings",
+                           "0.25-0.3: clinician-set settings")  # fmt: skip
         if not days > 0:
             raise DataError(f"--days must be > 0. Got {days!r}.")
-        grams = finite(rescue_carbs, "--rescue-carbs", "a trial")
-        if not 0.0 <= grams <= MAX_RESCUE_GRAMS:
-            raise DataError(
-                f"--rescue-carbs is the grams of carbohydrate per hypo treatment, between 0 "
-                f"(none) and {MAX_RESCUE_GRAMS:g} (the 15-15 rule gives 15-20). Got "
-                f"{rescue_carbs!r}."
-            )
+        grams = _from_zero(rescue_carbs, "--rescue-carbs", MAX_RESCUE_GRAMS,
+                           "the grams of carbohydrate per hypo treatment", "none",
+                           "the 15-15 rule gives 15-20")  # fmt: skip
         limit(SIMULATION_SPAN, days, "--days", "d")
         limit(SEED, seed, "--seed")
         limit(UNSTORED_PARTICLES, particles, "--particles")
