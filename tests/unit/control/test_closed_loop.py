@@ -378,11 +378,11 @@ def test_a_logged_treatment_is_told_to_the_twin():
     carbs_on = on.twin["states"][:, :, gut].sum(-1)  # (patients, particles) mg
     carbs_off = off.twin["states"][:, :, gut].sum(-1)
     recent = on.rescue[:, -12:].sum(1) >= 15.0  # treated within the last hour
-    never = on.rescue.sum(1) == 0
+    untreated = on.rescue.sum(1) == 0
     assert recent.any()
     assert np.all(carbs_on[recent] - carbs_off[recent] > 1000.0)  # g in the last hour, in mg
     for key in ("states", "params", "lw"):  # an untreated patient's twin is the same
-        np.testing.assert_array_equal(on.twin[key][never], off.twin[key][never])
+        np.testing.assert_array_equal(on.twin[key][untreated], off.twin[key][untreated])
 
 
 def test_a_hypo_treatment_is_checked():
