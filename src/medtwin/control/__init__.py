@@ -6,6 +6,7 @@ LDL twin."""
 
 from ._aps import APS as APS
 from ._aps import aps_temp_basal as aps_temp_basal
+from ._aps import max_iob_rate as max_iob_rate
 from ._basal_bolus import BasalBolus as BasalBolus
 from ._basal_bolus import basal_bolus_dose as basal_bolus_dose
 from ._closed_loop import ClosedLoop as ClosedLoop
@@ -75,6 +76,7 @@ __all__ = [
     "insulin_remaining",
     "kovatchev_risk",
     "lipid_target",
+    "max_iob_rate",
     "mpc_scores",
     "pid_terms",
     "random_meals",

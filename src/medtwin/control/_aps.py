@@ -33,11 +33,15 @@ Every ``every`` (5) min, with the patient's (possibly wrong) therapy settings --
    maximum, never below 0; **suspended** (0 U/h) when the predicted minimum falls below the
    safety threshold ``target - (target - 40)/2`` (oref0's threshold of ``min_bg``; 77.5 mg/dL
    at the default target 115 mg/dL, the ``min_bg`` of the documentation's example profile).
+7. **Maximum IOB** (oref0's ``max_iob``, optional): the insulin the loop itself has added above
+   the schedule (net temp-basal insulin on board, boluses not counted) may not exceed
+   ``max_iob`` hours of the scheduled basal -- the documentation's rule of thumb is at most 3 x
+   the highest basal rate. A temp basal gives at most the headroom left, over its ``duration``;
+   with none left it is the scheduled rate. Low temps and suspends are never limited.
 
 A flat basal schedule (the virtual patients') makes the highest and the current basal the same,
-so the cap is 3 x basal. Not modelled: oref0's ``max_iob``, autosens, super-micro-boluses and
-the unannounced-meal and carb-impact predictions; Loop's momentum and integral retrospective
-correction.
+so the cap is 3 x basal. Not modelled: autosens, super-micro-boluses and the unannounced-meal
+and carb-impact predictions; Loop's momentum and integral retrospective correction.
 
 Units: min, mg/dL, g, U/h, U.
 
@@ -50,6 +54,8 @@ basal to correct the eventual BG).
 OpenAPS documentation. Understanding your preferences and safety settings.
 https://openaps.readthedocs.io/en/latest/docs/While%20You%20Wait%20For%20Gear/preferences-and-safety-settings.html
 (the lowest of the pump's max basal, 3 x max daily basal and 4 x current basal caps a temp).
+(``max_iob``: the most basal or SMB-correction insulin the loop may build up to treat a
+glucose above target; a rule of thumb of at most 3 x the highest basal rate).
 OpenAPS documentation. Going beyond low glucose suspend mode.
 http://openaps.readthedocs.io/en/latest/docs/walkthrough/phase-3/beyond-low-glucose-suspend.html
 Packer R. Loop's temp basal logic, 2019, a wiki page of a fork of LoopKit/Loop (suspend when
@@ -71,7 +77,7 @@ from ..errors import ModelError
 from ._basal_bolus import BasalBolus
 from ._policy import insulin_remaining
 
-__all__ = ["APS", "aps_temp_basal", "carbs_on_board", "net_iob_path"]
+__all__ = ["APS", "aps_temp_basal", "carbs_on_board", "max_iob_rate", "net_iob_path"]
 
 PerPatient = Float[ArrayLike, "*batch"]
 
@@ -83,7 +89,9 @@ class APS:
     settings, its rules the bolus calculator's); ``target`` (mg/dL); ``duration`` of a temp
     basal (min); ``max_daily_multiple`` and ``current_multiple`` the safety multipliers;
     ``dia`` and ``peak`` the insulin action curve (min); ``absorption`` (min) of announced
-    carbs; ``deviation`` whether the eventual glucose adds it; ``every`` (min)."""
+    carbs; ``deviation`` whether the eventual glucose adds it; ``every`` (min); ``max_iob``
+    the net temp-basal insulin on board the loop may build up, in hours of the scheduled basal
+    (oref0's ``max_iob`` / basal; None: no limit)."""
 
     calculator: BasalBolus
     target: float = 115.0
@@ -95,11 +103,18 @@ class APS:
     absorption: float = 180.0
     deviation: bool = True
     every: float = 5.0
+    max_iob: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("duration", "max_daily_multiple", "current_multiple", "absorption"):
             if not getattr(self, name) > 0:
                 raise ModelError(f"APS needs {name} > 0. Got {getattr(self, name)!r}.")
+        if self.max_iob is not None and not (math.isfinite(self.max_iob) and self.max_iob >= 0):
+            raise ModelError(
+                "APS max_iob is the net temp-basal insulin on board the loop may add, in hours "
+                "of the scheduled basal (>= 0; oref0's documentation suggests at most 3), or "
+                f"None for no limit. Got {self.max_iob!r}."
+            )
         if not 40.0 < self.target < 400.0:
             raise ModelError(f"APS needs a target between 40 and 400 mg/dL. Got {self.target!r}.")
         if not (0 < 2 * self.peak < self.dia <= 360.0) or self.dia % self.every:
@@ -136,6 +151,28 @@ def net_iob_path(
     now = insulin_remaining(times, dia=dia, peak=peak)
     net = jnp.asarray(net_hist, jnp.float64)
     return net @ jnp.asarray(w) + jnp.asarray(bolus_now, jnp.float64)[..., None] * now
+
+
+def max_iob_rate(
+    net_hist: Float[ArrayLike, "*batch l"],
+    bolus_hist: Float[ArrayLike, "*batch l"],
+    basal: PerPatient,
+    *,
+    max_iob: float,
+    duration: float,
+    every: float,
+    dia: float,
+    peak: float,
+) -> Float[Array, "*batch"]:
+    """The highest temp basal (U/h) that keeps the loop's own insulin on board within
+    ``max_iob`` hours of the scheduled ``basal`` (module docstring, step 7; traceable): the
+    scheduled rate plus the headroom left, ``max_iob basal`` less the net temp-basal insulin
+    still on board (``net_hist`` less the boluses ``bolus_hist``, both latest first as in
+    :func:`net_iob_path`), given over ``duration`` min; the scheduled rate when none is left."""
+    net = jnp.asarray(net_hist, jnp.float64) - jnp.asarray(bolus_hist, jnp.float64)
+    on_board = net_iob_path(net, 0.0, np.zeros(1), every=every, dia=dia, peak=peak)[..., 0]
+    basal = jnp.asarray(basal, jnp.float64)
+    return basal + jnp.maximum(max_iob * basal - on_board, 0.0) / (duration / 60.0)
 
 
 def carbs_on_board(

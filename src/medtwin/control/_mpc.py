@@ -14,7 +14,9 @@ At each decision (every ``every`` = 5 min) the controller
    hybrid closed loop does), optionally plus a multiple ``correction_levels`` of an automatic
    correction bolus (with ``"basal-bolus"``: the correction net of insulin on board that the
    patient's rules would not give now, i.e. between meals; Control-IQ offers 60 % of it,
-   Brown et al. 2019), every plan quantised to the pump's increments and limits first;
+   Brown et al. 2019), every plan quantised to the pump's increments and limits first; with
+   ``max_iob`` the first block's basal is capped as OpenAPS caps a temp basal (the loop's own
+   net insulin on board at most ``max_iob`` hours of basal, :func:`~medtwin.control.APS`);
 3. simulates every (resampled) particle under every plan in ONE vmapped
    :func:`~medtwin.simulate.simulate` call (particles x plans members; the announced meals
    enter each plan's regimen when ``announce``);
@@ -59,6 +61,7 @@ from jaxtyping import Array, ArrayLike, Float
 from ..assimilate._filters import systematic_resample
 from ..errors import ModelError
 from ..simulate import RK4, Regimen, Solver, integrate_rates, meal
+from ._aps import APS, max_iob_rate
 from ._basal_bolus import BasalBolus, basal_bolus_dose
 from ._policy import Decision, PolicyInput, clip_to_pump, insulin_remaining
 from ._safety import SafetyLimits, safety_check
@@ -263,7 +266,10 @@ class MPC:
     the usual basal after, its bolus), scored as one more candidate: the twin supervises the
     model-free loop and overrides it only where it foresees a clear gain. ``fallback_to="aps"``,
     ``low_guard`` and ``anchor_plan="aps"`` need the closed loop's histories
-    (:class:`ClosedLoop`), not :meth:`decide`."""
+    (:class:`ClosedLoop`), not :meth:`decide`. ``max_iob`` (hours of basal; None: no limit)
+    caps the first block's basal so that the net temp-basal insulin on board stays within it,
+    the safety setting of OpenAPS (:class:`~medtwin.control.APS` ``max_iob``), and is passed
+    to the OpenAPS-style policy MPC anchors on and falls back to."""
 
     fallback: BasalBolus
     horizon: float = 120.0
@@ -285,8 +291,10 @@ class MPC:
     fallback_to: str = "basal-bolus"
     low_guard: bool = False
     anchor_plan: str = "therapy"
+    max_iob: float | None = None
 
     def __post_init__(self) -> None:
+        self.aps()  # checks max_iob
         if self.anchor_plan not in ("therapy", "aps"):
             raise ModelError(
                 "MPC anchor_plan must be 'therapy' (the patient's usual basal and bolus) or "
@@ -342,6 +350,22 @@ class MPC:
             np.array([r[2] for r in rows], np.float64),
         )
 
+    def aps(self) -> APS:
+        """The OpenAPS-style policy on the same settings (and ``max_iob``): the anchor of
+        ``anchor_plan="aps"``, the fallback of ``fallback_to="aps"``, the ``low_guard``."""
+        return APS(self.fallback, max_iob=self.max_iob)
+
+    def first_block_cap(self, net_hist, bolus_hist, basal_rate, *, every: float) -> Array:
+        """The highest first-block basal (U/h) within ``max_iob`` (inf without it), from the
+        insulin delivered per decision interval (latest first, :func:`max_iob_rate`)."""
+        if self.max_iob is None:
+            return jnp.full(jnp.shape(basal_rate), jnp.inf)
+        aps = self.aps()
+        return max_iob_rate(
+            net_hist, bolus_hist, basal_rate, max_iob=self.max_iob, duration=self.blocks[0],
+            every=every, dia=aps.dia, peak=aps.peak,
+        )  # fmt: skip
+
     @property
     def uses_aps(self) -> bool:
         """Whether a decision needs the OpenAPS-style policy (``fallback_to="aps"``,
@@ -385,14 +409,16 @@ class MPC:
         ref = carbs / carb_ratio + jnp.maximum((cgm - bb.target) / correction_factor, 0.0)
         return ref, jnp.zeros_like(ref)
 
-    def grid_for(self, basal_rate, ref, pump, correction=0.0) -> Array:
+    def grid_for(self, basal_rate, ref, pump, correction=0.0, cap=jnp.inf) -> Array:
         """Candidate plans (C, n_blocks + 1) for a patient's ``basal_rate`` (U/h), reference
         bolus ``ref`` and automatic ``correction`` (U) (traceable): basal levels x the basal
-        rate, bolus levels x the reference + correction levels x the correction, quantised by
-        the pump."""
+        rate (the first block's at most ``cap`` U/h, :meth:`first_block_cap`), bolus levels x
+        the reference + correction levels x the correction, quantised by the pump."""
         lv, bl, cl = self.levels()
         bolus = pump.deliver_bolus(bl * ref + cl * correction)
-        return jnp.concatenate([pump.deliver_basal(lv * basal_rate), bolus[:, None]], axis=1)
+        rates = lv * basal_rate
+        rates = jnp.concatenate([jnp.minimum(rates[:, :1], cap), rates[:, 1:]], axis=1)
+        return jnp.concatenate([pump.deliver_basal(rates), bolus[:, None]], axis=1)
 
     def candidates(self, obs: PolicyInput) -> np.ndarray:
         """The candidate plans (C, n_blocks + 1), quantised by the pump. C is the same at every
@@ -400,7 +426,17 @@ class MPC:
         carbs = obs.meals_between(obs.time, obs.time + self.every) if self.announce else 0.0
         bb = self.fallback
         ref, corr = self.reference(carbs, obs.cgm, obs.iob, bb.carb_ratio, bb.correction_factor)
-        return np.asarray(self.grid_for(bb.basal, ref, obs.pump, corr))
+        cap: Array | float = jnp.inf
+        if self.max_iob is not None:
+            if len(obs.net_hist) != len(obs.bolus_hist):
+                raise ModelError(
+                    "MPC max_iob needs as many net insulin as bolus entries in PolicyInput "
+                    f"(net_hist, bolus_hist). Got {len(obs.net_hist)} and {len(obs.bolus_hist)}."
+                )
+            net = np.asarray(obs.net_hist or (0.0,), np.float64)
+            bolus = np.asarray(obs.bolus_hist or (0.0,), np.float64)
+            cap = self.first_block_cap(net, bolus, bb.basal, every=self.every)
+        return np.asarray(self.grid_for(bb.basal, ref, obs.pump, corr, cap))
 
     def terminal_drop(self, plans, basal_rate, correction_factor, past_iob, dt: float) -> Array:
         """Glucose drop (mg/dL) beyond the horizon from each plan's net insulin (above the

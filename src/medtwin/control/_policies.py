@@ -45,6 +45,7 @@ from ._aps import (
     carb_lookback,
     carbs_on_board,
     expected_delta,
+    max_iob_rate,
     net_iob_path,
     observed_delta,
 )
@@ -254,6 +255,11 @@ class APSLoop(LoopPolicy):
             jnp.minimum(aps.max_daily_multiple, aps.current_multiple) * self.basal,
             spec.pump.max_basal,
         )  # a flat schedule: the highest scheduled basal is the current one
+        if aps.max_iob is not None:
+            cap = jnp.minimum(cap, max_iob_rate(
+                state.net_hist, state.bolus_hist, self.basal, max_iob=aps.max_iob,
+                duration=aps.duration, **curve,
+            ))  # fmt: skip
         rate, _, _ = aps_temp_basal(
             obs.cgm, iob, cob, dev, self.basal, self.carb_ratio, self.correction_factor,
             times=times, target=aps.target, threshold=aps.threshold, duration=aps.duration,
@@ -286,7 +292,7 @@ class MPCLoop(LoopPolicy):
     def _aps(self) -> APSLoop:
         """The OpenAPS-style policy on the same settings: the fallback of ``fallback_to="aps"``."""
         return APSLoop(self.basal, self.carb_ratio, self.correction_factor,
-                       APS(self.template.fallback))  # fmt: skip
+                       self.template.aps())  # fmt: skip
 
     def init_twin(self, loop: ClosedLoop, n_patients: int, key: PRNGKeyArray) -> TwinState:
         return twin_init(loop.model, loop.prior, loop.particles, n_patients, key)
@@ -302,7 +308,9 @@ class MPCLoop(LoopPolicy):
         else:
             meal_b, corr_b = self._bb_dose(obs, self.template.fallback)
             safe_basal, safe_bolus = self.basal, meal_b + corr_b
-        basal_mpc, bolus_mpc = self._plan(spec, twin, state.net_hist, inputs, obs, aps)
+        basal_mpc, bolus_mpc = self._plan(
+            spec, twin, state.net_hist, state.bolus_hist, inputs, obs, aps
+        )
         if aps is not None and self.template.low_guard:
             basal_mpc = jnp.where(aps.basal == 0.0, 0.0, basal_mpc)
         use = fallback == 0
@@ -310,7 +318,9 @@ class MPCLoop(LoopPolicy):
         bolus = jnp.where(use, bolus_mpc, safe_bolus)
         return LoopDecision(basal, bolus, fallback, ess, twin.coverage, inside, twin)
 
-    def _plan(self, spec: LoopSpec, twin: TwinState, net_hist, inputs: LoopInputs, obs, aps):
+    def _plan(
+        self, spec: LoopSpec, twin: TwinState, net_hist, bolus_hist, inputs: LoopInputs, obs, aps
+    ):
         """Every patient's MPC decision (basal U/h, bolus U) from ``M`` particles resampled
         from its twin; ``aps`` the OpenAPS-style decision (the anchor plan of
         ``anchor_plan="aps"``), or None."""
@@ -340,12 +350,12 @@ class MPCLoop(LoopPolicy):
         n_later = len(block_steps) - 1
 
         def one(key, params, states, lw, g, c_now, carbs_p, ref_p, basal, cr, cf, net, iob,
-                aps_basal, aps_bolus):  # fmt: skip
+                aps_basal, aps_bolus, cap):  # fmt: skip
             ref_p = None if refine is None else ref_p
             kd = jax.random.fold_in(key, 2**21 + k)
             anc = systematic_resample(kd, lw, m)
             ref, corr = mpc.reference(c_now if mpc.announce else 0.0, g, iob, cr, cf)
-            plans = mpc.grid_for(basal, ref, spec.pump, corr)
+            plans = mpc.grid_for(basal, ref, spec.pump, corr, cap)
             if mpc.anchor_plan == "aps":  # its temp basal, then the usual basal; its bolus
                 row = jnp.concatenate([
                     spec.pump.deliver_basal(aps_basal)[None],
@@ -367,12 +377,14 @@ class MPCLoop(LoopPolicy):
         ref_arg = refine if refine is not None else jnp.zeros((obs.cgm.shape[0], h), bool)
         nan = jnp.full(obs.cgm.shape, jnp.nan)  # no anchor from the OpenAPS-style policy
         aps_basal, aps_bolus = (aps.basal, aps.bolus) if aps is not None else (nan, nan)
+        basal = jnp.asarray(self.basal)
+        cap = mpc.first_block_cap(net_hist, bolus_hist, basal, every=spec.every)
         return jax.lax.map(
             lambda a: one(*a),
             (twin.keys, twin.params, twin.states, twin.log_weights, obs.cgm, obs.carbs, carbs,
-             ref_arg, jnp.asarray(self.basal), jnp.asarray(self.carb_ratio),
-             jnp.asarray(self.correction_factor), net_hist, obs.iob,
-             jnp.broadcast_to(aps_basal, obs.cgm.shape), aps_bolus),
+             ref_arg, basal, jnp.asarray(self.carb_ratio), jnp.asarray(self.correction_factor),
+             net_hist, obs.iob, jnp.broadcast_to(aps_basal, obs.cgm.shape), aps_bolus,
+             jnp.broadcast_to(cap, obs.cgm.shape)),
         )  # fmt: skip
 
 

@@ -10,7 +10,14 @@ import jax
 import numpy as np
 import pytest
 
-from medtwin.control import APS, BasalBolus, ClosedLoop, MealSchedule, aps_temp_basal
+from medtwin.control import (
+    APS,
+    BasalBolus,
+    ClosedLoop,
+    MealSchedule,
+    aps_temp_basal,
+    max_iob_rate,
+)
 from medtwin.control._aps import (
     carb_lookback,
     carbs_on_board,
@@ -129,6 +136,27 @@ def test_bad_settings_are_refused():
     assert APS(bb).threshold == pytest.approx(77.5)
 
 
+def test_max_iob_leaves_the_headroom_of_the_loops_own_insulin():
+    """oref0's max_iob: the net temp-basal insulin on board may reach max_iob hours of basal;
+    a 30-min temp gives at most the headroom left (2 x per hour), and boluses do not count."""
+    kw = {"max_iob": 3.0, "duration": 30.0, **CURVE}
+    none = np.zeros(72)
+    assert float(max_iob_rate(none, none, 1.0, **kw)) == pytest.approx(1.0 + 3.0 / 0.5)
+    bolus = none.copy()
+    bolus[0] = 4.0  # a 4 U meal bolus 5 min ago: the patient's, not the loop's
+    assert float(max_iob_rate(bolus, bolus, 1.0, **kw)) == pytest.approx(7.0)
+    temp = none.copy()
+    temp[0] = 1.0  # 1 U above the schedule in the last interval
+    assert float(max_iob_rate(temp, none, 1.0, **kw)) == pytest.approx(
+        1.0 + (3.0 - remaining(5.0)) / 0.5
+    )
+    temp[:12] = 0.5  # 6 U above the schedule in the last hour: more than max_iob on board
+    assert float(max_iob_rate(temp, none, 1.0, **kw)) == pytest.approx(1.0)
+    assert float(max_iob_rate(none, none, 0.8, **{**kw, "max_iob": 0.0})) == pytest.approx(0.8)
+    with pytest.raises(ModelError, match="hours of the scheduled basal"):
+        APS(BasalBolus(1.0, 10.0, 50.0), max_iob=-1.0)
+
+
 def test_aps_in_the_closed_loop_boluses_as_basal_bolus_and_suspends_on_a_fall():
     model = UVAPadova()
     names = ["adult#001", "child#002"]
@@ -149,3 +177,26 @@ def test_aps_in_the_closed_loop_boluses_as_basal_bolus_and_suspends_on_a_fall():
     assert np.all(res.basal <= 3 * np.array([[1.27], [0.8]]) + 1e-9)  # the 3 x basal cap
     assert np.any(res.basal[1] == 0.0)  # the child's wrong basal drives it down: suspended
     assert res.bg.min() > 54.0 and res.fallback.sum() == 0
+
+
+def test_max_iob_zero_is_low_glucose_suspend_mode():
+    """With max_iob 0 (oref0's default) the loop may lower the basal, and raise it afterwards
+    only to make up what it withheld: its net temp-basal insulin on board never goes above 0.
+    With no limit the same patient builds up more than 1 U of it after its meal."""
+    model = UVAPadova()
+    truth = np.asarray(load_virtual_patients(["adult#001"]))
+    loop = ClosedLoop(model, t1d_population_prior(), method=T1D_FILTER, particles=8)
+    bb = BasalBolus(1.27, 14.0, 8.8, correct_between_meals=False)  # under-boluses the meal
+    meals = MealSchedule(np.array([[30.0]]), np.array([[70.0]]), np.array([[70.0]]))
+    free = loop.run([APS(bb)], truth, meals, days=0.25, key=jax.random.key(3))
+    lgs = loop.run([APS(bb, max_iob=0.0)], truth, meals, days=0.25, key=jax.random.key(3))
+
+    def temp_on_board(basal: np.ndarray) -> np.ndarray:
+        """Net temp-basal insulin on board (U) just after each decision."""
+        net = (basal[0] - 1.27) * 5.0 / 60.0
+        w = np.array([remaining(5.0 * j) for j in range(net.size)])
+        return np.array([net[: k + 1][::-1] @ w[: k + 1] for k in range(net.size)])
+
+    assert temp_on_board(free.basal).max() > 1.0
+    assert temp_on_board(lgs.basal).max() <= 1e-9 and np.all(lgs.bolus == free.bolus)
+    assert lgs.basal.max() > 1.27  # withheld insulin made up (oref0 temps up to net IOB 0)

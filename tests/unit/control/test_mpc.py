@@ -49,6 +49,28 @@ def test_candidates_with_and_without_meal_announcement():
     assert blind.shape == with_meal.shape and blind[:, -1].max() == 0.0
 
 
+def test_max_iob_caps_the_first_block_as_openaps_caps_a_temp():
+    """MPC with max_iob: the first block's basal may add at most the headroom left of max_iob
+    hours of basal (net temp insulin on board, boluses not counted); later blocks and boluses
+    are unchanged, and no history means the full headroom."""
+    mpc = MPC(BB, basal_levels=(0.0, 1.0, 3.0), max_iob=1.0, particles=200)
+    free = replace(mpc, max_iob=None)
+    obs = PolicyInput(0.0, 250.0, meals=((0.0, 40.0),))
+    assert np.array_equal(mpc.candidates(obs), free.candidates(obs))  # 1 h in 30 min: 3x
+    temp = (0.2,) + (0.0,) * 71  # 0.2 U above the schedule in the last 5 min
+    capped = mpc.candidates(replace(obs, net_hist=temp, bolus_hist=(0.0,) * 72))
+    top = float(mpc.first_block_cap(np.array(temp), np.zeros(72), BASAL, every=5.0))
+    assert 2 * BASAL < top < 3 * BASAL
+    assert capped[:, 0].max() <= top + 1e-9 < free.candidates(obs)[:, 0].max()
+    assert np.array_equal(capped[:, 1:], free.candidates(obs)[:, 1:])
+    bolus_only = replace(obs, net_hist=temp, bolus_hist=temp)  # a bolus: not the loop's
+    assert np.array_equal(mpc.candidates(bolus_only), free.candidates(obs))
+    with pytest.raises(Exception, match="net_hist, bolus_hist"):
+        mpc.candidates(replace(obs, net_hist=temp))
+    with pytest.raises(Exception, match="max_iob"):
+        MPC(BB, max_iob=float("nan"))
+
+
 def test_automatic_correction_candidates():
     """With correction_levels the hybrid MPC also offers the IOB-net correction the patient's
     own rules would not give now (between meals); never on top of a meal's own correction, and
