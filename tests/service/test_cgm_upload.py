@@ -88,3 +88,28 @@ def test_an_export_is_stored_once_with_its_format_and_a_twin_learns_from_it(api)
     assert r.json()["twin_versions"], r.json()
     lo = store.observations(pid, actor="alice")[-1]
     assert (lo.value, lo.censored, lo.time.isoformat()) == (40.0, -1, "2024-03-04T19:05:00+00:00")
+
+
+def test_a_twin_of_the_file_may_carry_the_sensors_error_as_replay_does(api):
+    """With ``sensor`` the twin made from an uploaded CGM file keeps every particle's AR(1)
+    sensor state, as ``medtwin twin replay`` does for the file; an observable the model does
+    not have is refused before anything is stored."""
+    import json
+
+    store, client, auth, _ = api
+    r = client.post("/patients", content=json.dumps(patient_resource("MRN-CGM-2")).encode(),
+                    headers={**auth["alice"], "content-type": "application/fhir+json"})  # fmt: skip
+    pid = r.json()["id"]
+    r = upload(client, auth["alice"], pid, "clarity_mg_dl.csv", tz="America/New_York")
+    assert r.status_code == 200
+    config = {"model": "t1d", "epoch": "2024-03-04T13:00:00+00:00", "n": 32, "seed": 1}
+    r = client.post(f"/patients/{pid}/twin", headers=auth["alice"],
+                    json={**config, "sensor": "cgm"})  # fmt: skip
+    assert r.status_code == 422 and "has no observable named 'cgm'" in r.text
+    r = client.post(f"/patients/{pid}/twin", headers=auth["alice"],
+                    json={**config, "sensor": "sc_glucose"})  # fmt: skip
+    assert r.status_code == 201, r.text[:500]
+    assert r.json()["report"]["data"]["used"] == 30
+    ens = store.twin(pid, actor="alice").ensemble
+    assert ens.sensor is not None and ens.sensor.shape == (32,)
+    assert ens.sensor_time == r.json()["model_time"]

@@ -81,7 +81,6 @@ def run_replay(
     if events is not None:
         _check_events(event_rows(events, decl), Path(events).name)
 
-    from ..assimilate import SensorError
     from ..data import read_model_events_csv, read_stream_csv
     from ..data.csvio import cgm_observations, cgm_regimen
     from ..loop import forecast_rows, model_of, replay_stream
@@ -95,7 +94,7 @@ def run_replay(
             f"--horizon must be a positive multiple of {every:g} {unit} (the forecast cadence "
             f"of a {spec.name} twin). Got {horizon:g}."
         )
-    sensor = None
+    sensor: str | None = None
     if device is None:
         stream = read_stream_csv(data, spec)
         console.print(f"Read {Path(data).name} as a plain stream CSV (time,"
@@ -106,7 +105,7 @@ def run_replay(
         console.print(device.summary(), soft_wrap=True)
         # a CGM's error is autocorrelated: every particle carries it as an AR(1) state (the
         # Dexcom model of Breton & Kovatchev 2008, as the closed loop's sensor)
-        sensor = SensorError(observable="sc_glucose")
+        sensor = "sc_glucose"
         console.print("Sensor error: the CGM's autocorrelated error as every particle's AR(1) "
                       "state (Breton & Kovatchev 2008).", soft_wrap=True)  # fmt: skip
         if events is not None:

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from ..limits import PARTICLES, SEED
 from ._checks import limit
 from ._store_cmds import Db, _actor, _one_line_errors, _open, _patient, _store_module
@@ -59,6 +59,14 @@ def twin_create_command(
         typer.Option(help="Forecast horizon (the model's time unit: min for t1d, d for ldl)."),
     ] = 60.0,
     prior: Annotated[str, typer.Option(help="population or spec.")] = "population",
+    sensor: Annotated[
+        str | None,
+        typer.Option(
+            help="The observable a continuous sensor reads (sc_glucose for a CGM): its "
+            "autocorrelated error as every particle's AR(1) state, as `twin replay` does for "
+            "a CGM file (default: independent errors)."
+        ),
+    ] = None,
 ) -> None:
     """Create the twin of a stored patient (then assimilate its pending data), so that
     `medtwin recommend PATIENT` and the dashboard can use it."""
@@ -71,18 +79,27 @@ def twin_create_command(
     if find_network(model) is None:  # a network twin has no forecast horizon to bound
         decl = declaration(model)  # the forecast span the model declares, in its time unit
         limit(decl.twin_defaults.spans.bounds(decl.time_unit).horizon, horizon, "--horizon")
+        if sensor is not None:
+            try:
+                decl.observable_index(sensor)
+            except ModelError as exc:
+                raise DataError(
+                    f"--sensor names the observable a continuous sensor reads (sc_glucose for "
+                    f"a CGM): {exc}"
+                ) from None
     _store_module().refuse_missing(db)
     from ..loop import TwinConfig
 
     # checked (limits, model, prior) before the store is opened or anything computed
     TwinConfig(model, when or datetime.now(UTC), prior=prior, n=particles, seed=seed,
-               horizon=horizon)  # fmt: skip
+               horizon=horizon, sensor=sensor)  # fmt: skip
     with _open(db, create=False) as store:
         pid = _patient(store, patient)
         if when is None:
             first = store.observations(pid, actor=_actor())
             when = first[0].time if first else datetime.now(UTC)
-        config = TwinConfig(model, when, prior=prior, n=particles, seed=seed, horizon=horizon)
+        config = TwinConfig(model, when, prior=prior, n=particles, seed=seed, horizon=horizon,
+                            sensor=sensor)  # fmt: skip
         made = store.create_twin(pid, config, actor=_actor())
         typer.echo(
             f"Twin of {pid}: model {model}, epoch {when.isoformat()}, version {made.version}."

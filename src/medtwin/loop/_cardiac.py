@@ -178,6 +178,11 @@ class CardiacKind(RecordsKind):
                 f"default and 'free' and 'drift' unset. Got prior={config.prior!r}, "
                 f"free={config.free!r}, drift={config.drift!r}."
             )
+        if config.sensor is not None:
+            raise StoreError(
+                "A cardiac twin reads activation maps, not a sensor stream: leave 'sensor' "
+                f"unset. Got sensor={config.sensor!r:.60}."
+            )
 
     def time_unit(self, config: TwinConfig) -> str:
         return UNIT

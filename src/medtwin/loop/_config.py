@@ -18,8 +18,8 @@ import jax
 import numpy as np
 
 from .. import limits, timeunits
-from ..assimilate import ParticleFilter, PopulationPrior, Prior, SpecPrior
-from ..errors import LimitError, MedtwinError, StoreError
+from ..assimilate import ParticleFilter, PopulationPrior, Prior, SensorError, SpecPrior
+from ..errors import LimitError, MedtwinError, ModelError, StoreError
 from ..models import get_model
 from ..models._base import AbstractModel
 from ..twin import Twin
@@ -37,7 +37,11 @@ class TwinConfig:
     ``twin_defaults.free``). ``n``: particles. ``seed``: the root key. ``epoch``: the UTC
     datetime of model time 0. ``horizon`` and ``every``: the forecast issued with each version,
     in the model's time unit (``every`` None: 5 input steps). ``drift``: the particle filter's
-    parameter drift per sqrt(hour) (None: the model's ``twin_defaults.drift``).
+    parameter drift per sqrt(hour) (None: the model's ``twin_defaults.drift``). ``sensor``: an
+    observable whose readings come from a continuous sensor with autocorrelated error (a CGM:
+    ``sc_glucose`` of the T1D twin), carried as every particle's AR(1) sensor state with its
+    exact conditional likelihood (:class:`~medtwin.assimilate.SensorError`, the closed loop's
+    and ``medtwin twin replay``'s model of a CGM file); None: independent reading errors.
 
     A new configuration is checked against the declared work bounds of ``medtwin.limits``
     (``n`` 16..5000, ``horizon`` within the model's declared forecast span -- a week unless
@@ -60,6 +64,7 @@ class TwinConfig:
     horizon: float = 60.0
     every: float | None = None
     drift: float | None = None
+    sensor: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.epoch, datetime) or self.epoch.tzinfo is None:
@@ -91,6 +96,12 @@ class TwinConfig:
             limits.finite(self.drift, "drift", "a twin")
             if self.drift < 0:
                 raise StoreError(f"TwinConfig.drift must be a number >= 0. Got {self.drift!r}.")
+        if self.sensor is not None and not (isinstance(self.sensor, str)
+                                            and 0 < len(self.sensor) <= 64):  # fmt: skip
+            raise StoreError(
+                "TwinConfig.sensor must be the name of an observable read by a continuous sensor "
+                f"(e.g. 'sc_glucose'), or None. Got {limits.shown(self.sensor)}."
+            )
         kind_of(self.model).check(self)  # the kind of twin checks the rest (``_kind``)
 
     def _check_work(self, model: AbstractModel) -> None:
@@ -117,6 +128,13 @@ class TwinConfig:
                 "horizon",
             )
         limits.FORECAST_POINTS.check(round(horizon / every))
+        if self.sensor is not None:
+            try:
+                model.observable_index(self.sensor)
+            except ModelError as exc:
+                raise StoreError(
+                    f"TwinConfig.sensor names the observable a continuous sensor reads: {exc}"
+                ) from None
 
     @property
     def time_unit(self) -> str:
@@ -126,6 +144,8 @@ class TwinConfig:
     def to_json(self) -> str:
         doc = {**asdict(self), "epoch": self.epoch.isoformat()}
         doc["free"] = list(self.free) if self.free is not None else None
+        if self.sensor is None:  # a configuration without one is stored as it always was
+            del doc["sensor"]
         return json.dumps(doc, sort_keys=True)
 
     @classmethod
@@ -200,7 +220,8 @@ def build_twin(config: TwinConfig) -> tuple[AbstractModel, Prior, ParticleFilter
     if built is None:
         model, prior = _model_prior(config)
         drift = model.twin_defaults.drift if config.drift is None else config.drift
-        built = (model, prior, ParticleFilter(drift=float(drift)))
+        sensor = None if config.sensor is None else SensorError(observable=config.sensor)
+        built = (model, prior, ParticleFilter(drift=float(drift), sensor=sensor))
         if len(_BUILT) >= _BUILT_MOST:
             _BUILT.clear()
         _BUILT[key] = built

@@ -147,6 +147,11 @@ class NetworkKind(RecordsKind):
                 f"'drift' unset. Got prior={config.prior!r}, free={config.free!r}, "
                 f"drift={config.drift!r}."
             )
+        if config.sensor is not None:
+            raise StoreError(
+                f"A network twin ({config.model!r}) reads findings, not a sensor stream: leave "
+                f"'sensor' unset. Got sensor={config.sensor!r:.60}."
+            )
 
     def time_unit(self, config: TwinConfig) -> str:
         return UNIT

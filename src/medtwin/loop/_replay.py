@@ -5,14 +5,14 @@ Any registered model: the twin is made as the model's ``twin_defaults`` say."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import jax
 import numpy as np
 
-from ..assimilate import Observations, Prior, SensorError, assimilate_with_report
+from ..assimilate import Observations, Prior, assimilate_with_report
 from ..errors import DataError
 from ..forecast import Forecast, SkillSummary, forecast, score_forecasts
 from ..simulate import Regimen
@@ -50,25 +50,23 @@ def replay_stream(
     prior: Prior | None = None,
     method: Any = None,
     free: tuple[str, ...] | None = None,
-    sensor: SensorError | None = None,
+    sensor: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ReplayResult:
     """Assimilate each reading of ``data`` (model time) in time order and issue a forecast
     ``horizon`` ahead after each. The twin of ``model`` is made as a stored twin would be
     (:class:`TwinConfig` with the model's defaults: ``particles``, ``seed``, ``free``; the
     work bounds of ``medtwin.limits`` apply); ``prior`` and ``method`` override its prior and
-    filter; ``sensor`` gives the default filter a sensor error model (the readings of its
-    observable carry the sensor's autocorrelated error as every particle's state, as in the
-    closed loop). ``progress(done, total)`` is called after each reading time's forecast."""
+    filter; ``sensor`` the observable read by a continuous sensor (``TwinConfig.sensor``: its
+    readings carry the sensor's autocorrelated error as every particle's state, as in the
+    closed loop and in a stored twin so configured). ``progress(done, total)`` is called after
+    each reading time's forecast."""
     spec = model_of(model)
     config = TwinConfig(
         model, datetime(2000, 1, 1, tzinfo=UTC), prior=spec.twin_defaults.prior, free=free,
-        n=particles, seed=seed, horizon=horizon,
+        n=particles, seed=seed, horizon=horizon, sensor=sensor,
     )  # fmt: skip
     m, default_prior, default_method = build_twin(config)
-    if sensor is not None:
-        m.observable_index(sensor.observable)  # refuses an observable the model lacks
-        default_method = replace(default_method, sensor=sensor)
     finite = np.isfinite(data.times)
     times = np.unique(np.round(data.times[finite] / m.input_dt) * m.input_dt)
     if not len(times):

@@ -107,6 +107,12 @@ class TwinConfigBody(Body):
         description="The particle filter's parameter drift per sqrt(hour) (default: the model's).",
         json_schema_extra={"minimum": 0},
     )
+    sensor: Name | None = Field(
+        _DEFAULT["sensor"],
+        description="The observable read by a continuous sensor with autocorrelated error (a "
+        "CGM: sc_glucose for t1d), carried as every particle's AR(1) sensor state as "
+        "`medtwin twin replay` does for a CGM file (default: none, independent errors).",
+    )
 
     def config(self) -> TwinConfig:
         """The :class:`TwinConfig` of the keys sent (``LimitError``: a bound of

@@ -44,7 +44,9 @@ def twins_router() -> APIRouter:
     ) -> dict[str, Any]:
         """Create the patient's twin from a configuration: ``model`` (t1d, sepsis, ...),
         ``epoch`` (ISO datetime with zone: model time 0), ``prior``, ``free``, ``n``, ``seed``,
-        ``horizon``, ``every``. Pending data are applied at once."""
+        ``horizon``, ``every``, ``drift``, ``sensor`` (the observable a CGM reads, e.g.
+        ``sc_glucose``: its autocorrelated error as every particle's state). Pending data are
+        applied at once."""
         pid = who.patient(pid, "twin.create")
         cfg = _config(config)  # the work bounds of medtwin.limits: 422 before anything runs
         with heavy(request.app, who, "twin.create", pid):

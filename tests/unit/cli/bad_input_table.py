@@ -167,6 +167,8 @@ CASES = {
                             "1e9"], "horizon"),
     "create bad epoch": (["twin", "create", P, "--db", MISSING_DB, "--epoch", "yesterday"],
                          "--epoch"),
+    "create sensor not read": (["twin", "create", P, "--db", "sqlite:///existing.json",
+                                "--sensor", "cgm"], "has no observable named 'cgm'"),
     # trial run
     "trial spec a folder": (["trial", "run", "dir"], "is a folder"),
     "trial spec missing": (["trial", "run", "nope.yaml"], "does not exist"),
