@@ -16,7 +16,7 @@ At each decision (every ``every`` = 5 min) the controller
    patient's rules would not give now, i.e. between meals; Control-IQ offers 60 % of it,
    Brown et al. 2019), every plan quantised to the pump's increments and limits first; with
    ``max_iob`` the first block's basal is capped as OpenAPS caps a temp basal (the loop's own
-   net insulin on board at most ``max_iob`` hours of basal, :func:`~medtwin.control.APS`);
+   net insulin on board at most ``max_iob`` hours of basal, :class:`~medtwin.control.APS`);
 3. simulates every (resampled) particle under every plan in ONE vmapped
    :func:`~medtwin.simulate.simulate` call (particles x plans members; the announced meals
    enter each plan's regimen when ``announce``);
