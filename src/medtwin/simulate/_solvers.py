@@ -5,8 +5,10 @@
   (meals and boluses make the dynamics change fastest there: the UVA/Padova gastric emptying
   rate switches within the first minute of a meal). Which steps are refined is decided on the
   host from each member's own regimen, so a member's numbers do not depend on its batch; the
-  branch is taken for the whole batch only where some member needs it (an unbatched flag, so
-  it stays a real branch under ``vmap``).
+  extra substeps are run for the batch only where some member needs them (a loop whose trip
+  count is the member's own, or a branch on an unbatched flag for members on the last axis).
+  The substeps are a loop over one RK4 step, never copies of it: a compiled program holds the
+  vector field once per stage, which halves the compile time of a first call.
   Fast, fixed cost, the default; verified against :class:`Adaptive` at tight tolerance.
 * :class:`Adaptive` -- diffrax ``Dopri5`` (or any diffrax solver) with a PID step-size
   controller, restarted at every input step so discontinuities in the inputs are exact. The
@@ -160,24 +162,16 @@ class RK4(Solver):
         return (count - lagged) > 0
 
     def interval(self, f, t, y, u, params, dt, refine=False, refine_any=False):
-        def coarse(y):
-            return _rk4_steps(f, t, y, u, params, dt, self.substeps)
-
-        def fine(y):
-            # Each member takes its own number of substeps, so its numbers do not depend on
-            # which other members share the batch; the others idle through the extra ones.
-            n = jnp.where(refine, self.dose_substeps, self.substeps)
-            h = dt / n
-
-            def substep(j, y):
-                return jnp.where(j < n, _rk4_step(f, t + j * h, y, u, params, h), y)
-
-            return jax.lax.fori_loop(0, self.dose_substeps, substep, y)
-
         if self.dose_substeps == self.substeps:
-            y = coarse(y)
-        else:
-            y = jax.lax.cond(refine_any, fine, coarse, y)
+            y = _rk4_steps(f, t, y, u, params, dt, self.substeps)
+            return y, jnp.all(jnp.isfinite(y))
+        # One loop for the coarse and the refined substeps, so the compiled program holds the
+        # step once. Each member takes its own number of substeps, so its numbers do not
+        # depend on which other members share the batch (a vmapped loop runs as long as its
+        # longest member, the others keep their state).
+        n = jnp.where(jnp.logical_and(refine_any, refine), self.dose_substeps, self.substeps)
+        h = dt / n
+        y = jax.lax.fori_loop(0, n, lambda j, y: _rk4_step(f, t + j * h, y, u, params, h), y)
         return y, jnp.all(jnp.isfinite(y))
 
     def interval_members_last(self, f, t, y, u, params, dt, refine=False, refine_any=False,
