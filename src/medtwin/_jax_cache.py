@@ -2,7 +2,7 @@
 the ``medtwin`` command line).
 
 A fresh process compiles every jitted function of a twin update (the particle filter's step,
-the ODE solve, the forecast) before its first use: 15-40 s on a 2-core machine. With the
+the ODE solve, the forecast) before its first use: 10-40 s on a 2-core machine. With the
 persistent cache, JAX writes each compiled executable to a directory and a later process with
 the same JAX version, flags and program loads it from there instead of compiling again.
 
