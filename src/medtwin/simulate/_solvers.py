@@ -124,7 +124,11 @@ class Solver:
 @dataclass(frozen=True)
 class RK4(Solver):
     """Classic RK4: ``substeps`` steps per input step, ``dose_substeps`` while a dose is given
-    and for ``dose_window`` input steps after it."""
+    and for ``dose_window`` input steps after it.
+
+    Forward-mode derivatives (``jax.jvp``, ``jax.jacfwd``: the identifiability analysis) go
+    through it; reverse mode does not go through :meth:`interval`, whose substep loop runs the
+    member's own number of steps (a ``while_loop``): use :class:`Adaptive` for ``jax.grad``."""
 
     substeps: int = 1
     dose_substeps: int = 4
