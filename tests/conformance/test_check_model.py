@@ -8,8 +8,17 @@ from medtwin.errors import ModelError
 from medtwin.models import UVAPadova, get_model, list_models
 from medtwin.simulate import check_model
 
+# The two slowest (10-14 s each on 2 cores, a model that compiles long) run with `make test-all`.
+SLOW = {"ten-tusscher", "pneumonia-sepsis"}
 
-@pytest.mark.parametrize("cls", list_models(), ids=lambda c: c.name)
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        pytest.param(c, id=c.name, marks=pytest.mark.slow if c.name in SLOW else ())
+        for c in list_models()
+    ],
+)
 def test_registered_model_conforms(cls):
     check_model(get_model(cls.name))
 

@@ -116,6 +116,7 @@ def test_alarm_posteriors_equal_pgmpy_on_60_seeded_evidence_sets(alarm):
     assert worst <= TOL, worst
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(PGMPY is None, reason="pgmpy (the oracle) is in the dev group")
 def test_do_queries_equal_pyagrum_causal_and_pgmpy(alarm):
     from pgmpy.inference import CausalInference

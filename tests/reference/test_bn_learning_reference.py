@@ -145,7 +145,9 @@ def _em_error(alarm, n):
 
 
 @pytest.mark.skipif(not HAVE, reason="ALARM's BIF file ships with pgmpy (dev group)")
-@pytest.mark.parametrize(("n", "bound"), [(500, 0.025), (2000, 0.012)])
+@pytest.mark.parametrize(
+    ("n", "bound"), [(500, 0.025), pytest.param(2000, 0.012, marks=pytest.mark.slow)]
+)
 def test_em_recovers_alarm_with_values_missing_at_random(n, bound):
     alarm = read_bif(MODELS / "alarm.bif.gz")
     em, err, err_complete = _em_error(alarm, n)

@@ -66,6 +66,7 @@ from medtwin.models.cardiology.aliev_panfilov import front_speed
 from medtwin.simulate import Infusion, Regimen, simulate
 
 
+@pytest.mark.slow
 def test_a_cross_field_spiral_has_one_stable_singularity():
     h, n = 1.25, 128
     size = n * h
@@ -110,6 +111,7 @@ def test_a_cross_field_spiral_has_one_stable_singularity():
     assert np.all(np.abs(np.array(cl) / period - 1) < 0.15), (period, cl)
 
 
+@pytest.mark.slow
 def test_s1_s2_restitution_in_a_cable():
     h, n, bcl, n_s1 = 0.1, 100, 500.0, 3
     m = MitchellSchaeffer((n,), h)
@@ -156,6 +158,7 @@ def _wave_2d():
     return m, p, m.field(traj.states)[0], n * h
 
 
+@pytest.mark.slow
 def test_pseudo_ecg_forms_agree_and_the_far_field_is_the_dipole():
     m, p, u, size = _wave_2d()
     electrodes = np.array(

@@ -155,6 +155,7 @@ def _cell(beats: int, *, dt: float = 0.01, input_dt: float = 0.1):
     return m, np.asarray(traj.ts), np.asarray(traj.states)
 
 
+@pytest.mark.slow
 def test_single_cell_action_potential_at_1_hz():
     """Resting potential, peak and APD90 of the epicardial cell paced at 1 Hz (beats 1 and 5)
     within physiological bands around the published human epicardial action potential."""

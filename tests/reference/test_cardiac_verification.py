@@ -77,7 +77,7 @@ def cls_speed(cls, D):
     ("cls", "D", "length", "input_dt", "grids"),
     [
         (AlievPanfilov, 2.0, 60.0, 0.25, (1.0, 0.5, 0.25)),
-        (MitchellSchaeffer, 0.1, 8.0, 0.05, (0.2, 0.1, 0.05)),
+        pytest.param(MitchellSchaeffer, 0.1, 8.0, 0.05, (0.2, 0.1, 0.05), marks=pytest.mark.slow),
     ],
     ids=["aliev-panfilov", "mitchell-schaeffer"],
 )

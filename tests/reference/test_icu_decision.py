@@ -29,6 +29,7 @@ from dataclasses import replace
 
 import jax
 import numpy as np
+import pytest
 
 from medtwin.assimilate import SpecPrior, assimilate, observations
 from medtwin.control import DoseLimits, Schedule, rank_schedules, search_schedule
@@ -85,6 +86,7 @@ def _sofa_on_truth(model, truth, schedule):
     return np.asarray(noise.expected(d, theta)), np.asarray(noise.mode(d, theta))
 
 
+@pytest.mark.slow
 def test_recommended_antibiotic_keeps_the_truth_sofa_below_the_threshold_and_late_does_not():
     model = get_model("pneumonia-sepsis")
     threshold = model.twin_defaults.decision.threshold

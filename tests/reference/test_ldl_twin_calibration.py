@@ -115,6 +115,7 @@ def check(n_persons: int, particles: int, seed: int):
     return coverage, ratio
 
 
+@pytest.mark.slow
 def test_one_year_bands_are_calibrated_and_the_response_is_learnt():
     check(n_persons=32, particles=256, seed=22)
 

@@ -17,6 +17,7 @@ Seeded run: recommended = antibiotic 0.50 /h from +4.9 h, 4.1 a.u. C_A at +13.4 
 
 import jax
 import numpy as np
+import pytest
 
 from medtwin.assimilate import PopulationPrior, assimilate, observations
 from medtwin.control import DoseLimits, Schedule, rank_schedules, search_schedule
@@ -29,6 +30,7 @@ P_MIN = 0.5  # predicted P(health) of the recommendation (seeded run: see the as
 MARGIN = 0.3  # over the best naive schedule, far beyond 3 binomial SEs (~0.1 at n=200)
 
 
+@pytest.mark.slow
 def test_recommended_schedule_beats_no_treatment_and_naive_schedules():
     model = Reynolds2006()
     rng = np.random.default_rng(5)

@@ -70,6 +70,7 @@ def test_bands_are_calibrated_on_another_hidden_patient():
     check_calibration("adolescent#002")
 
 
+@pytest.mark.slow
 def test_posterior_contracts_around_the_truth():
     c = ev.contraction(UVAPadova, hours=24.0, particles=PARTICLES, every=1, seed=7)
     for name in IDENTIFIABLE:

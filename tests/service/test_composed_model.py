@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
 KEY = bytes(range(32))
@@ -31,6 +32,7 @@ def wbc(i: int, hour: float, value: float, subject: str) -> dict:
     }  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_composed_model_is_a_twin_through_the_api(tmp_path):
     from medtwin.models import get_model
     from medtwin.service import create_app

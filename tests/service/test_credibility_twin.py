@@ -95,6 +95,7 @@ def world(tmp_path_factory):
     store.close()
 
 
+@pytest.mark.slow
 def test_every_version_carries_the_flag_and_the_patient_leaves_the_domain(world):
     _, _, store, pid, _ = world
     versions = store.twin_versions(pid, actor="t")

@@ -174,6 +174,7 @@ def test_hostile_and_invalid_uploads_get_a_4xx_and_store_nothing(empty_site):
     assert store.verify_audit().ok
 
 
+@pytest.mark.slow
 def test_an_imported_model_is_a_twin_in_the_store_the_api_and_the_dashboard(site, truth):
     from medtwin.service import create_app
     from medtwin.store import open_store

@@ -34,6 +34,7 @@ def world(tmp_path_factory):
     store.close()
 
 
+@pytest.mark.slow
 def test_ldl_results_and_a_statin_go_in_once(world):
     store, client, auth = world
     fhir = {"content-type": "application/fhir+json", **auth}

@@ -184,6 +184,7 @@ def test_shown_command_exists(page, line):
 # -- the sample data with the commands the docs show ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_replay_of_the_sample_cgm(tmp_path):
     """The modeller's and clinician's replay command: every reading but the gap assimilated,
     and the 30-minute forecasts within 10 % MARD of the readings (measured: 4.9 %)."""
@@ -238,6 +239,7 @@ def test_clinician_flow_on_the_sample_bundle(tmp_path):
     assert "P(BG<70)" in res.stdout
 
 
+@pytest.mark.slow
 def test_trial_spec_runs_small(tmp_path):
     """The trialist's YAML spec, shrunk (30 enlarged patients, 1 day): the report and a row per
     patient and arm."""

@@ -43,6 +43,7 @@ def report(data):
     return identifiability(BergmanMinimal(), data, REGIMEN, free=FREE)
 
 
+@pytest.mark.slow
 def test_fim_is_rank_deficient_along_ag_over_vg(report):
     fim = report.fisher
     assert fim.names == FREE and fim.log == (True, True, True)

@@ -106,6 +106,7 @@ def t1d():
     return twins, one, many
 
 
+@pytest.mark.slow
 def test_t1d_batched_updates_equal_one_by_one(t1d):
     _, one, many = t1d
     assert len(many) == len(one)

@@ -76,6 +76,7 @@ def test_unknown_observable_is_an_error_not_a_silent_drop(twin):
         assimilate(twin, observations([5], [2.0], "lactate"))
 
 
+@pytest.mark.slow
 def test_censored_lo_reading_favours_particles_predicting_low_glucose(twin):
     sc = np.asarray(jax.vmap(MODEL.observe, (None, 0, 0))(0.0, twin.ensemble.states,
                                                           twin.ensemble.params))[:, 1]  # fmt: skip
@@ -119,6 +120,7 @@ def test_a_restored_twin_continues_with_the_same_numbers(twin):
         replay(b)
 
 
+@pytest.mark.slow
 def test_forecast_bands_are_nested_and_the_ledger_scores_them(twin):
     t = assimilate(twin, observations([5.0], [140.0], "sc_glucose"))
     fc = forecast(t, 60)

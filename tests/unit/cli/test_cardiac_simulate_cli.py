@@ -55,6 +55,7 @@ def _number(pattern: str, text: str) -> float:
     return float(m.group(1))
 
 
+@pytest.mark.slow
 def test_paced_sheet_writes_the_files_users_open(folder, run_main):
     """A homogeneous sheet paced near its left edge: the LAT rises away from the site, the
     conduction velocities are those of the Aliev-Panfilov front (point source: somewhat below
@@ -100,6 +101,7 @@ def test_paced_sheet_writes_the_files_users_open(folder, run_main):
             assert png.format == "PNG" and min(png.size) > 200
 
 
+@pytest.mark.slow
 def test_paced_lge_scan(folder, run_main):
     """A scan and its segmentation in NIfTI: LAT on the scan's grid, NaN off the myocardium
     and in the scar, later the farther round the ring from the pacing site; electrodes given

@@ -83,6 +83,7 @@ def _row(out: str, name: str) -> list[float]:
     return [float(x) for x in re.findall(r"\d+\.\d+|\d+", line.split(name, 1)[1])]
 
 
+@pytest.mark.slow
 def test_the_twin_learns_forecasts_and_writes_its_outputs(case, run_main, tmp_path):
     out = tmp_path / "out"
     code, stdout, err = run_main(_args(case, "--qrs", "62", *QUICK, "--out", str(out)))

@@ -27,6 +27,7 @@ def read_csv(path):
     return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
 
 
+@pytest.mark.slow
 def test_simulate_writes_one_row_per_minute(tmp_path):
     out = tmp_path / "day.csv"
     res = run(
@@ -54,6 +55,7 @@ def test_simulate_writes_one_row_per_minute(tmp_path):
     assert cols["bg_mg_dl"].max() > 180
 
 
+@pytest.mark.slow
 def test_basal_option_sets_the_rate(tmp_path):
     out = tmp_path / "b.csv"
     res = run("simulate", "t1d", "--basal", "0.6", "--out", str(out))

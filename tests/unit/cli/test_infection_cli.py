@@ -100,6 +100,7 @@ def _volunteer(k: int) -> list[str]:
     return [f"<{TITRE_LOD:g}" if float(v) == 0.0 else v for v in cells]
 
 
+@pytest.mark.slow
 def test_replay_influenza_on_a_volunteers_titres(folder, run_main):
     cells = _volunteer(1)
     assert cells[-2:] == ["<0.5", "<0.5"]

@@ -96,6 +96,7 @@ def test_simulate_plot_is_a_png_beside_the_csv(folder, run_main):
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary left
 
 
+@pytest.mark.slow
 def test_replay_plot_is_a_png(folder, run_main):
     code, out, err = run_main([*COMMANDS["replay"], "--plot", "replay.png"])
     assert code == 0, err

@@ -21,6 +21,7 @@ def _text(table) -> str:
     return console.export_text()
 
 
+@pytest.mark.slow
 def test_a_pneumonia_twin_gets_antibiotic_schedules_ranked_by_clearance():
     model = get_model("pneumonia")
     twin = Twin.create(model, SpecPrior(("r",)), key=jax.random.key(0), n=8)

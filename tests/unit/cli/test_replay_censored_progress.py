@@ -34,6 +34,7 @@ def terminal(monkeypatch):
     return buffer
 
 
+@pytest.mark.slow
 def test_replay_counts_hi_and_lo_as_censored_as_identifiability_does(folder, run_main, terminal):
     code, out, err = run_main(["twin", "replay", "--data", "cgm.csv", "--particles", "64",
                                "--horizon", "30"])  # fmt: skip

@@ -56,6 +56,7 @@ def folder(tmp_path, monkeypatch):
     unregister_model(NAME)
 
 
+@pytest.mark.slow
 def test_an_imported_model_replays_and_forecasts_its_own_curve(folder, run_main):
     code, out, err = run_main(["twin", "replay", "--data", "g.csv", "--sbml", str(BIOMD379),
                                "--mapping", "map.json", "--horizon", "30", "--particles", "128",

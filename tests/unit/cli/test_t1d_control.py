@@ -96,6 +96,7 @@ def _oracle_check(pols: list[str]) -> None:
             assert np.array_equal(now[pol][k], v, equal_nan=True), (pol, k)
 
 
+@pytest.mark.slow
 def test_the_oracle_scenario_is_todays_basal_bolus_bit_for_bit():
     _oracle_check(["bb"])
     kw = {"days": 2 / 24, "seed": 6, "progress": False}

@@ -60,6 +60,7 @@ def test_csv_errors_name_the_line(tmp_path, name, text, fragment):
     assert fragment in str(info.value)
 
 
+@pytest.mark.slow
 def test_replay_writes_every_forecast_and_prints_skill(stream, tmp_path):
     cgm, events = stream
     out = tmp_path / "forecasts.csv"

@@ -16,6 +16,7 @@ from medtwin.models import UVAPadova
 pytest.importorskip("SALib")
 
 
+@pytest.mark.slow
 def test_sobol_on_uva_padova_dask_equals_serial(dask_executor):
     problem = problem_from_model(UVAPadova(), SOBOL_NAMES)
     kw = dict(n=16, seed=11, chunk=48, num_resamples=200)  # 16 * 6 = 96 runs, 2 chunks

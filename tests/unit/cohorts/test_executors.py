@@ -78,6 +78,7 @@ def test_serial_retries_a_failing_chunk_then_gives_up():
         )
 
 
+@pytest.mark.slow
 def test_process_executor_survives_a_killed_worker(tmp_path):
     chunks = [(float(v), str(tmp_path)) for v in range(6)]
     out = ProcessExecutor(2, retries=2).map_chunks(die_once, chunks, seed=0)
@@ -106,6 +107,7 @@ def test_serial_cohort_is_physiological(serial_bg):
     assert 50.0 < np.median(serial_bg) < 300.0
 
 
+@pytest.mark.slow
 def test_process_executor_is_bit_identical_to_serial(cohort, serial_bg):
     bg = run_batched(cohort_bg, cohort, chunk=10, executor=ProcessExecutor(2), seed=2024)
     np.testing.assert_array_equal(bg, serial_bg)

@@ -179,6 +179,7 @@ def test_aps_in_the_closed_loop_boluses_as_basal_bolus_and_suspends_on_a_fall():
     assert res.bg.min() > 54.0 and res.fallback.sum() == 0
 
 
+@pytest.mark.slow
 def test_max_iob_zero_is_low_glucose_suspend_mode():
     """With max_iob 0 (oref0's default) the loop may lower the basal, and raise it afterwards
     only to make up what it withheld: its net temp-basal insulin on board never goes above 0.

@@ -70,7 +70,7 @@ def mpc_sensor_run():
     return _mpc_run(T1D_CGM_FILTER)
 
 
-@pytest.mark.parametrize("run", ["mpc_run", "mpc_sensor_run"])
+@pytest.mark.parametrize("run", [pytest.param("mpc_run", marks=pytest.mark.slow), "mpc_sensor_run"])
 def test_the_loops_twin_is_assimilate_reading_by_reading(run, request):
     loop, sc, res = request.getfixturevalue(run)
     i = 1  # the child: any patient of the batch gives its own twin's numbers
@@ -102,8 +102,8 @@ def test_the_trial_metrics_count_band_readings_and_fallbacks_as_shares(mpc_senso
     np.testing.assert_allclose(m["fallbacks"], 100 * (res.fallback > 0).mean(axis=1))
 
 
-def test_the_loop_records_what_the_pump_delivered(mpc_run):
-    _, _, res = mpc_run
+def test_the_loop_records_what_the_pump_delivered(mpc_sensor_run):
+    _, _, res = mpc_sensor_run
     assert res.bg.shape == res.cgm.shape == res.basal.shape == (3, 12)
     assert np.all((res.cgm >= 39) & (res.cgm <= 400))
     assert np.all(res.bolus[:, 2] > 0)  # the announced meal is bolused in its interval
@@ -320,6 +320,7 @@ def test_the_aps_anchor_is_a_closed_loop_option_with_a_margin():
         mpc.decide(None)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_a_low_is_treated_with_rescue_carbohydrate_by_the_15_15_rule():
     # three times the basal rate all day and no meals: without treatment the patients live
     # below 70 mg/dL; with the rule every low reading is followed by 15 g, at most every 15 min

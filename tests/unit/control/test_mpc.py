@@ -96,6 +96,7 @@ def test_automatic_correction_candidates():
         MPC(bb, correction_levels=(0.0, 0.6))  # the 'carbs' reference corrects already
 
 
+@pytest.mark.slow
 def test_mpc_respects_the_chance_constraint_where_a_large_bolus_causes_hypoglycaemia(twin):
     """A 50 g meal with twice the carb-ratio bolus: the lowest-risk plans overdose part of the
     posterior. MPC must pick a plan with P(BG < 70) <= 5 % although lower-risk plans exist."""

@@ -6,6 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from medtwin.control import MPC, BasalBolus, kovatchev_risk, mpc_scores
 from medtwin.control._mpc import plan_sharing
@@ -59,6 +60,7 @@ def split_members_last(params, states, rates):
     return obs, y2.T, ok1 & ok2
 
 
+@pytest.mark.slow
 def test_integrate_rates_split_and_members_last_give_each_members_run():
     rates = jnp.stack([rates_of(b) for b in (0.5, 1.0, 2.0)])
     want = one_by_one(PARAMS, STATES, rates)
@@ -76,6 +78,7 @@ def test_plan_sharing_of_the_trial_grid():
         assert lv[p, 0] == lv[i, 0] and cl[p] == cl[i] and np.all(lv[s] == lv[i])
 
 
+@pytest.mark.slow
 def test_shared_prefixes_and_copies_give_the_scores_of_every_plan_alone():
     block_steps, every = MPC_.steps(DT)
     j = MODEL.observable_index("bg")

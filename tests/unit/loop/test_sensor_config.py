@@ -56,6 +56,7 @@ def test_a_network_twin_has_no_sensor():
         TwinConfig("stroke", T0, sensor="sc_glucose")
 
 
+@pytest.mark.slow
 def test_the_stored_twin_is_the_replayed_twin_with_its_sensor_state():
     cfg = config(sensor="sc_glucose")
     twin = loop.create(cfg).twin

@@ -88,6 +88,7 @@ def assert_same_step(got: loop.Step, ref: loop.Step) -> None:
     assert (got.obs_marks, got.ev_marks, got.applied) == (ref.obs_marks, ref.ev_marks, ref.applied)
 
 
+@pytest.mark.slow
 def test_update_many_gives_the_one_by_one_updates(items):
     one_by_one = [loop.update(*it) for it in items]
     together = loop.update_many(items)

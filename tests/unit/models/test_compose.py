@@ -36,6 +36,7 @@ def _pair(links, **kw):
     return compose("test-pair", ("lung", "pneumonia"), ("sys", "sepsis"), links=links, **kw)
 
 
+@pytest.mark.slow
 def test_silent_links_give_each_component_as_if_run_alone():
     # A dissemination link whose rate is 0: the composed run equals Smith 2011 and Reynolds
     # 2006 each run alone at the composed step (0.02 h), with one antibiotic course shared.

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from medtwin.cli.main import app
 
 
+@pytest.mark.slow
 def test_llh_prints_the_closed_form(tmp_path):
     res = CliRunner().invoke(app, ["petab", "llh", str(write(tmp_path / "tiny"))])
     assert res.exit_code == 0, res.output

@@ -50,6 +50,7 @@ def executed_by(t: np.ndarray, d: float) -> np.ndarray:
     return ((k[None, :] + 0.4 + d) <= t[:, None] + 1e-9).sum(axis=1).astype(float)
 
 
+@pytest.mark.slow
 def test_several_pending_executions_run_each_at_its_time_per_member():
     cls = load_sbml(doc(), observables=["n"])
     assert issubclass(cls, SBMLEventModel)
@@ -68,6 +69,7 @@ def test_several_pending_executions_run_each_at_its_time_per_member():
     np.testing.assert_allclose(traj.state("time(late)[1]")[1, k], 4.7, rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_values_from_the_trigger_time_are_held_until_the_execution():
     # n + 1 is computed when the event fires: execution k sets n to (runs done by k + 0.4) + 1
     model = load_sbml(doc(trigger_time_values=True), observables=["n"])(input_dt=DT)
@@ -83,6 +85,7 @@ def test_values_from_the_trigger_time_are_held_until_the_execution():
     assert "held(late)[0].n" in names(model)
 
 
+@pytest.mark.slow
 def test_a_non_persistent_event_is_cancelled_when_its_trigger_falls_first():
     model = load_sbml(doc(persistent=False), observables=["n"])(input_dt=DT)
     # d = 0.3: runs at k + 0.7, before the fall at k + 1; d = 0.7: the fall at k + 1 comes first
@@ -108,6 +111,7 @@ def test_a_full_queue_or_a_negative_delay_fails_its_member_only():
         load_sbml(doc(), max_pending=0)
 
 
+@pytest.mark.slow
 def test_chained_advance_calls_carry_the_queue():
     model = load_sbml(doc(), observables=["n"])(input_dt=0.25)
     p = model.make_params(d=2.3)

@@ -54,6 +54,7 @@ RESET = model_doc(
 )
 
 
+@pytest.mark.slow
 def test_a_state_triggered_event_is_located_within_the_step_for_each_member():
     cls = load_sbml(RESET)
     assert issubclass(cls, SBMLEventModel)
@@ -89,6 +90,7 @@ ORDER = model_doc(
 )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_time_triggered_events_fire_at_t0_and_in_priority_order():
     model = load_sbml(ORDER, observables=["p", "q"])(input_dt=0.5)
     traj = simulate(model, model.default_params(), t1=3.0)
@@ -114,6 +116,7 @@ def test_equal_priorities_are_refused_by_name():
     assert info.value.feature == "random event execution order"
 
 
+@pytest.mark.slow
 def test_chained_advance_calls_carry_the_event_memory():
     model = load_sbml(RESET)(input_dt=0.25)
     p = model.default_params()

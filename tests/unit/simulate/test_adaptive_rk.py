@@ -71,6 +71,7 @@ def test_a_day_of_meals_and_boluses_agrees_with_the_reference_solver():
     np.testing.assert_allclose(got.observable("bg"), ref.observable("bg"), rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_member_equals_its_solo_run_whatever_its_chunk():
     params = np.stack([BERGMAN.make_params(p1=p, tau_m=tau)
                        for p, tau in [(0.01, 40.0), (0.03, 25.0), (0.002, 70.0), (0.02, 50.0),

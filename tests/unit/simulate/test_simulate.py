@@ -53,6 +53,7 @@ def test_saveat_subsets_match_the_full_grid(patients):
         np.testing.assert_allclose(sub.observables, full.observables[ts.astype(int)], rtol=1e-13)
 
 
+@pytest.mark.slow
 def test_chained_advance_equals_one_simulate_even_mid_meal(patients):
     full = simulate(MODEL, patients[0], DAY_REGIMEN, t1=900)
     y = MODEL.initial_state(patients[0])
@@ -132,12 +133,14 @@ def test_trajectory_lookup_errors():
         traj.observable("glucose")
 
 
+@pytest.mark.slow
 def test_jax_arrays_and_keys_are_accepted():
     p = load_virtual_patient("adult#001")
     traj = simulate(MODEL, p, t1=5, key=jax.random.key(0))  # deterministic model ignores it
     assert int(traj.status) == 0
 
 
+@pytest.mark.slow
 def test_a_members_numbers_do_not_depend_on_its_batch():
     # Refinement near doses is decided per member: a member eating alone gets the same numbers
     # as in a batch where others eat at other times (serial == chunked executors).
@@ -149,6 +152,7 @@ def test_a_members_numbers_do_not_depend_on_its_batch():
         np.testing.assert_array_equal(np.asarray(batch.observables[i]), alone.observables)
 
 
+@pytest.mark.slow
 def test_a_members_numbers_do_not_depend_on_the_way_its_regimen_is_passed():
     # One compiled step whatever the batch shares or doses: a member alone, its regimen shared
     # (one Regimen) or its own (a list of one), equals itself in a batch whose other member
@@ -165,6 +169,7 @@ def test_a_members_numbers_do_not_depend_on_the_way_its_regimen_is_passed():
         np.testing.assert_array_equal(np.asarray(batch.observables[i]), listed.observables[0])
 
 
+@pytest.mark.slow
 def test_a_members_numbers_do_not_depend_on_the_save_grid():
     # every step saved (inner loops of one step) or an irregular grid (a fori_loop)
     p = np.asarray(load_virtual_patients(["adolescent#001", "adult#001", "child#001"]))
@@ -175,6 +180,7 @@ def test_a_members_numbers_do_not_depend_on_the_save_grid():
     np.testing.assert_array_equal(np.asarray(some.observable("bg")), every[:, saveat.astype(int)])
 
 
+@pytest.mark.slow
 def test_batches_split_across_threads_match_one_thread(monkeypatch):
     from medtwin.simulate import _simulate
 
@@ -197,6 +203,7 @@ def test_rk4_rejects_bad_settings():
         RK4(substeps=4, dose_substeps=2)
 
 
+@pytest.mark.slow
 def test_only_the_observables_asked_for_are_saved():
     p = np.asarray(load_virtual_patients(["adult#001", "child#002"]))
     regs = [Regimen((meal(30, 40), bolus(30, 4.0))), Regimen((meal(50, 60),))]
@@ -214,6 +221,7 @@ def test_only_the_observables_asked_for_are_saved():
         simulate(MODEL, p, regs, t1=120, observables=["bg", "bg"])
 
 
+@pytest.mark.slow
 def test_a_cohort_holds_the_inputs_of_one_chunk_at_a_time(monkeypatch):
     # Each compiled call gets the per-minute inputs of its own chunk only (compiled from its
     # members' regimens just before it runs), so the host's memory grows with the saved

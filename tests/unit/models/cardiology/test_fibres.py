@@ -49,6 +49,7 @@ def _ragged(shape, seed):
     return lab
 
 
+@pytest.mark.slow
 def test_fibres_along_z_match_the_angle_field_transposed():
     """Vectors along z on a slab long in z against the same problem transposed (z <-> x) with
     the angle 0 (fibres along x): the same discrete problem up to the order of the sums, so the
@@ -65,6 +66,7 @@ def test_fibres_along_z_match_the_angle_field_transposed():
     assert np.nanmax(np.abs(lat - ref)) < 1e-9
 
 
+@pytest.mark.slow
 def test_fibres_tilted_out_of_plane_match_the_in_plane_angle_transposed():
     """Fibres in the x-z plane at 35 degrees (the x-z cross terms) against the y <-> z transpose
     with the in-plane angle 35 degrees (the x-y cross terms): activation times equal to

@@ -19,6 +19,7 @@ def _beats(ts, starts, apds, rise=2.0, fall=20.0):
     return u
 
 
+@pytest.mark.slow
 def test_every_crossing_in_order_and_nan_padded():
     ts = np.arange(0.0, 1000.0, 0.5)
     u = _beats(ts, [10.0, 310.0, 610.0], [200.0, 180.0, 150.0])
@@ -42,6 +43,7 @@ def test_cycle_length_is_the_median_interval_after_a_time():
     assert np.isnan(float(cycle_length(ts, u, 0.5, after=1600.0)))  # one activation left
 
 
+@pytest.mark.slow
 def test_restitution_reads_di_and_apd_of_the_s2_beat():
     ts = np.arange(0.0, 1500.0, 0.25)
     # S1 at 0 and 500 (APD 300), S2 at 850 (APD 220); a second site 12 ms later; a third

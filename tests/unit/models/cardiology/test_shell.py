@@ -66,6 +66,7 @@ def test_bad_geometry_is_refused():
         lv_shell(2.0, thickness=3.0)
 
 
+@pytest.mark.slow
 def test_a_paced_shell_with_3d_fibres_activates_the_whole_wall_and_conserves():
     """The shell's tissue takes its 3D fibre vectors (longitudinal component and the x-z, y-z
     cross terms): a wave from the lateral wall activates every wall voxel, and differs from the

@@ -114,6 +114,7 @@ def test_r0_from_one_infected_cell(model):
     assert r0 == pytest.approx(derived(base)["R0"], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_rk4_at_input_dt_matches_adaptive(model):
     params = np.stack([model.default_params(), model.make_params(beta=1e-4, V0=10.0)])
     saveat = np.linspace(0.0, 7.0, 29)
