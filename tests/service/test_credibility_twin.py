@@ -114,6 +114,7 @@ def test_every_version_carries_the_flag_and_the_patient_leaves_the_domain(world)
     assert len(hashes) == 1 and all(h.count("sha256:") == 2 for h in hashes)
 
 
+@pytest.mark.slow
 def test_api_fhir_and_dashboard_show_the_flag(world):
     client, auth, store, pid, _ = world
     fc = client.get(f"/patients/{pid}/forecasts", headers=auth).json()["forecasts"][0]

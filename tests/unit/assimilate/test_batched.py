@@ -119,6 +119,7 @@ def test_t1d_batched_updates_equal_one_by_one(t1d):
     assert 1 <= sum(m.report.resampled for m in many[4:]) < N_PLAIN  # some resampled, some not
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="bit equality is claimed on CPU")
 def test_t1d_batched_updates_are_bit_identical_on_cpu(t1d):
     # Stronger than the 1e-12 contract: on CPU the batched path mirrors how XLA groups (and so

@@ -107,6 +107,7 @@ def test_replay_plot_is_a_png(folder, run_main):
     )
 
 
+@pytest.mark.slow
 def test_trial_plot_is_a_png(folder, run_main):
     code, out, err = run_main([*COMMANDS["trial"], "--plot", "trial.png"])
     assert code == 0, err

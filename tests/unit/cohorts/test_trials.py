@@ -81,6 +81,7 @@ def _same_values_on(executor, expected: TrialResult) -> None:
     assert sorted(seen) == [(1, 2), (2, 2)]
 
 
+@pytest.mark.slow
 def test_serial_and_dask_give_identical_endpoint_values(small_trial, dask_executor):
     _same_values_on(SerialExecutor(), small_trial)
     _same_values_on(dask_executor, small_trial)

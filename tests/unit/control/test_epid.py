@@ -101,6 +101,7 @@ def test_insulin_feedback_lowers_the_command_after_a_bolus():
         pid.decide(_rising(net_hist=after, bolus_hist=()))
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(
     basal=st.floats(0.05, 5.0),

@@ -107,6 +107,7 @@ def test_update_many_gives_the_one_by_one_updates(items):
         assert_same_step(got, ref)
 
 
+@pytest.mark.slow
 def test_forecast_many_gives_the_one_by_one_forecasts(items):
     twins = [it.twin for it in items]
     for got, twin in zip(forecast_many(twins, 60.0), twins, strict=True):

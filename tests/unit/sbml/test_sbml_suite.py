@@ -25,10 +25,10 @@ from sbml_suite import case_list, run_cases, summarize, tarball, unpack
 
 from medtwin.sbml import UnsupportedSBMLError, load_sbml
 
-SAMPLE_SIZE = 6  # 1.5-3 s per case on 2 cores (tracing and compiling its model's kernel)
+SAMPLE_SIZE = 4  # 1.5-3 s per case on 2 cores (tracing and compiling its model's kernel)
 SEED = 17  # issue 17
-EVENT_SAMPLE_SIZE = 2
-DELAY_SAMPLE_SIZE = 2
+EVENT_SAMPLE_SIZE = 1
+DELAY_SAMPLE_SIZE = 1
 
 
 @pytest.fixture(scope="session")

@@ -153,6 +153,7 @@ PROTOCOL = PESProtocol(n_s1=1, couplings=((300.0, 200.0),))
 VT = VTDefinition(cycle_length=(100.0, 400.0), sustained_ms=400.0)
 
 
+@pytest.mark.slow
 def test_forecast_and_ranked_plans_on_a_small_sheet():
     """A 20 x 12 mm sheet is too small for reentry: every draw non-inducible, and the plans
     ranked by probability then area -- no ablation before a lesion of the whole channel. The
