@@ -159,6 +159,7 @@ def test_api_fhir_and_dashboard_show_the_flag(world):
     assert {i["system"] for i in named} == {EVENT_IDS}
 
 
+@pytest.mark.slow
 def test_recommend_degrades_as_the_context_of_use_says_and_refuses_when_told(world, monkeypatch):
     from medtwin import credibility
     from medtwin.cli.main import app
@@ -179,6 +180,7 @@ def test_recommend_degrades_as_the_context_of_use_says_and_refuses_when_told(wor
     assert res.output.startswith("refused: Outside the model's validated domain")
 
 
+@pytest.mark.slow
 def test_every_version_of_a_day_replays_bit_for_bit(world, monkeypatch):
     from medtwin.cli.main import app
     from medtwin.loop import replay_versions

@@ -147,6 +147,7 @@ def test_t1d_batched_forecasts_equal_one_by_one(t1d):
     assert got[2].issued_at == 20.0 and got[0].issued_at == 5.0
 
 
+@pytest.mark.slow
 def test_unbatchable_twins_run_one_by_one_and_errors_stay_with_their_twin(t1d):
     twins, _, _ = t1d
     enkf = dataclasses.replace(twins[0], method=EnsembleKalmanFilter())

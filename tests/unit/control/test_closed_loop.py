@@ -124,9 +124,9 @@ def test_pump_limits_are_never_exceeded(seed, error, scale):
     sc = random_meals(3, 1, seed=seed, carb_error=error)
     sc = replace(sc, grams=sc.grams * scale, announced=np.round(sc.announced * scale))
     # the whole day's meals within the simulated hour, so boluses are large (the run has the
-    # shape of the fixture's, so it reuses its compilation)
+    # shape of mpc_sensor_run's, so it reuses its compilation)
     sc = replace(sc, times=np.where(np.isnan(sc.times), np.nan, (sc.times % 1440) / 24))
-    loop = ClosedLoop(MODEL, PRIORS, method=T1D_FILTER, particles=16, pump=PUMP)
+    loop = ClosedLoop(MODEL, PRIORS, method=T1D_CGM_FILTER, particles=16, pump=PUMP)
     for pols in ([MPC(b, particles=4) for b in BBS],):
         res = loop.run(pols, TRUTH, sc, days=60 / 1440, key=jax.random.key(seed))
         assert np.all((res.basal >= 0) & (res.basal <= PUMP.max_basal + 1e-12))

@@ -117,6 +117,7 @@ def test_forecast_many_gives_the_one_by_one_forecasts(items):
         np.testing.assert_allclose(got.median, ref.median, rtol=RTOL, atol=0)
 
 
+@pytest.mark.slow
 def test_a_failing_twin_does_not_hold_up_the_others(items):
     broken = loop.UpdateItem(items[0].config, items[0].twin, [("not", "a", "record")], [])
     lone = config(9, drift=0.05)  # another filter: a group of its own, updated alone
