@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import os
 import queue
 import signal
@@ -153,20 +154,27 @@ def test_sigterm_stops_with_status_0(tmp_path):
         console.stop()
 
 
+def _run_in_own_thread(coro):
+    """``asyncio.run`` in a thread of its own: the worker's main thread may hold a running
+    loop (Playwright's sync API keeps one there while the browser tests' session lives)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def test_without_uvicorns_handler_the_port_is_polled_until_it_accepts():
     """The fallback of a uvicorn that installs no signal handler of its own."""
     life, said = Lifecycle(print), []
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        closed = asyncio.run(_accepts("127.0.0.1", port))  # bound, not listening: refused
+        closed = _run_in_own_thread(_accepts("127.0.0.1", port))  # bound, not listening
         sock.listen()
 
         async def wait() -> None:
             await asyncio.wait_for(life._when_listening(None, "0.0.0.0", port,
                                                         lambda: said.append(port)), 10)  # fmt: skip
 
-        asyncio.run(wait())
+        _run_in_own_thread(wait())
     assert not closed and said == [port]
 
 
