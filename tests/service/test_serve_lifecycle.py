@@ -155,8 +155,9 @@ def test_sigterm_stops_with_status_0(tmp_path):
 
 
 def _run_in_own_thread(coro):
-    """``asyncio.run`` in a thread of its own: the worker's main thread may hold a running
-    loop (Playwright's sync API keeps one there while the browser tests' session lives)."""
+    """``asyncio.run`` in a thread of its own: an earlier test of the same worker may have
+    left a loop running in the main thread (seen under ``--dist loadfile``; which test, not
+    found), and ``asyncio.run`` refuses to start there."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
 

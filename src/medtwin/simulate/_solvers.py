@@ -174,8 +174,7 @@ class RK4(Solver):
         # depend on which other members share the batch (a vmapped loop runs as long as its
         # longest member, the others keep their state).
         n = jnp.where(jnp.logical_and(refine_any, refine), self.dose_substeps, self.substeps)
-        h = dt / n
-        y = jax.lax.fori_loop(0, n, lambda j, y: _rk4_step(f, t + j * h, y, u, params, h), y)
+        y = _rk4_steps(f, t, y, u, params, dt, n)
         return y, jnp.all(jnp.isfinite(y))
 
     def interval_members_last(self, f, t, y, u, params, dt, refine=False, refine_any=False,
@@ -220,18 +219,21 @@ BLOCK = 64  # members refined together near doses (RK4.interval_members_last)
 
 
 def _rk4_steps(f: VectorField, t: Array, y: Array, u: Array, params: Array, dt: float,
-               n: int) -> Array:  # fmt: skip
+               n: int | Array) -> Array:  # fmt: skip
     """``n`` equal RK4 steps over ``dt`` from ``t``: a loop, not ``n`` copies of the step,
     so the compiled program holds the vector field once per stage whatever ``n``: half the
     compile time of a first call (4.8 -> 2.3 s for a day of UVA/Padova), with the numbers of
-    the copies to round-off (XLA compiles a loop's body apart: 1e-13 mg/dL here)."""
+    the copies to round-off (XLA compiles a loop's body apart: 1e-13 mg/dL here). ``n`` may
+    be traced (each member's own count, :meth:`RK4.interval`): the loop is then a
+    ``while_loop``; a static ``n == 1`` is the plain step."""
     h = dt / n
-    if n == 1:
+    if isinstance(n, int) and n == 1:
         return _rk4_step(f, t, y, u, params, h)
     return jax.lax.fori_loop(0, n, lambda j, y: _rk4_step(f, t + j * h, y, u, params, h), y)
 
 
-def _rk4_step(f: VectorField, s: Array, y: Array, u: Array, params: Array, h: float) -> Array:
+def _rk4_step(f: VectorField, s: Array, y: Array, u: Array, params: Array,
+              h: float | Array) -> Array:  # fmt: skip
     k1 = f(s, y, u, params)
     k2 = f(s + h / 2, y + (h / 2) * k1, u, params)
     k3 = f(s + h / 2, y + (h / 2) * k2, u, params)
