@@ -286,3 +286,24 @@ def test_serving_plain_http_beyond_loopback_is_warned_about(serve):
     res, started = serve("--host", "0.0.0.0", "--ssl-certfile", "CERT", "--ssl-keyfile", "KEY")
     assert res.exit_code == 0 and "plain HTTP" not in res.stderr
     assert started[-1]["ssl_certfile"].endswith("cert.pem")
+
+
+def test_two_apps_in_one_process_never_reach_each_others_store(make_world):
+    """Apps made with the same settings share their stateless routers (``create_app`` builds
+    them once per process): a patient, a reading and a token of one hospital's app are unknown
+    to the other's, and each store's audit log records only its own requests."""
+    a, b = make_world(), make_world()
+    pid = a.new_patient("cli1", mrn="MRN-424242", name="Shared")
+    r = a.post("cli1", f"/patients/{pid}/observations", glucose(f"Patient/{pid}", "g-shared"))
+    assert r.status_code == 200, r.text
+    assert a.get("adm", "/patients").json() == {"patients": [pid]}
+    assert b.get("adm", "/patients").json() == {"patients": []}
+    for who in ("adm", "cli1"):
+        assert b.get(who, f"/patients/{pid}").status_code == 404
+        assert b.get(who, f"/patients/{pid}/observations").status_code == 404
+    b.tokens["stranger"] = a.post("adm", "/users", {"name": "eve", "role": "admin"}).json()["token"]
+    assert b.get("stranger", "/patients").status_code == 401  # a's token means nothing to b
+    assert pid not in b.store.patient_ids() and "eve" not in [u.name for u in b.store.users()]
+    written = {(e.action, e.outcome) for e in a.store.audit_entries() if e.patient == pid}
+    assert {("patient.create", "success"), ("observation.create", "success")} <= written
+    assert all(e.outcome != "success" for e in b.store.audit_entries() if e.patient == pid)
