@@ -202,6 +202,25 @@ def test_migrations_match_the_tables_and_reopen_keeps_data(db_url, key):
     assert rev == "0004"
 
 
+def test_a_database_from_a_newer_medtwin_is_refused_and_left_as_it_is(db_url, key):
+    from medtwin.store._engine import database_url, make_engine
+
+    with open_store(db_url, key=key) as s:
+        pid = s.add_patient(ANN, actor="a")
+        with s._engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    with pytest.raises(StoreError, match=r"revision '0099', which this medtwin does not know "
+                                         r"\(it knows up to 0004\)\. Upgrade medtwin"):  # fmt: skip
+        open_store(db_url, key=key)
+    engine = make_engine(database_url(db_url))
+    try:
+        with engine.connect() as conn:  # nothing was migrated down or written
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0099"
+            assert conn.execute(text("SELECT pid FROM patients")).scalars().all() == [pid]
+    finally:
+        engine.dispose()
+
+
 def test_wrong_key_is_refused(db_url, key):
     with open_store(db_url, key=key):
         pass
