@@ -5,6 +5,8 @@ small sheet, the reference speed, sites, and bad input. The LAT calibration over
 tests/reference/test_cardiac_personalise.py's (the twin's posterior is that function's, checked
 here to the bit)."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -34,15 +36,23 @@ N, H, TRUTH = 20, 1.0, 0.55
 LABELS = np.full((N, N), HEALTHY)
 SRC = np.zeros((N, N), bool)
 SRC[1, 1] = True
-T_TRUE = mapping_times(LABELS, H, SRC, TRUTH)
-QRS_TRUE = float(np.max(T_TRUE))  # the total activation time at the true cv
+
+
+@functools.cache
+def t_true() -> np.ndarray:
+    """Activation times at the true cv (computed on first use, not when pytest collects)."""
+    return mapping_times(LABELS, H, SRC, TRUTH)
+
+
+def qrs_true() -> float:
+    return float(np.max(t_true()))  # the total activation time at the true cv
 
 
 def _points(seed, n=20, sd=1.0):
     rng = np.random.default_rng(seed)
-    ok = np.argwhere(T_TRUE > 0)
+    ok = np.argwhere(t_true() > 0)
     cells = ok[rng.choice(len(ok), n, replace=False)]
-    return MappingPoints((cells + 0.5) * H, T_TRUE[tuple(cells.T)] + sd * rng.standard_normal(n),
+    return MappingPoints((cells + 0.5) * H, t_true()[tuple(cells.T)] + sd * rng.standard_normal(n),
                          sd)  # fmt: skip
 
 
@@ -76,7 +86,7 @@ def test_qrs_alone_matches_brute_force_and_its_interval_holds_the_truth():
     """The QRS term of the likelihood (total activation time / cv, Gaussian) against an
     independent quadrature (1e-4 relative; the LAT term's own check is test_personalise.py's),
     and one noisy QRS (sd 3 ms) pins cv with a 90 % interval around the truth."""
-    qrs = QRSDuration(QRS_TRUE + 1.7, 3.0)  # a 0.6-sd error
+    qrs = QRSDuration(qrs_true() + 1.7, 3.0)  # a 0.6-sd error
     prior = ConductionPrior()
     post = personalise_conduction(None, LABELS, H, SRC, prior=prior, qrs=qrs)
     q = post.quantiles()["cv"]
@@ -93,7 +103,7 @@ def test_qrs_narrows_the_map_posterior_and_repeats_concatenate():
     prior = ConductionPrior()
     pts = _points(4, n=10, sd=2.0)
     lat = personalise_conduction(pts, LABELS, H, SRC, prior=prior).quantiles()["cv"]
-    qrs = QRSDuration([QRS_TRUE - 1.0, QRS_TRUE + 0.5], [1.5, 2.5])
+    qrs = QRSDuration([qrs_true() - 1.0, qrs_true() + 0.5], [1.5, 2.5])
     both = personalise_conduction(pts, LABELS, H, SRC, prior=prior, qrs=qrs)
     qb = both.quantiles()["cv"]
     assert qb[2] - qb[0] <= (lat[2] - lat[0]) * (1 + 1e-9), (lat, qb)
@@ -109,7 +119,7 @@ def test_two_batches_equal_one_batch():
     brute-force quadrature with per-point noise."""
     prior = ConductionPrior(bz=(0.35, 0.7))
     a, b = _points(1, n=8, sd=1.0), _points(2, n=6, sd=2.5)
-    qa, qb = QRSDuration(QRS_TRUE + 1.0, 4.0), QRSDuration(QRS_TRUE - 2.0, 4.0)
+    qa, qb = QRSDuration(qrs_true() + 1.0, 4.0), QRSDuration(qrs_true() - 2.0, 4.0)
     twin = CardiacTwin(LABELS, H, SRC, prior=prior)
     two = twin.assimilate(a, qrs=qa).assimilate(b, qrs=qb)
     one = twin.assimilate(a.join(b), qrs=qa.join(qb))
