@@ -423,6 +423,14 @@ CARDIAC_CELLS = Bound(
     reason="a 1 mm left ventricle",
 )  # fmt: skip
 
+# -- trials (cli/_control.py, control/_therapy.py) --------------------------------------------
+
+MAX_THERAPY_ERROR = 1.0
+"""The largest error of a trial's therapy settings (``--therapy-error``,
+``control.therapy_with_error``): the sd of the log of each setting. 1.0 is a factor e (2.7) at
+one sd; beyond, no setting is plausible (0.25-0.3 is the spread reported for clinician-set
+settings). Here so that the command line checks it before JAX loads."""
+
 # -- requests in flight (service/_concurrency.py) --------------------------------------------
 
 HEAVY_REQUESTS_PER_USER = 2

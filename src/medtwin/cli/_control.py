@@ -17,13 +17,12 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import DataError, MedtwinError
-from ..limits import SEED, SIMULATION_SPAN, UNSTORED_PARTICLES, finite
+from ..limits import MAX_THERAPY_ERROR, SEED, SIMULATION_SPAN, UNSTORED_PARTICLES, finite
 from ._checks import OVERWRITE_HELP, event_amount, limit, output_file
 
 __all__ = ["T1DControlTrial", "register", "run_t1d_control", "t1d_control_trial"]
 
 POLICIES = ("bb", "pid", "aps", "mpc")
-MAX_THERAPY_ERROR = 1.0  # = control._therapy.MAX_THERAPY_ERROR (checked here before JAX loads)
 METRICS = (
     ("tir", "TIR 70-180 %"),
     ("below70", "<70 %"),

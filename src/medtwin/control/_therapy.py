@@ -29,11 +29,11 @@ import numpy as np
 from jaxtyping import ArrayLike
 
 from ..errors import ModelError
+from ..limits import MAX_THERAPY_ERROR
 
 __all__ = ["MAX_THERAPY_ERROR", "therapy_with_error"]
 
 TAG = 0x7E4A  # the therapy-error stream of a trial seed (any constant: it only separates it)
-MAX_THERAPY_ERROR = 1.0  # sd of log: a factor e (2.7) at one sd; beyond, no setting is plausible
 
 
 def therapy_with_error(
