@@ -31,7 +31,7 @@ from jaxtyping import ArrayLike
 from ..errors import ModelError
 from ..limits import MAX_THERAPY_ERROR
 
-__all__ = ["MAX_THERAPY_ERROR", "therapy_with_error"]
+__all__ = ["therapy_with_error"]
 
 TAG = 0x7E4A  # the therapy-error stream of a trial seed (any constant: it only separates it)
 
