@@ -423,6 +423,21 @@ CARDIAC_CELLS = Bound(
     reason="a 1 mm left ventricle",
 )  # fmt: skip
 
+# -- a cardiac twin (`medtwin twin cardiac`, checked before any file is read) ----------------
+
+_CARDIAC_TWIN = "medtwin twin cardiac"
+CARDIAC_TWIN_DRAWS = Bound(
+    "--draws", "posterior draws", _CARDIAC_TWIN, 1, 1000, "draws", integer=True,
+    reason="each draw runs the whole stimulation protocol from every site; 1,000 draws give "
+    "P(inducible) within 1.6 points (its binomial sd at 0.5), finer than any decision needs",
+)  # fmt: skip
+CARDIAC_TWIN_SITES = Bound(
+    "--sites", "stimulation sites", _CARDIAC_TWIN, 1, 50, "sites", integer=True,
+    reason="a clinical protocol paces from 2-3 sites; 50 spread over the healthy tissue map "
+    "inducibility across a whole ventricle, and each site is a protocol per draw",
+)  # fmt: skip
+CARDIAC_TWIN_S1_BEATS = replace(CARDIAC_S1_BEATS, name="--s1-beats", owner=_CARDIAC_TWIN)
+
 # -- trials (cli/_control.py, control/_therapy.py) --------------------------------------------
 
 MAX_THERAPY_ERROR = 1.0

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import DataError
-from ..limits import SEED
+from ..limits import CARDIAC_TWIN_DRAWS, CARDIAC_TWIN_S1_BEATS, CARDIAC_TWIN_SITES, SEED
 from ._checks import OVERWRITE_HELP, input_file, limit, output_folder, writing
 
 console = Console(width=150)
@@ -30,7 +30,6 @@ TWIN_FILES = ("posterior.csv", "plans.csv", "plan.png")
 LAT_SD = 5.0  # ms: see --lat-sd
 QRS_SD = 10.0  # ms: see --qrs-sd
 BZ_NODES = "0.2,0.3,0.45,0.7,1"
-MAX_DRAWS, MAX_SITES = 1000, 50
 
 
 def _numbers(text: str, option: str, what: str, n: tuple[int, ...] | None = None) -> list[float]:
@@ -122,10 +121,8 @@ def twin_cardiac(
                                 (qrs_sd, "--qrs-sd", "ms"), (vt_sustained, "--vt-sustained",
                                                              "ms")):  # fmt: skip
         _positive(value, option, unit)
-    if not 1 <= draws <= MAX_DRAWS:
-        raise DataError(f"--draws must be 1..{MAX_DRAWS} posterior draws. Got {draws}.")
-    if not 1 <= s1_beats <= 20:
-        raise DataError(f"--s1-beats must be 1..20 drive beats. Got {s1_beats}.")
+    limit(CARDIAC_TWIN_DRAWS, draws, "--draws")
+    limit(CARDIAC_TWIN_S1_BEATS, s1_beats, "--s1-beats")
     limit(SEED, seed, "--seed")
     pace_mm = _numbers(pace, "--pace", "the map's pacing site X,Y[,Z] in mm", (2, 3))
     bz_nodes = tuple(_numbers(bz, "--bz", "border-zone / healthy velocity factors in (0, 1]"))
@@ -137,10 +134,10 @@ def twin_cardiac(
             n_sites = int(sites)
         except ValueError:
             n_sites = 0
-        if not 1 <= n_sites <= MAX_SITES:
+        if not CARDIAC_TWIN_SITES.low <= n_sites <= CARDIAC_TWIN_SITES.high:
             raise DataError(
-                f"--sites expects a number of sites (1..{MAX_SITES}) or sites 'X,Y;X,Y' in mm. "
-                f"Got {sites!r}."
+                f"--sites expects a number of sites ({CARDIAC_TWIN_SITES.range()}) or sites "
+                f"'X,Y;X,Y' in mm. Got {sites!r}."
             )
     else:
         site_list = np.array([_numbers(s, "--sites", "X,Y[,Z] mm per site, ';' between sites",

@@ -115,7 +115,7 @@ CASES = {
     "cardiac out a file": ([*SC, "--out", "existing.csv"], "names a file"),
     # twin cardiac (the options, then the files' presence and --out; the scan after these)
     "cardiac twin no observations": (TC, "needs observations"),
-    "cardiac twin draws 1e6": ([*TC, "--qrs", "40", "--draws", "1000000"], "--draws must be"),
+    "cardiac twin draws 1e6": ([*TC, "--qrs", "40", "--draws", "1000000"], "(posterior draws)"),
     "cardiac twin sites 1e6": ([*TC, "--qrs", "40", "--sites", "1000000"], "(1..50)"),
     "cardiac twin s1 beats 100": ([*TC, "--qrs", "40", "--s1-beats", "100"], "--s1-beats"),
     "cardiac twin seed -1": ([*TC, "--qrs", "40", "--seed", "-1"], "'--seed'"),

@@ -7,10 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medtwin.cli._control import MAX_THERAPY_ERROR as CLI_MAX
 from medtwin.control import PID, therapy_with_error, total_daily_insulin
-from medtwin.control._therapy import MAX_THERAPY_ERROR
 from medtwin.errors import ModelError
+from medtwin.limits import MAX_THERAPY_ERROR
 
 BASAL, CR, CF = np.array([1.2, 0.4, 0.9]), np.array([10.0, 25.0, 14.0]), np.array([9.0, 43.0, 22.0])
 
@@ -45,9 +44,13 @@ def test_the_spread_is_the_sd_of_the_log_around_the_truth():
 
 
 def test_bad_errors_are_refused():
-    assert CLI_MAX == MAX_THERAPY_ERROR
     with pytest.raises(ModelError, match="sd of the log"):
         therapy_with_error(BASAL, CR, CF, error=-0.1, seed=1, patients=[0, 1, 2])
+    # the bound the command line checks before JAX loads (limits.py) is the one enforced here
+    therapy_with_error(BASAL, CR, CF, error=MAX_THERAPY_ERROR, seed=1, patients=[0, 1, 2])
+    with pytest.raises(ModelError, match="sd of the log"):
+        therapy_with_error(BASAL, CR, CF, error=MAX_THERAPY_ERROR + 1e-9, seed=1,
+                           patients=[0, 1, 2])  # fmt: skip
     with pytest.raises(ModelError, match="one basal rate"):
         therapy_with_error(BASAL, CR, CF, error=0.1, seed=1, patients=[0, 1])
     with pytest.raises(ModelError, match="distinct"):
