@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
@@ -20,7 +20,13 @@ from ..errors import DataError, MedtwinError
 from ..limits import MAX_THERAPY_ERROR, SEED, SIMULATION_SPAN, UNSTORED_PARTICLES, finite
 from ._checks import OVERWRITE_HELP, event_amount, limit, output_file
 
-__all__ = ["T1DControlTrial", "register", "run_t1d_control", "t1d_control_trial"]
+if TYPE_CHECKING:
+    from ..cohorts import Difference, TrialResult
+
+__all__ = [
+    "T1DControlTrial", "control_result", "paired_table", "register", "run_t1d_control",
+    "t1d_control_trial",
+]  # fmt: skip
 
 POLICIES = ("bb", "pid", "aps", "mpc")
 METRICS = (
@@ -236,6 +242,58 @@ def _group(name: str) -> str:
     return name.split("#")[0]
 
 
+# the endpoints of the paired comparison (the trial's criteria: time in range, below 70, below 54)
+PAIRED = ("tir", "below70", "below54")
+
+
+def control_result(res: dict[str, dict[str, np.ndarray]], names: list[str]) -> TrialResult:
+    """The closed-loop trial's per-patient metrics as a :class:`~medtwin.cohorts.TrialResult`
+    (arms: the policies; covariate ``group``: the age group), so its paired differences and
+    bootstrap intervals are the virtual trials' own."""
+    from ..cohorts import Population, TrialResult
+
+    pols, keys = tuple(res), tuple(k for k, _ in METRICS)
+    units = tuple(label.split(" ", 1)[1] if " " in label else "" for _, label in METRICS)
+    pop = Population(np.zeros((len(names), 0)), (), {"group": [_group(n) for n in names]}, names)
+    values = np.array([[np.asarray(res[p][k], np.float64) for k in keys] for p in pols])
+    return TrialResult(pop, pols, keys, units, values, np.zeros((len(pols), len(names)), int))
+
+
+def paired_table(
+    res: dict[str, dict[str, np.ndarray]],
+    names: list[str],
+    *,
+    seed: int,
+    reference: str = "bb",
+    arms: tuple[str, ...] | None = None,
+) -> Table:
+    """Every other policy (or those of ``arms``) minus ``reference`` per age group and over
+    all patients: the mean paired difference of each endpoint of ``PAIRED`` with its 95 %
+    percentile bootstrap interval over patients
+    (:meth:`~medtwin.cohorts.TrialResult.subgroups`, seeded by the trial's seed). With 10
+    patients a group, an interval that spans 0 says the trial cannot tell the two policies
+    apart on that endpoint."""
+    result = control_result(res, names)
+    labels = dict(METRICS)
+    title = f"paired difference to {reference} (policy - {reference}, per patient)"
+    table = Table("policy", "group", "n", *(f"{labels[e]} (95 % CI)" for e in PAIRED), title=title)
+    reports = [result.subgroups("group", e, reference=reference, min_n=1, seed=seed)
+               for e in PAIRED]  # fmt: skip
+    overall = result.differences(reference, seed=seed)
+    for pol in (p for p in result.arms if p != reference and p in (arms or result.arms)):
+        for i, row in enumerate(reports[0].rows):
+            cells = [_ci(rep.rows[i].differences[pol]) for rep in reports]
+            table.add_row(pol, row.group, str(row.n), *cells)
+        cells = [_ci(next(d for d in overall if d.arm == pol and d.endpoint == e))
+                 for e in PAIRED]  # fmt: skip
+        table.add_row(pol, "all", str(len(names)), *cells)
+    return table
+
+
+def _ci(d: Difference) -> str:
+    return f"{d.mean:+.2f} ({d.low:+.2f}, {d.high:+.2f})" if np.isfinite(d.mean) else "-"
+
+
 def _check_policies(policies: list[str]) -> None:
     bad = [p for p in policies if p not in POLICIES]
     if bad or not policies:
@@ -323,6 +381,10 @@ def _t1d_control(
             cells = [f"{v:.2f}" if np.isfinite(v) else "-" for v in means]  # - : no twin
             table.add_row(pol, g, str(int(sel.sum())), *cells)
     console.print(table)
+    # paired differences: every policy to basal-bolus, and MPC to the OpenAPS-style loop
+    for ref, arms in (("bb", None), ("aps", ("mpc",))):
+        if ref in res and any(p != ref and p in (arms or res) for p in res):
+            console.print(paired_table(res, names, seed=seed, reference=ref, arms=arms))
     if out is not None:
         rows = [
             [pol, n, _group(n), *(float(m[k][i]) for k, _ in METRICS)]

@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from medtwin.cli._control import run_t1d_control
+from medtwin.cli._control import METRICS, control_result, paired_table, run_t1d_control
 from medtwin.control import MPC, BasalBolus, ClosedLoop, HypoTreatment, random_meals
 from medtwin.data import (
     T1D_CGM_FILTER,
@@ -45,7 +45,9 @@ def _trial(run_main, tmp_path, policies: str) -> tuple[list[dict[str, str]], str
 
 
 def test_the_fast_policies_run_with_erroneous_settings(run_main, tmp_path):
-    rows, _ = _trial(run_main, tmp_path, "bb,pid,aps")
+    rows, text = _trial(run_main, tmp_path, "bb,pid,aps")
+    # the paired comparison to basal-bolus; none to the OpenAPS-style loop without MPC
+    assert "paired difference to bb" in text and "paired difference to aps" not in text
     by = {(r["policy"], r["patient"]): r for r in rows}
     # the same meals, noise and settings: every policy starts from the same reading, and the
     # APS's temp basal differs from basal-bolus's fixed schedule
@@ -55,7 +57,8 @@ def test_the_fast_policies_run_with_erroneous_settings(run_main, tmp_path):
 # slow (about 2 min on 2 cores: MPC's compilation): all four policies through the CLI
 @pytest.mark.slow
 def test_all_four_policies_run_with_erroneous_settings(run_main, tmp_path):
-    rows, _ = _trial(run_main, tmp_path, "bb,pid,aps,mpc")
+    rows, text = _trial(run_main, tmp_path, "bb,pid,aps,mpc")
+    assert "paired difference to bb" in text and "paired difference to aps" in text
     assert all(0 <= float(r["fallbacks"]) <= 100 for r in rows if r["policy"] == "mpc")
     assert all(0 <= float(r["band"]) <= 100 for r in rows if r["policy"] == "mpc")
 
@@ -109,3 +112,33 @@ def test_the_oracle_scenario_is_todays_basal_bolus_bit_for_bit():
 @pytest.mark.slow
 def test_the_oracle_scenario_is_todays_mpc_bit_for_bit():
     _oracle_check(["mpc"])
+
+
+def test_the_paired_table_is_the_per_patient_difference_with_its_bootstrap_interval():
+    names = [f"{g}#{i:03d}" for g in ("adolescent", "adult", "child") for i in range(1, 5)]
+    rng = np.random.default_rng(3)
+    bb = {k: rng.uniform(0, 100, len(names)) for k, _ in METRICS}
+    shift = np.arange(len(names), dtype=float)  # mpc = bb + 0, 1, ..., 11 per patient
+    res = {"bb": bb, "mpc": {k: v + shift for k, v in bb.items()}, "aps": dict(bb)}
+    result = control_result(res, names)
+    assert result.arms == ("bb", "mpc", "aps")
+    assert np.array_equal(result.value("mpc", "tir"), bb["tir"] + shift)
+    rows = {(r[0], r[1]): r[3:] for r in _cells(paired_table(res, names, seed=1))}
+    assert set(rows) == {(p, g) for p in ("mpc", "aps")
+                         for g in ("adolescent", "adult", "child", "all")}  # fmt: skip
+    # adults are patients 4-7: mean shift 5.5 on every endpoint, its interval within 4-7
+    for cell in rows["mpc", "adult"]:
+        mean, lo, hi = (
+            float(x) for x in cell.replace("(", "").replace(")", "").replace(",", "").split()
+        )
+        assert mean == pytest.approx(5.5) and 4.0 <= lo < 5.5 < hi <= 7.0
+    assert rows["mpc", "all"][0].startswith("+5.50")
+    # a policy equal to basal-bolus: a zero difference with a zero-width interval
+    assert all(c == "+0.00 (+0.00, +0.00)" for c in rows["aps", "child"])
+    only = _cells(paired_table(res, names, seed=1, reference="aps", arms=("mpc",)))
+    assert [r[0] for r in only] == ["mpc"] * 4
+
+
+def _cells(table) -> list[list[str]]:
+    cols = [list(c.cells) for c in table.columns]
+    return [list(r) for r in zip(*cols, strict=True)]
