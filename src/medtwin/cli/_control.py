@@ -41,6 +41,9 @@ METRICS = (
     ("band", "in band %"),
     ("rescues", "rescues/day"),
 )
+# each metric's unit (percentages of readings or decisions; the LBGI has none)
+UNITS = {"tir": "%", "below70": "%", "below54": "%", "above180": "%", "mean": "mg/dL",
+         "cv": "%", "lbgi": "", "fallbacks": "%", "band": "%", "rescues": "1/day"}  # fmt: skip
 MAX_RESCUE_GRAMS = 60.0  # g of rescue carbohydrate per treatment (the rule gives 15-20)
 # oref0's max_iob for the trial's OpenAPS-style loop, in hours of the patient's basal: the
 # OpenAPS documentation's rule of thumb, at most 3 x the highest basal rate
@@ -253,7 +256,7 @@ def control_result(res: dict[str, dict[str, np.ndarray]], names: list[str]) -> T
     from ..cohorts import Population, TrialResult
 
     pols, keys = tuple(res), tuple(k for k, _ in METRICS)
-    units = tuple(label.split(" ", 1)[1] if " " in label else "" for _, label in METRICS)
+    units = tuple(UNITS[k] for k in keys)
     pop = Population(np.zeros((len(names), 0)), (), {"group": [_group(n) for n in names]}, names)
     values = np.array([[np.asarray(res[p][k], np.float64) for k in keys] for p in pols])
     return TrialResult(pop, pols, keys, units, values, np.zeros((len(pols), len(names)), int))

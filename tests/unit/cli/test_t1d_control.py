@@ -10,7 +10,13 @@ import jax
 import numpy as np
 import pytest
 
-from medtwin.cli._control import METRICS, control_result, paired_table, run_t1d_control
+from medtwin.cli._control import (
+    METRICS,
+    UNITS,
+    control_result,
+    paired_table,
+    run_t1d_control,
+)
 from medtwin.control import MPC, BasalBolus, ClosedLoop, HypoTreatment, random_meals
 from medtwin.data import (
     T1D_CGM_FILTER,
@@ -122,6 +128,9 @@ def test_the_paired_table_is_the_per_patient_difference_with_its_bootstrap_inter
     res = {"bb": bb, "mpc": {k: v + shift for k, v in bb.items()}, "aps": dict(bb)}
     result = control_result(res, names)
     assert result.arms == ("bb", "mpc", "aps")
+    assert set(UNITS) == {k for k, _ in METRICS}  # every metric declares its unit
+    assert dict(zip(result.endpoints, result.units, strict=True))["tir"] == "%"
+    assert dict(zip(result.endpoints, result.units, strict=True))["rescues"] == "1/day"
     assert np.array_equal(result.value("mpc", "tir"), bb["tir"] + shift)
     rows = {(r[0], r[1]): r[3:] for r in _cells(paired_table(res, names, seed=1))}
     assert set(rows) == {(p, g) for p in ("mpc", "aps")
