@@ -47,9 +47,10 @@ import jax
 import numpy as np
 
 import medtwin  # noqa: F401
-from medtwin.assimilate import PopulationPrior, observations
+from medtwin.assimilate import Observations, PopulationPrior, observations
 from medtwin.cli._control import t1d_control_trial
-from medtwin.data import T1D_CGM_FILTER, T1D_LOOP_FREE, VIRTUAL_PATIENTS, t1d_population_prior
+from medtwin.data import VIRTUAL_PATIENTS
+from medtwin.forecast import scored_targets
 from medtwin.loop import replay_stream
 from medtwin.simulate import Regimen, basal, bolus, meal
 
@@ -72,23 +73,21 @@ def record_regimen(run, scenario, p: int) -> Regimen:
     return Regimen(tuple(events))
 
 
-def skill(run, p: int, forecasts, horizon: float) -> tuple[float, float, float, float]:
-    """Nowcast RMS, RMS at the horizon, 95 % coverage at the horizon, bias where true < 80."""
-    t, bg = np.asarray(run.times), np.asarray(run.bg[p])
-    rows = []
-    for f in forecasts:
-        j = f.observable_names.index("bg")
-        k_now = np.searchsorted(t, f.times[0])
-        k_end = np.searchsorted(t, f.times[-1])
-        if k_end < len(t):
-            i95, true_end = f.levels.index(0.95), bg[k_end]
-            inside = f.lower[i95, j, -1] <= true_end <= f.upper[i95, j, -1]
-            rows.append((f.median[j, 0] - bg[k_now], f.median[j, -1] - true_end, inside, true_end))
-    now, end, inside, truth = (np.array(c, dtype=np.float64) for c in zip(*rows, strict=True))
-    low = truth < 80.0
+def skill(truth: Observations, forecasts, horizon: float) -> tuple[float, float, float, float]:
+    """Against the true plasma glucose ``truth``, of the forecasts whose ``horizon`` the record
+    reaches: nowcast (first step) RMS, RMS at ``horizon``, 95 % coverage there, and the mean
+    error there where the truth is below 80 mg/dL."""
+    rows = scored_targets(forecasts, truth, "bg", draws=False)
+    assert rows is not None, "no forecast met the record"
+    err = rows.median - rows.observed
+    end = np.isclose(rows.horizon, horizon)
+    now = (rows.horizon == rows.horizon.min()) & np.isin(rows.issued_at, rows.issued_at[end])
+    i95 = forecasts[0].levels.index(0.95)
+    inside = (rows.lower[:, i95] <= rows.observed) & (rows.observed <= rows.upper[:, i95])
+    low = end & (rows.observed < 80.0)
     return (
-        float(np.sqrt(np.mean(now**2))), float(np.sqrt(np.mean(end**2))), float(inside.mean()),
-        float(end[low].mean()) if low.any() else float("nan"),
+        float(np.sqrt(np.mean(err[now] ** 2))), float(np.sqrt(np.mean(err[end] ** 2))),
+        float(inside[end].mean()), float(err[low].mean()) if low.any() else float("nan"),
     )  # fmt: skip
 
 
@@ -117,21 +116,23 @@ def main() -> None:
     head = f"{'patient':16s}{'twin':8s}{'nowcast RMS':>12s}{'RMS at h':>10s}{'cover95':>9s}"
     print(f"{head}{'bias at <80':>12s}   (mg/dL; h = {a.horizon:g} min)")
     both: dict[str, list] = {"loop": [], "oracle": []}
+    t = np.asarray(run.times)
     for name in names:
         p = VIRTUAL_PATIENTS.index(name)
-        t = np.asarray(run.times)[1:]
-        data = observations(t, np.asarray(run.cgm[p])[1:], "sc_glucose")
+        data = observations(t[1:], np.asarray(run.cgm[p])[1:], "sc_glucose")
+        truth = observations(t, np.asarray(run.bg[p]), "bg")
         events = record_regimen(run, tr.scenario, p)
+        loop_prior = tr.loop.prior[p]  # the trial's own: leave-one-out, T1D_LOOP_FREE
         priors = {
-            "loop": t1d_population_prior(T1D_LOOP_FREE, exclude=(name,)),
-            "oracle": PopulationPrior(np.stack([tr.truth[p]] * 2), T1D_LOOP_FREE),
+            "loop": loop_prior,
+            "oracle": PopulationPrior(np.stack([tr.truth[p]] * 2), loop_prior.free),
         }
         for label, prior in priors.items():
             out = replay_stream(
                 data, events, horizon=a.horizon, particles=a.particles, seed=a.seed,
-                prior=prior, method=T1D_CGM_FILTER, sensor="sc_glucose",
+                prior=prior, method=tr.loop.method, sensor="sc_glucose",
             )  # fmt: skip
-            s = skill(run, p, out.forecasts, a.horizon)
+            s = skill(truth, out.forecasts, a.horizon)
             both[label].append(s)
             print(f"{name:16s}{label:8s}{s[0]:12.1f}{s[1]:10.1f}{s[2]:9.2f}{s[3]:+12.1f}")
     m = {k: np.nanmean(np.array(v), axis=0) for k, v in both.items()}
