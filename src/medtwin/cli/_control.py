@@ -283,7 +283,7 @@ def paired_table(
     reports = [result.subgroups("group", e, reference=reference, min_n=1, seed=seed)
                for e in PAIRED]  # fmt: skip
     overall = result.differences(reference, seed=seed)
-    for pol in (p for p in result.arms if p != reference and p in (arms or result.arms)):
+    for pol in _compared(result.arms, reference, arms):
         for i, row in enumerate(reports[0].rows):
             cells = [_ci(rep.rows[i].differences[pol]) for rep in reports]
             table.add_row(pol, row.group, str(row.n), *cells)
@@ -291,6 +291,14 @@ def paired_table(
                  for e in PAIRED]  # fmt: skip
         table.add_row(pol, "all", str(len(names)), *cells)
     return table
+
+
+def _compared(
+    policies: tuple[str, ...] | list[str], reference: str, arms: tuple[str, ...] | None = None
+) -> list[str]:
+    """The policies :func:`paired_table` compares with ``reference``: every other one, or
+    those of ``arms``."""
+    return [p for p in policies if p != reference and p in (arms or policies)]
 
 
 def _ci(d: Difference) -> str:
@@ -386,7 +394,7 @@ def _t1d_control(
     console.print(table)
     # paired differences: every policy to basal-bolus, and MPC to the OpenAPS-style loop
     for ref, arms in (("bb", None), ("aps", ("mpc",))):
-        if ref in res and any(p != ref and p in (arms or res) for p in res):
+        if ref in res and _compared(tuple(res), ref, arms):
             console.print(paired_table(res, names, seed=seed, reference=ref, arms=arms))
     if out is not None:
         rows = [
