@@ -9,6 +9,7 @@ from ._aps import aps_temp_basal as aps_temp_basal
 from ._aps import max_iob_rate as max_iob_rate
 from ._basal_bolus import BasalBolus as BasalBolus
 from ._basal_bolus import basal_bolus_dose as basal_bolus_dose
+from ._bolus_learning import BolusLearning as BolusLearning
 from ._closed_loop import ClosedLoop as ClosedLoop
 from ._closed_loop import ClosedLoopResult as ClosedLoopResult
 from ._lipids import LipidRecommendation as LipidRecommendation
@@ -52,6 +53,7 @@ __all__ = [
     "MPC",
     "PID",
     "BasalBolus",
+    "BolusLearning",
     "ClosedLoop",
     "ClosedLoopResult",
     "Decision",

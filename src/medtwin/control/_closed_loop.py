@@ -327,6 +327,7 @@ def _step(
         net_hist=jnp.concatenate([net[:, None], state.net_hist[:, :-1]], 1),
         last_rescue=last_rescue,
         twin=twin,
+        learning=decision.learning,
     )
     record = StepRecord(
         bg=y_obs[:, j_bg], cgm=cgm, basal=basal_cmd, bolus=bolus_cmd,

@@ -25,6 +25,7 @@ from ..models._base import AbstractModel
 from ..models.glucose.cgm import CGMSensor
 from ..models.glucose.pump import InsulinPump
 from ..simulate import Solver
+from ._bolus_learning import BolusLearningState
 from ._policy import insulin_remaining
 from ._rescue import HypoTreatment
 
@@ -92,7 +93,9 @@ class LoopState(eqx.Module):
     (``valid``); the delivered boluses ``bolus_hist`` (p, L) U and the net insulin above basal
     ``net_hist`` (p, L) U of the last ``IOB_HOURS``, latest first; the time of the patient's
     last rescue carbohydrate ``last_rescue`` (p,) min (-inf: none); ``twin`` (None for a policy
-    without one)."""
+    without one); ``learning`` the run-to-run meal-bolus learning's state
+    (:class:`~medtwin.control._bolus_learning.BolusLearningState`; None for a policy without
+    it)."""
 
     y: Float[Array, "p n_states"]
     g_hist: Float[Array, "p h"]
@@ -101,6 +104,7 @@ class LoopState(eqx.Module):
     net_hist: Float[Array, "p l"]
     last_rescue: Float[Array, " p"]
     twin: TwinState | None
+    learning: BolusLearningState | None = None
 
 
 class LoopInputs(eqx.Module):
@@ -138,8 +142,8 @@ class LoopDecision(eqx.Module):
     """A policy's command before the pump: ``basal`` (U/h) and ``bolus`` (U) per patient, the
     ``fallback`` code (0: none, else ``FALLBACK_REASONS``), the twin's effective sample size
     fraction ``ess`` and ``coverage`` (NaN without a twin), whether the reading fell in the
-    twin's one-step 95 % band (``inside``, 1.0 / 0.0, NaN without a twin), and the twin after
-    the reading."""
+    twin's one-step 95 % band (``inside``, 1.0 / 0.0, NaN without a twin), the twin after
+    the reading and the meal-bolus learning's state after it (None without)."""
 
     basal: Float[Array, " p"]
     bolus: Float[Array, " p"]
@@ -148,6 +152,7 @@ class LoopDecision(eqx.Module):
     coverage: Float[Array, " p"]
     inside: Float[Array, " p"]
     twin: TwinState | None
+    learning: BolusLearningState | None = None
 
 
 class StepRecord(eqx.Module):

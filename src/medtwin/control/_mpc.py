@@ -63,6 +63,7 @@ from ..errors import ModelError
 from ..simulate import RK4, Regimen, Solver, integrate_rates, meal
 from ._aps import APS, max_iob_rate
 from ._basal_bolus import BasalBolus, basal_bolus_dose
+from ._bolus_learning import BolusLearning
 from ._policy import Decision, PolicyInput, clip_to_pump, insulin_remaining
 from ._safety import SafetyLimits, safety_check
 
@@ -269,7 +270,10 @@ class MPC:
     (:class:`ClosedLoop`), not :meth:`decide`. ``max_iob`` (hours of basal; None: no limit)
     caps the first block's basal so that the net temp-basal insulin on board stays within it,
     the safety setting of OpenAPS (:class:`~medtwin.control.APS` ``max_iob``), and is passed
-    to the OpenAPS-style policy MPC anchors on and falls back to."""
+    to the OpenAPS-style policy MPC anchors on and falls back to. ``bolus_learning`` (None:
+    none) scales every meal bolus MPC considers, the anchor's and the fallback's by a factor
+    learnt run to run from the lows that followed the patient's earlier meal boluses
+    (:class:`~medtwin.control.BolusLearning`; closed loop only)."""
 
     fallback: BasalBolus
     horizon: float = 120.0
@@ -292,6 +296,7 @@ class MPC:
     low_guard: bool = False
     anchor_plan: str = "therapy"
     max_iob: float | None = None
+    bolus_learning: BolusLearning | None = None
 
     def __post_init__(self) -> None:
         self.aps()  # checks max_iob
@@ -531,6 +536,12 @@ class MPC:
         )  # fmt: skip
 
     def decide(self, obs: PolicyInput) -> Decision:
+        if self.bolus_learning is not None:
+            raise ModelError(
+                "MPC.decide() sees one reading; bolus_learning learns from the lows after the "
+                "patient's earlier meal boluses, which the closed loop (ClosedLoop.run) keeps. "
+                "Run it there, or leave bolus_learning=None."
+            )
         if self.uses_aps:
             raise ModelError(
                 "MPC.decide() falls back to basal-bolus therapy; fallback_to='aps', "

@@ -50,6 +50,7 @@ from ._aps import (
     observed_delta,
 )
 from ._basal_bolus import BasalBolus, basal_bolus_dose
+from ._bolus_learning import BolusLearningState
 from ._loop_state import LoopDecision, LoopInputs, LoopObservation, LoopSpec, LoopState, TwinState
 from ._loop_twin import twin_assimilate, twin_init
 from ._mpc import MPC, choose_plan, mpc_scores, plan_sharing
@@ -120,10 +121,15 @@ class LoopPolicy(eqx.Module):
             net_hist=jnp.zeros((n_p, n_l)),
             last_rescue=jnp.full((n_p,), -jnp.inf),
             twin=self.init_twin(loop, n_p, key),
+            learning=self.init_learning(n_p),
         )
 
     def init_twin(self, loop: ClosedLoop, n_patients: int, key: PRNGKeyArray) -> TwinState | None:
         """The patients' twins (None: the policy needs none)."""
+        return None
+
+    def init_learning(self, n_patients: int) -> BolusLearningState | None:
+        """The patients' meal-bolus learning (None: the policy does not learn its bolus)."""
         return None
 
     @abstractmethod
@@ -135,7 +141,7 @@ class LoopPolicy(eqx.Module):
     def _plain(self, basal: Array, bolus: Array, state: LoopState) -> LoopDecision:
         nan = jnp.full(bolus.shape, jnp.nan)
         fallback = jnp.zeros(bolus.shape, jnp.int32)
-        return LoopDecision(basal, bolus, fallback, nan, nan, nan, state.twin)
+        return LoopDecision(basal, bolus, fallback, nan, nan, nan, state.twin, state.learning)
 
     def _bb_dose(self, obs: LoopObservation, bb: BasalBolus) -> tuple[Array, Array]:
         """(meal bolus, correction bolus) U of ``bb``'s rules with the patients' numbers."""
@@ -297,33 +303,45 @@ class MPCLoop(LoopPolicy):
     def init_twin(self, loop: ClosedLoop, n_patients: int, key: PRNGKeyArray) -> TwinState:
         return twin_init(loop.model, loop.prior, loop.particles, n_patients, key)
 
+    def init_learning(self, n_patients: int) -> BolusLearningState | None:
+        learning = self.template.bolus_learning
+        return None if learning is None else learning.init(n_patients)
+
     def decide(self, spec, state, inputs, obs) -> LoopDecision:
         limits = self.template.limits
         twin, ess, inside, safe_in = twin_assimilate(spec, limits, state.twin, obs)
         flags = safety_flags(ess, twin.coverage < spec.min_coverage, obs.cgm, *safe_in, limits)
         fallback = jnp.where(jnp.any(flags, -1), jnp.argmax(flags, -1) + 1, 0)
+        # the meal bolus's learnt factor (1: the patient's own bolus), after this reading
+        learning, factor = state.learning, jnp.ones(obs.cgm.shape)
+        if self.template.bolus_learning is not None:
+            assert learning is not None
+            learning = self.template.bolus_learning.update(learning, obs.t, obs.cgm, obs.carbs > 0)
+            factor = learning.factor
         aps = self._aps().decide(spec, state, inputs, obs) if self.template.uses_aps else None
         if aps is not None and self.template.fallback_to == "aps":
-            safe_basal, safe_bolus = aps.basal, aps.bolus
+            safe_basal, safe_bolus = aps.basal, aps.bolus * factor
         else:
             meal_b, corr_b = self._bb_dose(obs, self.template.fallback)
-            safe_basal, safe_bolus = self.basal, meal_b + corr_b
+            safe_basal, safe_bolus = self.basal, (meal_b + corr_b) * factor
         basal_mpc, bolus_mpc = self._plan(
-            spec, twin, state.net_hist, state.bolus_hist, inputs, obs, aps
+            spec, twin, state.net_hist, state.bolus_hist, inputs, obs, aps, factor
         )
         if aps is not None and self.template.low_guard:
             basal_mpc = jnp.where(aps.basal == 0.0, 0.0, basal_mpc)
         use = fallback == 0
         basal = jnp.where(use, basal_mpc, safe_basal)
         bolus = jnp.where(use, bolus_mpc, safe_bolus)
-        return LoopDecision(basal, bolus, fallback, ess, twin.coverage, inside, twin)
+        return LoopDecision(basal, bolus, fallback, ess, twin.coverage, inside, twin, learning)
 
     def _plan(
-        self, spec: LoopSpec, twin: TwinState, net_hist, bolus_hist, inputs: LoopInputs, obs, aps
-    ):
+        self, spec: LoopSpec, twin: TwinState, net_hist, bolus_hist, inputs: LoopInputs, obs, aps,
+        factor,
+    ):  # fmt: skip
         """Every patient's MPC decision (basal U/h, bolus U) from ``M`` particles resampled
         from its twin; ``aps`` the OpenAPS-style decision (the anchor plan of
-        ``anchor_plan="aps"``), or None."""
+        ``anchor_plan="aps"``), or None; ``factor`` (p,) the learnt meal-bolus factor that
+        scales the reference bolus and the anchor's."""
         mpc: MPC = self.template
         model, dt, t, k = spec.model, float(spec.model.input_dt), obs.t, obs.k
         block_steps, every = mpc.steps(dt)
@@ -350,16 +368,17 @@ class MPCLoop(LoopPolicy):
         n_later = len(block_steps) - 1
 
         def one(key, params, states, lw, g, c_now, carbs_p, ref_p, basal, cr, cf, net, iob,
-                aps_basal, aps_bolus, cap):  # fmt: skip
+                aps_basal, aps_bolus, cap, f):  # fmt: skip
             ref_p = None if refine is None else ref_p
             kd = jax.random.fold_in(key, 2**21 + k)
             anc = systematic_resample(kd, lw, m)
             ref, corr = mpc.reference(c_now if mpc.announce else 0.0, g, iob, cr, cf)
-            plans = mpc.grid_for(basal, ref, spec.pump, corr, cap)
+            plans = mpc.grid_for(basal, ref * f, spec.pump, corr, cap)
             if mpc.anchor_plan == "aps":  # its temp basal, then the usual basal; its bolus
                 row = jnp.concatenate([
                     spec.pump.deliver_basal(aps_basal)[None],
-                    jnp.full((n_later,), spec.pump.deliver_basal(basal)), aps_bolus[None],
+                    jnp.full((n_later,), spec.pump.deliver_basal(basal)),
+                    jnp.where(f == 1.0, aps_bolus, spec.pump.deliver_bolus(aps_bolus * f))[None],
                 ])  # fmt: skip
                 plans = jnp.concatenate([plans, row[None]])
             risk, p_hypo = mpc_scores(
@@ -384,7 +403,7 @@ class MPCLoop(LoopPolicy):
             (twin.keys, twin.params, twin.states, twin.log_weights, obs.cgm, obs.carbs, carbs,
              ref_arg, basal, jnp.asarray(self.carb_ratio), jnp.asarray(self.correction_factor),
              net_hist, obs.iob, jnp.broadcast_to(aps_basal, obs.cgm.shape), aps_bolus,
-             jnp.broadcast_to(cap, obs.cgm.shape)),
+             jnp.broadcast_to(cap, obs.cgm.shape), factor),
         )  # fmt: skip
 
 

@@ -1,0 +1,108 @@
+"""Run-to-run learning of the meal bolus: a low within the window of a meal bolus cuts the
+factor once, a meal without one gives a little back, the floor and 1 bound it; in the closed
+loop the next meal's bolus is the patient's own times the learnt factor."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from medtwin.control import MPC, BasalBolus, BolusLearning, ClosedLoop, MealSchedule, SafetyLimits
+from medtwin.data import T1D_FILTER, load_virtual_patients, t1d_population_prior, therapy_settings
+from medtwin.errors import ModelError
+from medtwin.models import UVAPadova
+from medtwin.models.glucose.pump import InsulinPump
+
+
+def _run(learning: BolusLearning, steps):
+    """The state after each (t, cgm, meal_now) of ``steps`` for one patient."""
+    s = learning.init(1)
+    out = []
+    for t, g, meal in steps:
+        s = learning.update(s, jnp.float64(t), jnp.array([g], float), jnp.array([meal]))
+        out.append(float(s.factor[0]))
+    return out
+
+
+def test_a_low_after_a_meal_bolus_cuts_the_factor_once():
+    lr = BolusLearning(down=0.1, up=0.02, window=360.0, low=70.0, clear=100.0)
+    # a low 4 h after the meal cuts once; a second low in the same window does not
+    f = _run(lr, [(0, 150, True), (240, 65, False), (250, 60, False), (300, 90, False)])
+    assert f == pytest.approx([1.0, 0.9, 0.9, 0.9])
+    # a low before any meal bolus, or after the window, counts for nothing
+    assert _run(lr, [(0, 60, False)]) == [1.0]
+    assert _run(lr, [(0, 150, True), (370, 60, False)]) == [1.0, 1.0]
+
+
+def test_a_meal_without_a_low_gives_back_up_to_the_patients_bolus():
+    lr = BolusLearning(down=0.1, up=0.05, floor=0.7)
+    low_meal = [(0, 150, True), (200, 60, False)]  # a low: 0.9
+    # the next meal opens a new window and closes the low one: nothing given back
+    f = _run(lr, [*low_meal, (300, 120, True), (500, 110, False), (600, 130, True)])
+    assert f == pytest.approx([1.0, 0.9, 0.9, 0.9, 0.9 * 1.05])
+    # a window with a reading between low and clear (a near-low) gives nothing back
+    f = _run(lr, [*low_meal, (300, 120, True), (400, 85, False), (700, 130, False)])
+    assert f[-1] == pytest.approx(0.9)
+    # a window that passes without a new meal closes too, and gives back; never above 1
+    f = _run(lr, [*low_meal, (300, 120, True), (661, 130, False)])
+    assert f[-1] == pytest.approx(0.9 * 1.05)
+    big = BolusLearning(down=0.1, up=0.5)
+    assert _run(big, [*low_meal, (300, 120, True), (661, 130, False)])[-1] == 1.0
+
+
+def test_the_factor_stops_at_its_floor():
+    lr = BolusLearning(down=0.2, floor=0.7)
+    steps = []
+    for i in range(5):  # five meals, each followed by a low
+        steps += [(600 * i, 150, True), (600 * i + 120, 60, False)]
+    assert _run(lr, steps)[-1] == pytest.approx(0.7)
+
+
+def test_patients_learn_independently():
+    lr = BolusLearning()
+    s = lr.init(2)
+    s = lr.update(s, jnp.float64(0), jnp.array([150.0, 150.0]), jnp.array([True, True]))
+    s = lr.update(s, jnp.float64(60), jnp.array([60.0, 140.0]), jnp.array([False, False]))
+    np.testing.assert_allclose(s.factor, [0.9, 1.0])
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ModelError, match="0 < down < 1"):
+        BolusLearning(down=1.5)
+    with pytest.raises(ModelError, match="floor"):
+        BolusLearning(floor=0.0)
+    with pytest.raises(ModelError, match="low <= clear"):
+        BolusLearning(low=120.0, clear=100.0)
+    bb = BasalBolus(1.0, 10.0, 50.0)
+    with pytest.raises(ModelError, match="bolus_learning learns from the lows"):
+        MPC(bb, bolus_learning=BolusLearning()).decide(None)  # type: ignore[arg-type]
+
+
+def test_in_the_loop_the_next_meal_bolus_is_the_patients_times_the_factor():
+    # a patient whose carb ratio is a third of the truth's: the first meal's bolus brings a low;
+    # an MPC that may not trust its twin gives the patient's basal-bolus, scaled by the factor
+    model = UVAPadova()
+    name = "adult#001"
+    truth = np.asarray(load_virtual_patients([name]))
+    basal = float(truth[0, model.param_index("u2ss")] * truth[0, model.param_index("BW")] / 100)
+    ts = therapy_settings(name)
+    bb = BasalBolus(basal, ts.carb_ratio / 3, ts.correction_factor, correct_between_meals=False)
+    sc = MealSchedule(np.array([[30.0, 420.0]]), np.array([[60.0, 60.0]]),
+                      np.array([[60.0, 60.0]]))  # fmt: skip
+    pump = InsulinPump(bolus_increment=0.01)
+    loop = ClosedLoop(model, [t1d_population_prior(exclude=(name,))], method=T1D_FILTER,
+                      particles=8, pump=pump)  # fmt: skip
+    never = SafetyLimits(cgm_range=(0.0, 1.0))
+    kw = {"particles": 2, "limits": never}
+    lr = BolusLearning(down=0.2)
+    plain = loop.run([MPC(bb, **kw)], truth, sc, days=0.5, key=jax.random.key(1))
+    learnt = loop.run([MPC(bb, **kw, bolus_learning=lr)], truth, sc, days=0.5,
+                      key=jax.random.key(1))  # fmt: skip
+    first, second = (np.flatnonzero(plain.times == t)[0] for t in (30.0, 420.0))
+    assert np.any(plain.cgm[0, first:second] < 70)  # the first bolus brought a low
+    assert learnt.bolus[0, first] == plain.bolus[0, first] > 0
+    assert learnt.bolus[0, second] == pytest.approx(0.8 * plain.bolus[0, second], abs=0.01)
+    # everything before the low is the same run
+    low = first + int(np.argmax(plain.cgm[0, first:] < 70))
+    np.testing.assert_array_equal(learnt.bg[0, : second + 1], plain.bg[0, : second + 1])
+    assert low < second
