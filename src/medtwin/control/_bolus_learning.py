@@ -4,30 +4,33 @@ it learns from what followed the patient's earlier meal boluses.
 A closed loop adjusts the basal rate around each meal, but the meal bolus is given at once and
 acts for hours: a bolus too large for the patient shows as a low 3-5 h after the meal, beyond
 a 2-h prediction horizon, whatever the loop does with the basal afterwards (it can only
-suspend). Run-to-run control (Zisser et al. 2005; Palerm et al. 2008; Herrero et al. 2015)
-treats each meal as one run of a repeated process and corrects the next run's dose from the
-last run's outcome. Here, per patient, a factor ``f`` (1 at the start) multiplies every bolus
+suspend). Run-to-run control (Palerm et al. 2007; on top of MPC in the UVA/Padova simulator,
+Magni et al. 2009; in a bolus advisor, Herrero et al. 2015) treats each meal as one run of a
+repeated process and corrects the next run's dose from the last run's outcome. Here, per patient, a factor ``f`` (1 at the start) multiplies every bolus
 the loop gives with a meal:
 
 * a **low** -- a CGM reading below ``low`` (70 mg/dL, the level the patient treats) within
   ``window`` (360 min, the insulin action) of the last meal bolus -- cuts ``f`` by ``down``
   (relative), once per meal, never below ``floor``;
 * a meal whose window closed (the next meal bolus came, or ``window`` passed) with every reading
-  at or above ``clear`` (100 mg/dL) gives back ``up`` (relative), never above 1: the factor
-  returns towards the patient's own bolus when its lows stop.
+  at or above ``clear`` (100 mg/dL) gives back ``up`` (relative), up to 1: the factor returns
+  towards the patient's own bolus when its lows stop; above 1, up to ``ceiling``, only if the
+  window also had a reading above ``high`` (180 mg/dL): a bolus too small for the meal.
 
-The factor never raises the patient's bolus (insulin beyond it goes through the basal, which
-the loop can take back). The state is per patient and traced (:class:`BolusLearningState`), so
-the closed loop carries it from decision to decision for every patient at once.
+With ``ceiling`` 1 (the default) the factor never raises the patient's bolus (insulin beyond it
+goes through the basal, which the loop can take back). The state is per patient and traced
+(:class:`BolusLearningState`), so the closed loop carries it from decision to decision for
+every patient at once.
 
 Units: min, mg/dL.
 
 References
 ----------
-Zisser H, Jovanovic L, Doyle F 3rd, Ospina P, Owens C. Run-to-run control of meal-related
-insulin dosing. Diabetes Technol Ther 7(1):48-57, 2005.
-Palerm CC, Zisser H, Jovanovic L, Doyle FJ 3rd. A run-to-run control strategy to adjust basal
-insulin infusion rates in type 1 diabetes. J Process Control 18(3-4):258-265, 2008.
+Palerm CC, Zisser H, Bevier WC, Jovanovic L, Doyle FJ 3rd. Prandial insulin dosing using
+run-to-run control. Diabetes Care 30(5):1131-1136, 2007.
+Magni L, Forgione M, Toffanin C, Dalla Man C, Kovatchev B, De Nicolao G, Cobelli C. Run-to-run
+tuning of model predictive control for type 1 diabetes subjects: in silico trial. J Diabetes
+Sci Technol 3(5):1091-1098, 2009.
 Herrero P, Pesl P, Reddy M, Oliver N, Georgiou P, Toumazou C. Advanced insulin bolus advisor
 based on run-to-run control and case-based reasoning. IEEE J Biomed Health Inform
 19(3):1087-1096, 2015.
@@ -49,20 +52,22 @@ __all__ = ["BolusLearning", "BolusLearningState"]
 class BolusLearningState(eqx.Module):
     """Every patient's learnt meal-bolus ``factor`` (p,), the time of the last meal bolus
     ``meal_t`` (p,) min (-inf: none yet), whether a low followed it (``low_seen``) and the
-    lowest reading since (``lowest``, mg/dL)."""
+    lowest and highest readings since (``lowest``, ``highest``, mg/dL)."""
 
     factor: Float[Array, " p"]
     meal_t: Float[Array, " p"]
     low_seen: Bool[Array, " p"]
     lowest: Float[Array, " p"]
+    highest: Float[Array, " p"]
 
 
 @dataclass(frozen=True)
 class BolusLearning:
     """Run-to-run learning of the meal bolus (module docstring): ``down`` the relative cut after
     a low, ``up`` the relative give-back after a meal without one (every reading at or above
-    ``clear`` mg/dL), ``floor`` the smallest factor, ``window`` (min) how long after a meal bolus
-    a low counts against it, ``low`` (mg/dL) the reading that counts as a low."""
+    ``clear`` mg/dL), ``floor`` and ``ceiling`` the smallest and largest factor (above 1 only
+    after a meal with a reading above ``high`` mg/dL), ``window`` (min) how long after a meal
+    bolus a low counts against it, ``low`` (mg/dL) the reading that counts as a low."""
 
     down: float = 0.1
     up: float = 0.02
@@ -70,18 +75,21 @@ class BolusLearning:
     window: float = 360.0
     low: float = 70.0
     clear: float = 100.0
+    ceiling: float = 1.0
+    high: float = 180.0
 
     def __post_init__(self) -> None:
-        if not (0 < self.down < 1 and 0 <= self.up < 1 and 0 < self.floor <= 1):
+        if not (0 < self.down < 1 and 0 <= self.up < 1 and 0 < self.floor <= 1 <= self.ceiling):
             raise ModelError(
-                "BolusLearning needs 0 < down < 1, 0 <= up < 1 and 0 < floor <= 1 (fractions of "
-                f"the patient's bolus). Got down={self.down!r}, up={self.up!r}, "
-                f"floor={self.floor!r}."
+                "BolusLearning needs 0 < down < 1, 0 <= up < 1 and 0 < floor <= 1 <= ceiling "
+                f"(fractions of the patient's bolus). Got down={self.down!r}, up={self.up!r}, "
+                f"floor={self.floor!r}, ceiling={self.ceiling!r}."
             )
-        if not (self.window > 0 and 0 < self.low <= self.clear):
+        if not (self.window > 0 and 0 < self.low <= self.clear <= self.high):
             raise ModelError(
-                "BolusLearning needs window > 0 min and 0 < low <= clear (mg/dL). Got "
-                f"window={self.window!r}, low={self.low!r}, clear={self.clear!r}."
+                "BolusLearning needs window > 0 min and 0 < low <= clear <= high (mg/dL). Got "
+                f"window={self.window!r}, low={self.low!r}, clear={self.clear!r}, "
+                f"high={self.high!r}."
             )
 
     def init(self, n_patients: int) -> BolusLearningState:
@@ -91,6 +99,7 @@ class BolusLearning:
             meal_t=jnp.full(n_patients, -jnp.inf),
             low_seen=jnp.zeros(n_patients, bool),
             lowest=jnp.full(n_patients, jnp.inf),
+            highest=jnp.full(n_patients, -jnp.inf),
         )
 
     def update(
@@ -105,14 +114,19 @@ class BolusLearning:
                            state.factor)  # fmt: skip
         low_seen = state.low_seen | hit
         lowest = jnp.where(within, jnp.minimum(state.lowest, cgm), state.lowest)
-        # a window closes when it has passed or a new meal bolus comes; it gives back once
+        highest = jnp.where(within, jnp.maximum(state.highest, cgm), state.highest)
+        # a window closes when it has passed or a new meal bolus comes; it gives back once, up
+        # to 1, and beyond 1 (to the ceiling) only after a high
         closing = jnp.isfinite(state.meal_t) & (meal_now | (t - state.meal_t > self.window))
         good = closing & ~low_seen & (lowest >= self.clear)
-        factor = jnp.where(good, jnp.minimum(1.0, factor * (1 + self.up)), factor)
+        top = jnp.where(highest > self.high, self.ceiling, 1.0)
+        factor = jnp.where(good, jnp.maximum(factor, jnp.minimum(top, factor * (1 + self.up))),
+                           factor)  # fmt: skip
         closed = closing & ~meal_now
         return BolusLearningState(
             factor=factor,
             meal_t=jnp.where(meal_now, t, jnp.where(closed, -jnp.inf, state.meal_t)),
             low_seen=jnp.where(meal_now | closed, False, low_seen),
             lowest=jnp.where(meal_now, cgm, jnp.where(closed, jnp.inf, lowest)),
+            highest=jnp.where(meal_now, cgm, jnp.where(closed, -jnp.inf, highest)),
         )

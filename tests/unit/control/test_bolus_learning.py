@@ -50,6 +50,20 @@ def test_a_meal_without_a_low_gives_back_up_to_the_patients_bolus():
     assert _run(big, [*low_meal, (300, 120, True), (661, 130, False)])[-1] == 1.0
 
 
+def test_above_the_patients_bolus_only_after_highs_and_up_to_the_ceiling():
+    lr = BolusLearning(up=0.1, ceiling=1.15)
+    high_meal = [(0, 150, True), (90, 240, False)]
+    # no high: the factor stays at the patient's bolus; a high: it rises, to the ceiling
+    assert _run(lr, [(0, 150, True), (90, 170, False), (400, 150, False)])[-1] == 1.0
+    f = _run(lr, [*high_meal, (300, 150, True), (390, 250, False), (600, 150, True)])
+    assert f[2] == pytest.approx(1.1) and f[-1] == pytest.approx(1.15)
+    # a meal with neither a low nor a high keeps what was learnt
+    f = _run(lr, [*high_meal, (300, 150, True), (390, 150, False), (600, 150, True)])
+    assert f[-1] == pytest.approx(1.1)
+    with pytest.raises(ModelError, match="ceiling"):
+        BolusLearning(ceiling=0.9)
+
+
 def test_the_factor_stops_at_its_floor():
     lr = BolusLearning(down=0.2, floor=0.7)
     steps = []
@@ -73,6 +87,8 @@ def test_bad_settings_are_refused():
         BolusLearning(floor=0.0)
     with pytest.raises(ModelError, match="low <= clear"):
         BolusLearning(low=120.0, clear=100.0)
+    with pytest.raises(ModelError, match="clear <= high"):
+        BolusLearning(clear=200.0)
     bb = BasalBolus(1.0, 10.0, 50.0)
     with pytest.raises(ModelError, match="bolus_learning learns from the lows"):
         MPC(bb, bolus_learning=BolusLearning()).decide(None)  # type: ignore[arg-type]
