@@ -6,8 +6,8 @@ acts for hours: a bolus too large for the patient shows as a low 3-5 h after the
 a 2-h prediction horizon, whatever the loop does with the basal afterwards (it can only
 suspend). Run-to-run control (Palerm et al. 2007; on top of MPC in the UVA/Padova simulator,
 Magni et al. 2009; in a bolus advisor, Herrero et al. 2015) treats each meal as one run of a
-repeated process and corrects the next run's dose from the last run's outcome. Here, per patient, a factor ``f`` (1 at the start) multiplies every bolus
-the loop gives with a meal:
+repeated process and corrects the next run's dose from the last run's outcome. Here, per
+patient, a factor ``f`` (1 at the start) multiplies every bolus the loop gives with a meal:
 
 * a **low** -- a CGM reading below ``low`` (70 mg/dL, the level the patient treats) within
   ``window`` (360 min, the insulin action) of the last meal bolus -- cuts ``f`` by ``down``

@@ -73,8 +73,9 @@ class ClosedLoopResult:
     glucose ``bg``, the CGM reading ``cgm``, the delivered ``basal`` (U/h) and ``bolus`` (U),
     the ``fallback`` code (0: none; meaning in ``reasons``), the twin's effective sample size
     fraction ``ess``, its coverage signal ``coverage``, whether the reading fell in its
-    one-step 95 % band ``inside`` (1.0 / 0.0; NaN without a twin) and the rescue carbohydrate
-    the patient ate ``rescue`` (g; zeros without a hypoglycaemia treatment)."""
+    one-step 95 % band ``inside`` (1.0 / 0.0; NaN without a twin), the rescue carbohydrate
+    the patient ate ``rescue`` (g; zeros without a hypoglycaemia treatment) and the learnt
+    meal-bolus factor each decision used ``bolus_factor`` (None without bolus learning)."""
 
     policy: str
     times: np.ndarray
@@ -89,6 +90,7 @@ class ClosedLoopResult:
     reasons: tuple[str, ...] = FALLBACK_REASONS
     twin: dict[str, np.ndarray] | None = None
     rescue: np.ndarray | None = None
+    bolus_factor: np.ndarray | None = None
 
     def trajectory(self) -> Trajectory:
         """The run as a :class:`~medtwin.simulate.Trajectory` (observables ``bg``, ``cgm``,
@@ -225,6 +227,7 @@ class ClosedLoop:
             policy=policy.kind, times=self.every * np.arange(n_steps), bg=out.bg, cgm=out.cgm,
             basal=out.basal, bolus=out.bolus, fallback=out.fallback.astype(np.int8),
             ess=out.ess, coverage=out.coverage, inside=out.inside, rescue=out.rescue,
+            bolus_factor=None if state.learning is None else out.bolus_factor,
             twin={} if twins[0] is None else {
                 name: np.concatenate([np.asarray(getattr(tw, attr)) for tw in twins])[:n_p]
                 for name, attr in (("params", "params"), ("states", "states"),
@@ -333,6 +336,8 @@ def _step(
         bg=y_obs[:, j_bg], cgm=cgm, basal=basal_cmd, bolus=bolus_cmd,
         fallback=decision.fallback, ess=decision.ess, coverage=decision.coverage,
         inside=decision.inside, rescue=rescue,
+        bolus_factor=jnp.full((n_p,), jnp.nan) if decision.learning is None
+        else decision.learning.factor,
     )  # fmt: skip
     return new, record
 

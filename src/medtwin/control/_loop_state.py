@@ -158,8 +158,9 @@ class LoopDecision(eqx.Module):
 class StepRecord(eqx.Module):
     """What one step records per patient: true plasma glucose ``bg`` and the ``cgm`` reading
     (mg/dL), the delivered ``basal`` (U/h) and ``bolus`` (U), the ``fallback`` code, ``ess`` and
-    ``coverage`` and ``inside`` (NaN without a twin), and the rescue carbohydrate eaten
-    (``rescue``, g). Stacked by ``lax.scan``: (steps, p)."""
+    ``coverage`` and ``inside`` (NaN without a twin), the rescue carbohydrate eaten
+    (``rescue``, g) and the learnt meal-bolus factor the decision used (``bolus_factor``; NaN
+    without bolus learning). Stacked by ``lax.scan``: (steps, p)."""
 
     bg: Float[Array, " p"]
     cgm: Float[Array, " p"]
@@ -170,3 +171,4 @@ class StepRecord(eqx.Module):
     coverage: Float[Array, " p"]
     inside: Float[Array, " p"]
     rescue: Float[Array, " p"]
+    bolus_factor: Float[Array, " p"]

@@ -118,6 +118,10 @@ def test_in_the_loop_the_next_meal_bolus_is_the_patients_times_the_factor():
     assert np.any(plain.cgm[0, first:second] < 70)  # the first bolus brought a low
     assert learnt.bolus[0, first] == plain.bolus[0, first] > 0
     assert learnt.bolus[0, second] == pytest.approx(0.8 * plain.bolus[0, second], abs=0.01)
+    # the result says which factor each decision used
+    assert plain.bolus_factor is None and learnt.bolus_factor is not None
+    assert learnt.bolus_factor[0, first] == 1.0
+    assert learnt.bolus_factor[0, second] == pytest.approx(0.8)
     # everything before the low is the same run
     low = first + int(np.argmax(plain.cgm[0, first:] < 70))
     np.testing.assert_array_equal(learnt.bg[0, : second + 1], plain.bg[0, : second + 1])
