@@ -471,6 +471,7 @@ class MPC:
 
     def plan(self, obs: PolicyInput) -> MPCPlan:
         """Evaluate every candidate plan on the twin's ensemble (no safety check)."""
+        self._one_reading("plan")
         if self.anchor_plan != "therapy":
             raise ModelError(
                 "MPC.plan() scores the grid around the patient's therapy; anchor_plan='aps' "
@@ -535,13 +536,17 @@ class MPC:
             int(params.shape[0]),
         )  # fmt: skip
 
-    def decide(self, obs: PolicyInput) -> Decision:
+    def _one_reading(self, method: str) -> None:
+        """Refuse ``bolus_learning`` outside the closed loop, which keeps its history."""
         if self.bolus_learning is not None:
             raise ModelError(
-                "MPC.decide() sees one reading; bolus_learning learns from the lows after the "
+                f"MPC.{method}() sees one reading; bolus_learning learns from the lows after the "
                 "patient's earlier meal boluses, which the closed loop (ClosedLoop.run) keeps. "
                 "Run it there, or leave bolus_learning=None."
             )
+
+    def decide(self, obs: PolicyInput) -> Decision:
+        self._one_reading("decide")
         if self.uses_aps:
             raise ModelError(
                 "MPC.decide() falls back to basal-bolus therapy; fallback_to='aps', "

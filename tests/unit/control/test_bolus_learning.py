@@ -92,6 +92,8 @@ def test_bad_settings_are_refused():
     bb = BasalBolus(1.0, 10.0, 50.0)
     with pytest.raises(ModelError, match="bolus_learning learns from the lows"):
         MPC(bb, bolus_learning=BolusLearning()).decide(None)  # type: ignore[arg-type]
+    with pytest.raises(ModelError, match=r"MPC.plan\(\) sees one reading"):
+        MPC(bb, bolus_learning=BolusLearning()).plan(None)  # type: ignore[arg-type]
 
 
 def test_in_the_loop_the_next_meal_bolus_is_the_patients_times_the_factor():
