@@ -109,6 +109,7 @@ def test_the_loop_records_what_the_pump_delivered(mpc_sensor_run):
     assert np.all(res.bolus[:, 2] > 0)  # the announced meal is bolused in its interval
     assert set(np.unique(res.fallback)) <= set(range(len(FALLBACK_REASONS)))
     assert np.all(np.isfinite(res.ess)) and np.all(res.ess <= 1.0 + 1e-12)
+    assert res.bolus_factor is None  # no meal-bolus learning
 
 
 @settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
