@@ -5,9 +5,9 @@ A closed loop adjusts the basal rate around each meal, but the meal bolus is giv
 acts for hours: a bolus too large for the patient shows as a low 3-5 h after the meal, beyond
 a 2-h prediction horizon, whatever the loop does with the basal afterwards (it can only
 suspend). Run-to-run control (Palerm et al. 2007; on top of MPC in the UVA/Padova simulator,
-Magni et al. 2009; in a bolus advisor, Herrero et al. 2015) treats each meal as one run of a
-repeated process and corrects the next run's dose from the last run's outcome. Here, per
-patient, a factor ``f`` (1 at the start) multiplies every bolus the loop gives with a meal:
+Magni et al. 2009) treats each meal as one run of a repeated process and corrects the next
+run's dose from the last run's outcome. Here, per patient, a factor ``f`` (1 at the start)
+multiplies every bolus the loop gives with a meal:
 
 * a **low** -- a CGM reading below ``low`` (70 mg/dL, the level the patient treats) within
   ``window`` (360 min, the insulin action) of the last meal bolus -- cuts ``f`` by ``down``
@@ -31,9 +31,6 @@ run-to-run control. Diabetes Care 30(5):1131-1136, 2007.
 Magni L, Forgione M, Toffanin C, Dalla Man C, Kovatchev B, De Nicolao G, Cobelli C. Run-to-run
 tuning of model predictive control for type 1 diabetes subjects: in silico trial. J Diabetes
 Sci Technol 3(5):1091-1098, 2009.
-Herrero P, Pesl P, Reddy M, Oliver N, Georgiou P, Toumazou C. Advanced insulin bolus advisor
-based on run-to-run control and case-based reasoning. IEEE J Biomed Health Inform
-19(3):1087-1096, 2015.
 """
 
 from __future__ import annotations
