@@ -375,6 +375,8 @@ class MPCLoop(LoopPolicy):
             ref, corr = mpc.reference(c_now if mpc.announce else 0.0, g, iob, cr, cf)
             plans = mpc.grid_for(basal, ref * f, spec.pump, corr, cap)
             if mpc.anchor_plan == "aps":  # its temp basal, then the usual basal; its bolus
+                # (quantised by the APS policy already; a learnt factor's scaling is quantised
+                # again, and at factor 1 it is kept as it is, bit for bit)
                 row = jnp.concatenate([
                     spec.pump.deliver_basal(aps_basal)[None],
                     jnp.full((n_later,), spec.pump.deliver_basal(basal)),
