@@ -121,7 +121,9 @@ def t1d_control_trial(
     replace fields of the trial's MPC (e.g. ``{"switch_margin": 3.0}``). Every patient treats
     a low CGM reading (< 70 mg/dL) with ``rescue_grams`` of carbohydrate, again after 15 min
     while it stays low, not announced but logged: MPC's twin is told it
-    (:class:`~medtwin.control.HypoTreatment`; 0: no treatment)."""
+    (:class:`~medtwin.control.HypoTreatment`; 0: no treatment); under MPC also when its twin
+    foresees a low within 30 min that no insulin plan avoids
+    (:class:`~medtwin.control.LowAlert`)."""
     from ..control import (
         APS,
         MPC,
@@ -129,6 +131,7 @@ def t1d_control_trial(
         BasalBolus,
         ClosedLoop,
         HypoTreatment,
+        LowAlert,
         random_meals,
         therapy_with_error,
     )
@@ -179,6 +182,9 @@ def t1d_control_trial(
         "low_guard": True,
         "anchor_plan": "aps",
         "max_iob": MPC_MAX_IOB_HOURS,
+        # the twin alerts its patient, who eats the rescue carbohydrate, when even the
+        # least-insulin plan leaves P(BG < 70 within 30 min) >= 0.5 (screened on seeds 2 and 3)
+        "low_alert": LowAlert() if rescue_grams > 0 else None,
         **(mpc_options or {}),
     }
     make: dict[str, Callable[[], Any]] = {
@@ -344,16 +350,17 @@ def _t1d_control(
         float,
         typer.Option(
             help="Grams of carbohydrate every patient eats at a CGM reading < 70 mg/dL (again "
-            "after 15 min while low; no policy doses for it, MPC's twin is told it); 0: no "
-            "hypo treatment."
+            "after 15 min while low; no policy doses for it, MPC's twin is told it), and under "
+            "MPC when its twin alerts to a low within 30 min; 0: no hypo treatment."
         ),
     ] = 15.0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
 ) -> None:
     """Closed-loop insulin trial on the virtual patients: every policy sees the same meals,
     announcements, CGM noise and therapy settings (true, or with --therapy-error) and treats a
-    low with the same rescue carbohydrate (--rescue-carbs); MPC's twin starts from the
-    population prior and learns from the CGM alone. Prints a table per policy and age group."""
+    low with the same rescue carbohydrate (--rescue-carbs), under MPC also at its twin's alert
+    to a coming low; MPC's twin starts from the population prior and learns from the CGM
+    alone. Prints a table per policy and age group."""
     try:
         pols = [p.strip() for p in policies.split(",") if p.strip()]
         _check_policies(pols)

@@ -21,6 +21,7 @@ from ._meals import MealSchedule as MealSchedule
 from ._meals import random_meals as random_meals
 from ._mpc import MPC as MPC
 from ._mpc import MPCPlan as MPCPlan
+from ._mpc import PlanScores as PlanScores
 from ._mpc import kovatchev_risk as kovatchev_risk
 from ._mpc import mpc_scores as mpc_scores
 from ._pid import PID as PID
@@ -35,6 +36,7 @@ from ._policy import insulin_on_board as insulin_on_board
 from ._policy import insulin_remaining as insulin_remaining
 from ._policy_arm import PolicyArm as PolicyArm
 from ._rescue import HypoTreatment as HypoTreatment
+from ._rescue import LowAlert as LowAlert
 from ._safety import FALLBACK_REASONS as FALLBACK_REASONS
 from ._safety import SafetyLimits as SafetyLimits
 from ._safety import safety_check as safety_check
@@ -60,8 +62,10 @@ __all__ = [
     "DoseLimits",
     "HypoTreatment",
     "LipidRecommendation",
+    "LowAlert",
     "MPCPlan",
     "MealSchedule",
+    "PlanScores",
     "Policy",
     "PolicyArm",
     "PolicyInput",

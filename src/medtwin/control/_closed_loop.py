@@ -12,7 +12,8 @@ Every ``every`` (5) min, for all patients at once (``vmap``; no Python loop over
    with the particle filter's own steps and keys, ``_loop_twin.py``), and the pump quantises
    and caps the command;
 3. the true patient eats the meals it eats, and its rescue carbohydrate when the reading is
-   low (:class:`~medtwin.control.HypoTreatment`, if the loop has one; never announced); the
+   low or its twin alerts it to a coming low (:class:`~medtwin.control.HypoTreatment`, if the
+   loop has one; :class:`~medtwin.control.LowAlert`; never announced); the
    twin is told the announced meals (at their start, with the announced carbohydrate), the
    rescue carbohydrate if the patient logs it, and the insulin the pump delivered; both
    advance 5 min.
@@ -74,8 +75,10 @@ class ClosedLoopResult:
     the ``fallback`` code (0: none; meaning in ``reasons``), the twin's effective sample size
     fraction ``ess``, its coverage signal ``coverage``, whether the reading fell in its
     one-step 95 % band ``inside`` (1.0 / 0.0; NaN without a twin), the rescue carbohydrate
-    the patient ate ``rescue`` (g; zeros without a hypoglycaemia treatment) and the learnt
-    meal-bolus factor each decision used ``bolus_factor`` (None without bolus learning)."""
+    the patient ate ``rescue`` (g; zeros without a hypoglycaemia treatment), whether the
+    twin's low alert was on ``alert`` (None without :class:`~medtwin.control.LowAlert`) and
+    the learnt meal-bolus factor each decision used ``bolus_factor`` (None without bolus
+    learning)."""
 
     policy: str
     times: np.ndarray
@@ -91,6 +94,7 @@ class ClosedLoopResult:
     twin: dict[str, np.ndarray] | None = None
     rescue: np.ndarray | None = None
     bolus_factor: np.ndarray | None = None
+    alert: np.ndarray | None = None
 
     def trajectory(self) -> Trajectory:
         """The run as a :class:`~medtwin.simulate.Trajectory` (observables ``bg``, ``cgm``,
@@ -228,6 +232,7 @@ class ClosedLoop:
             basal=out.basal, bolus=out.bolus, fallback=out.fallback.astype(np.int8),
             ess=out.ess, coverage=out.coverage, inside=out.inside, rescue=out.rescue,
             bolus_factor=None if state.learning is None else out.bolus_factor,
+            alert=out.alert if policy.alerts else None,
             twin={} if twins[0] is None else {
                 name: np.concatenate([np.asarray(getattr(tw, attr)) for tw in twins])[:n_p]
                 for name, attr in (("params", "params"), ("states", "states"),
@@ -309,7 +314,7 @@ def _step(
     if spec.rescue is None:
         rescue, last_rescue = jnp.zeros(n_p), state.last_rescue
     else:
-        rescue = spec.rescue.due(cgm, t, state.last_rescue)
+        rescue = spec.rescue.due(cgm, t, state.last_rescue, decision.alert)
         last_rescue = jnp.where(rescue > 0, t, state.last_rescue)
         rescue_rate = rescue[:, None] / (sub * dt)  # g/min over the interval
         eaten = eaten + rescue_rate
@@ -336,6 +341,7 @@ def _step(
         bg=y_obs[:, j_bg], cgm=cgm, basal=basal_cmd, bolus=bolus_cmd,
         fallback=decision.fallback, ess=decision.ess, coverage=decision.coverage,
         inside=decision.inside, rescue=rescue,
+        alert=jnp.zeros((n_p,), bool) if decision.alert is None else decision.alert,
         bolus_factor=jnp.full((n_p,), jnp.nan) if decision.learning is None
         else decision.learning.factor,
     )  # fmt: skip

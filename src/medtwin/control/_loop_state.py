@@ -143,7 +143,9 @@ class LoopDecision(eqx.Module):
     ``fallback`` code (0: none, else ``FALLBACK_REASONS``), the twin's effective sample size
     fraction ``ess`` and ``coverage`` (NaN without a twin), whether the reading fell in the
     twin's one-step 95 % band (``inside``, 1.0 / 0.0, NaN without a twin), the twin after
-    the reading and the meal-bolus learning's state after it (None without)."""
+    the reading, the meal-bolus learning's state after it (None without) and the twin's low
+    alert (``alert``: the patient treats now, :class:`~medtwin.control.LowAlert`; None
+    without)."""
 
     basal: Float[Array, " p"]
     bolus: Float[Array, " p"]
@@ -153,14 +155,16 @@ class LoopDecision(eqx.Module):
     inside: Float[Array, " p"]
     twin: TwinState | None
     learning: BolusLearningState | None = None
+    alert: Bool[Array, " p"] | None = None
 
 
 class StepRecord(eqx.Module):
     """What one step records per patient: true plasma glucose ``bg`` and the ``cgm`` reading
     (mg/dL), the delivered ``basal`` (U/h) and ``bolus`` (U), the ``fallback`` code, ``ess`` and
     ``coverage`` and ``inside`` (NaN without a twin), the rescue carbohydrate eaten
-    (``rescue``, g) and the learnt meal-bolus factor the decision used (``bolus_factor``; NaN
-    without bolus learning). Stacked by ``lax.scan``: (steps, p)."""
+    (``rescue``, g), whether a twin's low alert was on (``alert``; False without) and the
+    learnt meal-bolus factor the decision used (``bolus_factor``; NaN without bolus
+    learning). Stacked by ``lax.scan``: (steps, p)."""
 
     bg: Float[Array, " p"]
     cgm: Float[Array, " p"]
@@ -171,4 +175,5 @@ class StepRecord(eqx.Module):
     coverage: Float[Array, " p"]
     inside: Float[Array, " p"]
     rescue: Float[Array, " p"]
+    alert: Bool[Array, " p"]
     bolus_factor: Float[Array, " p"]

@@ -25,7 +25,9 @@ At each decision (every ``every`` = 5 min) the controller
    hypoglycaemia ``P(BG < 70 mg/dL at any 5-min point of the horizon)``; chooses the lowest-risk
    plan with that probability <= ``p_hypo_max`` (5 %), or, if none qualifies, the plan with the
    lowest probability of hypoglycaemia (and says so);
-5. applies the first block's basal and the bolus (receding horizon).
+5. applies the first block's basal and the bolus (receding horizon); in the closed loop, with
+   ``low_alert``, it also alerts the patient to eat their rescue carbohydrate when even the
+   least-insulin plan leaves a low likely within 30 min (:class:`~medtwin.control.LowAlert`).
 
 Insulin on board is respected through the model: every particle's subcutaneous and plasma
 insulin states carry all insulin given so far, so a bolus that would stack on active insulin
@@ -51,6 +53,7 @@ import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -65,9 +68,10 @@ from ._aps import APS, max_iob_rate
 from ._basal_bolus import BasalBolus, basal_bolus_dose
 from ._bolus_learning import BolusLearning
 from ._policy import Decision, PolicyInput, clip_to_pump, insulin_remaining
+from ._rescue import LowAlert
 from ._safety import SafetyLimits, safety_check
 
-__all__ = ["MPC", "MPCPlan", "kovatchev_risk", "mpc_scores"]
+__all__ = ["MPC", "MPCPlan", "PlanScores", "kovatchev_risk", "mpc_scores"]
 
 Glucose = Float[ArrayLike, " *shape"]  # mg/dL
 Risk = Float[Array, " *shape"]
@@ -79,6 +83,16 @@ def kovatchev_risk(bg: Glucose) -> Risk:
     g = jnp.maximum(jnp.asarray(bg, dtype=jnp.float64), 1.0)
     f = 1.509 * (jnp.log(g) ** 1.084 - 5.381)
     return 10.0 * f**2
+
+
+class PlanScores(NamedTuple):
+    """What :func:`mpc_scores` gives per plan (C,): the posterior mean Kovatchev ``risk``,
+    the chance of hypoglycaemia over the horizon ``p_hypo`` and, when asked, of a low soon
+    ``p_soon`` (None when not)."""
+
+    risk: Float[Array, " c"]
+    p_hypo: Float[Array, " c"]
+    p_soon: Float[Array, " c"] | None = None
 
 
 def mpc_scores(
@@ -100,9 +114,12 @@ def mpc_scores(
     hypo: float,
     terminal: Float[Array, " c"] | None = None,
     sharing: tuple[tuple[int, ...], tuple[int, ...]] | None = None,
-) -> tuple[Float[Array, " c"], Float[Array, " c"]]:
+    soon: tuple[int, float] | None = None,
+) -> PlanScores:
     """Posterior mean Kovatchev risk and P(BG < ``hypo``) of every plan (traceable; the one
-    numerical core of :meth:`MPC.plan` and of the closed loop).
+    numerical core of :meth:`MPC.plan` and of the closed loop), as :class:`PlanScores`; with
+    ``soon`` = (n, level) also P(BG < level at one of the first n scored points) per plan,
+    the chance of a low soon that a :class:`~medtwin.control.LowAlert` acts on.
 
     Every particle (``params``, ``states``, ``weights`` summing to 1) is simulated under every
     plan for ``sum(block_steps)`` input steps of ``dt``: insulin at the plan's basal of each
@@ -176,12 +193,16 @@ def mpc_scores(
             bg = jax.lax.cond(
                 copies, lambda: glucose(kept)[:, where], lambda: glucose(tuple(range(n_c)))
             )
+    p_soon = None
+    if soon is not None:
+        low_soon = jnp.any(bg[..., : soon[0]] < soon[1], axis=-1)  # NaN (failed): no low
+        p_soon = weights @ low_soon.astype(jnp.float64)
     if terminal is not None:
         bg = jnp.concatenate([bg, bg[..., -1:] - terminal[None, :, None]], axis=-1)
     bad = ~jnp.all(jnp.isfinite(bg), axis=-1)  # (m, c)
     risk = jnp.where(bad, 100.0, kovatchev_risk(jnp.nan_to_num(bg)).mean(-1))
     hypo_pc = bad | jnp.any(jnp.nan_to_num(bg, nan=0.0) < hypo, axis=-1)
-    return weights @ risk, weights @ hypo_pc.astype(jnp.float64)
+    return PlanScores(weights @ risk, weights @ hypo_pc.astype(jnp.float64), p_soon)
 
 
 def plan_sharing(mpc: MPC) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -273,7 +294,10 @@ class MPC:
     to the OpenAPS-style policy MPC anchors on and falls back to. ``bolus_learning`` (None:
     none) scales every meal bolus MPC considers, the anchor's and the fallback's by a factor
     learnt run to run from the lows that followed the patient's earlier meal boluses
-    (:class:`~medtwin.control.BolusLearning`; closed loop only)."""
+    (:class:`~medtwin.control.BolusLearning`; closed loop only). ``low_alert`` (None: none)
+    alerts the patient, who eats their rescue carbohydrate, when even the least-insulin plan
+    the twin scores leaves a low likely soon (:class:`~medtwin.control.LowAlert`; closed loop
+    with a :class:`~medtwin.control.HypoTreatment` only)."""
 
     fallback: BasalBolus
     horizon: float = 120.0
@@ -297,6 +321,7 @@ class MPC:
     anchor_plan: str = "therapy"
     max_iob: float | None = None
     bolus_learning: BolusLearning | None = None
+    low_alert: LowAlert | None = None
 
     def __post_init__(self) -> None:
         self.aps()  # checks max_iob
@@ -339,6 +364,11 @@ class MPC:
             raise ModelError(f"MPC needs 0 <= p_hypo_max < 1. Got {self.p_hypo_max!r}.")
         if self.particles is not None and self.particles < 2:
             raise ModelError(f"MPC needs particles >= 2 or None. Got {self.particles!r}.")
+        if self.low_alert is not None and not isinstance(self.low_alert, LowAlert):
+            raise ModelError(
+                "MPC low_alert must be a LowAlert (e.g. LowAlert(within=30, below=70, "
+                f"probability=0.5)) or None. Got {self.low_alert!r}."
+            )
 
     def levels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The candidate grid as multipliers: basal per block (C, n_blocks), bolus (C,) and
@@ -511,7 +541,7 @@ class MPC:
                 jnp.asarray(plans), self.fallback.basal, self.fallback.correction_factor, past, dt
             )
 
-        def score(part: slice) -> tuple[Array, Array]:
+        def score(part: slice) -> PlanScores:
             return _scores_jit(
                 model, self.solver, params[part], states[part], w[part], jnp.float64(t0),
                 jnp.asarray(carbs), jnp.asarray(plans), refine, refine, block_steps=block_steps,
@@ -526,8 +556,8 @@ class MPC:
             parts = [slice(0, n_p // 2), slice(n_p // 2, n_p)]
         with ThreadPoolExecutor(len(parts)) as pool:
             scored = list(pool.map(score, parts))
-        risk = scored[0][0] if len(scored) == 1 else scored[0][0] + scored[1][0]
-        p_hypo = scored[0][1] if len(scored) == 1 else scored[0][1] + scored[1][1]
+        risk = scored[0].risk if len(scored) == 1 else scored[0].risk + scored[1].risk
+        p_hypo = scored[0].p_hypo if len(scored) == 1 else scored[0].p_hypo + scored[1].p_hypo
         chosen, feasible = choose_plan(
             risk, p_hypo, self.p_hypo_max, self.anchor(), self.switch_margin or 0.0
         )
@@ -537,7 +567,14 @@ class MPC:
         )  # fmt: skip
 
     def _one_reading(self, method: str) -> None:
-        """Refuse ``bolus_learning`` outside the closed loop, which keeps its history."""
+        """Refuse ``bolus_learning`` and ``low_alert`` outside the closed loop, which keeps
+        the history and runs the patient's treatment."""
+        if self.low_alert is not None:
+            raise ModelError(
+                f"MPC.{method}() gives an insulin command; low_alert makes the patient eat their "
+                "rescue carbohydrate, which the closed loop runs (ClosedLoop(rescue="
+                "HypoTreatment(...))). Run it there, or leave low_alert=None."
+            )
         if self.bolus_learning is not None:
             raise ModelError(
                 f"MPC.{method}() sees one reading; bolus_learning learns from the lows after the "

@@ -132,6 +132,11 @@ class LoopPolicy(eqx.Module):
         """The patients' meal-bolus learning (None: the policy does not learn its bolus)."""
         return None
 
+    @property
+    def alerts(self) -> bool:
+        """Whether the policy may alert the patient to a coming low (its decisions' ``alert``)."""
+        return False
+
     @abstractmethod
     def decide(
         self, spec: LoopSpec, state: LoopState, inputs: LoopInputs, obs: LoopObservation
@@ -307,6 +312,10 @@ class MPCLoop(LoopPolicy):
         learning = self.template.bolus_learning
         return None if learning is None else learning.init(n_patients)
 
+    @property
+    def alerts(self) -> bool:
+        return self.template.low_alert is not None
+
     def decide(self, spec, state, inputs, obs) -> LoopDecision:
         limits = self.template.limits
         twin, ess, inside, safe_in = twin_assimilate(spec, limits, state.twin, obs)
@@ -324,7 +333,7 @@ class MPCLoop(LoopPolicy):
         else:
             meal_b, corr_b = self._bb_dose(obs, self.template.fallback)
             safe_basal, safe_bolus = self.basal, (meal_b + corr_b) * factor
-        basal_mpc, bolus_mpc = self._plan(
+        basal_mpc, bolus_mpc, alert = self._plan(
             spec, twin, state.net_hist, state.bolus_hist, inputs, obs, aps, factor
         )
         if aps is not None and self.template.low_guard:
@@ -332,14 +341,19 @@ class MPCLoop(LoopPolicy):
         use = fallback == 0
         basal = jnp.where(use, basal_mpc, safe_basal)
         bolus = jnp.where(use, bolus_mpc, safe_bolus)
-        return LoopDecision(basal, bolus, fallback, ess, twin.coverage, inside, twin, learning)
+        # the patient is alerted only on a twin the loop trusts
+        alert = alert & use if self.alerts else None
+        return LoopDecision(
+            basal, bolus, fallback, ess, twin.coverage, inside, twin, learning, alert
+        )
 
     def _plan(
         self, spec: LoopSpec, twin: TwinState, net_hist, bolus_hist, inputs: LoopInputs, obs, aps,
         factor,
     ):  # fmt: skip
-        """Every patient's MPC decision (basal U/h, bolus U) from ``M`` particles resampled
-        from its twin; ``aps`` the OpenAPS-style decision (the anchor plan of
+        """Every patient's MPC decision (basal U/h, bolus U) and low alert (bool; False
+        without ``low_alert``) from ``M`` particles resampled from its twin; ``aps`` the
+        OpenAPS-style decision (the anchor plan of
         ``anchor_plan="aps"``), or None; ``factor`` (p,) the learnt meal-bolus factor that
         scales the reference bolus and the anchor's."""
         mpc: MPC = self.template
@@ -366,6 +380,8 @@ class MPCLoop(LoopPolicy):
         past_w = jnp.asarray(insulin_remaining(lags + mpc.horizon))  # net history -> IOB at end
 
         n_later = len(block_steps) - 1
+        alert = mpc.low_alert
+        soon = None if alert is None else (alert.saves(mpc.every), alert.below)
 
         def one(key, params, states, lw, g, c_now, carbs_p, ref_p, basal, cr, cf, net, iob,
                 aps_basal, aps_bolus, cap, f):  # fmt: skip
@@ -383,15 +399,22 @@ class MPCLoop(LoopPolicy):
                     jnp.where(f == 1.0, aps_bolus, spec.pump.deliver_bolus(aps_bolus * f))[None],
                 ])  # fmt: skip
                 plans = jnp.concatenate([plans, row[None]])
-            risk, p_hypo = mpc_scores(
+            scores = mpc_scores(
                 model, mpc.solver, params[anc], states[anc], jnp.full((m,), 1.0 / m), t, carbs_p,
                 plans, ref_p, ref_p, block_steps=block_steps, dt=dt, every=every,
                 observable=obs_j, hypo=mpc.hypo,
                 terminal=mpc.terminal_drop(plans, basal, cf, net @ past_w, dt)
-                if mpc.terminal else None, sharing=sharing,
+                if mpc.terminal else None, sharing=sharing, soon=soon,
             )  # fmt: skip
-            chosen, _ = choose_plan(risk, p_hypo, mpc.p_hypo_max, anchor, mpc.switch_margin or 0.0)
-            return plans[chosen, 0], plans[chosen, -1]
+            chosen, _ = choose_plan(
+                scores.risk, scores.p_hypo, mpc.p_hypo_max, anchor, mpc.switch_margin or 0.0
+            )
+            # a low soon that no plan avoids: insulin cannot stop it, carbohydrate can
+            low_soon = (
+                jnp.bool_(False) if alert is None or scores.p_soon is None
+                else jnp.min(scores.p_soon) >= alert.probability
+            )  # fmt: skip
+            return plans[chosen, 0], plans[chosen, -1], low_soon
 
         # one patient after another (lax.map, not vmap): each refines only near its own doses
         # and simulates a plan shared with another, or a copy of one, once (mpc_scores)
@@ -426,6 +449,12 @@ def loop_policy(policies: Sequence[BasalBolus | PID | APS | MPC], spec: LoopSpec
     first = policies[0]
     if isinstance(first, MPC) and first.particles is None:
         raise ModelError("The closed loop's MPC needs particles=M (resampled per decision).")
+    if isinstance(first, MPC) and first.low_alert is not None and spec.rescue is None:
+        raise ModelError(
+            "MPC's low_alert makes the patient eat their rescue carbohydrate, but this "
+            "ClosedLoop has no hypoglycaemia treatment. Give it one (ClosedLoop(..., "
+            "rescue=HypoTreatment())) or leave low_alert=None."
+        )
     if len({cls.neutral(p) for p in policies}) > 1:
         raise ModelError(
             "The closed loop runs one policy configuration for every patient; only the "

@@ -17,7 +17,7 @@ from medtwin.cli._control import (
     paired_table,
     run_t1d_control,
 )
-from medtwin.control import MPC, BasalBolus, ClosedLoop, HypoTreatment, random_meals
+from medtwin.control import MPC, BasalBolus, ClosedLoop, HypoTreatment, LowAlert, random_meals
 from medtwin.data import (
     T1D_CGM_FILTER,
     T1D_LOOP_FREE,
@@ -72,7 +72,7 @@ def test_all_four_policies_run_with_erroneous_settings(run_main, tmp_path):
 def _today(names, pols, *, days, seed, particles, mpc_particles):
     """The trial's bb and MPC arms built as before therapy errors existed: the true basal and
     simglucose's carb ratio and correction factor (and the 15-15 rule's rescue carbohydrate,
-    logged)."""
+    logged, and MPC's low alert)."""
     model = UVAPadova()
     truth = np.asarray(load_virtual_patients(names))
     basal = np.array([model.steady_state_basal(p) for p in truth]) * 60
@@ -82,7 +82,8 @@ def _today(names, pols, *, days, seed, particles, mpc_particles):
     mpcs = [MPC(b, particles=mpc_particles, announce=True, bolus_reference="basal-bolus",
                 bolus_levels=(0.7, 1.0), basal_levels=(0.0, 1.0, 2.0, 3.0),
                 switch_margin=1.0, p_hypo_max=0.02,
-                fallback_to="aps", low_guard=True, anchor_plan="aps", max_iob=2.0)
+                fallback_to="aps", low_guard=True, anchor_plan="aps", max_iob=2.0,
+                low_alert=LowAlert())
             for b in bbs]  # fmt: skip
     scenario = random_meals(len(names), 1, seed=seed, announce=True)
     priors = [t1d_population_prior(T1D_LOOP_FREE, exclude=(n,)) for n in names]

@@ -90,13 +90,17 @@ def test_shared_prefixes_and_copies_give_the_scores_of_every_plan_alone():
         bg = jnp.stack([one_by_one(PARAMS, STATES, jnp.broadcast_to(r, (3, *r.shape)))[0][..., j]
                         for r in _plan_rates(np.asarray(plans), block_steps)], axis=1)  # fmt: skip
         hypo = hypo or float(jnp.median(jnp.min(bg, -1)))  # some members below it, some not
-        want = (w @ kovatchev_risk(bg).mean(-1), w @ jnp.any(bg < hypo, -1).astype(float))
+        # and the chance of a low within the first three scored points (a LowAlert's)
+        soon = float(jnp.median(jnp.min(bg[..., :3], -1)))
+        want = (w @ kovatchev_risk(bg).mean(-1), w @ jnp.any(bg < hypo, -1).astype(float),
+                w @ jnp.any(bg[..., :3] < soon, -1).astype(float))  # fmt: skip
         got = eqx.filter_jit(mpc_scores)(
             MODEL, SOLVER, PARAMS, STATES, w, jnp.float64(0.0), jnp.asarray(CARBS), plans, REFINE,
             REFINE, block_steps=block_steps, dt=DT, every=every, observable=j, hypo=hypo,
-            sharing=plan_sharing(MPC_),
+            sharing=plan_sharing(MPC_), soon=(3, soon),
         )  # fmt: skip
         assert 0 < float(jnp.max(want[1])) and float(jnp.min(want[1])) < 1
+        assert 0 < float(jnp.max(want[2])) and float(jnp.min(want[2])) < 1, want[2]
         for a, b in zip(want, got, strict=True):
             np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-12, atol=1e-12)
 
