@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from medtwin.control import MPC, BasalBolus, BolusLearning, ClosedLoop, MealSchedule, SafetyLimits
-from medtwin.data import T1D_FILTER, load_virtual_patients, t1d_population_prior, therapy_settings
+from medtwin.data import T1D_FILTER, t1d_population_prior
 from medtwin.errors import ModelError
-from medtwin.models import UVAPadova
 from medtwin.models.glucose.pump import InsulinPump
 
 
@@ -96,16 +95,12 @@ def test_bad_settings_are_refused():
         MPC(bb, bolus_learning=BolusLearning()).plan(None)  # type: ignore[arg-type]
 
 
-def test_in_the_loop_the_next_meal_bolus_is_the_patients_times_the_factor():
+def test_in_the_loop_the_next_meal_bolus_is_the_patients_times_the_factor(overdosed):
     # a patient whose carb ratio is a third of the truth's: the first meal's bolus brings a low;
     # an MPC that may not trust its twin gives the patient's basal-bolus (no correction: both
     # meals come below the correction threshold), scaled by the learnt factor
-    model = UVAPadova()
-    name = "adult#001"
-    truth = np.asarray(load_virtual_patients([name]))
-    basal = float(truth[0, model.param_index("u2ss")] * truth[0, model.param_index("BW")] / 100)
-    ts = therapy_settings(name)
-    bb = BasalBolus(basal, ts.carb_ratio / 3, ts.correction_factor, correct_between_meals=False)
+    model, name, truth, bb = (overdosed.model, overdosed.name, overdosed.truth,
+                              overdosed.therapy)  # fmt: skip
     sc = MealSchedule(np.array([[30.0, 420.0]]), np.array([[60.0, 60.0]]),
                       np.array([[60.0, 60.0]]))  # fmt: skip
     pump = InsulinPump(bolus_increment=0.01)

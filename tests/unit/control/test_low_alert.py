@@ -15,12 +15,7 @@ from medtwin.control import (
     LowAlert,
     MealSchedule,
 )
-from medtwin.data import (
-    T1D_CGM_FILTER,
-    load_virtual_patients,
-    t1d_population_prior,
-    therapy_settings,
-)
+from medtwin.data import T1D_CGM_FILTER, load_virtual_patients, t1d_population_prior
 from medtwin.errors import ModelError
 from medtwin.models import UVAPadova
 
@@ -56,16 +51,12 @@ def test_bad_settings_are_refused():
                  sc, days=0.1, key=jax.random.key(0))  # fmt: skip
 
 
-def test_in_the_loop_the_alert_treats_before_the_reading_is_low():
+def test_in_the_loop_the_alert_treats_before_the_reading_is_low(overdosed):
     # a patient whose carb ratio is a third of the truth's, at the usual basal: the meal bolus
     # brings glucose down to the high 60s; with the alert the patient eats before the reading
     # is low and stays higher
-    model = UVAPadova()
-    name = "adult#001"
-    truth = np.asarray(load_virtual_patients([name]))
-    basal = float(truth[0, model.param_index("u2ss")] * truth[0, model.param_index("BW")] / 100)
-    ts = therapy_settings(name)
-    bb = BasalBolus(basal, ts.carb_ratio / 3, ts.correction_factor, correct_between_meals=False)
+    model, name, truth, bb = (overdosed.model, overdosed.name, overdosed.truth,
+                              overdosed.therapy)  # fmt: skip
     sc = MealSchedule(np.array([[30.0]]), np.array([[60.0]]), np.array([[60.0]]))
     loop = ClosedLoop(model, [t1d_population_prior(exclude=(name,))], method=T1D_CGM_FILTER,
                       particles=64, rescue=HypoTreatment(logged=True))  # fmt: skip
