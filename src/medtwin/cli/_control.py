@@ -122,7 +122,7 @@ def t1d_control_trial(
     a low CGM reading (< 70 mg/dL) with ``rescue_grams`` of carbohydrate, again after 15 min
     while it stays low, not announced but logged: MPC's twin is told it
     (:class:`~medtwin.control.HypoTreatment`; 0: no treatment); under MPC also when its twin
-    foresees a low within 30 min that no insulin plan avoids
+    foresees a low within 35 min that no insulin plan avoids
     (:class:`~medtwin.control.LowAlert`)."""
     from ..control import (
         APS,
@@ -183,7 +183,8 @@ def t1d_control_trial(
         "anchor_plan": "aps",
         "max_iob": MPC_MAX_IOB_HOURS,
         # the twin alerts its patient, who eats the rescue carbohydrate, when even the
-        # least-insulin plan leaves P(BG < 70 within 30 min) >= 0.5 (screened on seeds 2 and 3)
+        # least-insulin plan leaves P(BG < 80 within 35 min) >= 0.5, Dassau 2010's alarm
+        # (screened on seeds 2-4 against 70 mg/dL within 30 min; never the trial's seed)
         "low_alert": LowAlert() if rescue_grams > 0 else None,
         **(mpc_options or {}),
     }
@@ -351,7 +352,7 @@ def _t1d_control(
         typer.Option(
             help="Grams of carbohydrate every patient eats at a CGM reading < 70 mg/dL (again "
             "after 15 min while low; no policy doses for it, MPC's twin is told it), and under "
-            "MPC when its twin alerts to a low within 30 min; 0: no hypo treatment."
+            "MPC when its twin alerts to a low within 35 min; 0: no hypo treatment."
         ),
     ] = 15.0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,

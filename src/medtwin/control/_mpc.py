@@ -27,7 +27,7 @@ At each decision (every ``every`` = 5 min) the controller
    lowest probability of hypoglycaemia (and says so);
 5. applies the first block's basal and the bolus (receding horizon); in the closed loop, with
    ``low_alert``, it also alerts the patient to eat their rescue carbohydrate when even the
-   least-insulin plan leaves a low likely within 30 min (:class:`~medtwin.control.LowAlert`).
+   least-insulin plan leaves a low likely within 35 min (:class:`~medtwin.control.LowAlert`).
 
 Insulin on board is respected through the model: every particle's subcutaneous and plasma
 insulin states carry all insulin given so far, so a bolus that would stack on active insulin
@@ -366,7 +366,7 @@ class MPC:
             raise ModelError(f"MPC needs particles >= 2 or None. Got {self.particles!r}.")
         if self.low_alert is not None and not isinstance(self.low_alert, LowAlert):
             raise ModelError(
-                "MPC low_alert must be a LowAlert (e.g. LowAlert(within=30, below=70, "
+                "MPC low_alert must be a LowAlert (e.g. LowAlert(within=35, below=80, "
                 f"probability=0.5)) or None. Got {self.low_alert!r}."
             )
 
