@@ -59,6 +59,15 @@ from ..errors import ModelError
 __all__ = ["HypoTreatment", "LowAlert"]
 
 
+def _not_positive(**values: object) -> list[str]:
+    """``name=value`` of each of ``values`` that is not a finite number > 0."""
+    return [
+        f"{name}={value!r}"
+        for name, value in values.items()
+        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0)
+    ]
+
+
 @dataclass(frozen=True)
 class HypoTreatment:
     """Rescue carbohydrate (module docstring): ``grams`` (g) at a CGM reading below
@@ -71,13 +80,7 @@ class HypoTreatment:
     logged: bool = False
 
     def __post_init__(self) -> None:
-        bad = [
-            f"{name}={value!r}"
-            for name, value in (
-                ("threshold", self.threshold), ("grams", self.grams), ("recheck", self.recheck)
-            )
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0)
-        ]  # fmt: skip
+        bad = _not_positive(threshold=self.threshold, grams=self.grams, recheck=self.recheck)
         if bad:
             raise ModelError(
                 "HypoTreatment needs a threshold (mg/dL), grams (g) and a recheck interval "
@@ -116,11 +119,7 @@ class LowAlert:
     probability: float = 0.5
 
     def __post_init__(self) -> None:
-        bad = [
-            f"{name}={value!r}"
-            for name, value in (("within", self.within), ("below", self.below))
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0)
-        ]
+        bad = _not_positive(within=self.within, below=self.below)
         p = self.probability
         if not (isinstance(p, int | float) and 0 < p <= 1):
             bad.append(f"probability={p!r}")
