@@ -89,12 +89,9 @@ def test_shared_prefixes_and_copies_give_the_scores_of_every_plan_alone():
         # each plan member by member, one after another
         bg = jnp.stack([one_by_one(PARAMS, STATES, jnp.broadcast_to(r, (3, *r.shape)))[0][..., j]
                         for r in _plan_rates(np.asarray(plans), block_steps)], axis=1)  # fmt: skip
-        hypo = hypo or float(jnp.median(jnp.min(bg, -1)))  # some members below it, some not
+        hypo = hypo or _midway(jnp.min(bg, -1))  # some members below it, some not
         # and the chance of a low within the first three scored points (a LowAlert's)
-        # (halfway between two distinct members' minima: no member sits on it, so round-off
-        # between the two computations cannot move one across it)
-        mins = np.unique(np.asarray(jnp.min(bg[..., :3], -1)))
-        soon = float(mins[mins.size // 2 - 1] + mins[mins.size // 2]) / 2
+        soon = _midway(jnp.min(bg[..., :3], -1))
         want = (w @ kovatchev_risk(bg).mean(-1), w @ jnp.any(bg < hypo, -1).astype(float),
                 w @ jnp.any(bg[..., :3] < soon, -1).astype(float))  # fmt: skip
         got = eqx.filter_jit(mpc_scores)(
@@ -106,6 +103,14 @@ def test_shared_prefixes_and_copies_give_the_scores_of_every_plan_alone():
         assert 0 < float(jnp.max(want[2])) and float(jnp.min(want[2])) < 1, want[2]
         for a, b in zip(want, got, strict=True):
             np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-12, atol=1e-12)
+
+
+def _midway(minima):
+    """A level halfway between the two middle distinct values of ``minima``: some members are
+    below it, some not, and none sits on it, so round-off between two computations cannot move
+    a member across it."""
+    m = np.unique(np.asarray(minima))
+    return float(m[m.size // 2 - 1] + m[m.size // 2]) / 2
 
 
 def _plan_rates(plans, block_steps):
