@@ -115,11 +115,13 @@ def mpc_scores(
     terminal: Float[Array, " c"] | None = None,
     sharing: tuple[tuple[int, ...], tuple[int, ...]] | None = None,
     soon: tuple[int, float] | None = None,
+    shift: Float[Array, " m"] | None = None,
 ) -> PlanScores:
     """Posterior mean Kovatchev risk and P(BG < ``hypo``) of every plan (traceable; the one
     numerical core of :meth:`MPC.plan` and of the closed loop), as :class:`PlanScores`; with
     ``soon`` = (n, level) also P(BG < level at one of the first n scored points) per plan,
-    the chance of a low soon that a :class:`~medtwin.control.LowAlert` acts on.
+    the chance of a low soon that a :class:`~medtwin.control.LowAlert` acts on; ``shift`` (m,)
+    mg/dL added to each particle's glucose for that check only (a reading-anchored alert).
 
     Every particle (``params``, ``states``, ``weights`` summing to 1) is simulated under every
     plan for ``sum(block_steps)`` input steps of ``dt``: insulin at the plan's basal of each
@@ -195,7 +197,8 @@ def mpc_scores(
             )
     p_soon = None
     if soon is not None:
-        low_soon = jnp.any(bg[..., : soon[0]] < soon[1], axis=-1)  # NaN (failed): no low
+        near = bg[..., : soon[0]] if shift is None else bg[..., : soon[0]] + shift[:, None, None]
+        low_soon = jnp.any(near < soon[1], axis=-1)  # NaN (failed): no low
         p_soon = weights @ low_soon.astype(jnp.float64)
     if terminal is not None:
         bg = jnp.concatenate([bg, bg[..., -1:] - terminal[None, :, None]], axis=-1)

@@ -382,6 +382,7 @@ class MPCLoop(LoopPolicy):
         n_later = len(block_steps) - 1
         alert = mpc.low_alert
         soon = None if alert is None else (alert.saves(mpc.every), alert.below)
+        obs_seen = model.observable_index(mpc.limits.observable)  # what the sensor reads
 
         def one(key, params, states, lw, g, c_now, carbs_p, ref_p, basal, cr, cf, net, iob,
                 aps_basal, aps_bolus, cap, f):  # fmt: skip
@@ -399,12 +400,16 @@ class MPCLoop(LoopPolicy):
                     jnp.where(f == 1.0, aps_bolus, spec.pump.deliver_bolus(aps_bolus * f))[None],
                 ])  # fmt: skip
                 plans = jnp.concatenate([plans, row[None]])
+            shift = None
+            if alert is not None and alert.anchor == "reading":  # the reading's level
+                seen = jax.vmap(model.observe, (None, 0, 0))(t, states[anc], params[anc])
+                shift = g - seen[:, obs_seen]
             scores = mpc_scores(
                 model, mpc.solver, params[anc], states[anc], jnp.full((m,), 1.0 / m), t, carbs_p,
                 plans, ref_p, ref_p, block_steps=block_steps, dt=dt, every=every,
                 observable=obs_j, hypo=mpc.hypo,
                 terminal=mpc.terminal_drop(plans, basal, cf, net @ past_w, dt)
-                if mpc.terminal else None, sharing=sharing, soon=soon,
+                if mpc.terminal else None, sharing=sharing, soon=soon, shift=shift,
             )  # fmt: skip
             chosen, _ = choose_plan(
                 scores.risk, scores.p_hypo, mpc.p_hypo_max, anchor, mpc.switch_margin or 0.0

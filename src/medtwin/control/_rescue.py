@@ -28,7 +28,16 @@ Predictive hypoglycaemia alarms with carbohydrate suggestions prevented most low
 closed-loop studies (Turksoy et al. 2016); the defaults are the alarm of Dassau et al. (2010):
 a predicted glucose below 80 mg/dL within 35 min, which caught 91 % of the lows below
 60 mg/dL in their validation. Parameters (defaults): ``within`` 35 min, ``below`` 80 mg/dL
-(plasma), ``probability`` 0.5 (of the twin's posterior: a low more likely than not).
+(plasma), ``probability`` 0.5 (of the twin's posterior: a low more likely than not),
+``anchor`` "twin".
+
+A twin whose physiology is wrong can explain a falling reading as sensor error: its
+correlated-error sensor model makes a persistent offset of 20 mg/dL cheap, and its forecast
+stays above the alert's level while the reading falls. With ``anchor="reading"`` the alert
+takes the level from the sensor and the course from the twin: each particle's forecast is
+shifted by the latest reading's difference from the sensor value that particle predicted
+(the sensor's error read as the twin's), for the alert only (MPC's plans are scored on the
+twin as it is).
 
 Units: mg/dL, g, min.
 
@@ -57,6 +66,9 @@ from jaxtyping import Array, Bool, Float
 from ..errors import ModelError
 
 __all__ = ["HypoTreatment", "LowAlert"]
+
+# what a LowAlert's forecast stands on (module docstring)
+ANCHORS = ("twin", "reading")
 
 
 def _not_positive(**values: object) -> list[str]:
@@ -112,22 +124,27 @@ class HypoTreatment:
 class LowAlert:
     """A twin's predictive low alert (module docstring): the patient treats when even the
     least-insulin plan leaves P(plasma glucose < ``below`` mg/dL within ``within`` min) >=
-    ``probability``."""
+    ``probability``; ``anchor`` "twin" (its forecast as it is) or "reading" (each particle's
+    forecast shifted by the reading's difference from what it predicted the sensor reads)."""
 
     within: float = 35.0
     below: float = 80.0
     probability: float = 0.5
+    anchor: str = "twin"
 
     def __post_init__(self) -> None:
         bad = _not_positive(within=self.within, below=self.below)
         p = self.probability
         if not (isinstance(p, int | float) and 0 < p <= 1):
             bad.append(f"probability={p!r}")
+        if self.anchor not in ANCHORS:
+            bad.append(f"anchor={self.anchor!r}")
         if bad:
             raise ModelError(
                 "LowAlert needs a horizon within (min) and a level below (mg/dL), each a finite "
-                "number > 0, and a probability in (0, 1] (0.5: the twin thinks a low more likely "
-                f"than not). Got {', '.join(bad)}."
+                "number > 0, a probability in (0, 1] (0.5: the twin thinks a low more likely "
+                f"than not) and an anchor, one of {', '.join(map(repr, ANCHORS))}. Got "
+                f"{', '.join(bad)}."
             )
 
     def saves(self, every: float) -> int:

@@ -35,6 +35,8 @@ def test_bad_settings_are_refused():
         LowAlert(probability=0.0)
     with pytest.raises(ModelError, match=r"within=-5"):
         LowAlert(within=-5)
+    with pytest.raises(ModelError, match=r"one of 'twin', 'reading'\. Got anchor='cgm'"):
+        LowAlert(anchor="cgm")
     with pytest.raises(ModelError, match="must be a LowAlert"):
         MPC(BasalBolus(1.0, 10.0, 50.0), low_alert=0.5)  # type: ignore[arg-type]
     mpc = MPC(BasalBolus(1.0, 10.0, 50.0), low_alert=LowAlert())
@@ -61,11 +63,12 @@ def test_in_the_loop_the_alert_treats_before_the_reading_is_low(overdosed):
     loop = ClosedLoop(model, [t1d_population_prior(exclude=(name,))], method=T1D_CGM_FILTER,
                       particles=64, rescue=HypoTreatment(logged=True))  # fmt: skip
     runs = {}
-    for alert in (LowAlert(), None):
+    for anchor, alert in (("twin", LowAlert()), ("reading", LowAlert(anchor="reading")),
+                          (None, None)):  # fmt: skip
         mpc = MPC(bb, particles=8, bolus_reference="basal-bolus", bolus_levels=(1.0,),
                   basal_levels=(1.0,), low_alert=alert)  # fmt: skip
-        runs[alert is not None] = loop.run([mpc], truth, sc, days=0.25, key=jax.random.key(1))
-    on, off = runs[True], runs[False]
+        runs[anchor] = loop.run([mpc], truth, sc, days=0.25, key=jax.random.key(1))
+    on, off = runs["twin"], runs[None]
     assert off.alert is None and not np.any(off.rescue)  # never read low: no treatment
     assert on.alert is not None and on.rescue is not None
     treated = np.flatnonzero(on.rescue[0] > 0)
@@ -73,3 +76,9 @@ def test_in_the_loop_the_alert_treats_before_the_reading_is_low(overdosed):
     assert on.cgm[0, treated[0]] >= 70  # ...the first before the reading was low
     assert np.all(on.rescue[0, treated] == 15.0)
     assert np.min(off.bg) < 70 <= np.min(on.bg)
+    # anchored on the reading, the alert too treats before the reading is low
+    read = runs["reading"]
+    assert read.alert is not None and read.rescue is not None
+    first = np.flatnonzero(read.rescue[0] > 0)[0]
+    assert read.alert[0, first] and read.cgm[0, first] >= 70, (first, read.cgm[0, first])
+    assert np.min(off.bg) < np.min(read.bg), (np.min(off.bg), np.min(read.bg))

@@ -2,6 +2,8 @@
 branched, copies of plans simulated once, the members on the last axis (mpc_scores), and
 integrate_rates split in two or members-last as one run of each member alone."""
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -94,15 +96,28 @@ def test_shared_prefixes_and_copies_give_the_scores_of_every_plan_alone():
         soon = _midway(jnp.min(bg[..., :3], -1))
         want = (w @ kovatchev_risk(bg).mean(-1), w @ jnp.any(bg < hypo, -1).astype(float),
                 w @ jnp.any(bg[..., :3] < soon, -1).astype(float))  # fmt: skip
-        got = eqx.filter_jit(mpc_scores)(
-            MODEL, SOLVER, PARAMS, STATES, w, jnp.float64(0.0), jnp.asarray(CARBS), plans, REFINE,
-            REFINE, block_steps=block_steps, dt=DT, every=every, observable=j, hypo=hypo,
-            sharing=plan_sharing(MPC_), soon=(3, soon),
+        score = functools.partial(
+            eqx.filter_jit(mpc_scores), MODEL, SOLVER, PARAMS, STATES, w, jnp.float64(0.0),
+            jnp.asarray(CARBS), plans, REFINE, REFINE, block_steps=block_steps, dt=DT,
+            every=every, observable=j, hypo=hypo, sharing=plan_sharing(MPC_),
         )  # fmt: skip
+        got = score(soon=(3, soon))
         assert 0 < float(jnp.max(want[1])) and float(jnp.min(want[1])) < 1
         assert 0 < float(jnp.max(want[2])) and float(jnp.min(want[2])) < 1, want[2]
         for a, b in zip(want, got, strict=True):
             np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-12, atol=1e-12)
+        # a reading-anchored alert: each member's glucose shifted for the low-soon check only
+        shift = jnp.asarray([-20.0, 0.0, 15.0])
+        moved = bg[..., :3] + shift[:, None, None]
+        level = _midway(jnp.min(moved, -1))
+        shifted = score(soon=(3, level), shift=shift)
+        assert np.array_equal(np.asarray(shifted.risk), np.asarray(got.risk))
+        np.testing.assert_allclose(
+            np.asarray(shifted.p_soon),
+            np.asarray(w @ jnp.any(moved < level, -1).astype(float)),
+            rtol=1e-12,
+            atol=1e-12,
+        )
 
 
 def _midway(minima):
