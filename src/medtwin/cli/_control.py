@@ -184,8 +184,12 @@ def t1d_control_trial(
         "max_iob": MPC_MAX_IOB_HOURS,
         # the twin alerts its patient, who eats the rescue carbohydrate, when even the
         # least-insulin plan leaves P(BG < 80 within 35 min) >= 0.5, Dassau 2010's alarm
-        # (screened on seeds 2-4 against 70 mg/dL within 30 min; never the trial's seed)
-        "low_alert": LowAlert() if rescue_grams > 0 else None,
+        # (screened on seeds 2-4 against 70 mg/dL within 30 min; never the trial's seed), its
+        # forecast's level taken from the reading: a twin that read a fall as sensor error had
+        # P = 0 at readings of 45-73 mg/dL (seed 6); anchored, time below 54 fell in all four
+        # screens (seeds 4 and 6 true, 2 and 3 wrong settings), at 2.2-2.4 alert treatments
+        # a day per patient (0.5-0.7 unanchored)
+        "low_alert": LowAlert(anchor="reading") if rescue_grams > 0 else None,
         **(mpc_options or {}),
     }
     make: dict[str, Callable[[], Any]] = {
