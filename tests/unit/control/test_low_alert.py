@@ -79,6 +79,8 @@ def test_in_the_loop_the_alert_treats_before_the_reading_is_low(overdosed):
     # anchored on the reading, the alert too treats before the reading is low
     read = runs["reading"]
     assert read.alert is not None and read.rescue is not None
-    first = np.flatnonzero(read.rescue[0] > 0)[0]
+    alerted = np.flatnonzero(read.rescue[0] > 0)
+    assert alerted.size, "the reading-anchored alert never treated"
+    first = alerted[0]
     assert read.alert[0, first] and read.cgm[0, first] >= 70, (first, read.cgm[0, first])
     assert np.min(off.bg) < np.min(read.bg), (np.min(off.bg), np.min(read.bg))
