@@ -76,9 +76,10 @@ class ClosedLoopResult:
     fraction ``ess``, its coverage signal ``coverage``, whether the reading fell in its
     one-step 95 % band ``inside`` (1.0 / 0.0; NaN without a twin), the rescue carbohydrate
     the patient ate ``rescue`` (g; zeros without a hypoglycaemia treatment), whether the
-    twin's low alert was on ``alert`` (None without :class:`~medtwin.control.LowAlert`) and
-    the learnt meal-bolus factor each decision used ``bolus_factor`` (None without bolus
-    learning)."""
+    twin's low alert was on ``alert`` (None without :class:`~medtwin.control.LowAlert`), the
+    twin's chance of a low soon behind it ``p_low`` (its least over the plans it scored, at
+    every decision, also those that fell back; None without) and the learnt meal-bolus
+    factor each decision used ``bolus_factor`` (None without bolus learning)."""
 
     policy: str
     times: np.ndarray
@@ -95,6 +96,7 @@ class ClosedLoopResult:
     rescue: np.ndarray | None = None
     bolus_factor: np.ndarray | None = None
     alert: np.ndarray | None = None
+    p_low: np.ndarray | None = None
 
     def trajectory(self) -> Trajectory:
         """The run as a :class:`~medtwin.simulate.Trajectory` (observables ``bg``, ``cgm``,
@@ -233,6 +235,7 @@ class ClosedLoop:
             ess=out.ess, coverage=out.coverage, inside=out.inside, rescue=out.rescue,
             bolus_factor=None if state.learning is None else out.bolus_factor,
             alert=out.alert if policy.alerts else None,
+            p_low=out.p_low if policy.alerts else None,
             twin={} if twins[0] is None else {
                 name: np.concatenate([np.asarray(getattr(tw, attr)) for tw in twins])[:n_p]
                 for name, attr in (("params", "params"), ("states", "states"),
@@ -342,6 +345,7 @@ def _step(
         fallback=decision.fallback, ess=decision.ess, coverage=decision.coverage,
         inside=decision.inside, rescue=rescue,
         alert=jnp.zeros((n_p,), bool) if decision.alert is None else decision.alert,
+        p_low=jnp.full((n_p,), jnp.nan) if decision.p_low is None else decision.p_low,
         bolus_factor=jnp.full((n_p,), jnp.nan) if decision.learning is None
         else decision.learning.factor,
     )  # fmt: skip

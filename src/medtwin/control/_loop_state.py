@@ -143,9 +143,10 @@ class LoopDecision(eqx.Module):
     ``fallback`` code (0: none, else ``FALLBACK_REASONS``), the twin's effective sample size
     fraction ``ess`` and ``coverage`` (NaN without a twin), whether the reading fell in the
     twin's one-step 95 % band (``inside``, 1.0 / 0.0, NaN without a twin), the twin after
-    the reading, the meal-bolus learning's state after it (None without) and the twin's low
+    the reading, the meal-bolus learning's state after it (None without), the twin's low
     alert (``alert``: the patient treats now, :class:`~medtwin.control.LowAlert`; None
-    without)."""
+    without) and the chance behind it (``p_low``: the twin's least P(low soon) over the plans
+    it scored, also where the loop did not trust it; None without an alert)."""
 
     basal: Float[Array, " p"]
     bolus: Float[Array, " p"]
@@ -156,6 +157,7 @@ class LoopDecision(eqx.Module):
     twin: TwinState | None
     learning: BolusLearningState | None = None
     alert: Bool[Array, " p"] | None = None
+    p_low: Float[Array, " p"] | None = None
 
 
 class StepRecord(eqx.Module):
@@ -163,8 +165,8 @@ class StepRecord(eqx.Module):
     (mg/dL), the delivered ``basal`` (U/h) and ``bolus`` (U), the ``fallback`` code, ``ess`` and
     ``coverage`` and ``inside`` (NaN without a twin), the rescue carbohydrate eaten
     (``rescue``, g), whether a twin's low alert was on (``alert``; False without) and the
-    learnt meal-bolus factor the decision used (``bolus_factor``; NaN without bolus
-    learning). Stacked by ``lax.scan``: (steps, p)."""
+    chance behind it (``p_low``; NaN without), the learnt meal-bolus factor the decision used
+    (``bolus_factor``; NaN without bolus learning). Stacked by ``lax.scan``: (steps, p)."""
 
     bg: Float[Array, " p"]
     cgm: Float[Array, " p"]
@@ -176,4 +178,5 @@ class StepRecord(eqx.Module):
     inside: Float[Array, " p"]
     rescue: Float[Array, " p"]
     alert: Bool[Array, " p"]
+    p_low: Float[Array, " p"]
     bolus_factor: Float[Array, " p"]

@@ -225,20 +225,29 @@ def plan_sharing(mpc: MPC) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 
 def choose_plan(
-    risk: Array, p_hypo: Array, p_max: float, anchor: int | None = None, margin: float = 0.0
+    risk: Array,
+    p_hypo: Array,
+    p_max: float,
+    anchor: int | None = None,
+    margin: float = 0.0,
+    reference: int | None = None,
 ) -> tuple[Array, Array]:
     """Index of the lowest-risk plan with ``p_hypo <= p_max``, else of the least hypoglycaemic
     (ties by risk); and whether the constraint was met (traceable). With an ``anchor`` plan
     (the patient's usual therapy) the constraint is relative -- no plan may be likelier to
     cause hypoglycaemia than both ``p_max`` and the usual therapy -- and another plan is taken
     only if it lowers the risk by more than ``margin``: the twin must be sure enough to
-    deviate from what the patient would do anyway."""
-    limit = jnp.maximum(p_max, p_hypo[anchor]) if anchor is not None else p_max
+    deviate from what the patient would do anyway. A ``reference`` plan other than the anchor
+    sets that relative limit instead, and an anchor over it is left for the lowest-risk plan
+    within it (the twin vetoes a plan likelier to cause a low than the usual therapy)."""
+    ref = anchor if reference is None else reference
+    limit = jnp.maximum(p_max, p_hypo[ref]) if ref is not None else p_max
     ok = p_hypo <= limit
     feasible = jnp.any(ok)
     best_ok = jnp.argmin(jnp.where(ok, risk, jnp.inf))
     if anchor is not None:
-        best_ok = jnp.where(risk[best_ok] > risk[anchor] - margin, anchor, best_ok)
+        keep = ok[anchor] & (risk[best_ok] > risk[anchor] - margin)
+        best_ok = jnp.where(keep, anchor, best_ok)
     # least hypoglycaemic, ties broken by risk
     best_hypo = jnp.argmin(p_hypo + 1e-9 * risk / (1.0 + jnp.max(jnp.abs(risk))))
     return jnp.where(feasible, best_ok, best_hypo), feasible
@@ -300,7 +309,11 @@ class MPC:
     (:class:`~medtwin.control.BolusLearning`; closed loop only). ``low_alert`` (None: none)
     alerts the patient, who eats their rescue carbohydrate, when even the least-insulin plan
     the twin scores leaves a low likely soon (:class:`~medtwin.control.LowAlert`; closed loop
-    with a :class:`~medtwin.control.HypoTreatment` only)."""
+    with a :class:`~medtwin.control.HypoTreatment` only). ``veto`` (``anchor_plan="aps"``
+    only) lets the twin veto the OpenAPS-style plan: the chance constraint is then relative
+    to the usual therapy's P(hypo), not the anchor's, and an anchor likelier than both
+    ``p_hypo_max`` and the usual therapy to cause a low gives way to the lowest-risk plan
+    within that limit."""
 
     fallback: BasalBolus
     horizon: float = 120.0
@@ -325,9 +338,18 @@ class MPC:
     max_iob: float | None = None
     bolus_learning: BolusLearning | None = None
     low_alert: LowAlert | None = None
+    veto: bool = False
 
     def __post_init__(self) -> None:
         self.aps()  # checks max_iob
+        if self.veto and self.anchor_plan != "aps":
+            raise ModelError(
+                "MPC veto=True lets the twin veto the OpenAPS-style plan it anchors on, so it "
+                f"needs anchor_plan='aps'. Got anchor_plan={self.anchor_plan!r}; use "
+                "anchor_plan='aps' (closed loop) or leave veto=False."
+            )
+        if self.veto:
+            self.usual()  # the grid must hold the usual plan
         if self.anchor_plan not in ("therapy", "aps"):
             raise ModelError(
                 "MPC anchor_plan must be 'therapy' (the patient's usual basal and bolus) or "
@@ -417,13 +439,19 @@ class MPC:
         OpenAPS-style plan the closed loop appends after the grid."""
         if self.switch_margin is None:
             return None
-        lv, bl, cl = self.levels()
         if self.anchor_plan == "aps":
-            return int(bl.size)
+            return int(self.levels()[1].size)
+        return self.usual()
+
+    def usual(self) -> int:
+        """Index of the usual-therapy plan in the grid (basal x1 in every block, bolus x1, no
+        automatic correction); an error naming the levels it needs where there is none."""
+        lv, bl, cl = self.levels()
         hit = np.flatnonzero(np.all(lv == 1.0, axis=1) & (bl == 1.0) & (cl == 0.0))
         if hit.size == 0:
             raise ModelError(
-                "MPC switch_margin needs the usual plan in the grid: 1.0 in basal_levels and "
+                "MPC switch_margin and veto need the usual plan in the grid: 1.0 in basal_levels "
+                "and "
                 f"bolus_levels, 0.0 in correction_levels. Got {self.basal_levels!r}, "
                 f"{self.bolus_levels!r} and {self.correction_levels!r}."
             )

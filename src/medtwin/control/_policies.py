@@ -333,7 +333,7 @@ class MPCLoop(LoopPolicy):
         else:
             meal_b, corr_b = self._bb_dose(obs, self.template.fallback)
             safe_basal, safe_bolus = self.basal, (meal_b + corr_b) * factor
-        basal_mpc, bolus_mpc, alert = self._plan(
+        basal_mpc, bolus_mpc, p_low = self._plan(
             spec, twin, state.net_hist, state.bolus_hist, inputs, obs, aps, factor
         )
         if aps is not None and self.template.low_guard:
@@ -342,19 +342,21 @@ class MPCLoop(LoopPolicy):
         basal = jnp.where(use, basal_mpc, safe_basal)
         bolus = jnp.where(use, bolus_mpc, safe_bolus)
         # the patient is alerted only on a twin the loop trusts
-        alert = alert & use if self.alerts else None
+        low_alert = self.template.low_alert
+        alert = None if low_alert is None else (p_low >= low_alert.probability) & use
         return LoopDecision(
-            basal, bolus, fallback, ess, twin.coverage, inside, twin, learning, alert
-        )
+            basal, bolus, fallback, ess, twin.coverage, inside, twin, learning, alert,
+            None if low_alert is None else p_low,
+        )  # fmt: skip
 
     def _plan(
         self, spec: LoopSpec, twin: TwinState, net_hist, bolus_hist, inputs: LoopInputs, obs, aps,
         factor,
     ):  # fmt: skip
-        """Every patient's MPC decision (basal U/h, bolus U) and low alert (bool; False
-        without ``low_alert``) from ``M`` particles resampled from its twin; ``aps`` the
-        OpenAPS-style decision (the anchor plan of
-        ``anchor_plan="aps"``), or None; ``factor`` (p,) the learnt meal-bolus factor that
+        """Every patient's MPC decision (basal U/h, bolus U) and the twin's chance of a low
+        soon that even its least-insulin plan leaves (0 without ``low_alert``) from ``M``
+        particles resampled from its twin; ``aps`` the OpenAPS-style decision (the anchor plan
+        of ``anchor_plan="aps"``), or None; ``factor`` (p,) the learnt meal-bolus factor that
         scales the reference bolus and the anchor's."""
         mpc: MPC = self.template
         model, dt, t, k = spec.model, float(spec.model.input_dt), obs.t, obs.k
@@ -376,6 +378,7 @@ class MPCLoop(LoopPolicy):
         obs_j = model.observable_index(mpc.observable)
         sharing = plan_sharing(mpc)
         anchor = mpc.anchor()
+        usual = mpc.usual() if mpc.veto else None  # the chance constraint's reference
         lags = spec.every * np.arange(1, spec.iob_weights().size + 1)
         past_w = jnp.asarray(insulin_remaining(lags + mpc.horizon))  # net history -> IOB at end
 
@@ -412,14 +415,11 @@ class MPCLoop(LoopPolicy):
                 if mpc.terminal else None, sharing=sharing, soon=soon, shift=shift,
             )  # fmt: skip
             chosen, _ = choose_plan(
-                scores.risk, scores.p_hypo, mpc.p_hypo_max, anchor, mpc.switch_margin or 0.0
+                scores.risk, scores.p_hypo, mpc.p_hypo_max, anchor, mpc.switch_margin or 0.0, usual
             )
             # a low soon that no plan avoids: insulin cannot stop it, carbohydrate can
-            low_soon = (
-                jnp.bool_(False) if alert is None or scores.p_soon is None
-                else jnp.min(scores.p_soon) >= alert.probability
-            )  # fmt: skip
-            return plans[chosen, 0], plans[chosen, -1], low_soon
+            p_low = jnp.float64(0.0) if scores.p_soon is None else jnp.min(scores.p_soon)
+            return plans[chosen, 0], plans[chosen, -1], p_low
 
         # one patient after another (lax.map, not vmap): each refines only near its own doses
         # and simulates a plan shared with another, or a copy of one, once (mpc_scores)

@@ -308,6 +308,16 @@ def test_an_mpc_anchored_on_aps_is_the_aps_run_unless_the_twin_foresees_a_gain()
     np.testing.assert_array_equal(kept.bolus, aps.bolus)
     np.testing.assert_array_equal(kept.bg, aps.bg)
     assert np.any(free.basal != aps.basal) or np.any(free.bolus != aps.bolus)
+    # with the veto and no room for hypoglycaemia beyond the usual therapy's, the twin leaves
+    # the OpenAPS-style plan even at an unreachable margin; where it first does, that plan's
+    # temp basal was above the usual basal (the same meal bolus: only more insulin than the
+    # usual therapy makes a low likelier on the same particles)
+    vetoed = loop.run([MPC(b, **kw, switch_margin=1e9, veto=True, p_hypo_max=0.0) for b in BBS],
+                      TRUTH, sc, days=2 / 24, key=KEY)  # fmt: skip
+    moved = (vetoed.basal != aps.basal) | (vetoed.bolus != aps.bolus)
+    assert np.any(moved)
+    i, k = np.argwhere(moved)[0]
+    assert aps.basal[i, k] > PUMP.deliver_basal(BBS[i].basal)
 
 
 def test_the_aps_anchor_is_a_closed_loop_option_with_a_margin():

@@ -76,6 +76,11 @@ def test_in_the_loop_the_alert_treats_before_the_reading_is_low(overdosed):
     assert on.cgm[0, treated[0]] >= 70  # ...the first before the reading was low
     assert np.all(on.rescue[0, treated] == 15.0)
     assert np.min(off.bg) < 70 <= np.min(on.bg)
+    # the chance behind each alert is recorded at every decision: the alert is on exactly
+    # where it reaches the alert's probability on a trusted twin
+    assert off.p_low is None and on.p_low is not None
+    assert np.all((on.p_low >= 0) & (on.p_low <= 1)) and np.any(on.p_low > 0)
+    np.testing.assert_array_equal(on.alert, (on.p_low >= 0.5) & (on.fallback == 0))
     # anchored on the reading, the alert too treats before the reading is low
     read = runs["reading"]
     assert read.alert is not None and read.rescue is not None

@@ -10,6 +10,7 @@ import pytest
 
 from medtwin.control import MPC, BasalBolus, PolicyInput, SafetyLimits, kovatchev_risk
 from medtwin.data import load_virtual_patient, t1d_population_prior, therapy_settings
+from medtwin.errors import ModelError
 from medtwin.models import UVAPadova
 from medtwin.twin import Twin
 
@@ -166,3 +167,35 @@ def test_safety_thresholds_are_configurable(twin):
 
     assert safety_check(twin, obs.cgm, 0.0, limits=loose.limits) == ""
     assert "predicted range" in safety_check(twin, obs.cgm, 0.0, limits=MPC_.limits)
+
+
+def test_the_twin_vetoes_an_anchor_likelier_to_cause_a_low_than_the_usual_therapy():
+    from medtwin.control._mpc import choose_plan
+
+    # plans: 0 suspend, 1 the usual therapy, 2 double basal, 3 the anchor (OpenAPS-style)
+    risk = jnp.array([9.0, 6.0, 3.0, 4.0])
+    p_hypo = jnp.array([0.00, 0.04, 0.08, 0.20])
+    # relative to the anchor every plan is within the limit and the anchor is kept (no plan
+    # lowers its risk by more than the margin of 2)
+    assert int(choose_plan(risk, p_hypo, 0.02, anchor=3, margin=2.0)[0]) == 3
+    # relative to the usual therapy (0.04) the anchor (0.20) and the double basal (0.08) are
+    # over the limit: the lowest-risk plan within it, the usual therapy, whatever the margin
+    chosen, ok = choose_plan(risk, p_hypo, 0.02, anchor=3, margin=2.0, reference=1)
+    assert (int(chosen), bool(ok)) == (1, True)
+    # p_hypo_max above the anchor's: it is within the limit and kept as before
+    assert int(choose_plan(risk, p_hypo, 0.25, anchor=3, margin=2.0, reference=1)[0]) == 3
+    # an anchor within the limit is left only for a risk lower by more than the margin
+    p_ok = jnp.array([0.00, 0.04, 0.03, 0.01])
+    assert int(choose_plan(risk, p_ok, 0.02, anchor=3, margin=2.0, reference=1)[0]) == 3
+    assert int(choose_plan(risk, p_ok, 0.02, anchor=3, margin=0.5, reference=1)[0]) == 2
+
+
+def test_the_veto_needs_the_aps_anchor_and_the_usual_plan():
+    with pytest.raises(ModelError, match="veto=True .* needs anchor_plan='aps'"):
+        MPC(BB, veto=True, switch_margin=1.0)
+    with pytest.raises(ModelError, match="need the usual plan in the grid"):
+        MPC(BB, veto=True, anchor_plan="aps", switch_margin=1.0, basal_levels=(0.0, 2.0))
+    mpc = MPC(BB, veto=True, anchor_plan="aps", switch_margin=1.0)
+    lv, bl, cl = mpc.levels()
+    u = mpc.usual()
+    assert np.all(lv[u] == 1.0) and bl[u] == 1.0 and cl[u] == 0.0 and u != mpc.anchor()
