@@ -342,14 +342,6 @@ class MPC:
 
     def __post_init__(self) -> None:
         self.aps()  # checks max_iob
-        if self.veto and self.anchor_plan != "aps":
-            raise ModelError(
-                "MPC veto=True lets the twin veto the OpenAPS-style plan it anchors on, so it "
-                f"needs anchor_plan='aps'. Got anchor_plan={self.anchor_plan!r}; use "
-                "anchor_plan='aps' (closed loop) or leave veto=False."
-            )
-        if self.veto:
-            self.usual()  # the grid must hold the usual plan
         if self.anchor_plan not in ("therapy", "aps"):
             raise ModelError(
                 "MPC anchor_plan must be 'therapy' (the patient's usual basal and bolus) or "
@@ -360,6 +352,14 @@ class MPC:
                 "MPC anchor_plan='aps' needs a switch_margin (the risk MPC must save to leave the "
                 "OpenAPS-style plan, e.g. 1.0). Got switch_margin=None."
             )
+        if self.veto and self.anchor_plan != "aps":
+            raise ModelError(
+                "MPC veto=True lets the twin veto the OpenAPS-style plan it anchors on, so it "
+                f"needs anchor_plan='aps'. Got anchor_plan={self.anchor_plan!r}; use "
+                "anchor_plan='aps' (closed loop) or leave veto=False."
+            )
+        if self.veto:
+            self.usual()  # the grid must hold the usual plan
         if self.fallback_to not in ("basal-bolus", "aps"):
             raise ModelError(
                 "MPC fallback_to must be 'basal-bolus' or 'aps' (the OpenAPS-style temp basal "
@@ -450,10 +450,9 @@ class MPC:
         hit = np.flatnonzero(np.all(lv == 1.0, axis=1) & (bl == 1.0) & (cl == 0.0))
         if hit.size == 0:
             raise ModelError(
-                "MPC switch_margin and veto need the usual plan in the grid: 1.0 in basal_levels "
-                "and "
-                f"bolus_levels, 0.0 in correction_levels. Got {self.basal_levels!r}, "
-                f"{self.bolus_levels!r} and {self.correction_levels!r}."
+                "MPC switch_margin and veto need the usual plan in the grid: 1.0 in "
+                "basal_levels and bolus_levels, 0.0 in correction_levels. Got "
+                f"{self.basal_levels!r}, {self.bolus_levels!r} and {self.correction_levels!r}."
             )
         return int(hit[0])
 
