@@ -191,7 +191,7 @@ def test_the_twin_vetoes_an_anchor_likelier_to_cause_a_low_than_the_usual_therap
 
 
 def test_the_veto_needs_the_aps_anchor_and_the_usual_plan():
-    with pytest.raises(ModelError, match="veto=True .* needs anchor_plan='aps'"):
+    with pytest.raises(ModelError, match=r"veto=True .* needs anchor_plan='aps'"):
         MPC(BB, veto=True, switch_margin=1.0)
     with pytest.raises(ModelError, match="need the usual plan in the grid"):
         MPC(BB, veto=True, anchor_plan="aps", switch_margin=1.0, basal_levels=(0.0, 2.0))
