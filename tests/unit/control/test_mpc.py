@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from medtwin.control import MPC, BasalBolus, PolicyInput, SafetyLimits, kovatchev_risk
+from medtwin.control._mpc import choose_plan
 from medtwin.data import load_virtual_patient, t1d_population_prior, therapy_settings
 from medtwin.errors import ModelError
 from medtwin.models import UVAPadova
@@ -170,8 +171,6 @@ def test_safety_thresholds_are_configurable(twin):
 
 
 def test_the_twin_vetoes_an_anchor_likelier_to_cause_a_low_than_the_usual_therapy():
-    from medtwin.control._mpc import choose_plan
-
     # plans: 0 suspend, 1 the usual therapy, 2 double basal, 3 the anchor (OpenAPS-style)
     risk = jnp.array([9.0, 6.0, 3.0, 4.0])
     p_hypo = jnp.array([0.00, 0.04, 0.08, 0.20])
