@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray
 
 from ..assimilate._ensemble import Prior, free_transform
 from ..assimilate._filters import (
@@ -34,7 +34,7 @@ from ..models._base import AbstractModel
 from ._loop_state import LoopObservation, LoopSpec, TwinState
 from ._safety import SafetyLimits, bound_share
 
-__all__ = ["twin_assimilate", "twin_init"]
+__all__ = ["twin_assimilate", "twin_glucose", "twin_init"]
 
 
 def twin_init(
@@ -63,6 +63,19 @@ def twin_init(
         coverage=jnp.full((n_patients,), 0.95),
         sensor=jnp.zeros((n_patients, n)),
     )
+
+
+def twin_glucose(
+    model: AbstractModel, observable: str, t: Array, twin: TwinState
+) -> Float[Array, " p"]:
+    """Every patient's posterior mean of ``observable`` at time ``t`` (p,; traceable): what
+    the twin, having read the sensor with its error model, thinks the sensor would read
+    without error."""
+    j = model.observable_index(observable)
+    seen = jax.vmap(jax.vmap(model.observe, (None, 0, 0)), (None, 0, 0))(
+        t, twin.states, twin.params
+    )[..., j]
+    return jnp.sum(jax.nn.softmax(twin.log_weights, axis=-1) * seen, axis=-1)
 
 
 def twin_assimilate(

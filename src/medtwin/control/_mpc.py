@@ -313,7 +313,11 @@ class MPC:
     only) lets the twin veto the OpenAPS-style plan: the chance constraint is then relative
     to the usual therapy's P(hypo), not the anchor's, and an anchor likelier than both
     ``p_hypo_max`` and the usual therapy to cause a low gives way to the lowest-risk plan
-    within that limit."""
+    within that limit. ``aps_glucose`` the glucose that OpenAPS-style plan (the anchor and the
+    ``low_guard``, not the fallback) doses on: ``"reading"`` the CGM reading, or ``"twin"`` the
+    lower of the reading and the twin's posterior mean of the glucose the sensor reads (where
+    the twin judges the sensor to read high, it doses on its own estimate; never higher than
+    the reading, and the reading itself when it is censored or the twin is not trusted)."""
 
     fallback: BasalBolus
     horizon: float = 120.0
@@ -339,6 +343,7 @@ class MPC:
     bolus_learning: BolusLearning | None = None
     low_alert: LowAlert | None = None
     veto: bool = False
+    aps_glucose: str = "reading"
 
     def __post_init__(self) -> None:
         self.aps()  # checks max_iob
@@ -360,6 +365,18 @@ class MPC:
             )
         if self.veto:
             self.usual()  # the grid must hold the usual plan
+        if self.aps_glucose not in ("reading", "twin"):
+            raise ModelError(
+                "MPC aps_glucose must be 'reading' (the OpenAPS-style plan doses on the CGM "
+                "reading) or 'twin' (on the lower of the reading and the twin's estimate). Got "
+                f"{self.aps_glucose!r}."
+            )
+        if self.aps_glucose == "twin" and self.anchor_plan != "aps" and not self.low_guard:
+            raise ModelError(
+                "MPC aps_glucose='twin' sets the glucose of the OpenAPS-style plan MPC anchors on "
+                "and guards with, so it needs anchor_plan='aps' or low_guard=True. Got "
+                f"anchor_plan={self.anchor_plan!r}, low_guard={self.low_guard!r}."
+            )
         if self.fallback_to not in ("basal-bolus", "aps"):
             raise ModelError(
                 "MPC fallback_to must be 'basal-bolus' or 'aps' (the OpenAPS-style temp basal "

@@ -52,7 +52,7 @@ from ._aps import (
 from ._basal_bolus import BasalBolus, basal_bolus_dose
 from ._bolus_learning import BolusLearningState
 from ._loop_state import LoopDecision, LoopInputs, LoopObservation, LoopSpec, LoopState, TwinState
-from ._loop_twin import twin_assimilate, twin_init
+from ._loop_twin import twin_assimilate, twin_glucose, twin_init
 from ._mpc import MPC, choose_plan, mpc_scores, plan_sharing
 from ._pid import PID, insulin_feedback, pid_command, pid_terms
 from ._policy import insulin_remaining
@@ -333,12 +333,19 @@ class MPCLoop(LoopPolicy):
         else:
             meal_b, corr_b = self._bb_dose(obs, self.template.fallback)
             safe_basal, safe_bolus = self.basal, (meal_b + corr_b) * factor
-        basal_mpc, bolus_mpc, p_low = self._plan(
-            spec, twin, state.net_hist, state.bolus_hist, inputs, obs, aps, factor
-        )
-        if aps is not None and self.template.low_guard:
-            basal_mpc = jnp.where(aps.basal == 0.0, 0.0, basal_mpc)
         use = fallback == 0
+        # the OpenAPS-style plan MPC anchors on and guards with, on the twin's glucose where
+        # the twin judges the sensor to read high (the fallback keeps the reading)
+        guide = aps
+        if aps is not None and self.template.aps_glucose == "twin":
+            seen = twin_glucose(spec.model, limits.observable, obs.t, twin)
+            g = jnp.where(use & (obs.censored == 0), jnp.minimum(obs.cgm, seen), obs.cgm)
+            guide = self._aps().decide(spec, state, inputs, eqx.tree_at(lambda o: o.cgm, obs, g))
+        basal_mpc, bolus_mpc, p_low = self._plan(
+            spec, twin, state.net_hist, state.bolus_hist, inputs, obs, guide, factor
+        )
+        if guide is not None and self.template.low_guard:
+            basal_mpc = jnp.where(guide.basal == 0.0, 0.0, basal_mpc)
         basal = jnp.where(use, basal_mpc, safe_basal)
         bolus = jnp.where(use, bolus_mpc, safe_bolus)
         # the patient is alerted only on a twin the loop trusts

@@ -83,7 +83,7 @@ def _today(names, pols, *, days, seed, particles, mpc_particles):
                 bolus_levels=(0.7, 1.0), basal_levels=(0.0, 1.0, 2.0, 3.0),
                 switch_margin=1.0, p_hypo_max=0.02,
                 fallback_to="aps", low_guard=True, anchor_plan="aps", max_iob=2.0,
-                low_alert=LowAlert(anchor="reading"))
+                low_alert=LowAlert(anchor="reading"), aps_glucose="twin")
             for b in bbs]  # fmt: skip
     scenario = random_meals(len(names), 1, seed=seed, announce=True)
     priors = [t1d_population_prior(T1D_LOOP_FREE, exclude=(n,)) for n in names]

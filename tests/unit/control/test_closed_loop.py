@@ -320,6 +320,27 @@ def test_an_mpc_anchored_on_aps_is_the_aps_run_unless_the_twin_foresees_a_gain()
     assert aps.basal[i, k] > PUMP.deliver_basal(BBS[i].basal)
 
 
+@pytest.mark.slow
+def test_the_aps_plan_doses_on_the_twins_glucose_where_it_reads_the_sensor_high():
+    # an unreachable margin keeps the OpenAPS-style plan; dosing on the lower of the reading
+    # and the twin's glucose, it gives no more insulin than on the reading up to where the two
+    # runs part, and less there
+    sc = random_meals(3, 1, seed=3)
+    sc = replace(sc, times=sc.times / 12)
+    loop = ClosedLoop(MODEL, PRIORS, method=T1D_CGM_FILTER, particles=16, pump=PUMP)
+    kw = {"particles": 4, "anchor_plan": "aps", "fallback_to": "aps", "switch_margin": 1e9}
+    read = loop.run([MPC(b, **kw) for b in BBS], TRUTH, sc, days=3 / 24, key=KEY)
+    twin = loop.run([MPC(b, **kw, aps_glucose="twin") for b in BBS], TRUTH, sc, days=3 / 24,
+                    key=KEY)  # fmt: skip
+    moved = (twin.basal != read.basal) | (twin.bolus != read.bolus)
+    assert np.any(moved)
+    for i in np.flatnonzero(moved.any(axis=1)):
+        k = int(np.argmax(moved[i]))
+        np.testing.assert_array_equal(twin.cgm[i, : k + 1], read.cgm[i, : k + 1])
+        assert twin.basal[i, k] <= read.basal[i, k] and twin.bolus[i, k] <= read.bolus[i, k]
+        assert twin.basal[i, k] + twin.bolus[i, k] < read.basal[i, k] + read.bolus[i, k]
+
+
 def test_the_aps_anchor_is_a_closed_loop_option_with_a_margin():
     with pytest.raises(ModelError, match="anchor_plan must be 'therapy'"):
         MPC(BBS[0], anchor_plan="pid")

@@ -15,7 +15,7 @@ import pytest
 
 from medtwin.control import ClosedLoop, SafetyLimits
 from medtwin.control._loop_state import LoopObservation
-from medtwin.control._loop_twin import twin_assimilate, twin_init
+from medtwin.control._loop_twin import twin_assimilate, twin_glucose, twin_init
 from medtwin.data import T1D_CGM_FILTER, T1D_LOOP_FREE, t1d_population_prior
 from medtwin.models import UVAPadova
 
@@ -60,6 +60,22 @@ def test_a_censored_reading_is_in_the_band_when_the_band_reaches_beyond_the_limi
     glucose, reading, censored, expected
 ):
     assert _inside(glucose, reading, censored) == expected
+
+
+def test_the_twins_glucose_is_its_posterior_mean_of_what_the_sensor_reads():
+    # half the particles at 80 mg/dL of subcutaneous glucose, half at 200; weights 3:1
+    prior = t1d_population_prior(T1D_LOOP_FREE)
+    twin = twin_init(MODEL, prior, N, 2, jax.random.key(1))
+    vg = twin.params[..., MODEL.param_index("Vg")]
+    level = jnp.where(jnp.arange(N) < N // 2, 80.0, 200.0)
+    lw = jnp.log(jnp.where(jnp.arange(N) < N // 2, 3.0, 1.0) / (2.0 * N))
+    twin = twin.__class__(
+        twin.keys, twin.params,
+        twin.states.at[..., MODEL.state_index("Gs")].set(level * vg),
+        jnp.broadcast_to(lw, (2, N)), twin.coverage, twin.sensor,
+    )  # fmt: skip
+    g = twin_glucose(MODEL, "sc_glucose", jnp.float64(5.0), twin)
+    np.testing.assert_allclose(np.asarray(g), 0.75 * 80.0 + 0.25 * 200.0, rtol=1e-12)
 
 
 def test_the_loop_twin_learns_all_of_the_t1d_twins_parameters_but_kabs():

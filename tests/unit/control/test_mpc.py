@@ -189,6 +189,15 @@ def test_the_twin_vetoes_an_anchor_likelier_to_cause_a_low_than_the_usual_therap
     assert int(choose_plan(risk, p_ok, 0.02, anchor=3, margin=0.5, reference=1)[0]) == 2
 
 
+def test_the_twins_glucose_for_the_aps_plan_needs_that_plan():
+    with pytest.raises(ModelError, match="aps_glucose must be 'reading'"):
+        MPC(BB, aps_glucose="cgm")
+    with pytest.raises(ModelError, match=r"aps_glucose='twin' .* needs anchor_plan='aps'"):
+        MPC(BB, aps_glucose="twin")
+    assert MPC(BB, aps_glucose="twin", low_guard=True).aps_glucose == "twin"
+    assert MPC(BB, aps_glucose="twin", anchor_plan="aps", switch_margin=1.0).uses_aps
+
+
 def test_the_veto_needs_the_aps_anchor_and_the_usual_plan():
     with pytest.raises(ModelError, match=r"veto=True .* needs anchor_plan='aps'"):
         MPC(BB, veto=True, switch_margin=1.0)
