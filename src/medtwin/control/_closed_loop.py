@@ -78,8 +78,12 @@ class ClosedLoopResult:
     the patient ate ``rescue`` (g; zeros without a hypoglycaemia treatment), whether the
     twin's low alert was on ``alert`` (None without :class:`~medtwin.control.LowAlert`), the
     twin's chance of a low soon behind it ``p_low`` (its least over the plans it scored, at
-    every decision, also those that fell back; None without) and the learnt meal-bolus
-    factor each decision used ``bolus_factor`` (None without bolus learning)."""
+    every decision, also those that fell back; None without), the learnt meal-bolus
+    factor each decision used ``bolus_factor`` (None without bolus learning) and the glucose
+    the OpenAPS-style plan MPC anchors on dosed on ``aps_glucose`` (mg/dL: the lower of the
+    reading and the twin's estimate, the reading where the loop fell back; None unless
+    ``MPC(aps_glucose="twin")``): the reading minus it is how high the twin judged the
+    sensor to read."""
 
     policy: str
     times: np.ndarray
@@ -97,6 +101,7 @@ class ClosedLoopResult:
     bolus_factor: np.ndarray | None = None
     alert: np.ndarray | None = None
     p_low: np.ndarray | None = None
+    aps_glucose: np.ndarray | None = None
 
     def trajectory(self) -> Trajectory:
         """The run as a :class:`~medtwin.simulate.Trajectory` (observables ``bg``, ``cgm``,
@@ -236,6 +241,7 @@ class ClosedLoop:
             bolus_factor=None if state.learning is None else out.bolus_factor,
             alert=out.alert if policy.alerts else None,
             p_low=out.p_low if policy.alerts else None,
+            aps_glucose=out.aps_glucose if policy.twin_guided else None,
             twin={} if twins[0] is None else {
                 name: np.concatenate([np.asarray(getattr(tw, attr)) for tw in twins])[:n_p]
                 for name, attr in (("params", "params"), ("states", "states"),
@@ -348,6 +354,8 @@ def _step(
         p_low=jnp.full((n_p,), jnp.nan) if decision.p_low is None else decision.p_low,
         bolus_factor=jnp.full((n_p,), jnp.nan) if decision.learning is None
         else decision.learning.factor,
+        aps_glucose=jnp.full((n_p,), jnp.nan) if decision.aps_glucose is None
+        else decision.aps_glucose,
     )  # fmt: skip
     return new, record
 

@@ -146,7 +146,9 @@ class LoopDecision(eqx.Module):
     the reading, the meal-bolus learning's state after it (None without), the twin's low
     alert (``alert``: the patient treats now, :class:`~medtwin.control.LowAlert`; None
     without) and the chance behind it (``p_low``: the twin's least P(low soon) over the plans
-    it scored, also where the loop did not trust it; None without an alert)."""
+    it scored, also where the loop did not trust it; None without an alert), and the glucose
+    the OpenAPS-style plan dosed on (``aps_glucose``, mg/dL: MPC's ``aps_glucose="twin"``;
+    None without)."""
 
     basal: Float[Array, " p"]
     bolus: Float[Array, " p"]
@@ -158,6 +160,7 @@ class LoopDecision(eqx.Module):
     learning: BolusLearningState | None = None
     alert: Bool[Array, " p"] | None = None
     p_low: Float[Array, " p"] | None = None
+    aps_glucose: Float[Array, " p"] | None = None
 
 
 class StepRecord(eqx.Module):
@@ -166,7 +169,8 @@ class StepRecord(eqx.Module):
     ``coverage`` and ``inside`` (NaN without a twin), the rescue carbohydrate eaten
     (``rescue``, g), whether a twin's low alert was on (``alert``; False without) and the
     chance behind it (``p_low``; NaN without), the learnt meal-bolus factor the decision used
-    (``bolus_factor``; NaN without bolus learning). Stacked by ``lax.scan``: (steps, p)."""
+    (``bolus_factor``; NaN without bolus learning) and the glucose the OpenAPS-style plan
+    dosed on (``aps_glucose``; NaN without). Stacked by ``lax.scan``: (steps, p)."""
 
     bg: Float[Array, " p"]
     cgm: Float[Array, " p"]
@@ -180,3 +184,4 @@ class StepRecord(eqx.Module):
     alert: Bool[Array, " p"]
     p_low: Float[Array, " p"]
     bolus_factor: Float[Array, " p"]
+    aps_glucose: Float[Array, " p"]

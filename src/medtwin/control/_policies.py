@@ -137,6 +137,12 @@ class LoopPolicy(eqx.Module):
         """Whether the policy may alert the patient to a coming low (its decisions' ``alert``)."""
         return False
 
+    @property
+    def twin_guided(self) -> bool:
+        """Whether its OpenAPS-style plan doses on the twin's glucose (its decisions'
+        ``aps_glucose``)."""
+        return False
+
     @abstractmethod
     def decide(
         self, spec: LoopSpec, state: LoopState, inputs: LoopInputs, obs: LoopObservation
@@ -316,6 +322,10 @@ class MPCLoop(LoopPolicy):
     def alerts(self) -> bool:
         return self.template.low_alert is not None
 
+    @property
+    def twin_guided(self) -> bool:
+        return self.template.uses_aps and self.template.aps_glucose == "twin"
+
     def decide(self, spec, state, inputs, obs) -> LoopDecision:
         limits = self.template.limits
         twin, ess, inside, safe_in = twin_assimilate(spec, limits, state.twin, obs)
@@ -336,8 +346,8 @@ class MPCLoop(LoopPolicy):
         use = fallback == 0
         # the OpenAPS-style plan MPC anchors on and guards with, on the twin's glucose where
         # the twin judges the sensor to read high (the fallback keeps the reading)
-        guide = aps
-        if aps is not None and self.template.aps_glucose == "twin":
+        guide, g = aps, None
+        if aps is not None and self.twin_guided:
             seen = twin_glucose(spec.model, limits.observable, obs.t, twin)
             g = jnp.where(use & (obs.censored == 0), jnp.minimum(obs.cgm, seen), obs.cgm)
             guide = self._aps().decide(spec, state, inputs, eqx.tree_at(lambda o: o.cgm, obs, g))
@@ -353,7 +363,7 @@ class MPCLoop(LoopPolicy):
         alert = None if low_alert is None else (p_low >= low_alert.probability) & use
         return LoopDecision(
             basal, bolus, fallback, ess, twin.coverage, inside, twin, learning, alert,
-            None if low_alert is None else p_low,
+            None if low_alert is None else p_low, g,
         )  # fmt: skip
 
     def _plan(

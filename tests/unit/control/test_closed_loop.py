@@ -334,9 +334,16 @@ def test_the_aps_plan_doses_on_the_twins_glucose_where_it_reads_the_sensor_high(
                     key=KEY)  # fmt: skip
     moved = (twin.basal != read.basal) | (twin.bolus != read.bolus)
     assert np.any(moved)
+    # the run records the glucose the plan dosed on: never above the reading, the reading
+    # where the loop fell back; the run on the reading records none
+    assert read.aps_glucose is None and twin.aps_glucose is not None
+    assert np.all(twin.aps_glucose <= twin.cgm)
+    np.testing.assert_array_equal(twin.aps_glucose[twin.fallback > 0],
+                                  twin.cgm[twin.fallback > 0])  # fmt: skip
     for i in np.flatnonzero(moved.any(axis=1)):
         k = int(np.argmax(moved[i]))
         np.testing.assert_array_equal(twin.cgm[i, : k + 1], read.cgm[i, : k + 1])
+        assert twin.aps_glucose[i, k] < twin.cgm[i, k]  # the twin judged the sensor high
         assert twin.basal[i, k] <= read.basal[i, k] and twin.bolus[i, k] <= read.bolus[i, k]
         assert twin.basal[i, k] + twin.bolus[i, k] < read.basal[i, k] + read.bolus[i, k]
 
